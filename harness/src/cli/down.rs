@@ -1,0 +1,18 @@
+//! `bench down [--all]`.
+
+use std::process::ExitCode;
+
+use harness::docker::container::{remove_labelled, LABEL_OWNER};
+use harness::LABEL_BENCH;
+
+pub async fn run(all: bool) -> anyhow::Result<ExitCode> {
+    let docker = harness::docker::connect().await?;
+    let label = if all { LABEL_BENCH.to_string() } else { format!("{LABEL_OWNER}=up") };
+    let removed = remove_labelled(&docker, &label).await?;
+    if removed.is_empty() {
+        println!("nothing to remove");
+    } else {
+        println!("removed {}", removed.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,39 @@
+//! `bench up <experiment> [--variant NAME]`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use harness::experiment::ExperimentFile;
+use harness::stack::{Options, Owner, Stack};
+
+use super::progress::Progress;
+
+pub async fn run(path: &Path, variant: Option<String>) -> anyhow::Result<ExitCode> {
+    let file = ExperimentFile::load(path)?;
+    let variant = match variant {
+        Some(name) => file.select(&[name])?.remove(0),
+        None => file.variants[0].clone(),
+    };
+    let docker = harness::docker::connect().await?;
+    let progress = Progress::new(&format!("{} [{}]", file.experiment.name, variant.name));
+    let report = |line: String| progress.set(line);
+    let options = Options { owner: Owner::Up, require_services: false };
+    let stack = Stack::up(&docker, &variant.experiment.stack, options, &report).await?;
+    progress.finish();
+
+    let e = &stack.plan.endpoints;
+    println!("stack {} ({}, variant {}) ready in {:.1} s", stack.id, file.experiment.name, variant.name, stack.ready_after.as_secs_f64());
+    println!("  kafka             {}", e.bootstrap);
+    println!("  schema registry   {}", e.registry);
+    println!("  db-ch             {}", e.db_ch);
+    println!("  db-ge             {}", e.db_ge);
+    if stack.running_containers().iter().any(|c| c == "kgb-graphql-endpoint") {
+        println!("  graphql           {}  (websocket {})", e.graphql_http, e.graphql_ws);
+    }
+    if !stack.skipped.is_empty() {
+        println!("  not started (no image; `bench images` after `cargo build --release`): {}", stack.skipped.join(", "));
+    }
+    println!("remove it with `bench down`");
+    stack.detach();
+    Ok(ExitCode::SUCCESS)
+}

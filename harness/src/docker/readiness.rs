@@ -1,0 +1,144 @@
+//! Readiness: a container is ready when it answers for real, checked by polling, never by sleeping a fixed time.
+
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+
+use super::container;
+
+/// What "ready" means for one container.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    /// Kafka metadata from `bootstrap` lists `expected` brokers.
+    KafkaBrokers { bootstrap: String, expected: usize },
+    /// An HTTP GET of `url` answers with a 2xx status.
+    Http { url: String },
+    /// PostgreSQL at `url` answers `SELECT 1`.
+    Postgres { url: String },
+    /// The container ran to completion with exit code 0.
+    Exited,
+}
+
+/// One container to wait for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitFor {
+    pub container: String,
+    pub probe: Probe,
+    pub timeout: Duration,
+    pub interval: Duration,
+}
+
+/// Why a container did not become ready.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadinessError {
+    #[error("{container} was not ready after {waited:?} (last check: {last}); its last log lines:\n{logs}")]
+    Timeout { container: String, waited: Duration, last: String, logs: String },
+    #[error("{container} stopped before it was ready (exit code {code}); its last log lines:\n{logs}")]
+    Died { container: String, code: i64, logs: String },
+}
+
+const LOG_LINES: usize = 30;
+
+/// Polls the probe until it passes, the container dies, or the timeout passes.
+///
+/// # Errors
+/// [`ReadinessError`] with the container's last log lines.
+pub async fn wait(docker: &Docker, wait: &WaitFor) -> Result<Duration, ReadinessError> {
+    let start = Instant::now();
+    if wait.probe == Probe::Exited {
+        return wait_exited(docker, wait, start).await;
+    }
+    loop {
+        let last = match check(&wait.probe).await {
+            Ok(()) => return Ok(start.elapsed()),
+            Err(e) => e,
+        };
+        if !container::is_running(docker, &wait.container).await {
+            let code = container::wait_exit(docker, &wait.container).await.unwrap_or(-1);
+            let logs = container::logs_tail(docker, &wait.container, LOG_LINES).await;
+            return Err(ReadinessError::Died { container: wait.container.clone(), code, logs });
+        }
+        if start.elapsed() >= wait.timeout {
+            let logs = container::logs_tail(docker, &wait.container, LOG_LINES).await;
+            return Err(ReadinessError::Timeout {
+                container: wait.container.clone(),
+                waited: start.elapsed(),
+                last,
+                logs,
+            });
+        }
+        tokio::time::sleep(wait.interval).await;
+    }
+}
+
+async fn wait_exited(docker: &Docker, wait: &WaitFor, start: Instant) -> Result<Duration, ReadinessError> {
+    let exited = tokio::time::timeout(wait.timeout, container::wait_exit(docker, &wait.container)).await;
+    let logs = || container::logs_tail(docker, &wait.container, LOG_LINES);
+    match exited {
+        Ok(Ok(0)) => Ok(start.elapsed()),
+        Ok(Ok(code)) => Err(ReadinessError::Died { container: wait.container.clone(), code, logs: logs().await }),
+        Ok(Err(e)) => Err(ReadinessError::Timeout {
+            container: wait.container.clone(),
+            waited: start.elapsed(),
+            last: e.to_string(),
+            logs: logs().await,
+        }),
+        Err(_) => Err(ReadinessError::Timeout {
+            container: wait.container.clone(),
+            waited: start.elapsed(),
+            last: "still running".to_string(),
+            logs: logs().await,
+        }),
+    }
+}
+
+/// One check of a probe: `Ok` when ready, else why not.
+pub async fn check(probe: &Probe) -> Result<(), String> {
+    match probe {
+        Probe::KafkaBrokers { bootstrap, expected } => kafka_brokers(bootstrap, *expected).await,
+        Probe::Http { url } => http_ok(url).await,
+        Probe::Postgres { url } => postgres_ok(url).await,
+        Probe::Exited => Err("an exit is awaited, not polled".to_string()),
+    }
+}
+
+async fn kafka_brokers(bootstrap: &str, expected: usize) -> Result<(), String> {
+    let bootstrap = bootstrap.to_string();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("socket.connection.setup.timeout.ms", "1000")
+            .create()
+            .map_err(|e| e.to_string())?;
+        let metadata = consumer.fetch_metadata(None, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+        let brokers = metadata.brokers().len();
+        if brokers >= expected {
+            Ok(())
+        } else {
+            Err(format!("metadata lists {brokers} of {expected} brokers"))
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+async fn http_ok(url: &str) -> Result<(), String> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| e.to_string())?;
+    let response = client.get(url).send().await.map_err(|e| e.to_string())?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("GET {url} answered {}", response.status()))
+    }
+}
+
+async fn postgres_ok(url: &str) -> Result<(), String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+    let driver = tokio::spawn(connection);
+    let result = client.simple_query("SELECT 1").await.map(|_| ()).map_err(|e| e.to_string());
+    drop(client);
+    let _ = driver.await;
+    result
+}

@@ -1,0 +1,109 @@
+//! One-shot resource samples of containers, computed as the 2019 project did (DESIGN.md §4):
+//! CPU % = Δ container CPU time / Δ system CPU time × 100 (a share of the whole machine),
+//! memory MiB = usage − page cache (cgroup v1 `total_cache`, v2 `inactive_file`).
+
+use std::collections::BTreeMap;
+
+use bollard::models::ContainerStatsResponse;
+use bollard::query_parameters::StatsOptionsBuilder;
+use bollard::Docker;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::DockerError;
+
+/// A container's resource use at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Share of the whole machine's CPU since the engine's previous reading, in percent.
+    pub cpu_pct: f64,
+    /// Memory in use minus page cache, in MiB.
+    pub mem_mib: f64,
+}
+
+/// Computes a [`Sample`] from the engine's stats answer; `None` when it lacks the numbers (container gone).
+pub fn sample_from(stats: &ContainerStatsResponse) -> Option<Sample> {
+    let cpu = stats.cpu_stats.as_ref()?;
+    let pre = stats.precpu_stats.as_ref()?;
+    let total = cpu.cpu_usage.as_ref()?.total_usage?;
+    let pre_total = pre.cpu_usage.as_ref().and_then(|u| u.total_usage).unwrap_or(0);
+    let system = cpu.system_cpu_usage?;
+    let pre_system = pre.system_cpu_usage.unwrap_or(0);
+    let cpu_delta = total.saturating_sub(pre_total) as f64;
+    let system_delta = system.saturating_sub(pre_system) as f64;
+    let cpu_pct = if system_delta > 0.0 { cpu_delta / system_delta * 100.0 } else { 0.0 };
+
+    let memory = stats.memory_stats.as_ref()?;
+    let usage = memory.usage? as f64;
+    let cache = memory
+        .stats
+        .as_ref()
+        .and_then(|s| s.get("total_cache").or_else(|| s.get("inactive_file")).copied())
+        .unwrap_or(0) as f64;
+    Some(Sample { cpu_pct, mem_mib: (usage - cache).max(0.0) / (1024.0 * 1024.0) })
+}
+
+/// Samples one container (the engine waits about a second to fill the previous CPU reading).
+///
+/// # Errors
+/// The engine's error naming the container.
+pub async fn sample(docker: &Docker, name: &str) -> Result<Option<Sample>, DockerError> {
+    // one_shot=false makes the engine take two readings, so precpu_stats is filled and CPU % is meaningful.
+    let options = StatsOptionsBuilder::default().stream(false).one_shot(false).build();
+    let mut stream = docker.stats(name, Some(options));
+    match stream.next().await {
+        Some(Ok(stats)) => Ok(sample_from(&stats)),
+        Some(Err(e)) => Err(DockerError::engine("failed to read stats of container", name)(e)),
+        None => Ok(None),
+    }
+}
+
+/// Samples several containers at once; containers without numbers are left out.
+pub async fn sample_all(docker: &Docker, names: &[String]) -> Result<BTreeMap<String, Sample>, DockerError> {
+    let samples = futures_util::future::try_join_all(names.iter().map(|n| sample(docker, n))).await?;
+    Ok(names.iter().cloned().zip(samples).filter_map(|(n, s)| s.map(|s| (n, s))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{ContainerCpuStats, ContainerCpuUsage, ContainerMemoryStats};
+    use std::collections::HashMap;
+
+    fn stats(total: u64, pre_total: u64, system: u64, pre_system: u64, usage: u64, cache_key: &str) -> ContainerStatsResponse {
+        let cpu = |t, s| ContainerCpuStats {
+            cpu_usage: Some(ContainerCpuUsage { total_usage: Some(t), ..Default::default() }),
+            system_cpu_usage: Some(s),
+            ..Default::default()
+        };
+        ContainerStatsResponse {
+            cpu_stats: Some(cpu(total, system)),
+            precpu_stats: Some(cpu(pre_total, pre_system)),
+            memory_stats: Some(ContainerMemoryStats {
+                usage: Some(usage),
+                stats: Some(HashMap::from([(cache_key.to_string(), 64 * 1024 * 1024)])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cpu_is_a_share_of_the_machine_and_memory_excludes_cache_v1() {
+        let s = sample_from(&stats(3_000, 1_000, 20_000, 10_000, 192 * 1024 * 1024, "total_cache")).unwrap();
+        assert!((s.cpu_pct - 20.0).abs() < 1e-9);
+        assert!((s.mem_mib - 128.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn memory_excludes_inactive_file_on_cgroup_v2() {
+        let s = sample_from(&stats(1, 1, 2, 1, 100 * 1024 * 1024, "inactive_file")).unwrap();
+        assert!((s.mem_mib - 36.0).abs() < 1e-9);
+        assert_eq!(s.cpu_pct, 0.0);
+    }
+
+    #[test]
+    fn a_gone_container_has_no_sample() {
+        assert!(sample_from(&ContainerStatsResponse::default()).is_none());
+    }
+}

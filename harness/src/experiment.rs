@@ -1,0 +1,375 @@
+//! Experiment files (DESIGN.md §5): typed settings with 2019 defaults, unknown keys rejected.
+//!
+//! A file is read once into a TOML table; [`matrix`] writes each combination of the `[matrix]` values into a
+//! copy of that table and deserializes it, so a variant is validated exactly like the file itself.
+
+pub mod matrix;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use matrix::Variant;
+
+/// Problems with an experiment file, each naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    #[error("cannot read experiment file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{path}: no variant is named {name:?}; its variants are: {known}")]
+    UnknownVariant { path: PathBuf, name: String, known: String },
+}
+
+/// An experiment file as written, before the matrix is expanded.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Short name; results go to `results/<name>/`.
+    pub name: String,
+    /// What the experiment asks, for reports and `--dry-run`.
+    #[serde(default)]
+    pub description: String,
+    /// Runs per variant (`--repeat` overrides).
+    #[serde(default = "defaults::repeat")]
+    pub repeat: u32,
+    /// The load model of one run (DESIGN.md §6).
+    #[serde(default)]
+    pub load: Load,
+    /// The system under test.
+    #[serde(default)]
+    pub stack: Stack,
+    /// Dotted setting paths to lists of values; one variant per combination.
+    #[serde(default)]
+    pub matrix: BTreeMap<String, Vec<toml::Value>>,
+}
+
+/// Which websocket subprotocol clients speak.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// The current protocol, many subscriptions on one connection.
+    #[default]
+    #[serde(rename = "graphql-transport-ws")]
+    GraphqlTransportWs,
+    /// The legacy protocol 2019 clients speak.
+    #[serde(rename = "graphql-ws")]
+    GraphqlWs,
+}
+
+/// Load settings; 2019 names in the comments, defaults are the values of the 2019 published runs.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Load {
+    /// Time between probe loops (2019 `min-loop-time`).
+    pub probe_interval_ms: u64,
+    /// A probe action slower than this is a timeout (2019 `max-interaction-time`).
+    pub probe_timeout_ms: u64,
+    /// The run ends after more than this many timeouts.
+    pub max_timeouts: u32,
+    /// The run ends after this many loops.
+    pub max_loops: u32,
+    /// One more generator step joins every this many loops (2019 `loops-to-generate-generator`).
+    pub loops_per_generator: u32,
+    /// Generators that join at each step (1 in 2019; more ramps faster in short experiments).
+    pub generators_per_step: u32,
+    /// Minimum time between one generator's transfers.
+    pub transfer_pause_ms: u64,
+    /// Websocket subprotocol of the probe and the generators.
+    pub protocol: Protocol,
+    /// Container resources are sampled every this many loops.
+    pub resources_every_loops: u32,
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load {
+            probe_interval_ms: 1000,
+            probe_timeout_ms: 5000,
+            max_timeouts: 9,
+            max_loops: 6000,
+            loops_per_generator: 60,
+            generators_per_step: 1,
+            transfer_pause_ms: 250,
+            protocol: Protocol::default(),
+            resources_every_loops: 20,
+        }
+    }
+}
+
+/// The bank stack of one variant.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Stack {
+    /// Kafka brokers (KRaft, each broker also a controller): 1 to 9.
+    pub brokers: u32,
+    /// Image references.
+    pub images: Images,
+    /// Ports on 127.0.0.1 (host networking).
+    pub ports: Ports,
+    /// Broker settings merged over bench's own (the 2019 profile, see [`crate::stack::plan`]).
+    pub broker: BTreeMap<String, toml::Value>,
+    /// librdkafka properties for every bank service.
+    pub services: Services,
+    /// Topic overrides for the synchronizer.
+    pub topics: Topics,
+    /// Resource limits per part of the stack.
+    pub limits: Limits,
+    /// JVM options of each broker (heap size).
+    pub kafka_jvm_opts: String,
+}
+
+impl Default for Stack {
+    fn default() -> Self {
+        Stack {
+            brokers: 3,
+            images: Images::default(),
+            ports: Ports::default(),
+            broker: BTreeMap::new(),
+            services: Services::default(),
+            topics: Topics::default(),
+            limits: Limits::default(),
+            kafka_jvm_opts: "-Xms1g -Xmx1g".to_string(),
+        }
+    }
+}
+
+/// Image references; any image honouring the same ports and settings will do.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Images {
+    pub kafka: String,
+    pub schema_registry: String,
+    pub postgres: String,
+    pub synchronizer: String,
+    pub command_handler: String,
+    pub graphql_endpoint: String,
+}
+
+impl Default for Images {
+    fn default() -> Self {
+        use crate::images::catalog;
+        Images {
+            kafka: catalog::KAFKA.to_string(),
+            schema_registry: catalog::SCHEMA_REGISTRY.to_string(),
+            postgres: catalog::POSTGRES.to_string(),
+            synchronizer: catalog::SYNCHRONIZER.to_string(),
+            command_handler: catalog::COMMAND_HANDLER.to_string(),
+            graphql_endpoint: catalog::GRAPHQL_ENDPOINT.to_string(),
+        }
+    }
+}
+
+/// Ports on 127.0.0.1; broker i (from 0) uses `kafka + i` and `controller + i`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ports {
+    pub kafka: u16,
+    pub controller: u16,
+    pub registry: u16,
+    pub db_ch: u16,
+    pub db_ge: u16,
+    pub graphql: u16,
+    pub frontend: u16,
+    pub command_handler_health: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports {
+            kafka: 19092,
+            controller: 19192,
+            registry: 18081,
+            db_ch: 25432,
+            db_ge: 25431,
+            graphql: 8888,
+            frontend: 8181,
+            command_handler_health: 8091,
+        }
+    }
+}
+
+/// librdkafka properties for every bank service's clients, merged over the 2019 profile
+/// (see [`crate::stack::plan`]).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Services {
+    pub producer: BTreeMap<String, toml::Value>,
+    pub consumer: BTreeMap<String, toml::Value>,
+}
+
+/// Topic settings the synchronizer applies to every bank topic.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Topics {
+    /// Partitions per topic (24 when absent).
+    pub partitions: Option<u32>,
+    /// Replication factor (3 when absent, capped at the broker count).
+    pub replication: Option<u32>,
+    /// Extra topic configs.
+    pub configs: BTreeMap<String, toml::Value>,
+}
+
+/// A container's resource limits.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limit {
+    /// Memory limit in MiB.
+    pub memory_mib: Option<u64>,
+    /// CPU limit in cores.
+    pub cpus: Option<f64>,
+}
+
+/// Limits per part of the stack; the defaults are the 2019 profile.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub kafka: Limit,
+    pub schema_registry: Limit,
+    pub db: Limit,
+    pub command_handler: Limit,
+    pub graphql_endpoint: Limit,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let mib = |m| Limit { memory_mib: Some(m), cpus: None };
+        Limits {
+            kafka: mib(2500),
+            schema_registry: Limit::default(),
+            db: Limit::default(),
+            command_handler: mib(300),
+            graphql_endpoint: mib(400),
+        }
+    }
+}
+
+mod defaults {
+    pub fn repeat() -> u32 {
+        1
+    }
+}
+
+/// A parsed experiment file and its variants.
+#[derive(Debug, Clone)]
+pub struct ExperimentFile {
+    pub path: PathBuf,
+    pub experiment: Experiment,
+    pub variants: Vec<Variant>,
+}
+
+impl ExperimentFile {
+    /// Reads, validates and expands an experiment file.
+    ///
+    /// # Errors
+    /// [`ExperimentError`] naming the file, and for TOML errors the line and key.
+    pub fn load(path: &Path) -> Result<Self, ExperimentError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Read { path: path.into(), source })?;
+        Self::parse(path, &text)
+    }
+
+    /// Like [`ExperimentFile::load`], from text already read.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ExperimentError> {
+        let invalid = |message: String| ExperimentError::Invalid { path: path.into(), message };
+        let experiment: Experiment = toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
+        validate(&experiment).map_err(invalid)?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let variants = matrix::expand(&table).map_err(invalid)?;
+        for v in &variants {
+            validate(&v.experiment).map_err(|m| invalid(format!("variant {}: {m}", v.name)))?;
+        }
+        Ok(ExperimentFile { path: path.into(), experiment, variants })
+    }
+
+    /// The variants named in `names`, or all when `names` is empty.
+    pub fn select(&self, names: &[String]) -> Result<Vec<Variant>, ExperimentError> {
+        if names.is_empty() {
+            return Ok(self.variants.clone());
+        }
+        names
+            .iter()
+            .map(|name| {
+                self.variants.iter().find(|v| &v.name == name).cloned().ok_or_else(|| ExperimentError::UnknownVariant {
+                    path: self.path.clone(),
+                    name: name.clone(),
+                    known: self.variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", "),
+                })
+            })
+            .collect()
+    }
+}
+
+fn validate(e: &Experiment) -> Result<(), String> {
+    if e.name.is_empty() || !e.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(format!("name {:?} must be non-empty letters, digits, '-' or '_' (it names a folder)", e.name));
+    }
+    if !(1..=9).contains(&e.stack.brokers) {
+        return Err(format!("stack.brokers = {} is out of range 1..=9", e.stack.brokers));
+    }
+    if e.repeat == 0 {
+        return Err("repeat must be at least 1".to_string());
+    }
+    let l = &e.load;
+    for (key, value) in [
+        ("load.probe_interval_ms", l.probe_interval_ms),
+        ("load.probe_timeout_ms", l.probe_timeout_ms),
+        ("load.max_loops", l.max_loops.into()),
+        ("load.loops_per_generator", l.loops_per_generator.into()),
+        ("load.generators_per_step", l.generators_per_step.into()),
+        ("load.resources_every_loops", l.resources_every_loops.into()),
+    ] {
+        if value == 0 {
+            return Err(format!("{key} must be greater than 0"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ExperimentFile, ExperimentError> {
+        ExperimentFile::parse(Path::new("experiments/test.toml"), text)
+    }
+
+    #[test]
+    fn defaults_are_the_2019_profile() {
+        let f = parse("name = \"t\"").unwrap();
+        let e = &f.experiment;
+        assert_eq!(e.stack.brokers, 3);
+        assert_eq!(e.load.max_timeouts, 9);
+        assert_eq!(e.stack.limits.kafka.memory_mib, Some(2500));
+        assert_eq!(f.variants.len(), 1);
+        assert_eq!(f.variants[0].name, "default");
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = parse("name = \"t\"\n[load]\nprobe_intervall_ms = 3\n").unwrap_err().to_string();
+        assert!(err.contains("experiments/test.toml"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("probe_intervall_ms"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected() {
+        let err = parse("name = \"t\"\n[stack]\nbrokers = 0\n").unwrap_err().to_string();
+        assert!(err.contains("stack.brokers"), "{err}");
+        let err = parse("name = \"a b\"").unwrap_err().to_string();
+        assert!(err.contains("name"), "{err}");
+    }
+
+    #[test]
+    fn unknown_variant_lists_the_known_ones() {
+        let f = parse("name = \"t\"\n[matrix]\n\"stack.brokers\" = [1, 3]\n").unwrap();
+        let err = f.select(&["brokers=2".to_string()]).unwrap_err().to_string();
+        assert!(err.contains("brokers=1, brokers=3"), "{err}");
+        assert_eq!(f.select(&["brokers=3".to_string()]).unwrap()[0].experiment.stack.brokers, 3);
+    }
+}

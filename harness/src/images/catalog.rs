@@ -1,0 +1,113 @@
+//! The images bench builds, their build files embedded in the binary so `bench` works from any folder.
+
+/// Debian bookworm root made with debootstrap; every other image builds on it.
+pub const BASE: &str = "kgb/base:bookworm";
+/// Debian's Java 17 runtime.
+pub const JAVA: &str = "kgb/java:17";
+/// Apache Kafka broker, KRaft.
+pub const KAFKA: &str = "kgb/kafka:4.1.1";
+/// Apicurio Registry with a Confluent-compatible API.
+pub const SCHEMA_REGISTRY: &str = "kgb/schema-registry:3.0.9";
+/// Debian's PostgreSQL.
+pub const POSTGRES: &str = "kgb/postgres:15";
+pub const SYNCHRONIZER: &str = "kgb/bank-synchronizer:dev";
+pub const COMMAND_HANDLER: &str = "kgb/bank-command-handler:dev";
+pub const GRAPHQL_ENDPOINT: &str = "kgb/bank-graphql-endpoint:dev";
+
+/// How an image is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `debootstrap --variant=minbase <suite>` imported as an image.
+    Debootstrap { suite: &'static str, mirror: &'static str },
+    /// A Dockerfile build; `maven` fetches artifacts of an embedded pom into `dir` of the context first.
+    Dockerfile { maven: Option<Maven> },
+    /// A release binary of this workspace on the base image.
+    BankBinary { bin: &'static str },
+}
+
+/// Artifacts fetched from Maven Central into a folder of the build context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Maven {
+    /// The dependencies of the embedded `pom.xml` (`mvn dependency:copy-dependencies`), of `scope` when set.
+    Dependencies { dir: &'static str, scope: Option<&'static str> },
+    /// One artifact by its coordinates (`mvn dependency:copy`), without its own pom's dependencies.
+    Artifact { dir: &'static str, coordinates: &'static str },
+}
+
+/// One image.
+#[derive(Debug)]
+pub struct ImageDef {
+    pub reference: &'static str,
+    pub parent: Option<&'static str>,
+    /// Build-context files (name, content); `pom.xml`, when present, drives the Maven fetch.
+    pub files: &'static [(&'static str, &'static str)],
+    pub source: Source,
+}
+
+const BANK_DOCKERFILE: &[(&str, &str)] = &[("Dockerfile", include_str!("../../../compose/bank-service/Dockerfile"))];
+
+/// Every image, parents before children.
+pub static ALL: &[ImageDef] = &[
+    ImageDef {
+        reference: BASE,
+        parent: None,
+        files: &[],
+        source: Source::Debootstrap { suite: "bookworm", mirror: "http://deb.debian.org/debian" },
+    },
+    ImageDef {
+        reference: JAVA,
+        parent: Some(BASE),
+        files: &[("Dockerfile", include_str!("../../../compose/java/Dockerfile"))],
+        source: Source::Dockerfile { maven: None },
+    },
+    ImageDef {
+        reference: KAFKA,
+        parent: Some(JAVA),
+        files: &[
+            ("Dockerfile", include_str!("../../../compose/kafka/Dockerfile")),
+            ("entrypoint.sh", include_str!("../../../compose/kafka/entrypoint.sh")),
+            ("log4j2.yaml", include_str!("../../../compose/kafka/log4j2.yaml")),
+            ("pom.xml", include_str!("../../../compose/kafka/pom.xml")),
+        ],
+        source: Source::Dockerfile { maven: Some(Maven::Dependencies { dir: "jars", scope: Some("runtime") }) },
+    },
+    ImageDef {
+        reference: SCHEMA_REGISTRY,
+        parent: Some(JAVA),
+        files: &[
+            ("Dockerfile", include_str!("../../../compose/schema-registry/Dockerfile")),
+            ("entrypoint.sh", include_str!("../../../compose/schema-registry/entrypoint.sh")),
+        ],
+        // The archive's parent pom is not on Maven Central, so it is copied alone rather than resolved.
+        source: Source::Dockerfile {
+            maven: Some(Maven::Artifact { dir: "archive", coordinates: "io.apicurio:apicurio-registry-app:3.0.9:tar.gz:all" }),
+        },
+    },
+    ImageDef {
+        reference: POSTGRES,
+        parent: Some(BASE),
+        files: &[
+            ("Dockerfile", include_str!("../../../compose/postgres/Dockerfile")),
+            ("entrypoint.sh", include_str!("../../../compose/postgres/entrypoint.sh")),
+        ],
+        source: Source::Dockerfile { maven: None },
+    },
+    ImageDef {
+        reference: SYNCHRONIZER,
+        parent: Some(BASE),
+        files: BANK_DOCKERFILE,
+        source: Source::BankBinary { bin: "synchronizer" },
+    },
+    ImageDef {
+        reference: COMMAND_HANDLER,
+        parent: Some(BASE),
+        files: BANK_DOCKERFILE,
+        source: Source::BankBinary { bin: "command-handler" },
+    },
+    ImageDef {
+        reference: GRAPHQL_ENDPOINT,
+        parent: Some(BASE),
+        files: BANK_DOCKERFILE,
+        source: Source::BankBinary { bin: "graphql-endpoint" },
+    },
+];

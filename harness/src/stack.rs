@@ -1,0 +1,226 @@
+//! One stack's lifecycle: plan -> free ports -> images present -> infrastructure up and ready -> database schemas
+//! -> synchronizer to completion -> bank services ready; and teardown, which also runs on drop.
+
+pub mod plan;
+pub mod ports;
+
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use futures_util::future::try_join_all;
+
+pub use plan::{Endpoints, Owner, Part, Role, StackPlan};
+pub use ports::PortTaken;
+
+use crate::docker::container::{self, LABEL_STACK};
+use crate::docker::readiness::{self, ReadinessError};
+use crate::docker::DockerError;
+use crate::experiment;
+use crate::images;
+
+/// Why a stack did not come up. Whatever had started is removed before this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    PortTaken(#[from] PortTaken),
+    #[error(transparent)]
+    NotReady(#[from] ReadinessError),
+    #[error("cannot create the tables of {database}")]
+    Schema {
+        database: &'static str,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+}
+
+/// How to bring a stack up.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub owner: Owner,
+    /// Fail when a bank service image is missing (a run needs them all); otherwise start those that exist.
+    pub require_services: bool,
+}
+
+/// A running stack. Dropping it removes its containers; [`Stack::detach`] leaves them running.
+pub struct Stack {
+    docker: Docker,
+    /// The value of the `kgb.stack` label of its containers.
+    pub id: String,
+    pub plan: StackPlan,
+    /// Names of the containers started, in order.
+    pub started: Vec<String>,
+    /// Bank services left out because their image is missing.
+    pub skipped: Vec<String>,
+    /// How long bring-up took.
+    pub ready_after: Duration,
+    active: bool,
+}
+
+fn random_token(len: usize) -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..len].to_string()
+}
+
+/// A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (22 characters).
+fn cluster_id() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+}
+
+impl Stack {
+    /// Brings a stack up for `settings`; `progress` receives one-line updates.
+    ///
+    /// # Errors
+    /// [`StackError`]; everything started is removed first.
+    pub async fn up(
+        docker: &Docker,
+        settings: &experiment::Stack,
+        options: Options,
+        progress: &(dyn Fn(String) + Sync),
+    ) -> Result<Stack, StackError> {
+        let start = Instant::now();
+        let id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"), random_token(6));
+        let plan = plan::plan(settings, &id, options.owner, &random_token(16), &cluster_id());
+        ports::check_free(&plan.ports)?;
+        let infra_images: Vec<String> = plan.infrastructure.iter().map(|p| p.spec.image.clone()).collect();
+        images::require(docker, &infra_images).await?;
+
+        let mut skipped = Vec::new();
+        let mut plan = plan;
+        let service_images: Vec<String> =
+            std::iter::once(&plan.synchronizer).chain(&plan.services).map(|p| p.spec.image.clone()).collect();
+        if options.require_services {
+            images::require(docker, &service_images).await?;
+        } else {
+            let mut kept = Vec::new();
+            let sync_present = images::exists(docker, &plan.synchronizer.spec.image).await?;
+            for part in plan.services.drain(..) {
+                if sync_present && images::exists(docker, &part.spec.image).await? {
+                    kept.push(part);
+                } else {
+                    skipped.push(part.spec.name.clone());
+                }
+            }
+            plan.services = kept;
+            if !sync_present {
+                skipped.insert(0, plan.synchronizer.spec.name.clone());
+            }
+        }
+
+        let mut stack = Stack {
+            docker: docker.clone(),
+            id,
+            plan,
+            started: Vec::new(),
+            skipped,
+            ready_after: Duration::ZERO,
+            active: true,
+        };
+        match stack.bring_up(progress).await {
+            Ok(()) => {
+                stack.ready_after = start.elapsed();
+                Ok(stack)
+            }
+            Err(e) => {
+                progress("removing what was started".to_string());
+                // The bring-up error matters more than a failure to clean up; Drop retries the latter.
+                let _ = stack.teardown().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn start_and_wait(&mut self, parts: &[Part], progress: &(dyn Fn(String) + Sync)) -> Result<(), StackError> {
+        for part in parts {
+            container::start(&self.docker, &part.spec).await?;
+            self.started.push(part.spec.name.clone());
+        }
+        let names: Vec<&str> = parts.iter().map(|p| p.spec.name.as_str()).collect();
+        progress(format!("waiting for {}", names.join(", ")));
+        try_join_all(parts.iter().map(|p| readiness::wait(&self.docker, &p.wait))).await?;
+        Ok(())
+    }
+
+    async fn bring_up(&mut self, progress: &(dyn Fn(String) + Sync)) -> Result<(), StackError> {
+        let infrastructure = self.plan.infrastructure.clone();
+        self.start_and_wait(&infrastructure, progress).await?;
+        progress("creating the database tables".to_string());
+        apply_schema(&self.plan.endpoints.db_ch, topology::sql::DB_CH_SCHEMA, "db-ch").await?;
+        apply_schema(&self.plan.endpoints.db_ge, topology::sql::DB_GE_SCHEMA, "db-ge").await?;
+        if self.skipped.contains(&self.plan.synchronizer.spec.name) {
+            return Ok(());
+        }
+        let synchronizer = [self.plan.synchronizer.clone()];
+        self.start_and_wait(&synchronizer, progress).await?;
+        let services = self.plan.services.clone();
+        self.start_and_wait(&services, progress).await
+    }
+
+    /// Names of the running long-lived containers (the synchronizer has exited), for stats.
+    pub fn running_containers(&self) -> Vec<String> {
+        self.started.iter().filter(|n| **n != self.plan.synchronizer.spec.name).cloned().collect()
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Removes every container of this stack (found by label, so also those whose start was cut short).
+    ///
+    /// # Errors
+    /// The engine's error; the stack stays marked for removal on drop.
+    pub async fn teardown(&mut self) -> Result<Vec<String>, DockerError> {
+        let removed = container::remove_labelled(&self.docker, &format!("{LABEL_STACK}={}", self.id)).await?;
+        self.active = false;
+        Ok(removed)
+    }
+
+    /// Leaves the containers running (for `bench up`); `bench down` removes them later.
+    pub fn detach(mut self) {
+        self.active = false;
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if !self.active {
+            return;
+        }
+        // Drop cannot await: remove the containers from a helper thread with its own runtime, and wait for it,
+        // so an early return or a panic still leaves nothing running.
+        // A fresh client: the stack's own is bound to the runtime that is being left.
+        let label = format!("{LABEL_STACK}={}", self.id);
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(runtime) = runtime {
+                let _ = runtime.block_on(async {
+                    let docker = crate::docker::connect().await?;
+                    container::remove_labelled(&docker, &label).await
+                });
+            }
+        });
+        let _ = cleanup.join();
+    }
+}
+
+async fn apply_schema(url: &str, schema: &str, database: &'static str) -> Result<(), StackError> {
+    let schema_error = |source| StackError::Schema { database, source };
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.map_err(schema_error)?;
+    let driver = tokio::spawn(connection);
+    let result = client.batch_execute(schema).await.map_err(schema_error);
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cluster_ids_are_22_url_safe_characters() {
+        let id = super::cluster_id();
+        assert_eq!(id.len(), 22);
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{id}");
+        assert_ne!(id, super::cluster_id());
+    }
+}

@@ -1,0 +1,353 @@
+//! From a variant's settings to the containers of its stack: images, environment, limits, readiness.
+//! Pure data, so the whole stack can be checked without an engine.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use topology::env as vars;
+
+use crate::docker::container::{ContainerSpec, LABEL_OWNER, LABEL_STACK};
+use crate::docker::readiness::{Probe, WaitFor};
+use crate::experiment::{Limit, Stack};
+
+/// The 2019 broker profile; the experiment's `[stack.broker]` is merged over it.
+pub fn broker_defaults() -> BTreeMap<String, String> {
+    [
+        ("min.insync.replicas", "2"),
+        ("compression.type", "lz4"),
+        ("auto.create.topics.enable", "false"),
+        ("group.initial.rebalance.delay.ms", "0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// The 2019 client profile (acks=all; consumers read from the start, at most 100 records a poll).
+pub fn producer_defaults() -> BTreeMap<String, String> {
+    BTreeMap::from([("acks".to_string(), "all".to_string())])
+}
+
+pub fn consumer_defaults() -> BTreeMap<String, String> {
+    // librdkafka has no max.poll.records; its fetch is bounded in bytes instead, so the 2019 value has no
+    // direct equivalent and is left out.
+    BTreeMap::from([("auto.offset.reset".to_string(), "earliest".to_string())])
+}
+
+/// Who brought a stack up: a run tears it down, `bench up` leaves it for `bench down`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Run,
+    Up,
+}
+
+impl Owner {
+    fn label(self) -> &'static str {
+        match self {
+            Owner::Run => "run",
+            Owner::Up => "up",
+        }
+    }
+}
+
+/// What a part of the stack is, for stats and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Kafka,
+    SchemaRegistry,
+    DbCh,
+    DbGe,
+    Synchronizer,
+    CommandHandler,
+    GraphqlEndpoint,
+}
+
+/// One container and how to know it is ready.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    pub role: Role,
+    pub spec: ContainerSpec,
+    pub wait: WaitFor,
+}
+
+/// Addresses of a stack, on 127.0.0.1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub bootstrap: String,
+    pub registry: String,
+    pub db_ch: String,
+    pub db_ge: String,
+    pub graphql_http: String,
+    pub graphql_ws: String,
+    pub command_handler_health: String,
+}
+
+/// The containers of one stack in bring-up order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackPlan {
+    /// Brokers, registry and databases: started together.
+    pub infrastructure: Vec<Part>,
+    /// Runs to completion before the services start.
+    pub synchronizer: Part,
+    /// The bank services.
+    pub services: Vec<Part>,
+    pub endpoints: Endpoints,
+    /// Every port the stack listens on, with what listens there.
+    pub ports: Vec<(u16, String)>,
+}
+
+impl StackPlan {
+    /// Every part, in bring-up order.
+    pub fn parts(&self) -> impl Iterator<Item = &Part> {
+        self.infrastructure.iter().chain(std::iter::once(&self.synchronizer)).chain(self.services.iter())
+    }
+}
+
+fn value_text(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn merged(defaults: BTreeMap<String, String>, overrides: &BTreeMap<String, toml::Value>) -> BTreeMap<String, String> {
+    let mut all = defaults;
+    all.extend(overrides.iter().map(|(k, v)| (k.clone(), value_text(v))));
+    all
+}
+
+/// The server.properties text of broker `index` (0-based).
+pub fn server_properties(stack: &Stack, index: u32) -> String {
+    let n = stack.brokers;
+    let kafka = stack.ports.kafka + index as u16;
+    let controller = stack.ports.controller + index as u16;
+    let voters: Vec<String> =
+        (0..n).map(|i| format!("{}@127.0.0.1:{}", i + 1, stack.ports.controller + i as u16)).collect();
+    let replication = n.min(3).to_string();
+    let isr = n.min(2).to_string();
+    let mut props: BTreeMap<String, String> = [
+        ("process.roles", "broker,controller".to_string()),
+        ("node.id", (index + 1).to_string()),
+        ("controller.quorum.voters", voters.join(",")),
+        ("listeners", format!("PLAINTEXT://127.0.0.1:{kafka},CONTROLLER://127.0.0.1:{controller}")),
+        ("advertised.listeners", format!("PLAINTEXT://127.0.0.1:{kafka}")),
+        ("controller.listener.names", "CONTROLLER".to_string()),
+        ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".to_string()),
+        ("inter.broker.listener.name", "PLAINTEXT".to_string()),
+        ("log.dirs", "/var/lib/kafka/data".to_string()),
+        ("offsets.topic.replication.factor", replication.clone()),
+        ("transaction.state.log.replication.factor", replication),
+        ("transaction.state.log.min.isr", isr.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let mut profile = merged(broker_defaults(), &stack.broker);
+    // min.insync.replicas above the broker count would refuse every acks=all write.
+    if let Some(min_isr) = profile.get_mut("min.insync.replicas") {
+        if min_isr.parse::<u32>().map(|m| m > n).unwrap_or(false) {
+            *min_isr = isr;
+        }
+    }
+    props.extend(profile);
+    props.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n")
+}
+
+struct Builder<'a> {
+    stack_id: &'a str,
+    owner: Owner,
+}
+
+impl Builder<'_> {
+    fn spec(&self, name: &str, image: &str, env: Vec<(String, String)>, limit: Limit) -> ContainerSpec {
+        ContainerSpec {
+            name: name.to_string(),
+            image: image.to_string(),
+            env,
+            args: Vec::new(),
+            labels: HashMap::from([
+                (LABEL_STACK.to_string(), self.stack_id.to_string()),
+                (LABEL_OWNER.to_string(), self.owner.label().to_string()),
+            ]),
+            memory_mib: limit.memory_mib,
+            cpus: limit.cpus,
+        }
+    }
+}
+
+fn wait(container: &str, probe: Probe, timeout_s: u64) -> WaitFor {
+    WaitFor {
+        container: container.to_string(),
+        probe,
+        timeout: Duration::from_secs(timeout_s),
+        interval: Duration::from_millis(250),
+    }
+}
+
+fn kv(k: &str, v: impl Into<String>) -> (String, String) {
+    (k.to_string(), v.into())
+}
+
+/// Plans the stack of `stack`; `stack_id` labels its containers, `db_password` guards both databases.
+pub fn plan(stack: &Stack, stack_id: &str, owner: Owner, db_password: &str, cluster_id: &str) -> StackPlan {
+    let b = Builder { stack_id, owner };
+    let p = &stack.ports;
+    let bootstrap: Vec<String> = (0..stack.brokers).map(|i| format!("127.0.0.1:{}", p.kafka + i as u16)).collect();
+    let bootstrap = bootstrap.join(",");
+    let endpoints = Endpoints {
+        bootstrap: bootstrap.clone(),
+        registry: format!("http://127.0.0.1:{}/apis/ccompat/v7", p.registry),
+        db_ch: format!("postgres://postgres:{db_password}@127.0.0.1:{}/postgres", p.db_ch),
+        db_ge: format!("postgres://postgres:{db_password}@127.0.0.1:{}/postgres", p.db_ge),
+        graphql_http: format!("http://127.0.0.1:{}/graphql", p.graphql),
+        graphql_ws: format!("ws://127.0.0.1:{}/graphql", p.graphql),
+        command_handler_health: format!("http://127.0.0.1:{}/health", p.command_handler_health),
+    };
+    let mut ports = Vec::new();
+    let mut infrastructure = Vec::new();
+
+    for i in 0..stack.brokers {
+        let name = format!("kgb-kafka-{}", i + 1);
+        let env = vec![
+            kv("KAFKA_CLUSTER_ID", cluster_id),
+            kv("KAFKA_SERVER_PROPERTIES", server_properties(stack, i)),
+            kv("KAFKA_JVM_OPTS", stack.kafka_jvm_opts.clone()),
+        ];
+        ports.push((p.kafka + i as u16, name.clone()));
+        ports.push((p.controller + i as u16, name.clone()));
+        let probe = Probe::KafkaBrokers { bootstrap: format!("127.0.0.1:{}", p.kafka + i as u16), expected: stack.brokers as usize };
+        infrastructure.push(Part {
+            role: Role::Kafka,
+            spec: b.spec(&name, &stack.images.kafka, env, stack.limits.kafka),
+            wait: wait(&name, probe, 120),
+        });
+    }
+
+    let registry_env = vec![
+        kv("QUARKUS_HTTP_HOST", "127.0.0.1"),
+        kv("QUARKUS_HTTP_PORT", p.registry.to_string()),
+        kv("QUARKUS_MANAGEMENT_HOST", "127.0.0.1"),
+        kv("QUARKUS_MANAGEMENT_PORT", (p.registry + 1).to_string()),
+        kv("REGISTRY_JVM_OPTS", "-Xms256m -Xmx512m"),
+    ];
+    ports.push((p.registry, "kgb-schema-registry".to_string()));
+    infrastructure.push(Part {
+        role: Role::SchemaRegistry,
+        spec: b.spec("kgb-schema-registry", &stack.images.schema_registry, registry_env, stack.limits.schema_registry),
+        wait: wait("kgb-schema-registry", Probe::Http { url: format!("{}/subjects", endpoints.registry) }, 120),
+    });
+
+    for (name, port, url, role) in
+        [("kgb-db-ch", p.db_ch, &endpoints.db_ch, Role::DbCh), ("kgb-db-ge", p.db_ge, &endpoints.db_ge, Role::DbGe)]
+    {
+        let env = vec![kv("PGPORT", port.to_string()), kv("POSTGRES_PASSWORD", db_password)];
+        ports.push((port, name.to_string()));
+        infrastructure.push(Part {
+            role,
+            spec: b.spec(name, &stack.images.postgres, env, stack.limits.db),
+            wait: wait(name, Probe::Postgres { url: url.clone() }, 60),
+        });
+    }
+
+    let mut kafka_env = vec![kv(vars::KAFKA_BOOTSTRAP_SERVERS, bootstrap), kv(vars::SCHEMA_REGISTRY_URL, &endpoints.registry)];
+    let mut sync_env = kafka_env.clone();
+    if let Some(n) = stack.topics.partitions {
+        sync_env.push(kv(vars::TOPIC_PARTITIONS, n.to_string()));
+    }
+    if let Some(n) = stack.topics.replication {
+        sync_env.push(kv(vars::TOPIC_REPLICATION, n.to_string()));
+    }
+    for (k, v) in &stack.topics.configs {
+        sync_env.push(kv(&vars::property_var(vars::TOPIC_CONFIG_PREFIX, k), value_text(v)));
+    }
+    let synchronizer = Part {
+        role: Role::Synchronizer,
+        spec: b.spec("kgb-synchronizer", &stack.images.synchronizer, sync_env, Limit::default()),
+        wait: wait("kgb-synchronizer", Probe::Exited, 120),
+    };
+
+    for (k, v) in merged(producer_defaults(), &stack.services.producer) {
+        kafka_env.push(kv(&vars::property_var(vars::PRODUCER_PREFIX, &k), v));
+    }
+    for (k, v) in merged(consumer_defaults(), &stack.services.consumer) {
+        kafka_env.push(kv(&vars::property_var(vars::CONSUMER_PREFIX, &k), v));
+    }
+    let service = |name: &str, image: &str, db: &str, port: u16, limit: Limit, role: Role, health: String| {
+        let mut env = kafka_env.clone();
+        env.extend([kv(vars::DATABASE_URL, db), kv(vars::HTTP_PORT, port.to_string()), kv("RUST_LOG", "info")]);
+        Part { role, spec: b.spec(name, image, env, limit), wait: wait(name, Probe::Http { url: health }, 60) }
+    };
+    ports.push((p.command_handler_health, "kgb-command-handler".to_string()));
+    ports.push((p.graphql, "kgb-graphql-endpoint".to_string()));
+    let services = vec![
+        service(
+            "kgb-command-handler",
+            &stack.images.command_handler,
+            &endpoints.db_ch,
+            p.command_handler_health,
+            stack.limits.command_handler,
+            Role::CommandHandler,
+            endpoints.command_handler_health.clone(),
+        ),
+        service(
+            "kgb-graphql-endpoint",
+            &stack.images.graphql_endpoint,
+            &endpoints.db_ge,
+            p.graphql,
+            stack.limits.graphql_endpoint,
+            Role::GraphqlEndpoint,
+            format!("http://127.0.0.1:{}/health", p.graphql),
+        ),
+    ];
+
+    StackPlan { infrastructure, synchronizer, services, endpoints, ports }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(brokers: u32) -> Stack {
+        Stack { brokers, ..Stack::default() }
+    }
+
+    #[test]
+    fn three_brokers_form_one_static_quorum() {
+        let props = server_properties(&stack(3), 2);
+        assert!(props.contains("node.id=3"), "{props}");
+        assert!(props.contains("controller.quorum.voters=1@127.0.0.1:19192,2@127.0.0.1:19193,3@127.0.0.1:19194"));
+        assert!(props.contains("listeners=PLAINTEXT://127.0.0.1:19094,CONTROLLER://127.0.0.1:19194"));
+        assert!(props.contains("min.insync.replicas=2"));
+        assert!(props.contains("compression.type=lz4"));
+    }
+
+    #[test]
+    fn one_broker_caps_replication_and_min_isr() {
+        let props = server_properties(&stack(1), 0);
+        assert!(props.contains("offsets.topic.replication.factor=1"), "{props}");
+        assert!(props.contains("min.insync.replicas=1"), "{props}");
+    }
+
+    #[test]
+    fn experiment_settings_reach_brokers_and_services() {
+        let mut s = stack(1);
+        s.broker.insert("compression.type".into(), toml::Value::String("zstd".into()));
+        s.services.producer.insert("linger.ms".into(), toml::Value::Integer(25));
+        let plan = plan(&s, "id1", Owner::Run, "pw", "cluster");
+        assert!(server_properties(&s, 0).contains("compression.type=zstd"));
+        let handler = &plan.services[0].spec;
+        assert!(handler.env.contains(&("KAFKA_PRODUCER_LINGER_MS".into(), "25".into())));
+        assert!(handler.env.contains(&("KAFKA_PRODUCER_ACKS".into(), "all".into())));
+        assert_eq!(handler.memory_mib, Some(300));
+        assert_eq!(handler.labels[LABEL_STACK], "id1");
+        let names: Vec<_> = plan.parts().map(|p| p.spec.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["kgb-kafka-1", "kgb-schema-registry", "kgb-db-ch", "kgb-db-ge", "kgb-synchronizer", "kgb-command-handler", "kgb-graphql-endpoint"]
+        );
+        let mut ports: Vec<u16> = plan.ports.iter().map(|(p, _)| *p).collect();
+        ports.sort();
+        ports.dedup();
+        assert_eq!(ports.len(), plan.ports.len(), "no port is planned twice");
+    }
+}
