@@ -2,8 +2,18 @@
 //!
 //! - [`env`]: the environment variables that configure a bank service (one contract for bench and compose).
 //! - [`topics`]: the four topics and the records each carries (one place to change them).
+//! - [`records`]: the seven Avro records and their schemas.
+//! - [`registry`]: the Confluent wire format against the schema registry, with caches.
+//! - [`kafka`]: producer and consumer configurations from the environment; the `event_id` header.
+//! - [`iban`]: open-bank IBANs, tokens and the house account.
 //! - [`sql`]: the schemas of db-ch and db-ge.
+//! - [`service`]: logging, SIGTERM handling and health endpoints shared by the service binaries.
 
 pub mod env;
+pub mod iban;
+pub mod kafka;
+pub mod records;
+pub mod registry;
+pub mod service;
 pub mod sql;
 pub mod topics;

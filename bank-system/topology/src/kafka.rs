@@ -1,0 +1,70 @@
+//! Kafka clients configured from the environment (see [`crate::env`]), so an experiment can set any
+//! librdkafka property (linger.ms, acks, batch.size, compression.type, ...) for every service at once.
+
+use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::ClientConfig;
+use uuid::Uuid;
+
+use crate::env;
+
+/// The header carrying an event's id, `<command uuid>:<n>`.
+pub const EVENT_ID_HEADER: &str = "event_id";
+
+/// The id of the `n`-th event of a command's outcome.
+pub fn event_id(command: Uuid, n: u32) -> String {
+    format!("{command}:{n}")
+}
+
+/// Headers holding an event id.
+pub fn event_id_headers(id: &str) -> OwnedHeaders {
+    OwnedHeaders::new().insert(Header { key: EVENT_ID_HEADER, value: Some(id) })
+}
+
+/// The event id header of a message, if present and UTF-8.
+pub fn event_id_of(headers: Option<&rdkafka::message::BorrowedHeaders>) -> Option<String> {
+    headers?
+        .iter()
+        .find(|h| h.key == EVENT_ID_HEADER)
+        .and_then(|h| h.value)
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .map(str::to_string)
+}
+
+fn base() -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", env::var_or(env::KAFKA_BOOTSTRAP_SERVERS, env::DEFAULT_BOOTSTRAP));
+    config
+}
+
+/// A producer configuration: bootstrap servers, then every `KAFKA_PRODUCER_*` property.
+pub fn producer_config() -> ClientConfig {
+    let mut config = base();
+    for (k, v) in env::properties(env::PRODUCER_PREFIX, std::env::vars()) {
+        config.set(k, v);
+    }
+    config
+}
+
+/// A consumer configuration for `group_id` with at-least-once defaults (offsets are stored by the service
+/// only after its work is done), then every `KAFKA_CONSUMER_*` property.
+pub fn consumer_config(group_id: &str) -> ClientConfig {
+    let mut config = base();
+    config
+        .set("group.id", group_id)
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest");
+    for (k, v) in env::properties(env::CONSUMER_PREFIX, std::env::vars()) {
+        config.set(k, v);
+    }
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_ids_name_the_command_and_the_position() {
+        let id = uuid::Uuid::nil();
+        assert_eq!(super::event_id(id, 2), "00000000-0000-0000-0000-000000000000:2");
+    }
+}

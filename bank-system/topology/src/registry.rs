@@ -1,0 +1,178 @@
+//! A small client of the Confluent-compatible schema registry API, and the codec of the Confluent wire
+//! format (magic byte 0, 4-byte big-endian schema id, Avro binary) with caches in both directions.
+//! Producers never register schemas: the synchronizer does, and encoding reads `versions/latest`.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use apache_avro::Schema;
+use serde::Deserialize;
+
+use crate::records::{self, Record};
+use crate::topics::subject;
+
+/// Registry and codec errors, each naming the subject, id or bytes involved.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("schema registry request {url} failed: {message}")]
+    Http { url: String, message: String },
+    #[error("record of {len} bytes is too short for the wire format")]
+    Truncated { len: usize },
+    #[error("wrong magic byte {0} (expected 0)")]
+    WrongMagic(u8),
+    #[error("schema id {0} is unknown to the registry")]
+    UnknownSchemaId(u32),
+    #[error("schema id {id} is not a bank record: {problem}")]
+    ForeignSchema { id: u32, problem: String },
+    #[error("avro: {0}")]
+    Avro(String),
+    #[error(transparent)]
+    Shape(#[from] records::ShapeError),
+}
+
+#[derive(Deserialize)]
+struct IdAnswer {
+    id: u32,
+}
+
+#[derive(Deserialize)]
+struct SchemaAnswer {
+    schema: String,
+}
+
+/// A registry client with the codec built on it. Cheap to share behind an `Arc`.
+pub struct Registry {
+    base: String,
+    http: reqwest::Client,
+    by_subject: RwLock<HashMap<String, (u32, Schema)>>,
+    by_id: RwLock<HashMap<u32, (&'static str, Schema)>>,
+}
+
+impl Registry {
+    /// A client of the registry at `base` (e.g. `http://127.0.0.1:18081/apis/ccompat/v7`).
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+        Registry {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+            by_subject: RwLock::new(HashMap::new()),
+            by_id: RwLock::new(HashMap::new()),
+        }
+    }
+
+    async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<Option<T>, RegistryError> {
+        let url = format!("{}{path}", self.base);
+        let http = |message: String| RegistryError::Http { url: url.clone(), message };
+        let response = self.http.get(&url).send().await.map_err(|e| http(e.to_string()))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(http(format!("status {}", response.status())));
+        }
+        response.json::<T>().await.map(Some).map_err(|e| http(e.to_string()))
+    }
+
+    /// Registers `schema_json` under `subject`; returns its id.
+    pub async fn register(&self, subject: &str, schema_json: &str) -> Result<u32, RegistryError> {
+        let url = format!("{}/subjects/{subject}/versions", self.base);
+        let http = |message: String| RegistryError::Http { url: url.clone(), message };
+        let body = serde_json::json!({ "schema": schema_json });
+        let response = self
+            .http
+            .post(&url)
+            .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| http(e.to_string()))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            return Err(http(format!("status {status}: {text}")));
+        }
+        Ok(response.json::<IdAnswer>().await.map_err(|e| http(e.to_string()))?.id)
+    }
+
+    /// The id of the latest schema of `subject`, `None` when the subject does not exist.
+    pub async fn latest_id(&self, subject: &str) -> Result<Option<u32>, RegistryError> {
+        Ok(self.get::<IdAnswer>(&format!("/subjects/{subject}/versions/latest")).await?.map(|a| a.id))
+    }
+
+    /// Subjects known to the registry.
+    pub async fn subjects(&self) -> Result<Vec<String>, RegistryError> {
+        Ok(self.get::<Vec<String>>("/subjects").await?.unwrap_or_default())
+    }
+
+    /// Encodes `record` for `topic` in the wire format, with the latest schema id of its subject.
+    pub async fn encode(&self, topic: &str, record: &Record) -> Result<Vec<u8>, RegistryError> {
+        let subject = subject(topic, record.name());
+        let cached = self.by_subject.read().ok().and_then(|m| m.get(&subject).map(|(id, s)| (*id, s.clone())));
+        let (id, schema) = match cached {
+            Some(hit) => hit,
+            None => {
+                let id = self.latest_id(&subject).await?.ok_or_else(|| RegistryError::Http {
+                    url: format!("{}/subjects/{subject}/versions/latest", self.base),
+                    message: "subject not registered (run the synchronizer first)".to_string(),
+                })?;
+                let schema = records::schema(record.name())
+                    .ok_or_else(|| RegistryError::Avro(format!("no schema for {}", record.name())))?;
+                if let Ok(mut m) = self.by_subject.write() {
+                    m.insert(subject, (id, schema.clone()));
+                }
+                (id, schema)
+            }
+        };
+        let mut bytes = Vec::with_capacity(64);
+        bytes.push(0);
+        bytes.extend_from_slice(&id.to_be_bytes());
+        let body = apache_avro::to_avro_datum(&schema, record.to_value()).map_err(|e| RegistryError::Avro(e.to_string()))?;
+        bytes.extend_from_slice(&body);
+        Ok(bytes)
+    }
+
+    /// Decodes a wire-format payload into a bank record.
+    ///
+    /// # Errors
+    /// [`RegistryError::Truncated`], [`RegistryError::WrongMagic`], [`RegistryError::UnknownSchemaId`],
+    /// [`RegistryError::Avro`] for a body that does not decode.
+    pub async fn decode(&self, bytes: &[u8]) -> Result<Record, RegistryError> {
+        if bytes.len() < 5 {
+            return Err(RegistryError::Truncated { len: bytes.len() });
+        }
+        if bytes[0] != 0 {
+            return Err(RegistryError::WrongMagic(bytes[0]));
+        }
+        let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+        let (name, schema) = self.schema_by_id(id).await?;
+        let mut body = &bytes[5..];
+        let value = apache_avro::from_avro_datum(&schema, &mut body, None).map_err(|e| RegistryError::Avro(e.to_string()))?;
+        if !body.is_empty() {
+            return Err(RegistryError::Avro(format!("{} bytes left after the record", body.len())));
+        }
+        Ok(Record::from_value(name, value)?)
+    }
+
+    async fn schema_by_id(&self, id: u32) -> Result<(&'static str, Schema), RegistryError> {
+        if let Some(hit) = self.by_id.read().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(hit);
+        }
+        let answer = self.get::<SchemaAnswer>(&format!("/schemas/ids/{id}")).await?.ok_or(RegistryError::UnknownSchemaId(id))?;
+        let foreign = |problem: String| RegistryError::ForeignSchema { id, problem };
+        let parsed = Schema::parse_str(&answer.schema).map_err(|e| foreign(e.to_string()))?;
+        let full_name = match &parsed {
+            Schema::Record(r) => r.name.fullname(None),
+            other => return Err(foreign(format!("not a record schema: {other:?}"))),
+        };
+        let name = records::RECORD_NAMES
+            .iter()
+            .find(|n| full_name == format!("{}.{n}", crate::topics::NAMESPACE))
+            .copied()
+            .ok_or_else(|| foreign(format!("{full_name} is not a bank record")))?;
+        if let Ok(mut m) = self.by_id.write() {
+            m.insert(id, (name, parsed.clone()));
+        }
+        Ok((name, parsed))
+    }
+}
