@@ -35,12 +35,24 @@ pub enum StackError {
     },
 }
 
+/// Which bank services to start after the infrastructure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Services {
+    /// All of them; a missing image is an error (a run needs them all).
+    Require,
+    /// Those whose image exists (`bench up` while the bank is being built).
+    IfPresent,
+    /// Only the synchronizer, so tests can run a service in-process against a ready cluster.
+    SynchronizerOnly,
+    /// Brokers, registry and databases only.
+    None,
+}
+
 /// How to bring a stack up.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     pub owner: Owner,
-    /// Fail when a bank service image is missing (a run needs them all); otherwise start those that exist.
-    pub require_services: bool,
+    pub services: Services,
 }
 
 /// A running stack. Dropping it removes its containers; [`Stack::detach`] leaves them running.
@@ -90,7 +102,13 @@ impl Stack {
         let mut plan = plan;
         let service_images: Vec<String> =
             std::iter::once(&plan.synchronizer).chain(&plan.services).map(|p| p.spec.image.clone()).collect();
-        if options.require_services {
+        if options.services == Services::None {
+            skipped.push(plan.synchronizer.spec.name.clone());
+            skipped.extend(plan.services.drain(..).map(|p| p.spec.name));
+        } else if options.services == Services::SynchronizerOnly {
+            images::require(docker, &service_images[..1]).await?;
+            skipped.extend(plan.services.drain(..).map(|p| p.spec.name));
+        } else if options.services == Services::Require {
             images::require(docker, &service_images).await?;
         } else {
             let mut kept = Vec::new();

@@ -7,7 +7,7 @@ use harness::docker::container::{list_labelled, LABEL_STACK};
 use harness::docker::readiness::{check, Probe};
 use harness::docker::stats;
 use harness::experiment::ExperimentFile;
-use harness::stack::{Options, Owner, Stack, StackError};
+use harness::stack::{Options, Owner, Services, Stack, StackError};
 
 /// Stacks share fixed ports: one test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -17,7 +17,7 @@ fn experiment(text: &str) -> harness::experiment::Experiment {
 }
 
 const ONE_BROKER: &str = "name = \"it\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms256m -Xmx512m\"\n";
-const INFRA_ONLY: Options = Options { owner: Owner::Run, require_services: false };
+const INFRA_ONLY: Options = Options { owner: Owner::Run, services: Services::None };
 
 async fn leftovers(docker: &bollard::Docker, stack_id: &str) -> Vec<String> {
     list_labelled(docker, &format!("{LABEL_STACK}={stack_id}")).await.expect("engine answers")

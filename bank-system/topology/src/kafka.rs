@@ -30,31 +30,33 @@ pub fn event_id_of(headers: Option<&rdkafka::message::BorrowedHeaders>) -> Optio
         .map(str::to_string)
 }
 
-fn base() -> ClientConfig {
+fn base(vars: &[(String, String)]) -> ClientConfig {
+    let bootstrap = vars.iter().find(|(k, _)| k == env::KAFKA_BOOTSTRAP_SERVERS).map(|(_, v)| v.as_str());
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", env::var_or(env::KAFKA_BOOTSTRAP_SERVERS, env::DEFAULT_BOOTSTRAP));
+    config.set("bootstrap.servers", bootstrap.unwrap_or(env::DEFAULT_BOOTSTRAP));
     config
 }
 
-/// A producer configuration: bootstrap servers, then every `KAFKA_PRODUCER_*` property.
-pub fn producer_config() -> ClientConfig {
-    let mut config = base();
-    for (k, v) in env::properties(env::PRODUCER_PREFIX, std::env::vars()) {
+/// A producer configuration from `vars` (usually the environment): bootstrap servers, then every
+/// `KAFKA_PRODUCER_*` property.
+pub fn producer_config(vars: &[(String, String)]) -> ClientConfig {
+    let mut config = base(vars);
+    for (k, v) in env::properties(env::PRODUCER_PREFIX, vars.iter().cloned()) {
         config.set(k, v);
     }
     config
 }
 
 /// A consumer configuration for `group_id` with at-least-once defaults (offsets are stored by the service
-/// only after its work is done), then every `KAFKA_CONSUMER_*` property.
-pub fn consumer_config(group_id: &str) -> ClientConfig {
-    let mut config = base();
+/// only after its work is done), then every `KAFKA_CONSUMER_*` property of `vars`.
+pub fn consumer_config(vars: &[(String, String)], group_id: &str) -> ClientConfig {
+    let mut config = base(vars);
     config
         .set("group.id", group_id)
         .set("enable.auto.commit", "true")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest");
-    for (k, v) in env::properties(env::CONSUMER_PREFIX, std::env::vars()) {
+    for (k, v) in env::properties(env::CONSUMER_PREFIX, vars.iter().cloned()) {
         config.set(k, v);
     }
     config
@@ -62,6 +64,22 @@ pub fn consumer_config(group_id: &str) -> ClientConfig {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn experiment_properties_reach_the_client_config() {
+        let vars = vec![
+            ("KAFKA_BOOTSTRAP_SERVERS".to_string(), "127.0.0.1:1".to_string()),
+            ("KAFKA_PRODUCER_LINGER_MS".to_string(), "25".to_string()),
+            ("KAFKA_CONSUMER_AUTO_OFFSET_RESET".to_string(), "latest".to_string()),
+        ];
+        let producer = super::producer_config(&vars);
+        assert_eq!(producer.get("linger.ms"), Some("25"));
+        assert_eq!(producer.get("bootstrap.servers"), Some("127.0.0.1:1"));
+        let consumer = super::consumer_config(&vars, "g");
+        assert_eq!(consumer.get("auto.offset.reset"), Some("latest"));
+        assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(consumer.get("linger.ms"), None);
+    }
+
     #[test]
     fn event_ids_name_the_command_and_the_position() {
         let id = uuid::Uuid::nil();

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use harness::experiment::ExperimentFile;
-use harness::stack::{Options, Owner, Stack};
+use harness::stack::{Options, Owner, Services, Stack};
 
 use super::progress::Progress;
 
@@ -17,7 +17,7 @@ pub async fn run(path: &Path, variant: Option<String>) -> anyhow::Result<ExitCod
     let docker = harness::docker::connect().await?;
     let progress = Progress::new(&format!("{} [{}]", file.experiment.name, variant.name));
     let report = |line: String| progress.set(line);
-    let options = Options { owner: Owner::Up, require_services: false };
+    let options = Options { owner: Owner::Up, services: Services::IfPresent };
     let stack = Stack::up(&docker, &variant.experiment.stack, options, &report).await?;
     progress.finish();
 

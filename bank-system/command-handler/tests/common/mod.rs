@@ -1,0 +1,204 @@
+//! A real stack (one broker, registry, databases, synchronizer) with the handler running in-process,
+//! and a client that sends commands and collects their feedback.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use command_handler::app::{App, Settings};
+use command_handler::handler::Handler;
+use futures_util::StreamExt;
+use harness::experiment::ExperimentFile;
+use harness::stack::{Options, Owner, Services, Stack};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use topology::records::Record;
+use topology::registry::Registry;
+use topology::topics::{ACCOUNT_CREATION_FEEDBACK, BALANCE_CHANGED, COMMANDS, MONEY_TRANSFER_FEEDBACK};
+use uuid::Uuid;
+
+pub async fn stack() -> Stack {
+    let file = ExperimentFile::parse(
+        std::path::Path::new("test.toml"),
+        "name = \"ch\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n[stack.topics]\npartitions = 8\n",
+    )
+    .expect("experiment");
+    let docker = harness::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
+    let options = Options { owner: Owner::Run, services: Services::SynchronizerOnly };
+    Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("stack comes up")
+}
+
+fn vars(stack: &Stack) -> Vec<(String, String)> {
+    let e = &stack.plan.endpoints;
+    vec![
+        ("KAFKA_BOOTSTRAP_SERVERS".into(), e.bootstrap.clone()),
+        ("SCHEMA_REGISTRY_URL".into(), e.registry.clone()),
+        ("DATABASE_URL".into(), e.db_ch.clone()),
+        ("KAFKA_PRODUCER_ACKS".into(), "all".into()),
+    ]
+}
+
+/// A handler consuming in this process until stopped.
+pub struct Running {
+    pub handler: Arc<Handler>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn start(stack: &Stack) -> Running {
+        let settings = Settings::from_vars(vars(stack)).expect("settings");
+        let app = App::connect(&settings).await.expect("handler connects");
+        let handler = app.handler.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run(async {
+            let _ = stopped.await;
+        }));
+        Running { handler, stop, task }
+    }
+
+    /// Graceful stop, as on SIGTERM.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("handler task");
+    }
+
+    /// An abrupt stop: the task is dropped wherever it is.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// A Kafka client of the bank: sends commands, collects everything on the feedback topics.
+pub struct Client {
+    pub registry: Registry,
+    producer: FutureProducer,
+    consumer: StreamConsumer,
+    /// Feedback by command id.
+    pub feedback: HashMap<Uuid, Record>,
+    /// BalanceChanged events by event id, with how often each id arrived.
+    pub balance_changed: HashMap<String, (Record, usize)>,
+}
+
+impl Client {
+    pub async fn new(stack: &Stack) -> Client {
+        let e = &stack.plan.endpoints;
+        let producer: FutureProducer =
+            ClientConfig::new().set("bootstrap.servers", &e.bootstrap).set("acks", "all").create().expect("producer");
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &e.bootstrap)
+            .set("group.id", format!("test-{}", Uuid::new_v4()))
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[ACCOUNT_CREATION_FEEDBACK, MONEY_TRANSFER_FEEDBACK, BALANCE_CHANGED]).expect("subscribe");
+        Client {
+            registry: Registry::new(&e.registry),
+            producer,
+            consumer,
+            feedback: HashMap::new(),
+            balance_changed: HashMap::new(),
+        }
+    }
+
+    pub async fn send_raw(&self, key: &str, payload: &[u8]) {
+        self.producer
+            .send(FutureRecord::to(COMMANDS).key(key).payload(payload), Duration::from_secs(10))
+            .await
+            .expect("command produced");
+    }
+
+    pub async fn send(&self, key: &str, record: &Record) {
+        let payload = self.registry.encode(COMMANDS, record).await.expect("encode");
+        self.send_raw(key, &payload).await;
+    }
+
+    pub async fn open_account(&self, username: &str) -> Uuid {
+        let id = Uuid::new_v4();
+        self.send(username, &Record::ConfirmAccountCreation { id, username: username.into() }).await;
+        id
+    }
+
+    pub async fn transfer(&self, key: &str, token: &str, amount: i64, from: &str, to: &str) -> Uuid {
+        let id = Uuid::new_v4();
+        let record = Record::ConfirmMoneyTransfer {
+            id,
+            token: token.into(),
+            amount,
+            from: from.into(),
+            to: to.into(),
+            description: "test".into(),
+        };
+        self.send(key, &record).await;
+        id
+    }
+
+    /// Reads feedback until every id in `ids` has some, or `timeout` passes.
+    pub async fn wait_for(&mut self, ids: &[Uuid], timeout: Duration) -> Vec<Record> {
+        let deadline = Instant::now() + timeout;
+        while ids.iter().any(|id| !self.feedback.contains_key(id)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let next = tokio::time::timeout(left, self.consumer.stream().next()).await;
+            let Ok(Some(Ok(m))) = next else {
+                let missing = ids.iter().filter(|id| !self.feedback.contains_key(id)).count();
+                panic!("{missing} of {} commands got no feedback within {timeout:?}", ids.len());
+            };
+            let payload = m.payload().expect("payload");
+            let record = self.registry.decode(payload).await.expect("feedback decodes");
+            let event_id = topology::kafka::event_id_of(m.headers()).expect("every event has an event_id");
+            match &record {
+                Record::BalanceChanged { .. } => {
+                    self.balance_changed.entry(event_id).or_insert((record.clone(), 0)).1 += 1;
+                }
+                Record::AccountCreationConfirmed { id, .. }
+                | Record::AccountCreationFailed { id, .. }
+                | Record::MoneyTransferConfirmed { id }
+                | Record::MoneyTransferFailed { id, .. } => {
+                    self.feedback.insert(*id, record.clone());
+                }
+                other => panic!("unexpected record on a feedback topic: {other:?}"),
+            }
+        }
+        ids.iter().map(|id| self.feedback[id].clone()).collect()
+    }
+
+    pub async fn one(&mut self, id: Uuid) -> Record {
+        self.wait_for(&[id], Duration::from_secs(30)).await.remove(0)
+    }
+
+    /// Opens an account and returns (iban, token).
+    pub async fn account(&mut self, username: &str) -> (String, String) {
+        let id = self.open_account(username).await;
+        match self.one(id).await {
+            Record::AccountCreationConfirmed { iban, token, .. } => (iban, token),
+            other => panic!("account {username} not opened: {other:?}"),
+        }
+    }
+}
+
+pub fn failed_reason(record: &Record) -> Option<&str> {
+    match record {
+        Record::MoneyTransferFailed { reason, .. } | Record::AccountCreationFailed { reason, .. } => Some(reason),
+        _ => None,
+    }
+}
+
+pub async fn db(stack: &Stack) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&stack.plan.endpoints.db_ch, tokio_postgres::NoTls).await.expect("db-ch");
+    tokio::spawn(connection);
+    client
+}
+
+/// Sum of all balances in db-ch.
+pub async fn total_balance(stack: &Stack) -> i64 {
+    db(stack).await.query_one("SELECT sum(balance)::bigint FROM account", &[]).await.expect("sum").get(0)
+}
+
+pub async fn balance(stack: &Stack, iban: &str) -> i64 {
+    db(stack).await.query_one("SELECT balance FROM account WHERE iban = $1", &[&iban]).await.expect("account").get(0)
+}
