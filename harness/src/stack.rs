@@ -98,34 +98,7 @@ impl Stack {
         let infra_images: Vec<String> = plan.infrastructure.iter().map(|p| p.spec.image.clone()).collect();
         images::require(docker, &infra_images).await?;
 
-        let mut skipped = Vec::new();
-        let mut plan = plan;
-        let service_images: Vec<String> =
-            std::iter::once(&plan.synchronizer).chain(&plan.services).map(|p| p.spec.image.clone()).collect();
-        if options.services == Services::None {
-            skipped.push(plan.synchronizer.spec.name.clone());
-            skipped.extend(plan.services.drain(..).map(|p| p.spec.name));
-        } else if options.services == Services::SynchronizerOnly {
-            images::require(docker, &service_images[..1]).await?;
-            skipped.extend(plan.services.drain(..).map(|p| p.spec.name));
-        } else if options.services == Services::Require {
-            images::require(docker, &service_images).await?;
-        } else {
-            let mut kept = Vec::new();
-            let sync_present = images::exists(docker, &plan.synchronizer.spec.image).await?;
-            for part in plan.services.drain(..) {
-                if sync_present && images::exists(docker, &part.spec.image).await? {
-                    kept.push(part);
-                } else {
-                    skipped.push(part.spec.name.clone());
-                }
-            }
-            plan.services = kept;
-            if !sync_present {
-                skipped.insert(0, plan.synchronizer.spec.name.clone());
-            }
-        }
-
+        let skipped = Self::skipped(docker, &plan, options.services).await?;
         let mut stack = Stack {
             docker: docker.clone(),
             id,
@@ -171,8 +144,40 @@ impl Stack {
         }
         let synchronizer = [self.plan.synchronizer.clone()];
         self.start_and_wait(&synchronizer, progress).await?;
-        let services = self.plan.services.clone();
+        let services: Vec<Part> =
+            self.plan.services.iter().filter(|p| !self.skipped.contains(&p.spec.name)).cloned().collect();
         self.start_and_wait(&services, progress).await
+    }
+
+    /// Names of the bank containers not to start (the plan keeps them, so tests can start them later).
+    async fn skipped(docker: &Docker, plan: &StackPlan, services: Services) -> Result<Vec<String>, StackError> {
+        let names = |parts: &[Part]| parts.iter().map(|p| p.spec.name.clone()).collect::<Vec<_>>();
+        let synchronizer = std::slice::from_ref(&plan.synchronizer);
+        Ok(match services {
+            Services::None => [names(synchronizer), names(&plan.services)].concat(),
+            Services::SynchronizerOnly => {
+                images::require(docker, &[plan.synchronizer.spec.image.clone()]).await?;
+                names(&plan.services)
+            }
+            Services::Require => {
+                let all: Vec<String> = synchronizer.iter().chain(&plan.services).map(|p| p.spec.image.clone()).collect();
+                images::require(docker, &all).await?;
+                Vec::new()
+            }
+            Services::IfPresent => {
+                if !images::exists(docker, &plan.synchronizer.spec.image).await? {
+                    [names(synchronizer), names(&plan.services)].concat()
+                } else {
+                    let mut missing = Vec::new();
+                    for part in &plan.services {
+                        if !images::exists(docker, &part.spec.image).await? {
+                            missing.push(part.spec.name.clone());
+                        }
+                    }
+                    missing
+                }
+            }
+        })
     }
 
     /// Names of the running long-lived containers (the synchronizer has exited), for stats.

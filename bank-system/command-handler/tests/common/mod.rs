@@ -21,7 +21,30 @@ use topology::registry::Registry;
 use topology::topics::{ACCOUNT_CREATION_FEEDBACK, BALANCE_CHANGED, COMMANDS, MONEY_TRANSFER_FEEDBACK};
 use uuid::Uuid;
 
-pub async fn stack() -> Stack {
+/// Stacks share fixed ports: one test of a binary at a time holds one.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A stack held for one test; derefs to [`Stack`].
+pub struct TestStack {
+    stack: Stack,
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for TestStack {
+    type Target = Stack;
+    fn deref(&self) -> &Stack {
+        &self.stack
+    }
+}
+
+impl std::ops::DerefMut for TestStack {
+    fn deref_mut(&mut self) -> &mut Stack {
+        &mut self.stack
+    }
+}
+
+pub async fn stack() -> TestStack {
+    let serial = SERIAL.lock().await;
     let file = ExperimentFile::parse(
         std::path::Path::new("test.toml"),
         "name = \"ch\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n[stack.topics]\npartitions = 8\n",
@@ -29,7 +52,8 @@ pub async fn stack() -> Stack {
     .expect("experiment");
     let docker = harness::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
     let options = Options { owner: Owner::Run, services: Services::SynchronizerOnly };
-    Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("stack comes up")
+    let stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("stack comes up");
+    TestStack { stack, _serial: serial }
 }
 
 fn vars(stack: &Stack) -> Vec<(String, String)> {
@@ -124,6 +148,16 @@ impl Client {
         id
     }
 
+    /// Like [`Client::open_account`] with owned arguments, for many at once.
+    pub async fn open_account_key(&self, username: String) -> Uuid {
+        self.open_account(&username).await
+    }
+
+    /// Like [`Client::transfer`] with owned arguments, for many at once.
+    pub async fn transfer_owned(&self, key: String, token: String, amount: i64, from: String, to: String) -> Uuid {
+        self.transfer(&key, &token, amount, &from, &to).await
+    }
+
     pub async fn transfer(&self, key: &str, token: &str, amount: i64, from: &str, to: &str) -> Uuid {
         let id = Uuid::new_v4();
         let record = Record::ConfirmMoneyTransfer {
@@ -138,15 +172,24 @@ impl Client {
         id
     }
 
-    /// Reads feedback until every id in `ids` has some, or `timeout` passes.
+    /// Reads feedback until every id in `ids` has some, or panics after `timeout`.
     pub async fn wait_for(&mut self, ids: &[Uuid], timeout: Duration) -> Vec<Record> {
+        self.read_until(|c| ids.iter().filter(|id| !c.feedback.contains_key(id)).count(), timeout, "commands without feedback").await;
+        ids.iter().map(|id| self.feedback[id].clone()).collect()
+    }
+
+    /// Reads until every event id in `ids` arrived at least once, or panics after `timeout`.
+    pub async fn wait_for_events(&mut self, ids: &[String], timeout: Duration) {
+        self.read_until(|c| ids.iter().filter(|id| !c.balance_changed.contains_key(*id)).count(), timeout, "events missing").await;
+    }
+
+    async fn read_until(&mut self, missing: impl Fn(&Self) -> usize, timeout: Duration, what: &str) {
         let deadline = Instant::now() + timeout;
-        while ids.iter().any(|id| !self.feedback.contains_key(id)) {
+        while missing(self) > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             let next = tokio::time::timeout(left, self.consumer.stream().next()).await;
             let Ok(Some(Ok(m))) = next else {
-                let missing = ids.iter().filter(|id| !self.feedback.contains_key(id)).count();
-                panic!("{missing} of {} commands got no feedback within {timeout:?}", ids.len());
+                panic!("{} {what} after {timeout:?}", missing(self));
             };
             let payload = m.payload().expect("payload");
             let record = self.registry.decode(payload).await.expect("feedback decodes");
@@ -164,7 +207,6 @@ impl Client {
                 other => panic!("unexpected record on a feedback topic: {other:?}"),
             }
         }
-        ids.iter().map(|id| self.feedback[id].clone()).collect()
     }
 
     pub async fn one(&mut self, id: Uuid) -> Record {
