@@ -156,7 +156,7 @@ impl Stack {
         Ok(match services {
             Services::None => [names(synchronizer), names(&plan.services)].concat(),
             Services::SynchronizerOnly => {
-                images::require(docker, &[plan.synchronizer.spec.image.clone()]).await?;
+                images::require(docker, std::slice::from_ref(&plan.synchronizer.spec.image)).await?;
                 names(&plan.services)
             }
             Services::Require => {
