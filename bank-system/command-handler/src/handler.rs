@@ -1,8 +1,8 @@
 //! Handling one message of `commands`: decode, apply in one db-ch transaction, produce the outcome's
 //! events with their `event_id` headers, and wait until Kafka acknowledged them all.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::future::try_join_all;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -26,7 +26,7 @@ pub enum HandleError {
 }
 
 /// One event to produce.
-struct Outgoing {
+pub struct Outgoing {
     topic: &'static str,
     key: String,
     record: Record,
@@ -47,6 +47,12 @@ fn transient(e: impl std::fmt::Display) -> HandleError {
 impl Handler {
     /// Handles one message; `Ok` means its events are acknowledged and its offset may be stored.
     pub async fn handle(&self, key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<(), HandleError> {
+        let outgoing = self.apply(key, payload).await?;
+        self.send(outgoing).await?.await
+    }
+
+    /// Decodes and applies one message in db-ch (committed), returning the events to produce.
+    pub async fn apply(&self, key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<Vec<Outgoing>, HandleError> {
         let payload = payload.ok_or_else(|| HandleError::Poison("no value".to_string()))?;
         let record = match self.registry.decode(payload).await {
             Ok(record) => record,
@@ -54,14 +60,13 @@ impl Handler {
             Err(e) => return Err(HandleError::Poison(e.to_string())),
         };
         let key = key.map(|k| String::from_utf8_lossy(k).to_string()).unwrap_or_default();
-        let outgoing = match record {
-            Record::ConfirmAccountCreation { id, username } => self.create_account(id, username).await?,
+        match record {
+            Record::ConfirmAccountCreation { id, username } => self.create_account(id, username).await,
             Record::ConfirmMoneyTransfer { id, token, amount, from, to, description } => {
-                self.transfer(Transfer { id, key, token, amount, from, to, description }).await?
+                self.transfer(Transfer { id, key, token, amount, from, to, description }).await
             }
-            other => return Err(HandleError::Poison(format!("{} is not a command", other.name()))),
-        };
-        self.produce(outgoing).await
+            other => Err(HandleError::Poison(format!("{} is not a command", other.name()))),
+        }
     }
 
     async fn create_account(&self, id: uuid::Uuid, username: String) -> Result<Vec<Outgoing>, HandleError> {
@@ -113,16 +118,21 @@ impl Handler {
         Stats::count(if replay { &self.stats.replays } else { &self.stats.commands });
     }
 
-    async fn produce(&self, outgoing: Vec<Outgoing>) -> Result<(), HandleError> {
-        let mut payloads = Vec::with_capacity(outgoing.len());
+    /// Hands the events to the producer; the returned future resolves when Kafka acknowledged them all.
+    /// Sending is separate from waiting so a worker can apply the next command while acks are pending.
+    pub async fn send(&self, outgoing: Vec<Outgoing>) -> Result<impl Future<Output = Result<(), HandleError>> + Send + 'static, HandleError> {
+        let mut deliveries = Vec::with_capacity(outgoing.len());
         for o in &outgoing {
-            payloads.push(self.registry.encode(o.topic, &o.record).await.map_err(transient)?);
+            let payload = self.registry.encode(o.topic, &o.record).await.map_err(transient)?;
+            let record = FutureRecord::to(o.topic).key(&o.key).payload(&payload).headers(event_id_headers(&o.event_id));
+            let delivery = self.producer.send_result(record).map_err(|(e, _)| transient(format!("produce: {e}")))?;
+            deliveries.push(delivery);
         }
-        let deliveries = outgoing.iter().zip(&payloads).map(|(o, payload)| {
-            let record = FutureRecord::to(o.topic).key(&o.key).payload(payload).headers(event_id_headers(&o.event_id));
-            self.producer.send(record, Duration::from_secs(30))
-        });
-        try_join_all(deliveries).await.map_err(|(e, _)| transient(format!("produce: {e}")))?;
-        Ok(())
+        Ok(async move {
+            for delivery in try_join_all(deliveries).await.map_err(|_| transient("producer closed"))? {
+                delivery.map_err(|(e, _)| transient(format!("produce: {e}")))?;
+            }
+            Ok(())
+        })
     }
 }

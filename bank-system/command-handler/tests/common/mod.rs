@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use command_handler::app::{App, Settings};
 use command_handler::handler::Handler;
-use futures_util::StreamExt;
 use harness::experiment::ExperimentFile;
 use harness::stack::{Options, Owner, Services, Stack};
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -107,6 +106,8 @@ pub struct Client {
     pub feedback: HashMap<Uuid, Record>,
     /// BalanceChanged events by event id, with how often each id arrived.
     pub balance_changed: HashMap<String, (Record, usize)>,
+    /// When each command's feedback was read.
+    pub received_at: HashMap<Uuid, Instant>,
 }
 
 impl Client {
@@ -118,6 +119,8 @@ impl Client {
             .set("bootstrap.servers", &e.bootstrap)
             .set("group.id", format!("test-{}", Uuid::new_v4()))
             .set("auto.offset.reset", "earliest")
+            // Closing waits up to the session timeout when the stack is already gone.
+            .set("session.timeout.ms", "6000")
             .create()
             .expect("consumer");
         consumer.subscribe(&[ACCOUNT_CREATION_FEEDBACK, MONEY_TRANSFER_FEEDBACK, BALANCE_CHANGED]).expect("subscribe");
@@ -127,6 +130,7 @@ impl Client {
             consumer,
             feedback: HashMap::new(),
             balance_changed: HashMap::new(),
+            received_at: HashMap::new(),
         }
     }
 
@@ -187,8 +191,8 @@ impl Client {
         let deadline = Instant::now() + timeout;
         while missing(self) > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
-            let next = tokio::time::timeout(left, self.consumer.stream().next()).await;
-            let Ok(Some(Ok(m))) = next else {
+            let next = tokio::time::timeout(left, self.consumer.recv()).await;
+            let Ok(Ok(m)) = next else {
                 panic!("{} {what} after {timeout:?}", missing(self));
             };
             let payload = m.payload().expect("payload");
@@ -202,6 +206,7 @@ impl Client {
                 | Record::AccountCreationFailed { id, .. }
                 | Record::MoneyTransferConfirmed { id }
                 | Record::MoneyTransferFailed { id, .. } => {
+                    self.received_at.entry(*id).or_insert_with(Instant::now);
                     self.feedback.insert(*id, record.clone());
                 }
                 other => panic!("unexpected record on a feedback topic: {other:?}"),

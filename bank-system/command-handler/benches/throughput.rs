@@ -1,0 +1,166 @@
+//! Sustained ConfirmMoneyTransfer handling on a real 3-broker stack (linger.ms=0, acks=all), the handler in
+//! its container with its memory limit:
+//! - saturation: N transfers produced as fast as possible, commands per second from first send to last feedback;
+//! - paced: 1,000 transfers/s for 10 s, p50/p99 from command produced to feedback consumed;
+//! - the handler's memory (usage minus page cache) sampled every second, maximum reported.
+//!
+//! `cargo bench -p command-handler --bench throughput` (needs scripts/setup: engine and images).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::Client;
+use futures_util::future::join_all;
+use harness::docker::{container, readiness, stats};
+use harness::experiment::ExperimentFile;
+use harness::stack::{Options, Owner, Services, Stack};
+use hdrhistogram::Histogram;
+use rand::{Rng, SeedableRng};
+use uuid::Uuid;
+
+const ACCOUNTS: usize = 200;
+const SATURATION: usize = 5_000;
+const PACED_RATE: u64 = 1_000;
+const PACED_SECONDS: u64 = 10;
+
+#[tokio::main]
+async fn main() {
+    let file = ExperimentFile::parse(std::path::Path::new("bench.toml"), "name = \"throughput\"\n[stack]\nbrokers = 3\n")
+        .expect("experiment");
+    let docker = harness::docker::connect().await.expect("a Docker engine (scripts/setup)");
+    let options = Options { owner: Owner::Run, services: Services::SynchronizerOnly };
+    let stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("stack");
+    let part = stack.plan.services.iter().find(|p| p.spec.name == "kgb-command-handler").expect("planned").clone();
+    let mut spec = part.spec.clone();
+    if let Ok(workers) = std::env::var("HANDLER_WORKERS") {
+        spec.env.push(("WORKERS".into(), workers));
+    }
+    if let Ok(filter) = std::env::var("HANDLER_LOG") {
+        spec.env.retain(|(k, _)| k != "RUST_LOG");
+        spec.env.push(("RUST_LOG".into(), filter));
+    }
+    container::start(&docker, &spec).await.expect("handler starts");
+    readiness::wait(&docker, &part.wait).await.expect("handler ready");
+    println!("stack: 3 brokers, 24 partitions, linger.ms=0, acks=all; handler memory limit {:?} MiB", part.spec.memory_mib);
+
+    let mut receiver = Client::new(&stack).await;
+    let sender = Client::new(&stack).await;
+    let mut accounts = Vec::new();
+    let ids: Vec<Uuid> = join_all((0..ACCOUNTS).map(|i| sender.open_account_key(format!("b{i}")))).await;
+    for r in receiver.wait_for(&ids, Duration::from_secs(60)).await {
+        if let topology::records::Record::AccountCreationConfirmed { iban, token, .. } = r {
+            accounts.push((iban, token));
+        }
+    }
+    let deposits: Vec<Uuid> = join_all(accounts.iter().enumerate().map(|(i, (iban, _))| {
+        sender.transfer_owned(format!("b{i}"), "cash".into(), 1_000_000_000, "cash".into(), iban.clone())
+    }))
+    .await;
+    receiver.wait_for(&deposits, Duration::from_secs(60)).await;
+
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        let name = part.spec.name.clone();
+        tokio::spawn(async move {
+            let docker = harness::docker::connect().await.expect("engine");
+            let mut max: f64 = 0.0;
+            while sampling.load(Ordering::Relaxed) {
+                if let Ok(Some(s)) = stats::sample(&docker, &name).await {
+                    max = max.max(s.mem_mib);
+                }
+            }
+            max
+        })
+    };
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let mut next = move || {
+        let from = rng.gen_range(0..ACCOUNTS);
+        let to = (from + rng.gen_range(1..ACCOUNTS)) % ACCOUNTS;
+        (from, to, rng.gen_range(1..10_000i64))
+    };
+
+    // Saturation, measured at the handler: its command counter against the clock.
+    let stats_url = stack.plan.endpoints.command_handler_health.replace("/health", "/stats");
+    let commands = move || {
+        let url = stats_url.clone();
+        async move {
+            let snapshot: serde_json::Value = reqwest::get(&url).await.expect("stats").json().await.expect("json");
+            snapshot["commands"].as_u64().expect("commands counter")
+        }
+    };
+    let before = commands().await;
+    let watcher = tokio::spawn({
+        let commands = commands.clone();
+        async move {
+            let mut first = None;
+            loop {
+                let n = commands().await - before;
+                if n > 0 && first.is_none() {
+                    first = Some((Instant::now(), n));
+                }
+                if n >= SATURATION as u64 {
+                    let (t0, n0) = first.expect("started");
+                    return (n - n0) as f64 / t0.elapsed().as_secs_f64();
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    });
+    let plan: Vec<_> = (0..SATURATION).map(|_| next()).collect();
+    let start = Instant::now();
+    let ids: Vec<Uuid> = join_all(plan.iter().map(|(f, t, a)| {
+        sender.transfer_owned(format!("b{f}"), accounts[*f].1.clone(), *a, accounts[*f].0.clone(), accounts[*t].0.clone())
+    }))
+    .await;
+    let produced = start.elapsed();
+    receiver.wait_for(&ids, Duration::from_secs(300)).await;
+    let last = ids.iter().filter_map(|id| receiver.received_at.get(id)).max().copied().unwrap_or_else(Instant::now);
+    let elapsed = last - start;
+    let handler_rate = watcher.await.expect("watcher");
+    println!(
+        "saturation: {SATURATION} transfers produced in {:.2} s, all answered in {:.2} s ({:.0}/s end to end); the handler applied {handler_rate:.0} commands/s",
+        produced.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        SATURATION as f64 / elapsed.as_secs_f64()
+    );
+
+    // Paced: one transfer every 1/PACED_RATE s, latency from produce call to feedback read.
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+    let mut sent_at = Vec::new();
+    let mut interval = tokio::time::interval(Duration::from_micros(1_000_000 / PACED_RATE));
+    let mut tasks = Vec::new();
+    let sender = Arc::new(sender);
+    for _ in 0..PACED_RATE * PACED_SECONDS {
+        interval.tick().await;
+        let (f, t, a) = next();
+        let s = sender.clone();
+        let (from, token, to) = (accounts[f].0.clone(), accounts[f].1.clone(), accounts[t].0.clone());
+        let at = Instant::now();
+        tasks.push(tokio::spawn(async move { (s.transfer_owned(format!("b{f}"), token, a, from, to).await, at) }));
+    }
+    for task in tasks {
+        sent_at.push(task.await.expect("send task"));
+    }
+    let ids: Vec<Uuid> = sent_at.iter().map(|(id, _)| *id).collect();
+    receiver.wait_for(&ids, Duration::from_secs(120)).await;
+    for (id, at) in &sent_at {
+        let micros = (receiver.received_at[id] - *at).as_micros() as u64;
+        histogram.record(micros.max(1)).expect("record");
+    }
+    println!(
+        "paced {PACED_RATE}/s for {PACED_SECONDS} s: produce -> feedback p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        histogram.value_at_quantile(0.5) as f64 / 1000.0,
+        histogram.value_at_quantile(0.99) as f64 / 1000.0,
+        histogram.max() as f64 / 1000.0
+    );
+    sampling.store(false, Ordering::Relaxed);
+    let max_mem = sampler.await.expect("sampler");
+    println!("command-handler memory (usage - page cache), max over the run: {max_mem:.1} MiB");
+    drop(stack);
+}
