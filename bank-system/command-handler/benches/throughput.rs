@@ -29,7 +29,9 @@ const PACED_SECONDS: u64 = 10;
 
 #[tokio::main]
 async fn main() {
-    let file = ExperimentFile::parse(std::path::Path::new("bench.toml"), "name = \"throughput\"\n[stack]\nbrokers = 3\n")
+    // BENCH_BROKERS=1 isolates the cost of replication on this machine.
+    let brokers: u32 = std::env::var("BENCH_BROKERS").ok().and_then(|b| b.parse().ok()).unwrap_or(3);
+    let file = ExperimentFile::parse(std::path::Path::new("bench.toml"), &format!("name = \"throughput\"\n[stack]\nbrokers = {brokers}\n"))
         .expect("experiment");
     let docker = harness::docker::connect().await.expect("a Docker engine (scripts/setup)");
     let options = Options { owner: Owner::Run, services: Services::SynchronizerOnly };
@@ -45,7 +47,7 @@ async fn main() {
     }
     container::start(&docker, &spec).await.expect("handler starts");
     readiness::wait(&docker, &part.wait).await.expect("handler ready");
-    println!("stack: 3 brokers, 24 partitions, linger.ms=0, acks=all; handler memory limit {:?} MiB", part.spec.memory_mib);
+    println!("stack: {brokers} broker(s), 24 partitions, linger.ms=0, acks=all; handler memory limit {:?} MiB", part.spec.memory_mib);
 
     let mut receiver = Client::new(&stack).await;
     let sender = Client::new(&stack).await;
