@@ -13,6 +13,7 @@ pub mod docker;
 pub mod experiment;
 pub mod images;
 pub mod stack;
+pub mod testing;
 
 /// The label every container and image made by bench carries, so leftovers can always be found.
 pub const LABEL_BENCH: &str = "kgb.bench";

@@ -1,1 +1,19 @@
-//! The bank's graphql-endpoint (DESIGN.md §3); its service binary arrives with its issue.
+//! The GraphQL endpoint: the read side and the API every client and the harness talk to (DESIGN.md §3).
+//!
+//! - [`schema`]: queries and subscriptions with the 2019 names; filters of `stream_transactions`.
+//! - [`commands`]: `get_account` and `money_transfer`: input checks, passwords, produce and wait.
+//! - [`waiters`]: feedback routed to the waiting subscription by uuid.
+//! - [`events`]: the consumer: BalanceChanged stored once and pushed live; feedback handed to waiters.
+//! - [`store`]: db-ge, users and transactions.
+//! - [`money`]: euro formatting from integer cents.
+//! - [`ws`]: both websocket subprotocols, legacy clients without `connection_init` included.
+//! - [`app`]: settings, connections and the router of one endpoint process.
+
+pub mod app;
+pub mod commands;
+pub mod events;
+pub mod money;
+pub mod schema;
+pub mod store;
+pub mod waiters;
+pub mod ws;

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use command_handler::app::{App, Settings};
 use command_handler::handler::Handler;
-use harness::experiment::ExperimentFile;
-use harness::stack::{Options, Owner, Services, Stack};
+use harness::stack::Stack;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -20,39 +19,10 @@ use topology::registry::Registry;
 use topology::topics::{ACCOUNT_CREATION_FEEDBACK, BALANCE_CHANGED, COMMANDS, MONEY_TRANSFER_FEEDBACK};
 use uuid::Uuid;
 
-/// Stacks share fixed ports: one test of a binary at a time holds one.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A stack held for one test; derefs to [`Stack`].
-pub struct TestStack {
-    stack: Stack,
-    _serial: tokio::sync::MutexGuard<'static, ()>,
-}
-
-impl std::ops::Deref for TestStack {
-    type Target = Stack;
-    fn deref(&self) -> &Stack {
-        &self.stack
-    }
-}
-
-impl std::ops::DerefMut for TestStack {
-    fn deref_mut(&mut self) -> &mut Stack {
-        &mut self.stack
-    }
-}
+pub use harness::testing::TestStack;
 
 pub async fn stack() -> TestStack {
-    let serial = SERIAL.lock().await;
-    let file = ExperimentFile::parse(
-        std::path::Path::new("test.toml"),
-        "name = \"ch\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n[stack.topics]\npartitions = 8\n",
-    )
-    .expect("experiment");
-    let docker = harness::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
-    let options = Options { owner: Owner::Run, services: Services::SynchronizerOnly };
-    let stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("stack comes up");
-    TestStack { stack, _serial: serial }
+    harness::testing::stack("[stack.topics]\npartitions = 8\n").await
 }
 
 fn vars(stack: &Stack) -> Vec<(String, String)> {

@@ -1,0 +1,141 @@
+//! An endpoint process: settings, connections, the HTTP/websocket router and the event consumer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::GraphQL;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::Router;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::FutureProducer;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use topology::{env, kafka, registry::Registry, topics};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::commands::Commands;
+use crate::events::Events;
+use crate::schema::{BankSchema, Query, SubscriptionRoot};
+use crate::store::Store;
+use crate::waiters::Waiters;
+
+/// Why the endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("setting {name}: {problem}")]
+    Setting { name: &'static str, problem: String },
+    #[error("db-ge did not answer within {0:?}: {1}")]
+    Database(Duration, String),
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub vars: Vec<(String, String)>,
+    pub database_url: String,
+    pub registry_url: String,
+    /// Names this instance's consumer group; every instance needs its own to see all feedback.
+    pub instance_id: String,
+    pub cors_origins: Vec<String>,
+}
+
+impl Settings {
+    pub fn from_vars(vars: Vec<(String, String)>) -> Result<Settings, AppError> {
+        let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let database_url =
+            get(env::DATABASE_URL).ok_or(AppError::Setting { name: env::DATABASE_URL, problem: "missing: it must name db-ge".into() })?;
+        let cors = get("CORS_ORIGINS").unwrap_or_else(|| "http://localhost:8181,http://127.0.0.1:8181".into());
+        Ok(Settings {
+            database_url,
+            registry_url: get(env::SCHEMA_REGISTRY_URL).unwrap_or_else(|| env::DEFAULT_REGISTRY.into()),
+            instance_id: get("INSTANCE_ID").unwrap_or_else(|| "1".into()),
+            cors_origins: cors.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            vars,
+        })
+    }
+}
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: BankSchema,
+    pub shutdown: CancellationToken,
+}
+
+/// A connected endpoint: the router to serve and the consumer to run.
+pub struct App {
+    pub router: Router,
+    pub events: Events,
+    pub waiters: Waiters,
+    pub shutdown: CancellationToken,
+}
+
+impl App {
+    pub async fn connect(settings: &Settings) -> Result<App, AppError> {
+        let store = Store::new(connect_pool(&settings.database_url).await?);
+        let registry = Arc::new(Registry::new(&settings.registry_url));
+        let producer: FutureProducer = kafka::producer_config(&settings.vars).create()?;
+        let group = format!("graphql-endpoint-{}", settings.instance_id);
+        let consumer: StreamConsumer = kafka::consumer_config(&settings.vars, &group).create()?;
+        consumer.subscribe(&[topics::BALANCE_CHANGED, topics::ACCOUNT_CREATION_FEEDBACK, topics::MONEY_TRANSFER_FEEDBACK])?;
+        let waiters = Waiters::default();
+        let (transactions, _) = broadcast::channel(4096);
+        let commands = Commands { store: store.clone(), waiters: waiters.clone(), producer, registry: registry.clone() };
+        let schema = BankSchema::build(Query, async_graphql::EmptyMutation, SubscriptionRoot)
+            .data(store.clone())
+            .data(commands)
+            .data(transactions.clone())
+            .finish();
+        let shutdown = CancellationToken::new();
+        let state = AppState { schema: schema.clone(), shutdown: shutdown.clone() };
+        let router = router(schema, state, &settings.cors_origins)?;
+        let events = Events { consumer, registry, store, waiters: waiters.clone(), transactions };
+        Ok(App { router, events, waiters, shutdown })
+    }
+}
+
+fn router(schema: BankSchema, state: AppState, origins: &[String]) -> Result<Router, AppError> {
+    let origins = origins
+        .iter()
+        .map(|o| o.parse().map_err(|_| AppError::Setting { name: "CORS_ORIGINS", problem: format!("{o:?} is not an origin") }))
+        .collect::<Result<Vec<axum::http::HeaderValue>, _>>()?;
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([axum::http::header::CONTENT_TYPE]);
+    let graphiql = || async { Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").finish()).into_response() };
+    Ok(Router::new()
+        .route("/", get(graphiql))
+        .route("/graphql", get(crate::ws::handler).post_service(GraphQL::new(schema)))
+        .route("/graphql-ws", get(crate::ws::handler))
+        .with_state(state)
+        .merge(topology::service::health_router())
+        .layer(cors))
+}
+
+async fn connect_pool(url: &str) -> Result<deadpool_postgres::Pool, AppError> {
+    let bad_url = |e: String| AppError::Setting { name: env::DATABASE_URL, problem: e };
+    let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| bad_url(e.to_string()))?;
+    let manager = deadpool_postgres::Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
+    );
+    let pool = deadpool_postgres::Pool::builder(manager).max_size(32).build().map_err(|e| bad_url(e.to_string()))?;
+    let store = Store::new(pool.clone());
+    let start = Instant::now();
+    let limit = Duration::from_secs(60);
+    loop {
+        match store.apply_schema().await {
+            Ok(()) => return Ok(pool),
+            Err(e) if start.elapsed() < limit => {
+                tracing::info!("waiting for db-ge: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(AppError::Database(limit, e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The two commands the API sends: account creation (with the user's password checked or stored here) and
+//! money transfers. Input is checked first, with a clear reason and never a hang; the waiter is registered
+//! before the command is produced, so the feedback cannot arrive unseen.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use topology::records::Record;
+use topology::registry::Registry;
+use topology::topics::COMMANDS;
+use uuid::Uuid;
+
+use crate::schema::{parse_uuid, transfer_result, AccountResult, MoneyTransferResult, FEEDBACK_TIMEOUT};
+use crate::store::Store;
+use crate::waiters::Waiters;
+
+#[derive(Clone)]
+pub struct Commands {
+    pub store: Store,
+    pub waiters: Waiters,
+    pub producer: FutureProducer,
+    pub registry: Arc<Registry>,
+}
+
+/// The arguments of `money_transfer`.
+#[derive(Debug, Clone)]
+pub struct TransferRequest {
+    pub uuid: String,
+    pub username: String,
+    pub token: String,
+    pub amount: i64,
+    pub from: String,
+    pub to: String,
+    pub descr: String,
+}
+
+/// The first problem with a transfer's input, if any.
+pub fn check_transfer(r: &TransferRequest) -> Option<String> {
+    if parse_uuid(&r.uuid).is_none() {
+        return Some(format!("uuid {:?} is not a valid uuid", r.uuid));
+    }
+    if r.amount <= 0 {
+        return Some("amount must be positive".into());
+    }
+    for (name, value) in [("username", &r.username), ("from", &r.from), ("to", &r.to)] {
+        if value.trim().is_empty() {
+            return Some(format!("{name} must not be empty"));
+        }
+    }
+    None
+}
+
+fn account_reason(reason: impl Into<String>) -> AccountResult {
+    AccountResult { reason: Some(reason.into()), ..AccountResult::default() }
+}
+
+impl Commands {
+    async fn produce(&self, key: &str, record: &Record) -> Result<(), String> {
+        let payload = self.registry.encode(COMMANDS, record).await.map_err(|e| e.to_string())?;
+        self.producer
+            .send(FutureRecord::to(COMMANDS).key(key).payload(&payload), FEEDBACK_TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| e.to_string())
+    }
+
+    /// Sends `record` and waits for the feedback of `id`, registering first.
+    async fn ask(&self, id: Uuid, key: &str, record: &Record) -> Result<Record, String> {
+        let mut waiter = self.waiters.register(id);
+        self.produce(key, record).await?;
+        match tokio::time::timeout(FEEDBACK_TIMEOUT, &mut waiter.answer).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(_)) => Err("the endpoint is stopping".into()),
+            Err(_) => Err(format!("no answer from the bank within {} s", FEEDBACK_TIMEOUT.as_secs())),
+        }
+    }
+
+    pub async fn get_account(&self, username: &str, password: &str) -> AccountResult {
+        if username.trim().is_empty() {
+            return account_reason("username must not be empty");
+        }
+        if password.is_empty() {
+            return account_reason("password must not be empty");
+        }
+        let id = match self.user_command_id(username, password).await {
+            Ok(id) => id,
+            Err(result) => return result,
+        };
+        let record = Record::ConfirmAccountCreation { id, username: username.to_string() };
+        match self.ask(id, username, &record).await {
+            Ok(Record::AccountCreationConfirmed { iban, token, .. }) => {
+                AccountResult { iban: Some(iban), token: Some(token), reason: None }
+            }
+            Ok(Record::AccountCreationFailed { reason, .. }) => account_reason(reason),
+            Ok(other) => account_reason(format!("unexpected answer {}", other.name())),
+            Err(e) => account_reason(e),
+        }
+    }
+
+    /// The command id of this user: the stored one when the password is right, a new one for a new user.
+    async fn user_command_id(&self, username: &str, password: &str) -> Result<Uuid, AccountResult> {
+        let store_error = |e: crate::store::StoreError| account_reason(e.to_string());
+        if let Some(user) = self.store.user(username).await.map_err(store_error)? {
+            return if verify(password, &user.password_hash).await { Ok(user.uuid) } else { Err(account_reason("incorrect password")) };
+        }
+        let hash = hash(password).await.map_err(account_reason)?;
+        let id = Uuid::new_v4();
+        if self.store.insert_user(username, &hash, id).await.map_err(store_error)? {
+            return Ok(id);
+        }
+        // Registered by a concurrent request meanwhile: check against that one.
+        match self.store.user(username).await.map_err(store_error)? {
+            Some(user) if verify(password, &user.password_hash).await => Ok(user.uuid),
+            _ => Err(account_reason("incorrect password")),
+        }
+    }
+
+    pub async fn money_transfer(&self, r: TransferRequest) -> MoneyTransferResult {
+        if let Some(reason) = check_transfer(&r) {
+            return MoneyTransferResult { uuid: Some(r.uuid), success: Some(false), reason: Some(reason) };
+        }
+        let Some(id) = parse_uuid(&r.uuid) else {
+            return MoneyTransferResult { uuid: Some(r.uuid), success: Some(false), reason: Some("uuid is not a valid uuid".into()) };
+        };
+        let record = Record::ConfirmMoneyTransfer {
+            id,
+            token: r.token.clone(),
+            amount: r.amount,
+            from: r.from.clone(),
+            to: r.to.clone(),
+            description: r.descr.clone(),
+        };
+        match self.ask(id, &r.username, &record).await {
+            Ok(answer) => transfer_result(&r.uuid, &answer),
+            Err(e) => MoneyTransferResult { uuid: Some(r.uuid), success: Some(false), reason: Some(e) },
+        }
+    }
+}
+
+/// A salted argon2 hash, computed off the async threads.
+async fn hash(password: &str) -> Result<String, String> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+async fn verify(password: &str, stored: &str) -> bool {
+    let (password, stored) = (password.to_string(), stored.to_string());
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(uuid: &str, amount: i64, username: &str, from: &str, to: &str) -> TransferRequest {
+        TransferRequest { uuid: uuid.into(), username: username.into(), token: "t".into(), amount, from: from.into(), to: to.into(), descr: "d".into() }
+    }
+
+    #[test]
+    fn input_is_checked_with_clear_reasons() {
+        let id = Uuid::new_v4().to_string().to_uppercase();
+        assert_eq!(check_transfer(&request(&id, 1, "u", "cash", "x")), None, "upper-case uuids are fine");
+        assert!(check_transfer(&request("nope", 1, "u", "cash", "x")).unwrap().contains("not a valid uuid"));
+        assert_eq!(check_transfer(&request(&id, 0, "u", "cash", "x")).as_deref(), Some("amount must be positive"));
+        assert_eq!(check_transfer(&request(&id, -1, "u", "cash", "x")).as_deref(), Some("amount must be positive"));
+        assert_eq!(check_transfer(&request(&id, 1, " ", "cash", "x")).as_deref(), Some("username must not be empty"));
+        assert_eq!(check_transfer(&request(&id, 1, "u", "", "x")).as_deref(), Some("from must not be empty"));
+        assert_eq!(check_transfer(&request(&id, 1, "u", "cash", "")).as_deref(), Some("to must not be empty"));
+    }
+
+    #[tokio::test]
+    async fn passwords_are_salted_hashes() {
+        let a = hash("secret-password").await.unwrap();
+        let b = hash("secret-password").await.unwrap();
+        assert_ne!(a, b, "salted");
+        assert!(!a.contains("secret-password"));
+        assert!(verify("secret-password", &a).await);
+        assert!(!verify("other", &a).await);
+    }
+}

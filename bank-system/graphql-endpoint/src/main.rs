@@ -1,0 +1,30 @@
+//! `graphql-endpoint`: settings from the environment, HTTP + websockets on one port, the event consumer.
+//! SIGTERM completes open subscriptions, stops consuming and exits.
+
+use anyhow::Context;
+use graphql_endpoint::app::{App, Settings};
+use topology::service;
+
+const DEFAULT_PORT: u16 = 8888;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    service::init_logging();
+    let settings = Settings::from_vars(std::env::vars().collect())?;
+    let app = App::connect(&settings).await?;
+    let address = service::listen_address(DEFAULT_PORT).map_err(anyhow::Error::msg)?;
+    let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
+    tracing::info!(%address, instance = %settings.instance_id, "graphql endpoint running");
+
+    let shutdown = app.shutdown.clone();
+    let events = tokio::spawn(app.events.run(shutdown.clone().cancelled_owned()));
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        service::shutdown_signal().await;
+        stop.cancel();
+    });
+    axum::serve(listener, app.router).with_graceful_shutdown(shutdown.cancelled_owned()).await.context("serving")?;
+    let _ = events.await;
+    tracing::info!("stopped");
+    Ok(())
+}

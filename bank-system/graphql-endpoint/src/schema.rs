@@ -1,0 +1,233 @@
+//! The GraphQL schema of DESIGN.md §3, names as in 2019 so old clients keep working.
+
+use std::time::Duration;
+
+use async_graphql::{Context, Enum, Object, Result, Schema, SimpleObject, Subscription};
+use futures_util::{Stream, StreamExt};
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+use topology::records::Record;
+use uuid::Uuid;
+
+use crate::commands::Commands;
+use crate::money::euros;
+use crate::store::{Store, StoredTransaction};
+
+pub type BankSchema = Schema<Query, async_graphql::EmptyMutation, SubscriptionRoot>;
+
+/// Direction of a transaction as seen from its account.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "dtype")]
+pub enum Direction {
+    #[graphql(name = "DEBIT")]
+    Debit,
+    #[graphql(name = "CREDIT")]
+    Credit,
+}
+
+#[derive(SimpleObject, Clone, Debug, PartialEq)]
+#[graphql(rename_fields = "snake_case")]
+pub struct Transaction {
+    pub id: i32,
+    pub iban: Option<String>,
+    pub new_balance: Option<String>,
+    pub changed_by: Option<String>,
+    pub from_to: Option<String>,
+    pub descr: Option<String>,
+    pub direction: Option<Direction>,
+}
+
+impl From<&StoredTransaction> for Transaction {
+    fn from(t: &StoredTransaction) -> Self {
+        Transaction {
+            id: t.id,
+            iban: Some(t.iban.clone()),
+            new_balance: Some(euros(t.new_balance)),
+            changed_by: Some(euros(t.changed_by.saturating_abs())),
+            from_to: Some(t.from_to.clone()),
+            descr: Some(t.descr.clone()),
+            direction: Some(if t.changed_by < 0 { Direction::Debit } else { Direction::Credit }),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug, PartialEq, Default)]
+#[graphql(rename_fields = "snake_case")]
+pub struct AccountResult {
+    pub iban: Option<String>,
+    pub token: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(SimpleObject, Clone, Debug, PartialEq, Default)]
+#[graphql(rename_fields = "snake_case")]
+pub struct MoneyTransferResult {
+    pub uuid: Option<String>,
+    pub success: Option<bool>,
+    pub reason: Option<String>,
+}
+
+/// Largest page of `transactions_by_iban`.
+const MAX_ITEMS: i32 = 1000;
+
+pub struct Query;
+
+#[Object(rename_fields = "snake_case", rename_args = "snake_case")]
+impl Query {
+    async fn transaction_by_id(&self, ctx: &Context<'_>, id: i32) -> Result<Option<Transaction>> {
+        Ok(ctx.data::<Store>()?.transaction_by_id(id).await?.as_ref().map(Transaction::from))
+    }
+
+    /// Newest first, at most `max_items` (0 to 1000).
+    async fn transactions_by_iban(&self, ctx: &Context<'_>, iban: String, max_items: i32) -> Result<Option<Vec<Option<Transaction>>>> {
+        if !(0..=MAX_ITEMS).contains(&max_items) {
+            return Err(format!("max_items must be between 0 and {MAX_ITEMS}, got {max_items}").into());
+        }
+        let rows = ctx.data::<Store>()?.transactions_by_iban(&iban, max_items.into()).await?;
+        Ok(Some(rows.iter().map(|t| Some(t.into())).collect()))
+    }
+
+    /// The newest transaction of every IBAN.
+    async fn all_last_transactions(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Transaction>>>> {
+        let rows = ctx.data::<Store>()?.all_last_transactions().await?;
+        Ok(Some(rows.iter().map(|t| Some(t.into())).collect()))
+    }
+}
+
+/// The filters of `stream_transactions`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    pub iban: Option<String>,
+    pub min_amount: Option<i64>,
+    pub max_amount: Option<i64>,
+    pub direction: Option<Direction>,
+    pub descr_includes: Option<String>,
+}
+
+impl Filter {
+    /// min_amount ≤ signed change ≤ max_amount (cents), direction, and a case-insensitive description substring.
+    pub fn matches(&self, t: &StoredTransaction) -> bool {
+        let direction = if t.changed_by < 0 { Direction::Debit } else { Direction::Credit };
+        self.iban.as_ref().is_none_or(|i| *i == t.iban)
+            && self.min_amount.is_none_or(|m| t.changed_by >= m)
+            && self.max_amount.is_none_or(|m| t.changed_by <= m)
+            && self.direction.is_none_or(|d| d == direction)
+            && self.descr_includes.as_ref().is_none_or(|s| t.descr.to_lowercase().contains(&s.to_lowercase()))
+    }
+}
+
+pub struct SubscriptionRoot;
+
+/// How long a command may wait for its feedback before the subscription answers with a reason.
+pub const FEEDBACK_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[Subscription(rename_fields = "snake_case", rename_args = "snake_case")]
+impl SubscriptionRoot {
+    async fn stream_transactions(
+        &self,
+        ctx: &Context<'_>,
+        iban: Option<String>,
+        min_amount: Option<i32>,
+        max_amount: Option<i32>,
+        direction: Option<Direction>,
+        descr_includes: Option<String>,
+    ) -> Result<impl Stream<Item = Option<Transaction>>> {
+        let filter = Filter {
+            iban,
+            min_amount: min_amount.map(i64::from),
+            max_amount: max_amount.map(i64::from),
+            direction,
+            descr_includes,
+        };
+        let receiver = ctx.data::<broadcast::Sender<StoredTransaction>>()?.subscribe();
+        let stream = BroadcastStream::new(receiver).filter_map(move |item| {
+            let out = match item {
+                Ok(t) if filter.matches(&t) => Some(Some(Transaction::from(&t))),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!("a slow subscription missed transactions: {e}");
+                    None
+                }
+            };
+            async move { out }
+        });
+        Ok(stream)
+    }
+
+    async fn get_account(&self, ctx: &Context<'_>, username: String, password: String) -> Result<impl Stream<Item = Option<AccountResult>>> {
+        let commands = ctx.data::<Commands>()?.clone();
+        Ok(futures_util::stream::once(async move { Some(commands.get_account(&username, &password).await) }))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn money_transfer(
+        &self,
+        ctx: &Context<'_>,
+        uuid: String,
+        username: String,
+        token: String,
+        amount: i32,
+        from: String,
+        to: String,
+        descr: String,
+    ) -> Result<impl Stream<Item = Option<MoneyTransferResult>>> {
+        let commands = ctx.data::<Commands>()?.clone();
+        let request = crate::commands::TransferRequest { uuid, username, token, amount: amount.into(), from, to, descr };
+        Ok(futures_util::stream::once(async move { Some(commands.money_transfer(request).await) }))
+    }
+}
+
+/// The answer to a transfer's feedback record.
+pub fn transfer_result(uuid: &str, record: &Record) -> MoneyTransferResult {
+    match record {
+        Record::MoneyTransferConfirmed { .. } => MoneyTransferResult { uuid: Some(uuid.into()), success: Some(true), reason: None },
+        Record::MoneyTransferFailed { reason, .. } => {
+            MoneyTransferResult { uuid: Some(uuid.into()), success: Some(false), reason: Some(reason.clone()) }
+        }
+        other => MoneyTransferResult { uuid: Some(uuid.into()), success: Some(false), reason: Some(format!("unexpected answer {}", other.name())) },
+    }
+}
+
+/// Parses a client's uuid, in any case.
+pub fn parse_uuid(s: &str) -> Option<Uuid> {
+    Uuid::parse_str(s.trim()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(changed_by: i64, descr: &str) -> StoredTransaction {
+        StoredTransaction { id: 1, iban: "NL66OPEN0000000000".into(), new_balance: 0, changed_by, from_to: "x".into(), descr: descr.into() }
+    }
+
+    #[test]
+    fn filters_follow_the_design() {
+        let debit = t(-500, "Groceries at the market");
+        let credit = t(1000, "deposit");
+        assert!(Filter::default().matches(&debit));
+        let positive_min = Filter { min_amount: Some(1), ..Filter::default() };
+        assert!(!positive_min.matches(&debit), "a positive min_amount excludes debits");
+        assert!(positive_min.matches(&credit));
+        assert!(Filter { max_amount: Some(-500), ..Filter::default() }.matches(&debit), "bounds are inclusive");
+        assert!(Filter { direction: Some(Direction::Debit), ..Filter::default() }.matches(&debit));
+        assert!(!Filter { direction: Some(Direction::Debit), ..Filter::default() }.matches(&credit));
+        assert!(Filter { descr_includes: Some("GROCER".into()), ..Filter::default() }.matches(&debit));
+        assert!(!Filter { descr_includes: Some("fine".into()), ..Filter::default() }.matches(&debit));
+        assert!(!Filter { iban: Some("NL00".into()), ..Filter::default() }.matches(&debit));
+    }
+
+    #[test]
+    fn transactions_show_absolute_changes_and_direction() {
+        let shown = Transaction::from(&t(-1111, "drinks"));
+        assert_eq!(shown.changed_by.as_deref(), Some("€11,11"));
+        assert_eq!(shown.direction, Some(Direction::Debit));
+    }
+
+    #[test]
+    fn uuids_match_in_any_case() {
+        let id = Uuid::new_v4();
+        assert_eq!(parse_uuid(&id.to_string().to_uppercase()), Some(id));
+        assert_eq!(parse_uuid("not-a-uuid"), None);
+    }
+}
