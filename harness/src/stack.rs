@@ -74,10 +74,16 @@ fn random_token(len: usize) -> String {
     uuid::Uuid::new_v4().simple().to_string()[..len].to_string()
 }
 
-/// A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (22 characters).
+/// A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (22 characters). Like Kafka's own
+/// `random-uuid`, never one starting with `-`: the storage tool would read it as an option.
 fn cluster_id() -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+    loop {
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
 }
 
 impl Stack {
@@ -240,10 +246,13 @@ async fn apply_schema(url: &str, schema: &str, database: &'static str) -> Result
 #[cfg(test)]
 mod tests {
     #[test]
-    fn cluster_ids_are_22_url_safe_characters() {
-        let id = super::cluster_id();
-        assert_eq!(id.len(), 22);
-        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{id}");
-        assert_ne!(id, super::cluster_id());
+    fn cluster_ids_are_22_url_safe_characters_never_led_by_a_dash() {
+        let ids: Vec<String> = (0..2000).map(|_| super::cluster_id()).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 22);
+            assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{id}");
+            assert!(!id.starts_with('-'), "{id}");
+        }
+        assert_ne!(ids[0], ids[1]);
     }
 }

@@ -17,7 +17,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::commands::Commands;
 use crate::events::Events;
-use crate::schema::{BankSchema, Query, SubscriptionRoot};
+use crate::schema::{BankSchema, LiveSubscriptions, Query, SubscriptionRoot};
 use crate::store::Store;
 use crate::waiters::Waiters;
 
@@ -84,20 +84,22 @@ impl App {
         let waiters = Waiters::default();
         let (transactions, _) = broadcast::channel(4096);
         let commands = Commands { store: store.clone(), waiters: waiters.clone(), producer, registry: registry.clone() };
+        let live = LiveSubscriptions::default();
         let schema = BankSchema::build(Query, async_graphql::EmptyMutation, SubscriptionRoot)
+            .data(live.clone())
             .data(store.clone())
             .data(commands)
             .data(transactions.clone())
             .finish();
         let shutdown = CancellationToken::new();
         let state = AppState { schema: schema.clone(), shutdown: shutdown.clone() };
-        let router = router(schema, state, &settings.cors_origins)?;
+        let router = router(schema, state, &settings.cors_origins, live, waiters.clone())?;
         let events = Events { consumer, registry, store, waiters: waiters.clone(), transactions };
         Ok(App { router, events, waiters, shutdown })
     }
 }
 
-fn router(schema: BankSchema, state: AppState, origins: &[String]) -> Result<Router, AppError> {
+fn router(schema: BankSchema, state: AppState, origins: &[String], live: LiveSubscriptions, waiters: Waiters) -> Result<Router, AppError> {
     let origins = origins
         .iter()
         .map(|o| o.parse().map_err(|_| AppError::Setting { name: "CORS_ORIGINS", problem: format!("{o:?} is not an origin") }))
@@ -113,6 +115,12 @@ fn router(schema: BankSchema, state: AppState, origins: &[String]) -> Result<Rou
         .route("/graphql-ws", get(crate::ws::handler))
         .with_state(state)
         .merge(topology::service::health_router())
+        .route(
+            "/stats",
+            get(move || async move {
+                axum::Json(serde_json::json!({"stream_subscriptions": live.count(), "waiting_commands": waiters.len()}))
+            }),
+        )
         .layer(cors))
 }
 

@@ -118,6 +118,30 @@ impl Filter {
 
 pub struct SubscriptionRoot;
 
+/// How many `stream_transactions` subscriptions are open (served on `/stats`).
+#[derive(Clone, Default)]
+pub struct LiveSubscriptions(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+/// Counts one open subscription until dropped with its stream.
+pub struct LiveGuard(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl LiveSubscriptions {
+    pub fn enter(&self) -> LiveGuard {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        LiveGuard(self.0.clone())
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// How long a command may wait for its feedback before the subscription answers with a reason.
 pub const FEEDBACK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -140,7 +164,9 @@ impl SubscriptionRoot {
             descr_includes,
         };
         let receiver = ctx.data::<broadcast::Sender<StoredTransaction>>()?.subscribe();
+        let live = ctx.data::<LiveSubscriptions>()?.enter();
         let stream = BroadcastStream::new(receiver).filter_map(move |item| {
+            let _live = &live;
             let out = match item {
                 Ok(t) if filter.matches(&t) => Some(Some(Transaction::from(&t))),
                 Ok(_) => None,
