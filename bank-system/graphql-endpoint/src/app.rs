@@ -30,6 +30,8 @@ pub enum AppError {
     Database(Duration, String),
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("latency histogram: {0}")]
+    Histogram(#[from] hdrhistogram::CreationError),
 }
 
 #[derive(Debug, Clone)]
@@ -83,7 +85,9 @@ impl App {
         consumer.subscribe(&[topics::BALANCE_CHANGED, topics::ACCOUNT_CREATION_FEEDBACK, topics::MONEY_TRANSFER_FEEDBACK])?;
         let waiters = Waiters::default();
         let (transactions, _) = broadcast::channel(4096);
-        let commands = Commands { store: store.clone(), waiters: waiters.clone(), producer, registry: registry.clone() };
+        let overhead = crate::commands::overhead_histogram()?;
+        let commands =
+            Commands { store: store.clone(), waiters: waiters.clone(), producer, registry: registry.clone(), overhead: overhead.clone() };
         let live = LiveSubscriptions::default();
         let schema = BankSchema::build(Query, async_graphql::EmptyMutation, SubscriptionRoot)
             .data(live.clone())
@@ -93,13 +97,35 @@ impl App {
             .finish();
         let shutdown = CancellationToken::new();
         let state = AppState { schema: schema.clone(), shutdown: shutdown.clone() };
-        let router = router(schema, state, &settings.cors_origins, live, waiters.clone())?;
+        let stats = Stats { live, waiters: waiters.clone(), overhead };
+        let router = router(schema, state, &settings.cors_origins, stats)?;
         let events = Events { consumer, registry, store, waiters: waiters.clone(), transactions };
         Ok(App { router, events, waiters, shutdown })
     }
 }
 
-fn router(schema: BankSchema, state: AppState, origins: &[String], live: LiveSubscriptions, waiters: Waiters) -> Result<Router, AppError> {
+/// What `/stats` reports.
+#[derive(Clone)]
+struct Stats {
+    live: LiveSubscriptions,
+    waiters: Waiters,
+    overhead: Arc<std::sync::Mutex<hdrhistogram::Histogram<u64>>>,
+}
+
+impl Stats {
+    fn json(&self) -> serde_json::Value {
+        let overhead = self.overhead.lock().map(|h| {
+            serde_json::json!({"n": h.len(), "p50_us": h.value_at_quantile(0.5), "p99_us": h.value_at_quantile(0.99), "max_us": h.max()})
+        });
+        serde_json::json!({
+            "stream_subscriptions": self.live.count(),
+            "waiting_commands": self.waiters.len(),
+            "transfer_overhead": overhead.unwrap_or_default(),
+        })
+    }
+}
+
+fn router(schema: BankSchema, state: AppState, origins: &[String], stats: Stats) -> Result<Router, AppError> {
     let origins = origins
         .iter()
         .map(|o| o.parse().map_err(|_| AppError::Setting { name: "CORS_ORIGINS", problem: format!("{o:?} is not an origin") }))
@@ -117,9 +143,7 @@ fn router(schema: BankSchema, state: AppState, origins: &[String], live: LiveSub
         .merge(topology::service::health_router())
         .route(
             "/stats",
-            get(move || async move {
-                axum::Json(serde_json::json!({"stream_subscriptions": live.count(), "waiting_commands": waiters.len()}))
-            }),
+            get(move || async move { axum::Json(stats.json()) }),
         )
         .layer(cors))
 }

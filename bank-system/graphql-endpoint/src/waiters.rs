@@ -4,13 +4,17 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 use topology::records::Record;
 use uuid::Uuid;
 
 /// The subscriptions waiting for one uuid, each with its registration number.
-type Waiting = Vec<(u64, oneshot::Sender<Record>)>;
+type Waiting = Vec<(u64, oneshot::Sender<Answer>)>;
+
+/// Feedback and when the consumer handed it over.
+pub type Answer = (Record, Instant);
 
 #[derive(Default, Clone)]
 pub struct Waiters {
@@ -20,7 +24,7 @@ pub struct Waiters {
 
 /// A registered waiter; dropping it unregisters.
 pub struct Waiter {
-    pub answer: oneshot::Receiver<Record>,
+    pub answer: oneshot::Receiver<Answer>,
     id: Uuid,
     slot: u64,
     waiters: Waiters,
@@ -41,8 +45,9 @@ impl Waiters {
     pub fn answer(&self, id: Uuid, record: &Record) -> usize {
         let waiting = self.inner.lock().ok().and_then(|mut map| map.remove(&id)).unwrap_or_default();
         let n = waiting.len();
+        let now = Instant::now();
         for (_, tx) in waiting {
-            let _ = tx.send(record.clone());
+            let _ = tx.send((record.clone(), now));
         }
         n
     }
@@ -82,8 +87,8 @@ mod tests {
         let mut b = waiters.register(id);
         let other = waiters.register(Uuid::new_v4());
         assert_eq!(waiters.answer(id, &Record::MoneyTransferConfirmed { id }), 2);
-        assert_eq!((&mut a.answer).await.unwrap(), Record::MoneyTransferConfirmed { id });
-        assert_eq!((&mut b.answer).await.unwrap(), Record::MoneyTransferConfirmed { id });
+        assert_eq!((&mut a.answer).await.unwrap().0, Record::MoneyTransferConfirmed { id });
+        assert_eq!((&mut b.answer).await.unwrap().0, Record::MoneyTransferConfirmed { id });
         assert_eq!(waiters.len(), 1);
         drop(other);
         assert!(waiters.is_empty(), "an abandoned subscription leaves no waiter");
