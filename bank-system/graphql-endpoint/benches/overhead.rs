@@ -1,7 +1,7 @@
 //! The endpoint's own share of a money transfer at 1,000 transfers/s: request received to command handed to
 //! the producer, plus feedback handed over by the consumer to the answer (Kafka and the handler excluded).
-//! 100 websocket connections each start a transfer every 100 ms for 10 s; the endpoint runs in its container
-//! and reports its histogram on `/stats`.
+//! 100 websocket connections start transfers evenly for 10 s (`BENCH_RATE` per second in all, default 1,000);
+//! the endpoint runs in its container and reports its histogram on `/stats`.
 //!
 //! `cargo bench -p graphql-endpoint --bench overhead` (needs scripts/setup: engine and images).
 
@@ -17,8 +17,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 const CONNECTIONS: usize = 100;
-const INTERVAL: Duration = Duration::from_millis(100);
 const SECONDS: u64 = 10;
+
+/// Transfers per second offered: `BENCH_RATE`, default 1,000.
+fn rate() -> u64 {
+    std::env::var("BENCH_RATE").ok().and_then(|r| r.parse().ok()).filter(|r| *r > 0).unwrap_or(1000)
+}
 
 #[tokio::main]
 async fn main() {
@@ -34,15 +38,16 @@ async fn main() {
     let account = opener.one(GET_ACCOUNT, json!({"u": "overhead-bench", "p": "overhead-bench"})).await["get_account"].clone();
     let iban = account["iban"].as_str().expect("iban").to_string();
 
+    let interval = Duration::from_micros(1_000_000 * CONNECTIONS as u64 / rate());
     let start = Instant::now();
-    let per_connection = (SECONDS * 1000 / INTERVAL.as_millis() as u64) as usize;
+    let per_connection = (rate() * SECONDS) as usize / CONNECTIONS;
     let answered = join_all((0..CONNECTIONS).map(|c| {
         let (url, iban) = (url.clone(), iban.clone());
         async move {
             let mut client = WsClient::connect(&url, false).await;
-            let mut tick = tokio::time::interval(INTERVAL);
+            let mut tick = tokio::time::interval(interval);
             // Spread the connections over the interval so the rate is even.
-            tokio::time::sleep(INTERVAL * c as u32 / CONNECTIONS as u32).await;
+            tokio::time::sleep(interval * c as u32 / CONNECTIONS as u32).await;
             let mut ids = Vec::new();
             for _ in 0..per_connection {
                 tick.tick().await;
