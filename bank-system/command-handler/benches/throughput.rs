@@ -38,6 +38,13 @@ async fn main() {
     let stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("stack");
     let part = stack.plan.services.iter().find(|p| p.spec.name == "kgb-command-handler").expect("planned").clone();
     let mut spec = part.spec.clone();
+    // HANDLER_ENV="KAFKA_PRODUCER_COMPRESSION_TYPE=lz4,..." tries settings without an experiment file.
+    for pair in std::env::var("HANDLER_ENV").unwrap_or_default().split(',').filter(|p| !p.is_empty()) {
+        if let Some((k, v)) = pair.split_once('=') {
+            spec.env.retain(|(key, _)| key != k);
+            spec.env.push((k.to_string(), v.to_string()));
+        }
+    }
     if let Ok(workers) = std::env::var("HANDLER_WORKERS") {
         spec.env.push(("WORKERS".into(), workers));
     }
