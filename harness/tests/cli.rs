@@ -60,3 +60,50 @@ fn help_lists_the_commands() {
         assert!(text.contains(command), "{text}");
     }
 }
+
+/// Stacks share fixed ports with the other integration tests of this binary.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn labelled_containers() -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let docker = harness::docker::connect().await.expect("a Docker engine");
+        harness::docker::container::list_labelled(&docker, harness::LABEL_BENCH).await.expect("list")
+    })
+}
+
+#[test]
+fn up_prints_endpoints_and_down_removes_the_stack() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let file = write("name = \"cli\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms256m -Xmx512m\"\n");
+    let out = bench().arg("up").arg(file.path()).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("ready in") && text.contains("127.0.0.1:19092"), "{text}");
+    assert!(!labelled_containers().is_empty(), "bench up leaves the stack running");
+    let out = bench().arg("down").output().expect("runs");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kgb-kafka-1"));
+    assert!(labelled_containers().is_empty());
+}
+
+#[test]
+fn down_all_removes_what_a_crashed_bench_left() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let docker = harness::docker::connect().await.expect("a Docker engine");
+        let text = "name = \"crash\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms256m -Xmx512m\"\n";
+        let e = harness::experiment::ExperimentFile::parse(std::path::Path::new("crash.toml"), text).expect("parses");
+        let options = harness::stack::Options { owner: harness::stack::Owner::Run, services: harness::stack::Services::None };
+        let stack = harness::stack::Stack::up(&docker, &e.experiment.stack, options, &|_| {}).await.expect("up");
+        // A crash: the process dies without running Drop.
+        std::mem::forget(stack);
+    });
+    assert_eq!(labelled_containers().len(), 4);
+    let out = bench().arg("down").output().expect("runs");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to remove"), "plain down keeps other stacks");
+    let out = bench().args(["down", "--all"]).output().expect("runs");
+    assert!(out.status.success());
+    assert!(labelled_containers().is_empty());
+}
