@@ -27,12 +27,8 @@ pub enum StackError {
     PortTaken(#[from] PortTaken),
     #[error(transparent)]
     NotReady(#[from] ReadinessError),
-    #[error("cannot create the tables of {database}")]
-    Schema {
-        database: &'static str,
-        #[source]
-        source: tokio_postgres::Error,
-    },
+    #[error("cannot create the database tables")]
+    Schema(#[from] topology::db::DbError),
 }
 
 /// Which bank services to start after the infrastructure.
@@ -143,8 +139,10 @@ impl Stack {
         let infrastructure = self.plan.infrastructure.clone();
         self.start_and_wait(&infrastructure, progress).await?;
         progress("creating the database tables".to_string());
-        apply_schema(&self.plan.endpoints.db_ch, topology::sql::DB_CH_SCHEMA, "db-ch").await?;
-        apply_schema(&self.plan.endpoints.db_ge, topology::sql::DB_GE_SCHEMA, "db-ge").await?;
+        // The services apply the same schemas at start; doing it here makes the databases complete for tests
+        // and for stacks whose services are not started.
+        topology::db::connect(&self.plan.endpoints.db_ch, 1, topology::sql::DB_CH_SCHEMA, "db-ch").await?;
+        topology::db::connect(&self.plan.endpoints.db_ge, 1, topology::sql::DB_GE_SCHEMA, "db-ge").await?;
         if self.skipped.contains(&self.plan.synchronizer.spec.name) {
             return Ok(());
         }
@@ -231,16 +229,6 @@ impl Drop for Stack {
         });
         let _ = cleanup.join();
     }
-}
-
-async fn apply_schema(url: &str, schema: &str, database: &'static str) -> Result<(), StackError> {
-    let schema_error = |source| StackError::Schema { database, source };
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.map_err(schema_error)?;
-    let driver = tokio::spawn(connection);
-    let result = client.batch_execute(schema).await.map_err(schema_error);
-    drop(client);
-    let _ = driver.await;
-    result
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use rand::SeedableRng;
 use subtle::ConstantTimeEq;
-use tokio_postgres::{GenericClient, Transaction};
+use tokio_postgres::Transaction;
 use topology::iban::{self, CASH};
 use uuid::Uuid;
 
@@ -66,11 +66,6 @@ pub struct Transfer {
 pub struct Applied<T> {
     pub outcome: T,
     pub replay: bool,
-}
-
-/// Creates the tables and the house account when missing.
-pub async fn apply_schema(client: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
-    client.batch_execute(topology::sql::DB_CH_SCHEMA).await
 }
 
 /// Applies a ConfirmAccountCreation inside `tx` (the caller commits).

@@ -1,7 +1,6 @@
 //! An endpoint process: settings, connections, the HTTP/websocket router and the event consumer.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::GraphQL;
@@ -26,8 +25,8 @@ use crate::waiters::Waiters;
 pub enum AppError {
     #[error("setting {name}: {problem}")]
     Setting { name: &'static str, problem: String },
-    #[error("db-ge did not answer within {0:?}: {1}")]
-    Database(Duration, String),
+    #[error(transparent)]
+    Database(#[from] topology::db::DbError),
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("latency histogram: {0}")]
@@ -46,7 +45,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_vars(vars: Vec<(String, String)>) -> Result<Settings, AppError> {
-        let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let get = |name: &str| env::lookup(&vars, name);
         let database_url =
             get(env::DATABASE_URL).ok_or(AppError::Setting { name: env::DATABASE_URL, problem: "missing: it must name db-ge".into() })?;
         let cors = get("CORS_ORIGINS").unwrap_or_else(|| "http://localhost:8181,http://127.0.0.1:8181".into());
@@ -77,7 +76,7 @@ pub struct App {
 
 impl App {
     pub async fn connect(settings: &Settings) -> Result<App, AppError> {
-        let store = Store::new(connect_pool(&settings.database_url).await?);
+        let store = Store::new(topology::db::connect(&settings.database_url, 32, topology::sql::DB_GE_SCHEMA, "db-ge").await?);
         let registry = Arc::new(Registry::new(&settings.registry_url));
         let producer: FutureProducer = kafka::producer_config(&settings.vars).create()?;
         let group = format!("graphql-endpoint-{}", settings.instance_id);
@@ -146,28 +145,4 @@ fn router(schema: BankSchema, state: AppState, origins: &[String], stats: Stats)
             get(move || async move { axum::Json(stats.json()) }),
         )
         .layer(cors))
-}
-
-async fn connect_pool(url: &str) -> Result<deadpool_postgres::Pool, AppError> {
-    let bad_url = |e: String| AppError::Setting { name: env::DATABASE_URL, problem: e };
-    let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| bad_url(e.to_string()))?;
-    let manager = deadpool_postgres::Manager::from_config(
-        config,
-        tokio_postgres::NoTls,
-        deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
-    );
-    let pool = deadpool_postgres::Pool::builder(manager).max_size(32).build().map_err(|e| bad_url(e.to_string()))?;
-    let store = Store::new(pool.clone());
-    let start = Instant::now();
-    let limit = Duration::from_secs(60);
-    loop {
-        match store.apply_schema().await {
-            Ok(()) => return Ok(pool),
-            Err(e) if start.elapsed() < limit => {
-                tracing::info!("waiting for db-ge: {e}");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => return Err(AppError::Database(limit, e.to_string())),
-        }
-    }
 }

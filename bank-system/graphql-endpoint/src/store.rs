@@ -63,10 +63,6 @@ impl Store {
         self.pool.get().await.map_err(|e| fail("connecting")(e.to_string()))
     }
 
-    pub async fn apply_schema(&self) -> Result<(), StoreError> {
-        self.client().await?.batch_execute(topology::sql::DB_GE_SCHEMA).await.map_err(|e| fail("creating tables")(e.to_string()))
-    }
-
     /// Stores a BalanceChanged once per `event_id`; returns the row (the existing one on a re-delivery) and
     /// whether it was new.
     pub async fn insert_transaction(&self, event_id: &str, t: &StoredTransaction) -> Result<(StoredTransaction, bool), StoreError> {

@@ -33,7 +33,7 @@ impl Settings {
     /// # Errors
     /// A message naming the variable that is not a positive number.
     pub fn from_vars(vars: &[(String, String)]) -> Result<Settings, String> {
-        let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let get = |name: &str| env::lookup(vars, name);
         let number = |name: &str| -> Result<Option<i32>, String> {
             get(name)
                 .map(|v| v.parse::<i32>().ok().filter(|n| *n > 0).ok_or_else(|| format!("{name}={v} is not a positive number")))

@@ -42,6 +42,11 @@ pub fn properties(prefix: &str, vars: impl IntoIterator<Item = (String, String)>
         .collect()
 }
 
+/// The value of `name` in `vars` (usually the environment, collected once).
+pub fn lookup(vars: &[(String, String)], name: &str) -> Option<String> {
+    vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
 /// A variable's value or a default.
 pub fn var_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())

@@ -31,9 +31,9 @@ pub fn event_id_of(headers: Option<&rdkafka::message::BorrowedHeaders>) -> Optio
 }
 
 fn base(vars: &[(String, String)]) -> ClientConfig {
-    let bootstrap = vars.iter().find(|(k, _)| k == env::KAFKA_BOOTSTRAP_SERVERS).map(|(_, v)| v.as_str());
+    let bootstrap = env::lookup(vars, env::KAFKA_BOOTSTRAP_SERVERS);
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", bootstrap.unwrap_or(env::DEFAULT_BOOTSTRAP));
+    config.set("bootstrap.servers", bootstrap.as_deref().unwrap_or(env::DEFAULT_BOOTSTRAP));
     config
 }
 

@@ -6,9 +6,10 @@
 //! - [`registry`]: the Confluent wire format against the schema registry, with caches.
 //! - [`kafka`]: producer and consumer configurations from the environment; the `event_id` header.
 //! - [`iban`]: open-bank IBANs, tokens and the house account.
-//! - [`sql`]: the schemas of db-ch and db-ge.
+//! - [`sql`]: the schemas of db-ch and db-ge; [`db`]: pools with those schemas applied.
 //! - [`service`]: logging, SIGTERM handling and health endpoints shared by the service binaries.
 
+pub mod db;
 pub mod env;
 pub mod iban;
 pub mod kafka;
