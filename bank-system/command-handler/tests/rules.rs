@@ -74,6 +74,9 @@ async fn rules_reasons_replays_and_poison() {
     client.feedback.remove(&paid);
     assert_eq!(client.one(paid).await, Record::MoneyTransferConfirmed { id: paid });
     assert_eq!(balance(&stack, HOUSE_IBAN).await, house_before - 1_234);
+    // The events travel on their own topic: wait until both arrived twice (first time and replay).
+    let ids = [format!("{paid}:0"), format!("{paid}:1")];
+    client.wait_for_events(&ids, 2, std::time::Duration::from_secs(30)).await;
     let events: Vec<_> = client.balance_changed.iter().filter(|(k, _)| k.starts_with(&paid.to_string())).collect();
     assert_eq!(events.len(), 2, "debit and credit, each with its own event_id: {events:?}");
     assert!(events.iter().all(|(_, (_, seen))| *seen == 2), "the replay re-emits both with the same ids");

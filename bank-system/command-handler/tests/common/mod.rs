@@ -152,9 +152,10 @@ impl Client {
         ids.iter().map(|id| self.feedback[id].clone()).collect()
     }
 
-    /// Reads until every event id in `ids` arrived at least once, or panics after `timeout`.
-    pub async fn wait_for_events(&mut self, ids: &[String], timeout: Duration) {
-        self.read_until(|c| ids.iter().filter(|id| !c.balance_changed.contains_key(*id)).count(), timeout, "events missing").await;
+    /// Reads until every event id in `ids` arrived at least `times` times, or panics after `timeout`.
+    pub async fn wait_for_events(&mut self, ids: &[String], times: usize, timeout: Duration) {
+        let short = |c: &Self| ids.iter().filter(|id| c.balance_changed.get(*id).map_or(0, |(_, n)| *n) < times).count();
+        self.read_until(short, timeout, "events missing").await;
     }
 
     async fn read_until(&mut self, missing: impl Fn(&Self) -> usize, timeout: Duration, what: &str) {
