@@ -32,11 +32,12 @@ pub async fn build(docker: &Docker, image: &Planned, progress: &(dyn Fn(String) 
     let fail = build_error(reference);
     let dir = scratch().map_err(|e| fail(format!("cannot make a scratch folder: {e}")))?;
     match image.def.source {
-        Source::Debootstrap { suite, mirror } => {
-            progress(format!("debootstrap {suite}"));
+        Source::Debootstrap { suite } => {
+            let mirror = debian_mirror().map_err(&fail)?;
+            progress(format!("debootstrap {suite} from {mirror}"));
             let root = dir.path().join("root");
             run(
-                Command::new("debootstrap").args(["--variant=minbase", suite]).arg(&root).arg(mirror),
+                Command::new("debootstrap").args(["--variant=minbase", suite]).arg(&root).arg(&mirror),
                 "debootstrap",
             )
             .await
@@ -62,6 +63,25 @@ pub async fn build(docker: &Docker, image: &Planned, progress: &(dyn Fn(String) 
             build_context(docker, reference, &image.hash, dir.path(), args, progress).await.map_err(&fail)
         }
     }
+}
+
+/// The Debian mirror: `KGB_DEBIAN_MIRROR`, else the first one this machine's apt sources name.
+fn debian_mirror() -> Result<String, String> {
+    if let Ok(mirror) = std::env::var("KGB_DEBIAN_MIRROR") {
+        return Ok(mirror);
+    }
+    let deb822 = std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources").unwrap_or_default();
+    let from_deb822 = deb822.lines().find_map(|l| l.strip_prefix("URIs:")).and_then(|u| u.split_whitespace().next());
+    let classic = std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default();
+    let from_classic = classic
+        .lines()
+        .map(str::split_whitespace)
+        .find_map(|mut words| (words.next() == Some("deb")).then(|| words.find(|w| w.contains("://"))).flatten());
+    from_deb822
+        .or(from_classic)
+        .filter(|u| !u.contains("security"))
+        .map(str::to_string)
+        .ok_or_else(|| "no Debian mirror in /etc/apt/sources.list{,.d/debian.sources}: set KGB_DEBIAN_MIRROR".to_string())
 }
 
 fn write_files(dir: &Path, files: &[(&str, &str)]) -> Result<(), String> {

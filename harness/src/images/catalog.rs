@@ -17,8 +17,8 @@ pub const GRAPHQL_ENDPOINT: &str = "kgb/bank-graphql-endpoint:dev";
 /// How an image is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// `debootstrap --variant=minbase <suite>` imported as an image.
-    Debootstrap { suite: &'static str, mirror: &'static str },
+    /// `debootstrap --variant=minbase <suite>` from the mirror apt uses, imported as an image.
+    Debootstrap { suite: &'static str },
     /// A Dockerfile build; `maven` fetches artifacts of an embedded pom into `dir` of the context first.
     Dockerfile { maven: Option<Maven> },
     /// A release binary of this workspace on the base image.
@@ -52,7 +52,7 @@ pub static ALL: &[ImageDef] = &[
         reference: BASE,
         parent: None,
         files: &[],
-        source: Source::Debootstrap { suite: "bookworm", mirror: "http://deb.debian.org/debian" },
+        source: Source::Debootstrap { suite: "bookworm" },
     },
     ImageDef {
         reference: JAVA,
