@@ -166,20 +166,28 @@ impl Commands {
     }
 }
 
+/// Password hashing uses 19 MiB per hash (argon2 defaults); at most two run at once, so a crowd of logins
+/// queues for the CPU (which hashing saturates anyway) instead of multiplying that memory.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    let _permit = HASHING.acquire().await.map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| e.to_string())
+}
+
 /// A salted argon2 hash, computed off the async threads.
 async fn hash(password: &str) -> Result<String, String> {
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || {
+    off_thread(move || {
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
         Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
     })
-    .await
-    .map_err(|e| e.to_string())?
+    .await?
 }
 
 async fn verify(password: &str, stored: &str) -> bool {
     let (password, stored) = (password.to_string(), stored.to_string());
-    tokio::task::spawn_blocking(move || {
+    off_thread(move || {
         PasswordHash::new(&stored).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
     })
     .await
