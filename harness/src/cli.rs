@@ -3,6 +3,7 @@
 mod down;
 mod images;
 mod progress;
+mod run;
 mod up;
 
 use std::path::PathBuf;
@@ -30,6 +31,20 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Run an experiment: per run a fresh stack, ramping load until answers time out, a results file, an audit.
+    Run {
+        /// Experiment file (TOML).
+        experiment: PathBuf,
+        /// Runs per variant (default: the file's `repeat`); variants are interleaved.
+        #[arg(long)]
+        repeat: Option<u32>,
+        /// Run only this variant (repeatable; default: all).
+        #[arg(long = "variant", value_name = "NAME")]
+        variants: Vec<String>,
+        /// Folder of the results files.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
     /// Bring one variant's stack up, print its endpoints and leave it running.
     Up {
         /// Experiment file (TOML).
@@ -50,6 +65,9 @@ enum Command {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Images { check, quiet } => images::run(check, quiet).await,
+        Command::Run { experiment, repeat, variants, results } => {
+            run::run(run::Args { experiment, repeat, variants, results }).await
+        }
         Command::Up { experiment, variant } => up::run(&experiment, variant).await,
         Command::Down { all } => down::run(all).await,
     }

@@ -6,12 +6,19 @@
 //! - [`stack`]: one variant's containers planned ([`stack::plan`]), checked for free ports, started in order and
 //!   waited on until each really answers; torn down again on success, failure or interrupt.
 //! - [`docker`]: the Docker engine through bollard: containers with labels, readiness probes, logs and stats.
+//! - [`load`]: the probe and the generators, GraphQL over websockets in both subprotocols.
+//! - [`run`]: one run from bring-up to teardown, its load loop ([`run::driver`]) writing [`results`] lines,
+//!   then the [`audit`] of the bank's books.
 //!
 //! The binary (`src/main.rs`) turns command-line flags into these types and prints what happens.
 
 pub mod docker;
+pub mod audit;
 pub mod experiment;
 pub mod images;
+pub mod load;
+pub mod results;
+pub mod run;
 pub mod stack;
 pub mod testing;
 

@@ -1,0 +1,199 @@
+//! The audit after the load (DESIGN.md §6): the bank's books must add up whatever the load did to it.
+//! It reads both databases once db-ge has caught up with the events, and compares them with what the
+//! load's clients were told.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::load::bank::Answer;
+
+/// The audit's verdict: one boolean per rule, and the numbers behind them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Audit {
+    pub passed: bool,
+    /// Sum of balances = start + inflows − outflows.
+    pub money_conserved: bool,
+    /// Each confirmed transfer produced one BalanceChanged per account of this bank it touched, a failed one none.
+    pub events_produced: bool,
+    /// db-ge holds exactly one transaction per BalanceChanged.
+    pub events_stored_once: bool,
+    /// No transfer a client saw confirmed was failed in the bank, or the other way round.
+    pub no_transfer_confirmed_and_failed: bool,
+    pub balance_sum: i64,
+    pub expected_sum: i64,
+    pub confirmed_transfers: i64,
+    pub transfers_with_wrong_events: i64,
+    pub events_missing_in_db_ge: usize,
+    pub rows_without_event: usize,
+    pub answers_checked: usize,
+    pub answers_contradicted: usize,
+    /// Why the audit could not run, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Audit {
+    /// A failed audit that could not look at the books.
+    pub fn not_done(why: impl Into<String>) -> Audit {
+        Audit { error: Some(why.into()), ..Audit::default() }
+    }
+
+    /// The rules that failed, for the summary (empty when passed).
+    pub fn failures(&self) -> Vec<&'static str> {
+        if self.error.is_some() {
+            return vec!["not done"];
+        }
+        [
+            (self.money_conserved, "money not conserved"),
+            (self.events_produced, "events missing"),
+            (self.events_stored_once, "db-ge rows differ from events"),
+            (self.no_transfer_confirmed_and_failed, "answers contradict the bank"),
+        ]
+        .into_iter()
+        .filter(|(ok, _)| !ok)
+        .map(|(_, what)| what)
+        .collect()
+    }
+}
+
+/// The endpoint's answer when the bank did not answer in time: the transfer's fate is unknown, not failed.
+const NO_ANSWER: &str = "no answer from the bank";
+
+/// How long db-ge may take to store the last events after the load stopped.
+const CATCH_UP: Duration = Duration::from_secs(30);
+
+/// Audits the books in `db_ch` and `db_ge` against the `answers` the load received.
+pub async fn audit(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)]) -> Audit {
+    match run(db_ch, db_ge, answers).await {
+        Ok(audit) => audit,
+        Err(e) => Audit::not_done(e),
+    }
+}
+
+async fn run(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)]) -> Result<Audit, String> {
+    let ch = topology::db::connect(db_ch, 1, topology::sql::DB_CH_SCHEMA, "db-ch").await.map_err(|e| e.to_string())?;
+    let ge = topology::db::connect(db_ge, 1, topology::sql::DB_GE_SCHEMA, "db-ge").await.map_err(|e| e.to_string())?;
+    let ch = ch.get().await.map_err(|e| format!("db-ch: {e}"))?;
+    let ge = ge.get().await.map_err(|e| format!("db-ge: {e}"))?;
+    let sql = |what: &'static str| move |e: tokio_postgres::Error| format!("{what}: {e}");
+
+    // db-ge stores events asynchronously: wait (bounded) until it holds as many rows as db-ch produced events.
+    let deadline = tokio::time::Instant::now() + CATCH_UP;
+    loop {
+        let events: i64 = ch.query_one("SELECT count(*) FROM balance_event", &[]).await.map_err(sql("counting events"))?.get(0);
+        let rows: i64 = ge.query_one("SELECT count(*) FROM transaction", &[]).await.map_err(sql("counting rows"))?.get(0);
+        if rows >= events || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    let money = ch
+        .query_one(
+            "SELECT (SELECT sum(balance) FROM account)::bigint,
+                    coalesce(sum(amount) FILTER (WHERE from_party NOT IN (SELECT iban FROM account)), 0)::bigint,
+                    coalesce(sum(amount) FILTER (WHERE to_party NOT IN (SELECT iban FROM account)), 0)::bigint,
+                    count(*)
+             FROM command_outcome WHERE kind = 'money_transfer' AND success",
+            &[],
+        )
+        .await
+        .map_err(sql("summing balances"))?;
+    let (balance_sum, inflows, outflows, confirmed): (i64, i64, i64, i64) = (money.get(0), money.get(1), money.get(2), money.get(3));
+    let expected_sum = topology::iban::HOUSE_START_BALANCE + inflows - outflows;
+
+    let wrong_events: i64 = ch
+        .query_one(
+            "SELECT count(*) FROM command_outcome o WHERE o.kind = 'money_transfer' AND
+               (SELECT count(*) FROM balance_event e WHERE e.command_id = o.command_id) <>
+               CASE WHEN o.success
+                 THEN (EXISTS (SELECT 1 FROM account a WHERE a.iban = o.from_party))::int
+                    + (EXISTS (SELECT 1 FROM account a WHERE a.iban = o.to_party))::int
+                 ELSE 0 END",
+            &[],
+        )
+        .await
+        .map_err(sql("matching events to transfers"))?
+        .get(0);
+
+    let produced: HashSet<String> = ch
+        .query("SELECT command_id::text || ':' || n FROM balance_event", &[])
+        .await
+        .map_err(sql("reading events"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let stored: Vec<String> =
+        ge.query("SELECT event_id FROM transaction", &[]).await.map_err(sql("reading db-ge rows"))?.iter().map(|r| r.get(0)).collect();
+    let stored_set: HashSet<&String> = stored.iter().collect();
+    let missing = produced.iter().filter(|id| !stored_set.contains(id)).count();
+    let extra = stored.iter().filter(|id| !produced.contains(*id)).count() + (stored.len() - stored_set.len());
+
+    let outcomes: HashMap<Uuid, bool> = ch
+        .query("SELECT command_id, success FROM command_outcome WHERE kind = 'money_transfer'", &[])
+        .await
+        .map_err(sql("reading outcomes"))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let contradicted = answers.iter().filter(|(id, answer)| contradicts(answer, outcomes.get(id).copied())).count();
+
+    let mut audit = Audit {
+        passed: false,
+        money_conserved: balance_sum == expected_sum,
+        events_produced: wrong_events == 0,
+        events_stored_once: missing == 0 && extra == 0,
+        no_transfer_confirmed_and_failed: contradicted == 0,
+        balance_sum,
+        expected_sum,
+        confirmed_transfers: confirmed,
+        transfers_with_wrong_events: wrong_events,
+        events_missing_in_db_ge: missing,
+        rows_without_event: extra,
+        answers_checked: answers.len(),
+        answers_contradicted: contradicted,
+        error: None,
+    };
+    audit.passed = audit.failures().is_empty();
+    Ok(audit)
+}
+
+/// Whether a client's answer contradicts the bank's stored outcome (`None`: the bank never saw the command).
+fn contradicts(answer: &Answer, stored: Option<bool>) -> bool {
+    if answer.success {
+        return stored != Some(true);
+    }
+    let unknown_fate = answer.reason.as_deref().is_some_and(|r| r.starts_with(NO_ANSWER));
+    !unknown_fate && stored == Some(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(success: bool, reason: Option<&str>) -> Answer {
+        Answer { success, reason: reason.map(String::from) }
+    }
+
+    #[test]
+    fn answers_contradict_only_a_different_fate() {
+        assert!(!contradicts(&answer(true, None), Some(true)));
+        assert!(contradicts(&answer(true, None), Some(false)));
+        assert!(contradicts(&answer(true, None), None), "confirmed but unknown to the bank");
+        assert!(contradicts(&answer(false, Some("invalid token")), Some(true)));
+        assert!(!contradicts(&answer(false, Some("invalid token")), Some(false)));
+        assert!(!contradicts(&answer(false, Some("no answer from the bank within 30 s")), Some(true)));
+    }
+
+    #[test]
+    fn failures_name_each_broken_rule() {
+        let mut a = Audit { money_conserved: true, events_produced: true, events_stored_once: true, no_transfer_confirmed_and_failed: true, ..Audit::default() };
+        assert!(a.failures().is_empty());
+        a.events_stored_once = false;
+        assert_eq!(a.failures(), vec!["db-ge rows differ from events"]);
+        assert_eq!(Audit::not_done("db-ch gone").failures(), vec!["not done"]);
+    }
+}

@@ -1,0 +1,148 @@
+//! `bench run <experiment> [--repeat N] [--variant NAME]... [--results DIR]`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use harness::experiment::ExperimentFile;
+use harness::run::{self, Finished, Observer, Status};
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+pub struct Args {
+    pub experiment: PathBuf,
+    pub repeat: Option<u32>,
+    pub variants: Vec<String>,
+    pub results: PathBuf,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let file = ExperimentFile::load(&args.experiment)?;
+    let variants = file.select(&args.variants)?;
+    let repeat = args.repeat.unwrap_or(file.experiment.repeat);
+    if repeat == 0 {
+        anyhow::bail!(harness::experiment::ExperimentError::Invalid { path: file.path.clone(), message: "--repeat must be at least 1".into() });
+    }
+    let docker = harness::docker::connect().await?;
+    let interrupt = CancellationToken::new();
+    let on_ctrl_c = interrupt.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupted: stopping the load, writing the end line, removing the stack");
+            on_ctrl_c.cancel();
+        }
+    });
+
+    let order = run::order(&variants, repeat);
+    let mut finished = Vec::new();
+    for (i, (r, variant)) in order.iter().enumerate() {
+        let title = format!("[{}/{}] {} {} #{r}", i + 1, order.len(), file.experiment.name, variant.name);
+        let bar = LoopBar::new(&title, variant.experiment.load.max_loops, variant.experiment.load.max_timeouts);
+        let stage = |s: String| bar.stage(&s);
+        let status = |s: &Status| bar.status(s);
+        let observer = Observer { stage: &stage, status: &status };
+        let outcome = run::run_one(&docker, &file, variant, *r, &args.results, &interrupt, &observer).await;
+        bar.finish();
+        if let Some(f) = outcome.with_context(|| format!("run {} of {} (variant {}, repeat {r})", i + 1, order.len(), variant.name))? {
+            eprintln!("{}", one_line(&f));
+            finished.push(f);
+        }
+        if interrupt.is_cancelled() {
+            break;
+        }
+    }
+    print_summary(&file.experiment.name, &args.results, &finished);
+    let complete = finished.len() == order.len();
+    Ok(if complete && finished.iter().all(Finished::ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn one_line(f: &Finished) -> String {
+    let e = &f.end;
+    let audit = if e.audit.passed { "audit passed".to_string() } else { format!("AUDIT FAILED: {}", e.audit.failures().join(", ")) };
+    format!(
+        "  {} #{}: {} generators, {} loops, ended by {:?}, probe p99 {:.0} ms, {} transfers, {audit}",
+        f.variant, f.repeat, e.generators, e.loops, e.ended_by, f.probe.p99_ms, e.transfers
+    )
+}
+
+fn print_summary(experiment: &str, results: &Path, finished: &[Finished]) {
+    if finished.is_empty() {
+        println!("no run finished");
+        return;
+    }
+    println!("\n{experiment}: {} run(s), results in {}", finished.len(), results.join(experiment).display());
+    println!(
+        "{:<24} {:>3} {:>5} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  ended by / audit",
+        "variant", "#", "gens", "loops", "timeouts", "probe p50", "probe p99", "gen p50", "gen p99", "transfers", "cpu/1k"
+    );
+    for f in finished {
+        let e = &f.end;
+        let audit = if e.audit.passed { "passed".to_string() } else { format!("FAILED ({})", e.audit.failures().join(", ")) };
+        println!(
+            "{:<24} {:>3} {:>5} {:>6} {:>8} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>9} {:>4.0} ms  {:?} / {audit}",
+            f.variant, f.repeat, e.generators, e.loops, e.timeouts, f.probe.p50_ms, f.probe.p99_ms, f.generator.p50_ms,
+            f.generator.p99_ms, e.transfers, e.bench_cpu_ms_per_1000_transfers, e.ended_by
+        );
+    }
+    for f in finished {
+        println!("  {}", f.path.display());
+        for (name, logs) in &f.end.stopped {
+            println!("    {name} was no longer running at the end; its last log lines:");
+            for line in logs.lines() {
+                println!("      {line}");
+            }
+        }
+    }
+}
+
+/// A bar of loops on a terminal; on CI a line per stage and every few dozen loops.
+struct LoopBar {
+    bar: Option<ProgressBar>,
+    max_timeouts: u32,
+    start: std::time::Instant,
+}
+
+impl LoopBar {
+    fn new(title: &str, max_loops: u32, max_timeouts: u32) -> LoopBar {
+        let start = std::time::Instant::now();
+        if !std::io::stderr().is_terminal() {
+            eprintln!("{title}");
+            return LoopBar { bar: None, max_timeouts, start };
+        }
+        let bar = ProgressBar::new(u64::from(max_loops));
+        if let Ok(style) = ProgressStyle::with_template("{prefix} [{elapsed:>4}] {bar:24} {pos:>5}/{len} {wide_msg}") {
+            bar.set_style(style);
+        }
+        bar.set_prefix(title.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        LoopBar { bar: Some(bar), max_timeouts, start }
+    }
+
+    fn stage(&self, stage: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(stage.to_string()),
+            None => eprintln!("  [{:>6.1}s] {stage}", self.start.elapsed().as_secs_f64()),
+        }
+    }
+
+    fn status(&self, s: &Status) {
+        let probe = s.last_probe_ms.map_or_else(|| "timeout".to_string(), |ms| format!("{ms:.0} ms"));
+        let message = format!("generators {} · probe {probe} · timeouts {}/{} · errors {}", s.generators, s.timeouts, self.max_timeouts, s.errors);
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(u64::from(s.loop_no));
+                bar.set_message(message);
+            }
+            None if s.loop_no % 20 == 0 => eprintln!("  [{:>6.1}s] loop {} · {message}", self.start.elapsed().as_secs_f64(), s.loop_no),
+            None => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

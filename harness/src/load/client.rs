@@ -1,0 +1,168 @@
+//! GraphQL subscriptions over one websocket, in either subprotocol (DESIGN.md §3): `graphql-transport-ws`
+//! through graphql-ws-client, the legacy `graphql-ws` of 2019 clients through [`super::legacy`].
+
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use graphql_ws_client::graphql::GraphqlOperation;
+use serde::Serialize;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::legacy;
+use crate::experiment::Protocol;
+
+pub(super) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What can go wrong talking to the endpoint; all of it counts as an error or a timeout of the load, never a crash.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("the websocket closed")]
+    Closed,
+    #[error("GraphQL errors: {0}")]
+    Graphql(String),
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
+}
+
+/// The data payloads of one subscription, in order; dropping the stream stops the subscription.
+pub type Answers = BoxStream<'static, Result<Value, ClientError>>;
+
+/// One websocket connection to the GraphQL endpoint.
+pub enum Client {
+    Transport(graphql_ws_client::Client),
+    Legacy(legacy::Client),
+}
+
+impl Client {
+    /// Opens a websocket to `url` speaking `protocol` (and for `graphql-transport-ws`, completes the handshake).
+    ///
+    /// # Errors
+    /// [`ClientError::Connect`] naming the url.
+    pub async fn connect(url: &str, protocol: Protocol) -> Result<Client, ClientError> {
+        let connect_error = |message: String| ClientError::Connect { url: url.to_string(), message };
+        let mut request = url.into_client_request().map_err(|e| connect_error(e.to_string()))?;
+        let name = match protocol {
+            Protocol::GraphqlTransportWs => "graphql-transport-ws",
+            Protocol::GraphqlWs => "graphql-ws",
+        };
+        request.headers_mut().insert("Sec-WebSocket-Protocol", http_value(name));
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| connect_error(e.to_string()))?;
+        match protocol {
+            Protocol::GraphqlWs => Ok(Client::Legacy(legacy::Client::start(socket))),
+            Protocol::GraphqlTransportWs => {
+                let (client, actor) =
+                    graphql_ws_client::Client::build(Connection(socket)).await.map_err(|e| connect_error(e.to_string()))?;
+                tokio::spawn(std::future::IntoFuture::into_future(actor));
+                Ok(Client::Transport(client))
+            }
+        }
+    }
+
+    /// Starts a subscription.
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`] when the connection is gone.
+    pub async fn subscribe(&self, query: &'static str, variables: Value) -> Result<Answers, ClientError> {
+        match self {
+            Client::Legacy(c) => c.subscribe(query, variables),
+            Client::Transport(c) => {
+                let subscription = c.subscribe(Operation { query, variables }).await.map_err(|_| ClientError::Closed)?;
+                Ok(subscription.map(|answer| answer.map_err(|e| ClientError::Unexpected(e.to_string())).and_then(|data| data)).boxed())
+            }
+        }
+    }
+
+    /// The first answer of a subscription (the 2019 commands answer once), which is then stopped.
+    ///
+    /// # Errors
+    /// The subscription's error, or [`ClientError::Closed`] when it ends without an answer.
+    pub async fn first(&self, query: &'static str, variables: Value) -> Result<Value, ClientError> {
+        let mut answers = self.subscribe(query, variables).await?;
+        answers.next().await.unwrap_or(Err(ClientError::Closed))
+    }
+}
+
+fn http_value(name: &'static str) -> tokio_tungstenite::tungstenite::http::HeaderValue {
+    tokio_tungstenite::tungstenite::http::HeaderValue::from_static(name)
+}
+
+/// The `data` of a GraphQL response, or its errors.
+pub(super) fn data_of(mut payload: Value) -> Result<Value, ClientError> {
+    if let Some(errors) = payload.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
+        let messages: Vec<String> =
+            errors.iter().map(|e| e.get("message").and_then(Value::as_str).map_or_else(|| e.to_string(), String::from)).collect();
+        return Err(ClientError::Graphql(messages.join("; ")));
+    }
+    match payload.get_mut("data") {
+        Some(data) if !data.is_null() => Ok(data.take()),
+        _ => Err(ClientError::Unexpected(format!("no data in {payload}"))),
+    }
+}
+
+#[derive(Serialize)]
+struct Operation {
+    query: &'static str,
+    variables: Value,
+}
+
+impl GraphqlOperation for Operation {
+    type Response = Result<Value, ClientError>;
+    type Error = std::convert::Infallible;
+
+    fn decode(&self, payload: Value) -> Result<Self::Response, Self::Error> {
+        Ok(data_of(payload))
+    }
+}
+
+/// tokio-tungstenite's socket as graphql-ws-client's connection (its own adapters target other tungstenite versions).
+struct Connection(Socket);
+
+impl graphql_ws_client::Connection for Connection {
+    async fn receive(&mut self) -> Option<graphql_ws_client::Message> {
+        use graphql_ws_client::Message as M;
+        loop {
+            return Some(match self.0.next().await?.ok()? {
+                Message::Text(text) => M::Text(text.to_string()),
+                Message::Ping(_) => M::Ping,
+                Message::Pong(_) => M::Pong,
+                Message::Close(frame) => M::Close {
+                    code: frame.as_ref().map(|f| f.code.into()),
+                    reason: frame.map(|f| f.reason.to_string()),
+                },
+                Message::Binary(_) | Message::Frame(_) => continue,
+            });
+        }
+    }
+
+    async fn send(&mut self, message: graphql_ws_client::Message) -> Result<(), graphql_ws_client::Error> {
+        use futures_util::SinkExt;
+        use graphql_ws_client::Message as M;
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        let message = match message {
+            M::Text(text) => Message::text(text),
+            M::Close { code, reason } => Message::Close(
+                code.zip(reason).map(|(code, reason)| CloseFrame { code: code.into(), reason: reason.into() }),
+            ),
+            M::Ping => Message::Ping(Default::default()),
+            M::Pong => Message::Pong(Default::default()),
+        };
+        self.0.send(message).await.map_err(|e| graphql_ws_client::Error::Send(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn graphql_errors_become_client_errors() {
+        let err = data_of(json!({"data": null, "errors": [{"message": "bad"}, {"message": "worse"}]})).unwrap_err();
+        assert_eq!(err.to_string(), "GraphQL errors: bad; worse");
+        assert_eq!(data_of(json!({"data": {"a": 1}})).unwrap(), json!({"a": 1}));
+        assert!(matches!(data_of(json!({})), Err(ClientError::Unexpected(_))));
+    }
+}

@@ -1,0 +1,200 @@
+//! The probe (2019's "interaction", DESIGN.md §6): a cycle of ten actions on one account, each measured from its
+//! intended start until the transaction shows up on the account's `stream_transactions` subscription.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::bank::{euros, Account, Answer, Bank, Transaction, Transfer};
+use super::client::ClientError;
+use topology::iban::HOUSE_IBAN;
+
+/// (cents, description): five deposits from `cash`, then five transfers to the house account.
+const CYCLE: [(i64, &str); 10] = [
+    (1000, "deposit"),
+    (2000, "deposit"),
+    (5000, "deposit"),
+    (10000, "deposit"),
+    (20000, "deposit"),
+    (1111, "drinks"),
+    (2323, "parking"),
+    (3489, "groceries"),
+    (9999, "present"),
+    (21078, "fine"),
+];
+
+/// How one probe loop ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The transaction arrived this long after the loop's intended start.
+    Arrived(Duration),
+    /// No transaction within the timeout, or an error on the way.
+    Timeout(Cause),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cause {
+    TooSlow,
+    Refused(Option<String>),
+    Failed(ClientError),
+}
+
+/// The probe's transfer answer, kept for the audit.
+pub type Answered = Option<(Uuid, Answer)>;
+
+pub struct Probe<B> {
+    bank: B,
+    account: Account,
+    transactions: mpsc::UnboundedReceiver<Result<Transaction, ClientError>>,
+    timeout: Duration,
+}
+
+/// The transfer of loop `k` (counting from 0) for `account`.
+pub fn action(k: u32, account: &Account) -> Transfer {
+    let (amount, descr) = CYCLE[(k % 10) as usize];
+    let deposit = k % 10 < 5;
+    Transfer {
+        username: account.username.clone(),
+        token: if deposit { "cash".into() } else { account.token.clone() },
+        amount,
+        from: if deposit { "cash".into() } else { account.iban.clone() },
+        to: if deposit { account.iban.clone() } else { HOUSE_IBAN.into() },
+        descr: descr.into(),
+    }
+}
+
+impl<B: Bank> Probe<B> {
+    pub fn new(
+        bank: B,
+        account: Account,
+        transactions: mpsc::UnboundedReceiver<Result<Transaction, ClientError>>,
+        timeout: Duration,
+    ) -> Self {
+        Probe { bank, account, transactions, timeout }
+    }
+
+    /// Runs loop `k` whose intended start is `start` (sending happens at once: the caller waited for the slot).
+    pub async fn run(&mut self, k: u32, start: Instant) -> (Outcome, Answered) {
+        // Late arrivals of earlier, timed-out loops must not be taken for this loop's transaction.
+        while self.transactions.try_recv().is_ok() {}
+        let transfer = action(k, &self.account);
+        let wanted = Transaction { changed_by: euros(transfer.amount), descr: transfer.descr.clone(), credit: k % 10 < 5 };
+        let id = Uuid::new_v4();
+        let deadline = start + self.timeout;
+        let answer = self.bank.transfer(id, &transfer);
+        tokio::pin!(answer);
+        let mut answered: Answered = None;
+        loop {
+            tokio::select! {
+                result = &mut answer, if answered.is_none() => match result {
+                    Ok(a) if a.success => answered = Some((id, a)),
+                    Ok(a) => return (Outcome::Timeout(Cause::Refused(a.reason.clone())), Some((id, a))),
+                    Err(e) => return (Outcome::Timeout(Cause::Failed(e)), None),
+                },
+                arrival = self.transactions.recv() => match arrival {
+                    Some(Ok(t)) if t == wanted => return (Outcome::Arrived(Instant::now() - start), answered),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return (Outcome::Timeout(Cause::Failed(e)), answered),
+                    None => return (Outcome::Timeout(Cause::Failed(ClientError::Closed)), answered),
+                },
+                () = tokio::time::sleep_until(deadline) => return (Outcome::Timeout(Cause::TooSlow), answered),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Answers after `answer_after` and pushes the transaction `arrive_after` after the call (when set).
+    #[derive(Clone)]
+    struct Scripted {
+        answer_after: Duration,
+        arrive_after: Option<Duration>,
+        refuse: bool,
+        feed: mpsc::UnboundedSender<Result<Transaction, ClientError>>,
+        sent: Arc<Mutex<Vec<(Instant, Transfer)>>>,
+    }
+
+    impl Bank for Scripted {
+        async fn transfer(&self, _id: Uuid, t: &Transfer) -> Result<Answer, ClientError> {
+            self.sent.lock().unwrap().push((Instant::now(), t.clone()));
+            if let Some(after) = self.arrive_after {
+                let (feed, t) = (self.feed.clone(), t.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let credit = t.from == "cash";
+                    let _ = feed.send(Ok(Transaction { changed_by: euros(t.amount), descr: t.descr, credit }));
+                });
+            }
+            tokio::time::sleep(self.answer_after).await;
+            Ok(Answer { success: !self.refuse, reason: self.refuse.then(|| "insufficient funds".to_string()) })
+        }
+    }
+
+    type Sent = Arc<Mutex<Vec<(Instant, Transfer)>>>;
+
+    fn probe(answer_ms: u64, arrive_ms: Option<u64>, refuse: bool) -> (Probe<Scripted>, Sent) {
+        let (feed, transactions) = mpsc::unbounded_channel();
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let bank = Scripted {
+            answer_after: Duration::from_millis(answer_ms),
+            arrive_after: arrive_ms.map(Duration::from_millis),
+            refuse,
+            feed,
+            sent: sent.clone(),
+        };
+        let account = Account { username: "testuser".into(), iban: "NL07OPEN0123456789".into(), token: "t".into() };
+        (Probe::new(bank, account, transactions, Duration::from_millis(5000)), sent)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn latency_runs_from_the_intended_start_to_the_transaction() {
+        let (mut p, _) = probe(30, Some(80), false);
+        let start = Instant::now();
+        tokio::time::sleep(Duration::from_millis(5)).await; // the harness was late by 5 ms
+        let (outcome, answered) = p.run(0, start).await;
+        assert_eq!(outcome, Outcome::Arrived(Duration::from_millis(85)));
+        assert!(answered.is_some_and(|(_, a)| a.success));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_transaction_within_the_timeout_is_a_timeout() {
+        let (mut p, _) = probe(30, Some(6000), false);
+        let start = Instant::now();
+        let (outcome, _) = p.run(7, start).await;
+        assert_eq!(outcome, Outcome::Timeout(Cause::TooSlow));
+        assert_eq!(Instant::now() - start, Duration::from_millis(5000));
+        // Loop 7's transaction arrives late, while nobody waits for it; loop 17 (the same action) must not take it
+        // for its own, which would read as an arrival after 0 ms.
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        let (outcome, _) = p.run(17, Instant::now()).await;
+        assert_eq!(outcome, Outcome::Timeout(Cause::TooSlow));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_is_a_timeout_at_once() {
+        let (mut p, _) = probe(40, None, true);
+        let start = Instant::now();
+        let (outcome, answered) = p.run(5, start).await;
+        assert_eq!(outcome, Outcome::Timeout(Cause::Refused(Some("insufficient funds".into()))));
+        assert_eq!(Instant::now() - start, Duration::from_millis(40));
+        assert!(answered.is_some_and(|(_, a)| !a.success));
+    }
+
+    #[test]
+    fn the_cycle_deposits_then_pays_the_house() {
+        let account = Account { username: "u".into(), iban: "NL07OPEN0123456789".into(), token: "tok".into() };
+        let deposit = action(12, &account);
+        assert_eq!((deposit.amount, deposit.from.as_str(), deposit.token.as_str(), deposit.to.as_str()), (5000, "cash", "cash", account.iban.as_str()));
+        let fine = action(9, &account);
+        assert_eq!((fine.amount, fine.descr.as_str(), fine.to.as_str(), fine.token.as_str()), (21078, "fine", HOUSE_IBAN, "tok"));
+        let total_in: i64 = (0..5).map(|k| action(k, &account).amount).sum();
+        let total_out: i64 = (5..10).map(|k| action(k, &account).amount).sum();
+        assert_eq!(total_in, total_out, "a cycle leaves the probe's balance where it was");
+    }
+}

@@ -1,0 +1,256 @@
+//! Results files (DESIGN.md §7): one JSON line per event of a run, written as the run goes and flushed line by
+//! line, so a killed run leaves a readable file; a run without its `end` line is incomplete.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::docker::stats::Sample;
+
+/// Problems reading or writing results, each naming the file (and line).
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("cannot write results file {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read results file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Corrupt { path: PathBuf, line: usize, message: String },
+}
+
+/// One line of a results file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Line {
+    Header(Box<Header>),
+    Row(Row),
+    End(Box<End>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub experiment: String,
+    pub variant: String,
+    /// The variant's complete settings.
+    pub parameters: serde_json::Value,
+    /// 1-based index of this run among the variant's repeats.
+    pub repeat: u32,
+    pub harness_version: String,
+    pub git_commit: String,
+    /// Image reference -> image id.
+    pub images: BTreeMap<String, String>,
+    pub host: Host,
+    /// RFC 3339.
+    pub started_at: String,
+    /// Seconds the stack took to come up.
+    pub stack_ready_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    pub hostname: String,
+    pub cpus: usize,
+    pub mem_mib: u64,
+}
+
+/// One probe loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub r#loop: u32,
+    /// Unix time in ms when the loop ended.
+    pub t_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_ms: Option<f64>,
+    pub timeout: bool,
+    pub generators: u32,
+    /// Generator latencies answered since the previous row.
+    #[serde(default)]
+    pub generator_ms: Vec<f64>,
+    /// Generator errors since the previous row.
+    #[serde(default)]
+    pub errors: u32,
+    /// Container (and `bench`) -> resource use, on sampled rows only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<BTreeMap<String, Sample>>,
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    Timeouts,
+    MaxLoops,
+    Interrupt,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct End {
+    pub ended_by: EndedBy,
+    pub loops: u32,
+    pub timeouts: u32,
+    /// Generators running at the end: the load the run sustained.
+    pub generators: u32,
+    /// Transfers answered (probe and generators).
+    pub transfers: u64,
+    pub errors: u64,
+    /// What went wrong when `ended_by` is `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub audit: crate::audit::Audit,
+    /// Containers that were no longer running when the load ended, with their last log lines.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stopped: BTreeMap<String, String>,
+    /// CPU time bench itself used during the load, and per 1,000 transfers driven.
+    pub bench_cpu_ms: f64,
+    pub bench_cpu_ms_per_1000_transfers: f64,
+    pub duration_s: f64,
+    /// RFC 3339.
+    pub ended_at: String,
+}
+
+/// Writes one results file line by line.
+pub struct Writer {
+    path: PathBuf,
+    file: File,
+}
+
+impl Writer {
+    /// Creates the file (and its folders); an existing file is never overwritten.
+    ///
+    /// # Errors
+    /// [`ResultsError::Write`] naming the path.
+    pub fn create(path: &Path) -> Result<Writer, ResultsError> {
+        let error = |source| ResultsError::Write { path: path.into(), source };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(error)?;
+        }
+        let file = File::options().write(true).create_new(true).open(path).map_err(error)?;
+        Ok(Writer { path: path.into(), file })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one line and hands it to the OS at once.
+    ///
+    /// # Errors
+    /// [`ResultsError::Write`] naming the path.
+    pub fn write(&mut self, line: &Line) -> Result<(), ResultsError> {
+        let mut text = serde_json::to_string(line).map_err(|e| ResultsError::Write { path: self.path.clone(), source: e.into() })?;
+        text.push('\n');
+        self.file.write_all(text.as_bytes()).map_err(|source| ResultsError::Write { path: self.path.clone(), source })
+    }
+}
+
+/// A results file as read back.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub path: PathBuf,
+    pub header: Header,
+    pub rows: Vec<Row>,
+    /// `None`: the run did not finish (killed or still going).
+    pub end: Option<End>,
+}
+
+impl Run {
+    /// Reads a results file; a missing header or a line that is not a results line is an error naming the line.
+    ///
+    /// # Errors
+    /// [`ResultsError`] naming the file and line.
+    pub fn read(path: &Path) -> Result<Run, ResultsError> {
+        let file = File::open(path).map_err(|source| ResultsError::Read { path: path.into(), source })?;
+        let corrupt = |line: usize, message: String| ResultsError::Corrupt { path: path.into(), line, message };
+        let (mut header, mut rows, mut end) = (None, Vec::new(), None);
+        for (i, text) in BufReader::new(file).lines().enumerate() {
+            let number = i + 1;
+            let text = text.map_err(|source| ResultsError::Read { path: path.into(), source })?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            if end.is_some() {
+                return Err(corrupt(number, "a line after the end line".into()));
+            }
+            let line: Line = match serde_json::from_str(&text) {
+                Ok(line) => line,
+                // A run killed mid-write leaves a partial last line: the run is incomplete, not corrupt.
+                Err(e) if e.is_eof() => break,
+                Err(e) => return Err(corrupt(number, e.to_string())),
+            };
+            match (line, header.is_some()) {
+                (Line::Header(h), false) => header = Some(*h),
+                (Line::Header(_), true) => return Err(corrupt(number, "a second header line".into())),
+                (_, false) => return Err(corrupt(number, "the first line must be the header".into())),
+                (Line::Row(r), true) => rows.push(r),
+                (Line::End(e), true) => end = Some(*e),
+            }
+        }
+        let header = header.ok_or_else(|| corrupt(1, "no header line (empty file)".into()))?;
+        Ok(Run { path: path.into(), header, rows, end })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn header() -> Header {
+        Header {
+            experiment: "e".into(),
+            variant: "default".into(),
+            parameters: serde_json::json!({}),
+            repeat: 1,
+            harness_version: "0".into(),
+            git_commit: "abc".into(),
+            images: BTreeMap::new(),
+            host: Host { hostname: "h".into(), cpus: 2, mem_mib: 1024 },
+            started_at: "2026-01-01T00:00:00Z".into(),
+            stack_ready_s: 1.0,
+        }
+    }
+
+    fn row(n: u32) -> Row {
+        Row { r#loop: n, t_ms: 1000 + i64::from(n), probe_ms: Some(5.0), timeout: false, generators: 0, generator_ms: vec![1.5], errors: 0, resources: None }
+    }
+
+    #[test]
+    fn a_file_without_an_end_line_reads_as_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v/run.jsonl");
+        let mut w = Writer::create(&path).unwrap();
+        w.write(&Line::Header(Box::new(header()))).unwrap();
+        w.write(&Line::Row(row(1))).unwrap();
+        w.write(&Line::Row(row(2))).unwrap();
+        let run = Run::read(&path).unwrap();
+        assert_eq!(run.rows.len(), 2);
+        assert!(run.end.is_none());
+        assert!(Writer::create(&path).is_err(), "an existing results file is never overwritten");
+    }
+
+    #[test]
+    fn a_cut_last_line_is_an_incomplete_run_and_garbage_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.jsonl");
+        let head = serde_json::to_string(&Line::Header(Box::new(header()))).unwrap();
+        let full = serde_json::to_string(&Line::Row(row(1))).unwrap();
+        std::fs::write(&path, format!("{head}\n{full}\n{}", &full[..10])).unwrap();
+        assert_eq!(Run::read(&path).unwrap().rows.len(), 1);
+        std::fs::write(&path, format!("{head}\n{{\"kind\": \"row\", \"loop\": \"x\"}}\n")).unwrap();
+        let err = Run::read(&path).unwrap_err().to_string();
+        assert!(err.contains("run.jsonl:2"), "{err}");
+        std::fs::write(&path, "").unwrap();
+        assert!(Run::read(&path).unwrap_err().to_string().contains("no header"));
+    }
+}

@@ -1,0 +1,187 @@
+//! Runs (DESIGN.md §5–7): for each run a fresh stack, a header, the load ([`driver`]) writing a row per loop,
+//! the audit, the end line, and the stack removed again, also on failure or interrupt.
+
+pub mod driver;
+pub mod meta;
+pub mod usage;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use bollard::Docker;
+use hdrhistogram::Histogram;
+use tokio_util::sync::CancellationToken;
+
+pub use driver::Status;
+
+use crate::docker::container;
+use crate::experiment::{ExperimentFile, Variant};
+use crate::results::{End, EndedBy, Header, Line, ResultsError, Writer};
+use crate::stack::{Options, Owner, Services, Stack, StackError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+}
+
+/// The runs of an invocation in order: variants interleaved (A B C A B C …) so that drift on the machine
+/// spreads over all of them. Each entry is (repeat from 1, variant).
+pub fn order(variants: &[Variant], repeat: u32) -> Vec<(u32, &Variant)> {
+    (1..=repeat).flat_map(|r| variants.iter().map(move |v| (r, v))).collect()
+}
+
+/// Latency percentiles of one run, for the summary.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Latency {
+    pub n: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl Latency {
+    fn of(h: &Histogram<u64>) -> Latency {
+        let ms = |q| h.value_at_quantile(q) as f64 / 1000.0;
+        Latency { n: h.len(), p50_ms: ms(0.5), p99_ms: ms(0.99) }
+    }
+}
+
+/// A run that reached its end line.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub variant: String,
+    pub repeat: u32,
+    pub path: PathBuf,
+    pub end: End,
+    pub probe: Latency,
+    pub generator: Latency,
+}
+
+/// Callbacks for progress: one-line stages (bring-up, audit, teardown) and a status after every loop.
+pub struct Observer<'a> {
+    pub stage: &'a (dyn Fn(String) + Sync),
+    pub status: &'a (dyn Fn(&Status) + Sync),
+}
+
+/// Where a run's results file goes: `<results>/<experiment>/<variant>/<start time>-r<repeat>.jsonl`.
+pub fn results_path(results: &Path, experiment: &str, variant: &str, started: &chrono::DateTime<chrono::Utc>, repeat: u32) -> PathBuf {
+    results.join(experiment).join(variant).join(format!("{}-r{repeat}.jsonl", started.format("%Y%m%dT%H%M%SZ")))
+}
+
+/// One run of one variant. `None` when interrupted before the load began (nothing written, nothing left running).
+///
+/// # Errors
+/// The stack not coming up, or the results file not being writable; the stack is removed either way.
+pub async fn run_one(
+    docker: &Docker,
+    file: &ExperimentFile,
+    variant: &Variant,
+    repeat: u32,
+    results: &Path,
+    interrupt: &CancellationToken,
+    observer: &Observer<'_>,
+) -> Result<Option<Finished>, RunError> {
+    let settings = &variant.experiment;
+    let options = Options { owner: Owner::Run, services: Services::Require };
+    // Bring-up is not cut short by an interrupt (its containers would have no owner yet); it is removed right after.
+    let mut stack = Stack::up(docker, &settings.stack, options, observer.stage).await?;
+    if interrupt.is_cancelled() {
+        (observer.stage)("removing the stack".into());
+        let _ = stack.teardown().await;
+        return Ok(None);
+    }
+
+    let started = chrono::Utc::now();
+    let path = results_path(results, &file.experiment.name, &variant.name, &started, repeat);
+    let mut writer = Writer::create(&path)?;
+    let images: Vec<String> = stack.plan.parts().map(|p| p.spec.image.clone()).collect();
+    let header = Header {
+        experiment: file.experiment.name.clone(),
+        variant: variant.name.clone(),
+        parameters: serde_json::to_value(settings).unwrap_or_default(),
+        repeat,
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit: meta::git_commit(&file.path),
+        images: meta::image_ids(docker, &images).await,
+        host: meta::host(),
+        started_at: started.to_rfc3339(),
+        stack_ready_s: stack.ready_after.as_secs_f64(),
+    };
+    writer.write(&Line::Header(Box::new(header)))?;
+
+    (observer.stage)("load".into());
+    let target = driver::Target {
+        load: &settings.load,
+        url: stack.plan.endpoints.graphql_ws.clone(),
+        docker,
+        containers: stack.running_containers(),
+    };
+    let load_began = Instant::now();
+    let driven = driver::drive(target, &mut writer, interrupt, observer.status).await?;
+    let mut stopped = std::collections::BTreeMap::new();
+    for name in stack.running_containers() {
+        if !container::is_running(docker, &name).await {
+            stopped.insert(name.clone(), container::logs_tail(docker, &name, 30).await);
+        }
+    }
+    (observer.stage)("audit".into());
+    let audit = crate::audit::audit(&stack.plan.endpoints.db_ch, &stack.plan.endpoints.db_ge, &driven.answers).await;
+    let bench_cpu_ms = driven.bench_cpu.as_secs_f64() * 1000.0;
+    let end = End {
+        ended_by: driven.ended_by,
+        loops: driven.loops,
+        timeouts: driven.timeouts,
+        generators: driven.generators,
+        transfers: driven.transfers,
+        errors: driven.errors,
+        error: driven.error.clone(),
+        audit,
+        stopped,
+        bench_cpu_ms,
+        bench_cpu_ms_per_1000_transfers: if driven.transfers > 0 { bench_cpu_ms * 1000.0 / driven.transfers as f64 } else { 0.0 },
+        duration_s: load_began.elapsed().as_secs_f64(),
+        ended_at: chrono::Utc::now().to_rfc3339(),
+    };
+    writer.write(&Line::End(Box::new(end.clone())))?;
+    (observer.stage)("removing the stack".into());
+    if let Err(e) = stack.teardown().await {
+        tracing::warn!("removing stack {}: {e} (removed again on drop)", stack.id);
+    }
+    Ok(Some(Finished {
+        variant: variant.name.clone(),
+        repeat,
+        path: writer.path().to_path_buf(),
+        probe: Latency::of(&driven.probe),
+        generator: Latency::of(&driven.generator),
+        end,
+    }))
+}
+
+impl Finished {
+    /// Completed with a passing audit and not cut short.
+    pub fn ok(&self) -> bool {
+        self.end.audit.passed && matches!(self.end.ended_by, EndedBy::Timeouts | EndedBy::MaxLoops)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn repeats_interleave_variants() {
+        let f = ExperimentFile::parse(Path::new("t.toml"), "name = \"t\"\n[matrix]\n\"stack.brokers\" = [1, 3]\n").unwrap();
+        let names: Vec<String> = order(&f.variants, 3).iter().map(|(r, v)| format!("{}#{r}", v.name)).collect();
+        assert_eq!(names, ["brokers=1#1", "brokers=3#1", "brokers=1#2", "brokers=3#2", "brokers=1#3", "brokers=3#3"]);
+    }
+
+    #[test]
+    fn results_paths_follow_the_design() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-26T17:05:09Z").unwrap().with_timezone(&chrono::Utc);
+        let p = results_path(Path::new("results"), "linger", "linger.ms=25", &t, 3);
+        assert_eq!(p, Path::new("results/linger/linger.ms=25/20261126T170509Z-r3.jsonl"));
+    }
+}

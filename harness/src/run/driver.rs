@@ -1,0 +1,247 @@
+//! One run's load loop (DESIGN.md §6): probe loops on their slots, generators joining on schedule, resources
+//! sampled on the side, a results row per loop, until too many timeouts, `max_loops` or an interrupt.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use hdrhistogram::Histogram;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::usage::{cpu_time, OwnUsage};
+use crate::docker::stats::{self, Sample};
+use crate::experiment::Load;
+use crate::load::bank::{self, Answer};
+use crate::load::client::Client;
+use crate::load::generator::{self, Report};
+use crate::load::probe::{Outcome, Probe};
+use crate::load::schedule::Schedule;
+use crate::results::{EndedBy, Line, ResultsError, Row, Writer};
+
+/// The probe's account (2019: `testuser`).
+pub const PROBE_USER: &str = "testuser";
+
+/// What the progress bar shows after each loop.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    pub loop_no: u32,
+    pub generators: u32,
+    pub last_probe_ms: Option<f64>,
+    pub timeouts: u32,
+    pub errors: u64,
+}
+
+/// What the load did, for the end line and the summary.
+pub struct Driven {
+    pub ended_by: EndedBy,
+    pub error: Option<String>,
+    pub loops: u32,
+    pub timeouts: u32,
+    pub generators: u32,
+    pub transfers: u64,
+    pub errors: u64,
+    /// Every transfer answer, for the audit.
+    pub answers: Vec<(Uuid, Answer)>,
+    /// Latencies in microseconds.
+    pub probe: Histogram<u64>,
+    pub generator: Histogram<u64>,
+    pub bench_cpu: Duration,
+    pub duration: Duration,
+}
+
+/// Where and how to drive.
+pub struct Target<'a> {
+    pub load: &'a Load,
+    /// The endpoint's websocket URL.
+    pub url: String,
+    pub docker: &'a Docker,
+    /// Containers whose resources are sampled.
+    pub containers: Vec<String>,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs to 1 h at 3 significant figures: constant, valid bounds, so creation cannot fail.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|e| unreachable!("constant histogram bounds: {e}"))
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).clamp(1, 3_600_000_000)
+}
+
+/// Container samples taken off the probe's path (the engine takes about a second per sample).
+struct Sampler {
+    docker: Docker,
+    containers: Vec<String>,
+    own: OwnUsage,
+    pending: Option<(Sample, JoinHandle<BTreeMap<String, Sample>>)>,
+}
+
+impl Sampler {
+    fn start(&mut self) {
+        if self.pending.is_some() {
+            return;
+        }
+        let (docker, names) = (self.docker.clone(), self.containers.clone());
+        let task = tokio::spawn(async move { stats::sample_all(&docker, &names).await.unwrap_or_default() });
+        self.pending = Some((self.own.sample(), task));
+    }
+
+    /// The finished sample, if any.
+    async fn take(&mut self) -> Option<BTreeMap<String, Sample>> {
+        if !self.pending.as_ref().is_some_and(|(_, task)| task.is_finished()) {
+            return None;
+        }
+        let (own, task) = self.pending.take()?;
+        let mut samples = task.await.unwrap_or_default();
+        samples.insert("bench".to_string(), own);
+        Some(samples)
+    }
+}
+
+/// Drives the load and writes a row per loop; `interrupt` stops it early (ended by `interrupt`).
+///
+/// # Errors
+/// Only a results file that cannot be written; everything the system under test does is data.
+pub async fn drive(
+    target: Target<'_>,
+    writer: &mut Writer,
+    interrupt: &CancellationToken,
+    status: &(dyn Fn(&Status) + Sync),
+) -> Result<Driven, ResultsError> {
+    let load = target.load;
+    let began = Instant::now();
+    let cpu_before = cpu_time();
+    let mut driven = Driven {
+        ended_by: EndedBy::MaxLoops,
+        error: None,
+        loops: 0,
+        timeouts: 0,
+        generators: 0,
+        transfers: 0,
+        errors: 0,
+        answers: Vec::new(),
+        probe: histogram(),
+        generator: histogram(),
+        bench_cpu: Duration::ZERO,
+        duration: Duration::ZERO,
+    };
+    let mut probe = match start_probe(&target.url, load).await {
+        Ok(probe) => probe,
+        Err(e) => {
+            driven.ended_by = EndedBy::Error;
+            driven.error = Some(format!("the probe could not start: {e}"));
+            return Ok(driven);
+        }
+    };
+    let settings = generator::Settings { url: target.url.clone(), protocol: load.protocol, pause: Duration::from_millis(load.transfer_pause_ms) };
+    let (reports_tx, mut reports) = mpsc::unbounded_channel::<Report>();
+    let stop_generators = CancellationToken::new();
+    let mut generators: Vec<JoinHandle<()>> = Vec::new();
+    let mut sampler = Sampler { docker: target.docker.clone(), containers: target.containers.clone(), own: OwnUsage::new(), pending: None };
+    let mut schedule = Schedule::new(Instant::now(), Duration::from_millis(load.probe_interval_ms));
+
+    for loop_no in 1..=load.max_loops {
+        let wanted = loop_no / load.loops_per_generator * load.generators_per_step;
+        while (generators.len() as u32) < wanted {
+            let n = generators.len() as u32 + 1;
+            generators.push(generator::spawn(n, settings.clone(), reports_tx.clone(), stop_generators.child_token()));
+        }
+        if loop_no % load.resources_every_loops == 0 {
+            sampler.start();
+        }
+        let slot = schedule.next_slot(Instant::now());
+        let ran = tokio::select! {
+            () = interrupt.cancelled() => None,
+            ran = async { tokio::time::sleep_until(slot).await; probe.run(loop_no, slot).await } => Some(ran),
+        };
+        let Some((outcome, answered)) = ran else {
+            driven.ended_by = EndedBy::Interrupt;
+            break;
+        };
+        if let Some(answer) = answered {
+            driven.transfers += 1;
+            driven.answers.push(answer);
+        }
+        let mut row = Row {
+            r#loop: loop_no,
+            t_ms: chrono::Utc::now().timestamp_millis(),
+            probe_ms: None,
+            timeout: false,
+            generators: generators.len() as u32,
+            generator_ms: Vec::new(),
+            errors: 0,
+            resources: sampler.take().await,
+        };
+        match outcome {
+            Outcome::Arrived(latency) => {
+                row.probe_ms = Some(latency.as_secs_f64() * 1000.0);
+                let _ = driven.probe.record(micros(latency));
+            }
+            Outcome::Timeout(cause) => {
+                tracing::debug!(loop_no, "probe timeout: {cause:?}");
+                row.timeout = true;
+                driven.timeouts += 1;
+            }
+        }
+        while let Ok(report) = reports.try_recv() {
+            take_report(&mut driven, report, Some(&mut row));
+        }
+        driven.loops = loop_no;
+        driven.generators = row.generators;
+        writer.write(&Line::Row(row.clone()))?;
+        status(&Status {
+            loop_no,
+            generators: row.generators,
+            last_probe_ms: row.probe_ms,
+            timeouts: driven.timeouts,
+            errors: driven.errors,
+        });
+        if driven.timeouts > load.max_timeouts {
+            driven.ended_by = EndedBy::Timeouts;
+            break;
+        }
+    }
+
+    stop_generators.cancel();
+    drop(reports_tx);
+    for task in generators {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    // Answers that came in after the last row: not in any row, but the audit must know them.
+    while let Some(report) = reports.recv().await {
+        take_report(&mut driven, report, None);
+    }
+    driven.bench_cpu = cpu_time().saturating_sub(cpu_before);
+    driven.duration = began.elapsed();
+    Ok(driven)
+}
+
+async fn start_probe(url: &str, load: &Load) -> Result<Probe<Client>, crate::load::client::ClientError> {
+    let client = Client::connect(url, load.protocol).await?;
+    let account = bank::open_account(&client, PROBE_USER, PROBE_USER).await?;
+    let transactions = bank::follow(&client, &account.iban).await?;
+    Ok(Probe::new(client, account, transactions, Duration::from_millis(load.probe_timeout_ms)))
+}
+
+fn take_report(driven: &mut Driven, report: Report, row: Option<&mut Row>) {
+    if report.error {
+        driven.errors += 1;
+    }
+    if let Some((id, answer)) = report.answered {
+        driven.transfers += 1;
+        driven.answers.push((id, answer));
+    }
+    if let Some(latency) = report.latency {
+        let _ = driven.generator.record(micros(latency));
+    }
+    if let Some(row) = row {
+        row.errors += u32::from(report.error);
+        if let Some(latency) = report.latency {
+            row.generator_ms.push(latency.as_secs_f64() * 1000.0);
+        }
+    }
+}
