@@ -3,6 +3,7 @@
 mod down;
 mod images;
 mod progress;
+mod report;
 mod run;
 mod up;
 
@@ -11,6 +12,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use harness::experiment::ExperimentError;
+use harness::report::ReportError;
+use harness::results::ResultsError;
 
 /// Benchmark harness for event-sourced systems on Kafka behind GraphQL.
 #[derive(Debug, Parser)]
@@ -45,6 +48,18 @@ enum Command {
         #[arg(long, default_value = "results")]
         results: PathBuf,
     },
+    /// Aggregate runs into a self-contained HTML report and its JSON: means, standard errors, p99s, t-tests.
+    Report {
+        /// Experiment files (their results under --results), results folders or files, 2019 mapping files (.edn).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The HTML file to write; the JSON goes beside it (default: results/<first input's name>.html).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Where experiment files' results are.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
     /// Bring one variant's stack up, print its endpoints and leave it running.
     Up {
         /// Experiment file (TOML).
@@ -68,6 +83,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Run { experiment, repeat, variants, results } => {
             run::run(run::Args { experiment, repeat, variants, results }).await
         }
+        Command::Report { inputs, out, results } => report::run(&inputs, out, &results),
         Command::Up { experiment, variant } => up::run(&experiment, variant).await,
         Command::Down { all } => down::run(all).await,
     }
@@ -75,7 +91,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Bad input exits 2, everything else 1.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.chain().any(|e| e.downcast_ref::<ExperimentError>().is_some()) {
+    let bad_input = |e: &(dyn std::error::Error + 'static)| {
+        e.downcast_ref::<ExperimentError>().is_some()
+            || matches!(
+                e.downcast_ref::<ReportError>(),
+                Some(ReportError::Corrupt { .. } | ReportError::UnknownInput(_) | ReportError::Empty(_) | ReportError::Read { .. })
+            )
+            || matches!(e.downcast_ref::<ResultsError>(), Some(ResultsError::Corrupt { .. } | ResultsError::Read { .. }))
+    };
+    if error.chain().any(bad_input) {
         2
     } else {
         1

@@ -9,6 +9,7 @@
 //! - [`load`]: the probe and the generators, GraphQL over websockets in both subprotocols.
 //! - [`run`]: one run from bring-up to teardown, its load loop ([`run::driver`]) writing [`results`] lines,
 //!   then the [`audit`] of the bank's books.
+//! - [`report`]: runs (and 2019 results) aggregated per variant and generator level, as HTML and JSON.
 //!
 //! The binary (`src/main.rs`) turns command-line flags into these types and prints what happens.
 
@@ -17,6 +18,7 @@ pub mod audit;
 pub mod experiment;
 pub mod images;
 pub mod load;
+pub mod report;
 pub mod results;
 pub mod run;
 pub mod stack;

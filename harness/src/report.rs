@@ -1,0 +1,245 @@
+//! Reports (DESIGN.md §8): runs grouped per variant and generator level into means, standard errors, p99s,
+//! transactions and resources; sustained generators per variant; Welch's t-tests between variants; written as
+//! JSON and as one self-contained HTML file.
+//!
+//! - [`edn`]: the 2019 mapping file and EDN runs, read into the same [`Input`] as new results files.
+//! - [`aggregate`]: the figures of one variant.
+//! - [`compare`]: Welch's t-test between variants, in plain words.
+//! - [`html`]: the page, a tera template with Vega inlined.
+
+pub mod aggregate;
+pub mod compare;
+pub mod edn;
+pub mod html;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::audit::Audit;
+use crate::experiment::ExperimentFile;
+use crate::results::{Header, Run};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    #[error(transparent)]
+    Results(#[from] crate::results::ResultsError),
+    #[error(transparent)]
+    Experiment(#[from] crate::experiment::ExperimentError),
+    #[error("{0}: not an experiment file (.toml), a results folder, a results file (.jsonl) or a 2019 mapping file (.edn)")]
+    UnknownInput(PathBuf),
+    #[error("no results found in {0}")]
+    Empty(String),
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One probe loop as the report needs it, from either era.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelRow {
+    pub generators: u32,
+    /// `None`: a timeout.
+    pub probe_ms: Option<f64>,
+    pub generator_ms: Vec<f64>,
+    /// Container -> (cpu %, memory MiB), on sampled rows.
+    pub resources: Option<BTreeMap<String, (f64, f64)>>,
+}
+
+/// One run, read from a results file or a 2019 EDN file.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub variant: String,
+    pub path: PathBuf,
+    pub rows: Vec<LevelRow>,
+    /// Generators reached: the load the run sustained.
+    pub sustained: u32,
+    /// Seconds between probe loops.
+    pub interval_s: f64,
+    /// 2019 runs use the 2019 formulas for transactions per second.
+    pub era_2019: bool,
+    /// Incomplete runs are listed but left out of the figures.
+    pub complete: bool,
+    pub header: Option<Header>,
+    pub audit: Option<Audit>,
+}
+
+impl Input {
+    fn from_run(run: Run) -> Input {
+        let interval_ms = run.header.parameters.pointer("/load/probe_interval_ms").and_then(serde_json::Value::as_f64).unwrap_or(1000.0);
+        let rows = run
+            .rows
+            .iter()
+            .map(|r| LevelRow {
+                generators: r.generators,
+                probe_ms: r.probe_ms.filter(|_| !r.timeout),
+                generator_ms: r.generator_ms.clone(),
+                resources: r.resources.as_ref().map(|m| m.iter().map(|(k, s)| (k.clone(), (s.cpu_pct, s.mem_mib))).collect()),
+            })
+            .collect();
+        Input {
+            variant: run.header.variant.clone(),
+            path: run.path,
+            rows,
+            sustained: run.end.as_ref().map_or(0, |e| e.generators),
+            interval_s: interval_ms / 1000.0,
+            era_2019: false,
+            complete: run.end.is_some(),
+            audit: run.end.map(|e| e.audit),
+            header: Some(run.header),
+        }
+    }
+}
+
+/// Reads every input named on the command line: experiment files (their results folder under `results`),
+/// results folders (searched recursively), results files, and 2019 mapping files.
+///
+/// # Errors
+/// [`ReportError`] naming the path that is wrong; nothing found at all is an error too.
+pub fn read_inputs(paths: &[PathBuf], results: &Path) -> Result<Vec<Input>, ReportError> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+        if path.is_dir() {
+            inputs.extend(read_runs(&jsonl_files(path)?)?);
+        } else if extension == "toml" {
+            let file = ExperimentFile::load(path)?;
+            let folder = results.join(&file.experiment.name);
+            if folder.is_dir() {
+                inputs.extend(read_runs(&jsonl_files(&folder)?)?);
+            }
+        } else if extension == "jsonl" {
+            inputs.push(Input::from_run(Run::read(path)?));
+        } else if extension == "edn" {
+            inputs.extend(edn::read_mapping(path)?);
+        } else if !path.exists() {
+            return Err(ReportError::Read { path: path.clone(), source: std::io::ErrorKind::NotFound.into() });
+        } else {
+            return Err(ReportError::UnknownInput(path.clone()));
+        }
+    }
+    if inputs.is_empty() {
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(ReportError::Empty(names.join(", ")));
+    }
+    Ok(inputs)
+}
+
+/// Reads results files on every core (parsing dominates: a 2019-sized run is tens of MB of JSON).
+fn read_runs(files: &[PathBuf]) -> Result<Vec<Input>, ReportError> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = files.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|f| Run::read(f).map(Input::from_run)).collect::<Result<Vec<_>, _>>()))
+            .collect();
+        let mut inputs = Vec::with_capacity(files.len());
+        for worker in workers {
+            // A reader thread only panics on a bug; surface it as such rather than hide it.
+            let read = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            inputs.extend(read?);
+        }
+        Ok(inputs)
+    })
+}
+
+fn jsonl_files(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|source| ReportError::Read { path: d.clone(), source })?;
+        for entry in entries {
+            let path = entry.map_err(|source| ReportError::Read { path: d.clone(), source })?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// A run listed in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunEntry {
+    pub variant: String,
+    pub path: String,
+    pub complete: bool,
+    pub sustained: u32,
+    pub loops: usize,
+    pub audit: Option<Audit>,
+    pub commit: Option<String>,
+    pub started_at: Option<String>,
+}
+
+/// Everything a report shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub title: String,
+    pub levels: Vec<aggregate::Level>,
+    pub variants: Vec<aggregate::VariantSummary>,
+    pub comparisons: Vec<compare::Comparison>,
+    pub runs: Vec<RunEntry>,
+    /// Image ids, hosts and commits seen in the headers.
+    pub images: BTreeMap<String, Vec<String>>,
+    pub hosts: Vec<String>,
+}
+
+/// Aggregates inputs into a report.
+pub fn build(title: &str, inputs: &[Input]) -> Report {
+    let mut by_variant: BTreeMap<&str, Vec<&Input>> = BTreeMap::new();
+    for input in inputs {
+        by_variant.entry(input.variant.as_str()).or_default().push(input);
+    }
+    let mut levels = Vec::new();
+    let mut variants = Vec::new();
+    for (variant, runs) in &by_variant {
+        let complete: Vec<&Input> = runs.iter().copied().filter(|r| r.complete).collect();
+        levels.extend(aggregate::levels(variant, &complete));
+        variants.push(aggregate::VariantSummary::of(variant, runs));
+    }
+    let comparisons = compare::all(&variants, &by_variant);
+    let mut images: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut hosts = Vec::new();
+    for header in inputs.iter().filter_map(|i| i.header.as_ref()) {
+        for (image, id) in &header.images {
+            let ids = images.entry(image.clone()).or_default();
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        let host = format!("{} ({} CPUs, {} MiB)", header.host.hostname, header.host.cpus, header.host.mem_mib);
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    let runs = inputs
+        .iter()
+        .map(|i| RunEntry {
+            variant: i.variant.clone(),
+            path: i.path.display().to_string(),
+            complete: i.complete,
+            sustained: i.sustained,
+            loops: i.rows.len(),
+            audit: i.audit.clone(),
+            commit: i.header.as_ref().map(|h| h.git_commit.clone()),
+            started_at: i.header.as_ref().map(|h| h.started_at.clone()),
+        })
+        .collect();
+    Report { title: title.to_string(), levels, variants, comparisons, runs, images, hosts }
+}

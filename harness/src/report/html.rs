@@ -1,0 +1,52 @@
+//! The report page: one self-contained HTML file (tera template, Vega inlined), and the JSON beside it.
+
+use std::path::{Path, PathBuf};
+
+use super::{Report, ReportError};
+
+const TEMPLATE: &str = include_str!("report.html.tera");
+const VEGA: &str = include_str!(concat!(env!("OUT_DIR"), "/vega.min.js"));
+const VEGA_LITE: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-lite.min.js"));
+const VEGA_EMBED: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-embed.min.js"));
+
+/// Renders the page.
+///
+/// # Errors
+/// A template error (a bug, reported with its cause).
+pub fn render(report: &Report) -> Result<String, tera::Error> {
+    let mut tera = tera::Tera::default();
+    tera.add_raw_template("report.html", TEMPLATE)?;
+    let mut context = tera::Context::new();
+    // Inside <script>, "</" must not appear literally or it could end the element.
+    let data = serde_json::to_string(report).map_err(tera::Error::json)?.replace("</", "<\\/");
+    context.insert("title", &report.title);
+    context.insert("report", report);
+    context.insert("data", &data);
+    context.insert("vega", VEGA);
+    context.insert("vega_lite", VEGA_LITE);
+    context.insert("vega_embed", VEGA_EMBED);
+    tera.render("report.html", &context)
+}
+
+/// Writes `<out>` and `<out without .html>.json`, each through a temporary file renamed into place, so a
+/// failure never leaves a half-written report.
+///
+/// # Errors
+/// [`ReportError::Write`] naming the file.
+pub fn write(report: &Report, out: &Path) -> Result<(PathBuf, PathBuf), ReportError> {
+    let json_path = out.with_extension("json");
+    let page = render(report).map_err(|e| ReportError::Write { path: out.into(), source: std::io::Error::other(format!("{e:?}")) })?;
+    let json = serde_json::to_string_pretty(&report.levels)
+        .map_err(|e| ReportError::Write { path: json_path.clone(), source: e.into() })?;
+    for (path, text) in [(out, page.as_str()), (json_path.as_path(), json.as_str())] {
+        let error = |source| ReportError::Write { path: path.into(), source };
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(folder).map_err(error)?;
+        let mut temp = tempfile::NamedTempFile::new_in(folder).map_err(error)?;
+        std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(error)?;
+        // Reports are for sharing: readable by everyone, like any file written without a temporary.
+        temp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(error)?;
+        temp.persist(path).map_err(|e| error(e.error))?;
+    }
+    Ok((out.to_path_buf(), json_path))
+}

@@ -1,0 +1,207 @@
+//! Reports: figures against independently computed values (including the 2019 aggregation of the published
+//! seed runs), a property test, a JSON snapshot, and the page drawn by headless Chromium without console errors.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use harness::report::{self, Input, LevelRow};
+
+fn seed() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seed/results")
+}
+
+/// Mean and sample-sd standard error, the plain two-pass way.
+fn naive(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(1.0)
+}
+
+#[test]
+fn the_2019_aggregation_is_reproduced_from_the_seed_runs() {
+    let inputs = report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results")).expect("2019 results read");
+    let built = report::build("2019", &inputs);
+    // Independently: split each EDN line on whitespace, as the 2019 rows are one per line.
+    for (category, file) in [("0", "linger-ms-0-2019-09-21-05-28.edn"), ("100", "linger-ms-100-2019-09-27-00-39.edn")] {
+        let text = std::fs::read_to_string(seed().join(file)).expect("seed file");
+        let mut probe: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+        let mut generated: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+        for line in text.lines().map(|l| l.trim().trim_start_matches('[').trim_end_matches(']')).filter(|l| !l.is_empty()) {
+            let (head, rest) = line.split_once('[').unwrap_or((line, ""));
+            let fields: Vec<f64> = head.split_whitespace().map(|f| f.parse().expect("number")).collect();
+            let level = fields[3] as u32;
+            probe.entry(level).or_default().push(fields[2]);
+            let latencies = rest.split(']').next().unwrap_or("");
+            generated.entry(level).or_default().extend(latencies.split_whitespace().map(|f| f.parse::<f64>().expect("number")));
+        }
+        let variant = format!("2019 {category}");
+        let levels: Vec<_> = built.levels.iter().filter(|l| l.variant == variant).collect();
+        assert_eq!(levels.len(), probe.len(), "{variant}: one level per generator count");
+        for level in levels {
+            let values = &probe[&level.generators];
+            let (mean, se) = naive(values);
+            assert_eq!(level.data_points, values.len(), "{variant} at {}", level.generators);
+            assert!(close(level.probe.mean.unwrap(), mean), "{variant} at {}: {:?} vs {mean}", level.generators, level.probe.mean);
+            assert!(close(level.probe.se.unwrap(), se), "{variant} at {}: {:?} vs {se}", level.generators, level.probe.se);
+            let gen = &generated[&level.generators];
+            assert_eq!(level.generator.n, gen.len());
+            assert_eq!(level.transactions as usize, values.len() + gen.len(), "the 2019 formula");
+            assert!(close(level.tps.unwrap(), 1.0 + gen.len() as f64 / values.len() as f64), "the 2019 formula");
+            if gen.len() > 1 {
+                let (gmean, gse) = naive(gen);
+                assert!(close(level.generator.mean.unwrap(), gmean) && close(level.generator.se.unwrap(), gse));
+            }
+        }
+    }
+    let sustained: Vec<(String, f64)> =
+        built.variants.iter().map(|v| (v.variant.clone(), v.sustained.mean.unwrap_or_default())).collect();
+    assert_eq!(sustained, [("2019 0".to_string(), 50.0), ("2019 100".to_string(), 25.0)]);
+}
+
+/// A deterministic pseudo-random sequence (no test may depend on the clock).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<Input> {
+    let mut rng = Lcg(seed);
+    (0..runs)
+        .map(|r| {
+            let rows: Vec<LevelRow> = (0..loops)
+                .map(|k| {
+                    let generators = (k / 10) as u32;
+                    let timeout = rng.next() < 0.05;
+                    LevelRow {
+                        generators,
+                        probe_ms: (!timeout).then(|| 5.0 + 100.0 * rng.next() + f64::from(generators)),
+                        generator_ms: (0..generators).map(|_| 1.0 + 50.0 * rng.next()).collect(),
+                        resources: (k % 5 == 0).then(|| BTreeMap::from([("kgb-kafka-1".to_string(), (100.0 * rng.next(), 500.0 + rng.next()))])),
+                    }
+                })
+                .collect();
+            Input {
+                variant: variant.into(),
+                path: PathBuf::from(format!("{variant}/r{r}.jsonl")),
+                sustained: rows.last().map_or(0, |r| r.generators),
+                rows,
+                interval_s: 0.5,
+                era_2019: false,
+                complete: true,
+                header: None,
+                audit: None,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn pooled_figures_match_a_naive_computation_for_random_runs() {
+    for seed in 1..=25u64 {
+        let inputs = synthetic("v", seed, 1 + (seed as usize % 4), 20 + (seed as usize * 7) % 60);
+        let built = report::build("p", &inputs);
+        for level in &built.levels {
+            let rows: Vec<&LevelRow> = inputs.iter().flat_map(|i| &i.rows).filter(|r| r.generators == level.generators).collect();
+            let probe: Vec<f64> = rows.iter().filter_map(|r| r.probe_ms).collect();
+            let gen: Vec<f64> = rows.iter().flat_map(|r| r.generator_ms.iter().copied()).collect();
+            assert_eq!(level.timeouts, rows.len() - probe.len());
+            assert_eq!(level.data_points, probe.len());
+            if probe.len() > 1 {
+                let (mean, se) = naive(&probe);
+                assert!(close(level.probe.mean.unwrap(), mean) && close(level.probe.se.unwrap(), se), "seed {seed}");
+                let max = probe.iter().copied().fold(f64::MIN, f64::max);
+                let min = probe.iter().copied().fold(f64::MAX, f64::min);
+                assert_eq!((level.probe.min.unwrap(), level.probe.max.unwrap()), (min, max));
+                let mut sorted = probe.clone();
+                sorted.sort_by(f64::total_cmp);
+                let rank = ((0.99 * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+                let p99 = level.probe.p99.unwrap();
+                assert!((p99 - sorted[rank]).abs() <= sorted[rank] * 0.002 + 0.002, "seed {seed}: p99 {p99} vs {}", sorted[rank]);
+            }
+            let seconds = rows.len() as f64 * 0.5;
+            assert!(close(level.tps.unwrap(), (probe.len() + gen.len()) as f64 / seconds));
+        }
+    }
+}
+
+#[test]
+fn the_json_matches_its_snapshot() {
+    let mut inputs = synthetic("linger.ms=0", 7, 2, 30);
+    inputs.extend(synthetic("linger.ms=25", 8, 3, 25));
+    let built = report::build("snapshot", &inputs);
+    let json = serde_json::to_string_pretty(&built.levels).expect("json") + "\n";
+    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/report.json");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&snapshot, &json).expect("snapshot written");
+    }
+    let expected = std::fs::read_to_string(&snapshot).expect("snapshot exists (UPDATE_SNAPSHOTS=1 writes it)");
+    assert_eq!(json, expected, "report JSON changed; if on purpose, run with UPDATE_SNAPSHOTS=1 and review the diff");
+    let first = &serde_json::from_str::<serde_json::Value>(&json).expect("parses")[0];
+    for key in ["variant", "generators", "probe", "generator", "transactions", "tps", "resources"] {
+        assert!(first.get(key).is_some(), "{key} missing");
+    }
+}
+
+#[test]
+fn the_page_draws_its_charts_in_headless_chromium() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut inputs = synthetic("linger.ms=0", 3, 3, 40);
+    inputs.extend(report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results")).expect("2019"));
+    let built = report::build("chromium", &inputs);
+    let (html, json) = report::html::write(&built, &dir.path().join("report.html")).expect("written");
+    assert!(json.exists());
+    let size = std::fs::metadata(&html).expect("html").len();
+    assert!(size < 3_000_000, "report is {size} bytes");
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(!page.contains("src=\"http") && !page.contains("href=\"http"), "the page must not load anything");
+
+    let chromium = |extra: &[&str]| {
+        std::process::Command::new("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000"])
+            .args(extra)
+            .arg(format!("file://{}", html.display()))
+            .output()
+            .expect("chromium runs (scripts/setup installs it)")
+    };
+    let dom = chromium(&["--dump-dom"]);
+    let (out, err) = (String::from_utf8_lossy(&dom.stdout), String::from_utf8_lossy(&dom.stderr));
+    let drawn = out.split("data-drawn=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("");
+    assert!(drawn.parse::<usize>().is_ok_and(|n| n > 0), "chart not drawn ({drawn:?}); console:\n{err}");
+    assert!(out.contains("<svg"), "no chart in the page");
+    let console_errors: Vec<&str> =
+        err.lines().filter(|l| l.contains("CONSOLE") && (l.contains("Error") || l.contains("error") || l.contains("Uncaught"))).collect();
+    assert!(console_errors.is_empty(), "console errors: {console_errors:?}");
+
+    // The screenshot is kept as a test artifact next to the build.
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts folder");
+    let shot = artifacts.join("report.png");
+    chromium(&["--window-size=1280,1400", &format!("--screenshot={}", shot.display())]);
+    assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000), "screenshot at {}", shot.display());
+}
+
+#[test]
+fn bad_inputs_name_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("broken.jsonl");
+    std::fs::write(&bad, "{\"kind\": \"row\"}\n").expect("write");
+    let err = report::read_inputs(std::slice::from_ref(&bad), Path::new("results")).unwrap_err().to_string();
+    assert!(err.contains("broken.jsonl:1"), "{err}");
+    let other = dir.path().join("notes.txt");
+    std::fs::write(&other, "x").expect("write");
+    let err = report::read_inputs(std::slice::from_ref(&other), Path::new("results")).unwrap_err().to_string();
+    assert!(err.contains("notes.txt") && err.contains("not an experiment file"), "{err}");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let err = report::read_inputs(std::slice::from_ref(&empty), Path::new("results")).unwrap_err().to_string();
+    assert!(err.contains("no results found"), "{err}");
+}
