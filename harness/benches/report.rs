@@ -22,6 +22,8 @@ fn main() -> anyhow::Result<()> {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (seed >> 11) as f64 / (1u64 << 53) as f64
     };
+    // Latencies as bench writes them: milliseconds at microsecond resolution.
+    let micro = |x: f64| (x * 1000.0).round() / 1000.0;
     let written = Instant::now();
     for r in 0..runs {
         let variant = format!("linger.ms={}", [0, 10, 25, 100][r % 4]);
@@ -47,10 +49,10 @@ fn main() -> anyhow::Result<()> {
             w.write(&Line::Row(Row {
                 r#loop: k as u32,
                 t_ms: 1_790_000_000_000 + k as i64 * 1000,
-                probe_ms: Some(50.0 + 100.0 * random()),
+                probe_ms: Some(micro(50.0 + 100.0 * random())),
                 timeout: false,
                 generators,
-                generator_ms: (0..generators.min(40) * 4).map(|_| 5.0 + 200.0 * random()).collect(),
+                generator_ms: (0..generators.min(40) * 4).map(|_| micro(5.0 + 200.0 * random())).collect(),
                 errors: 0,
                 resources,
             }))?;
