@@ -5,14 +5,12 @@
 //! - [`waiters`]: feedback routed to the waiting subscription by uuid.
 //! - [`events`]: the consumer: BalanceChanged stored once and pushed live; feedback handed to waiters.
 //! - [`store`]: db-ge, users and transactions.
-//! - [`money`]: euro formatting from integer cents.
 //! - [`ws`]: both websocket subprotocols, legacy clients without `connection_init` included.
 //! - [`app`]: settings, connections and the router of one endpoint process.
 
 pub mod app;
 pub mod commands;
 pub mod events;
-pub mod money;
 pub mod schema;
 pub mod store;
 pub mod waiters;

@@ -10,7 +10,7 @@ use topology::records::Record;
 use uuid::Uuid;
 
 use crate::commands::Commands;
-use crate::money::euros;
+use topology::money::euros;
 use crate::store::{Store, StoredTransaction};
 
 pub type BankSchema = Schema<Query, async_graphql::EmptyMutation, SubscriptionRoot>;

@@ -5,7 +5,7 @@
 //! - [`records`]: the seven Avro records and their schemas.
 //! - [`registry`]: the Confluent wire format against the schema registry, with caches.
 //! - [`kafka`]: producer and consumer configurations from the environment; the `event_id` header.
-//! - [`iban`]: open-bank IBANs, tokens and the house account.
+//! - [`iban`]: open-bank IBANs, tokens and the house account; [`money`]: euro cents written Dutch style.
 //! - [`sql`]: the schemas of db-ch and db-ge; [`db`]: pools with those schemas applied.
 //! - [`service`]: logging, SIGTERM handling and health endpoints shared by the service binaries.
 
@@ -13,6 +13,7 @@ pub mod db;
 pub mod env;
 pub mod iban;
 pub mod kafka;
+pub mod money;
 pub mod records;
 pub mod registry;
 pub mod service;

@@ -106,33 +106,9 @@ fn transaction(data: &Value) -> Result<Transaction, ClientError> {
     }
 }
 
-/// Euro cents the way the endpoint writes them (DESIGN.md §3): `€1.234,56`.
-pub fn euros(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let cents = cents.unsigned_abs();
-    let whole = (cents / 100).to_string();
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push('.');
-        }
-        grouped.push(digit);
-    }
-    format!("€{sign}{grouped},{:02}", cents % 100)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn euros_are_written_dutch_style() {
-        assert_eq!(euros(1000), "€10,00");
-        assert_eq!(euros(123_456), "€1.234,56");
-        assert_eq!(euros(0), "€0,00");
-        assert_eq!(euros(-1234), "€-12,34");
-        assert_eq!(euros(100_000_000), "€1.000.000,00");
-    }
 
     #[test]
     fn transactions_are_read_from_the_stream_payload() {

@@ -7,9 +7,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::bank::{euros, Account, Answer, Bank, Transaction, Transfer};
+use super::bank::{Account, Answer, Bank, Transaction, Transfer};
 use super::client::ClientError;
 use topology::iban::HOUSE_IBAN;
+use topology::money::euros;
 
 /// (cents, description): five deposits from `cash`, then five transfers to the house account.
 const CYCLE: [(i64, &str); 10] = [

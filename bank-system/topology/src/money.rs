@@ -1,5 +1,6 @@
 //! Amounts in euro cents formatted Dutch style with integer arithmetic only (2019 went through doubles and
-//! got cents wrong on large balances): `€1.234,56`, `€0,00`, `€-12,34`.
+//! got cents wrong on large balances): `€1.234,56`, `€0,00`, `€-12,34`. The endpoint writes amounts this way;
+//! the harness's probe recognises its own transactions by them.
 
 /// Formats `cents` as euros: thousands separated by `.`, `,` before the cents, no space after `€`.
 pub fn euros(cents: i64) -> String {
