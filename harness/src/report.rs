@@ -113,12 +113,12 @@ pub fn read_inputs(paths: &[PathBuf], results: &Path) -> Result<Vec<Input>, Repo
     for path in paths {
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
         if path.is_dir() {
-            inputs.extend(read_runs(&jsonl_files(path)?)?);
+            inputs.extend(read_runs(&crate::results::files(path)?)?);
         } else if extension == "toml" {
             let file = ExperimentFile::load(path)?;
             let folder = results.join(&file.experiment.name);
             if folder.is_dir() {
-                inputs.extend(read_runs(&jsonl_files(&folder)?)?);
+                inputs.extend(read_runs(&crate::results::files(&folder)?)?);
             }
         } else if extension == "jsonl" {
             inputs.push(Input::from_run(Run::read(path)?));
@@ -154,24 +154,6 @@ fn read_runs(files: &[PathBuf]) -> Result<Vec<Input>, ReportError> {
         }
         Ok(inputs)
     })
-}
-
-fn jsonl_files(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|source| ReportError::Read { path: d.clone(), source })?;
-        for entry in entries {
-            let path = entry.map_err(|source| ReportError::Read { path: d.clone(), source })?.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "jsonl") {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
 }
 
 /// A run listed in the report.

@@ -212,6 +212,28 @@ impl Run {
     }
 }
 
+/// The results files (`*.jsonl`) under `dir`, any depth, sorted.
+///
+/// # Errors
+/// [`ResultsError::Read`] naming the folder that cannot be listed.
+pub fn files(dir: &Path) -> Result<Vec<PathBuf>, ResultsError> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|source| ResultsError::Read { path: d.clone(), source })?;
+        for entry in entries {
+            let path = entry.map_err(|source| ResultsError::Read { path: d.clone(), source })?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,26 +1,10 @@
 //! A real smoke run of the whole stack through the `bench` binary: the results file is complete and its rows
 //! hold the invariants of DESIGN.md §6–7, the audit passed, and nothing is left running.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 use harness::results::{EndedBy, Run};
-
-fn results_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d).expect("results folder").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "jsonl") {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
 
 #[tokio::test]
 async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() {
@@ -38,7 +22,7 @@ async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() 
     assert!(out.status.success(), "bench run failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("passed"), "{stdout}");
 
-    let files = results_files(results.path());
+    let files = harness::results::files(results.path()).expect("results listed");
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].starts_with(results.path().join("smoke/default")), "{files:?}");
     let run = Run::read(&files[0]).expect("results file reads back");
