@@ -81,12 +81,12 @@ impl Input {
         let interval_ms = run.header.parameters.pointer("/load/probe_interval_ms").and_then(serde_json::Value::as_f64).unwrap_or(1000.0);
         let rows = run
             .rows
-            .iter()
+            .into_iter()
             .map(|r| LevelRow {
                 generators: r.generators,
                 probe_ms: r.probe_ms.filter(|_| !r.timeout),
-                generator_ms: r.generator_ms.clone(),
-                resources: r.resources.as_ref().map(|m| m.iter().map(|(k, s)| (k.clone(), (s.cpu_pct, s.mem_mib))).collect()),
+                generator_ms: r.generator_ms,
+                resources: r.resources.map(|m| m.into_iter().map(|(k, s)| (k, (s.cpu_pct, s.mem_mib))).collect()),
             })
             .collect();
         Input {
@@ -188,13 +188,21 @@ pub fn build(title: &str, inputs: &[Input]) -> Report {
     for input in inputs {
         by_variant.entry(input.variant.as_str()).or_default().push(input);
     }
-    let mut levels = Vec::new();
-    let mut variants = Vec::new();
-    for (variant, runs) in &by_variant {
-        let complete: Vec<&Input> = runs.iter().copied().filter(|r| r.complete).collect();
-        levels.extend(aggregate::levels(variant, &complete));
-        variants.push(aggregate::VariantSummary::of(variant, runs));
-    }
+    // Variants are independent: one thread each (pooling hundreds of MB of latencies is the report's main cost).
+    let levels: Vec<aggregate::Level> = std::thread::scope(|scope| {
+        let workers: Vec<_> = by_variant
+            .iter()
+            .map(|(variant, runs)| {
+                scope.spawn(move || {
+                    let complete: Vec<&Input> = runs.iter().copied().filter(|r| r.complete).collect();
+                    aggregate::levels(variant, &complete)
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    let variants: Vec<aggregate::VariantSummary> =
+        by_variant.iter().map(|(variant, runs)| aggregate::VariantSummary::of(variant, runs)).collect();
     let comparisons = compare::all(&variants, &by_variant);
     let mut images: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut hosts = Vec::new();

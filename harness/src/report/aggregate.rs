@@ -90,6 +90,18 @@ pub fn levels(variant: &str, runs: &[&Input]) -> Vec<Level> {
         resources: BTreeMap<String, (Vec<f64>, Vec<f64>)>,
     }
     let mut pools: BTreeMap<u32, Pool> = BTreeMap::new();
+    // Sized up front: pooled generator latencies run to hundreds of MB, and growing them copies it all again.
+    let mut sizes: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
+    for row in runs.iter().flat_map(|r| &r.rows) {
+        let size = sizes.entry(row.generators).or_default();
+        size.0 += 1;
+        size.1 += row.generator_ms.len();
+    }
+    for (level, (rows, generated)) in sizes {
+        let pool = pools.entry(level).or_default();
+        pool.probe.reserve_exact(rows);
+        pool.generator.reserve_exact(generated);
+    }
     for run in runs {
         for row in &run.rows {
             let pool = pools.entry(row.generators).or_default();
