@@ -39,7 +39,7 @@ enum Command {
         /// Experiment file (TOML).
         experiment: PathBuf,
         /// Runs per variant (default: the file's `repeat`); variants are interleaved.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         repeat: Option<u32>,
         /// Run only this variant (repeatable; default: all).
         #[arg(long = "variant", value_name = "NAME")]

@@ -107,3 +107,10 @@ fn down_all_removes_what_a_crashed_bench_left() {
     assert!(out.status.success());
     assert!(labelled_containers().is_empty());
 }
+
+#[test]
+fn run_rejects_a_repeat_of_zero_with_exit_2() {
+    let out = bench().args(["run", "experiments/smoke.toml", "--repeat", "0"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--repeat"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -22,9 +22,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let file = ExperimentFile::load(&args.experiment)?;
     let variants = file.select(&args.variants)?;
     let repeat = args.repeat.unwrap_or(file.experiment.repeat);
-    if repeat == 0 {
-        anyhow::bail!(harness::experiment::ExperimentError::Invalid { path: file.path.clone(), message: "--repeat must be at least 1".into() });
-    }
     let docker = harness::docker::connect().await?;
     let interrupt = CancellationToken::new();
     let on_ctrl_c = interrupt.clone();
