@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::audit::Audit;
 use crate::experiment::ExperimentFile;
-use crate::results::{Header, Run};
+use crate::results::{EndedBy, Header, Run};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -64,8 +64,9 @@ pub struct Input {
     pub variant: String,
     pub path: PathBuf,
     pub rows: Vec<LevelRow>,
-    /// Generators reached: the load the run sustained.
-    pub sustained: u32,
+    /// Generators reached when the run ended by its own rule (timeouts or max_loops): the load it sustained.
+    /// `None` for a run cut short by an interrupt or an error, whose rows still count.
+    pub sustained: Option<u32>,
     /// Seconds between probe loops.
     pub interval_s: f64,
     /// 2019 runs use the 2019 formulas for transactions per second.
@@ -93,7 +94,7 @@ impl Input {
             variant: run.header.variant.clone(),
             path: run.path,
             rows,
-            sustained: run.end.as_ref().map_or(0, |e| e.generators),
+            sustained: run.end.as_ref().filter(|e| matches!(e.ended_by, EndedBy::Timeouts | EndedBy::MaxLoops)).map(|e| e.generators),
             interval_s: interval_ms / 1000.0,
             era_2019: false,
             complete: run.end.is_some(),
@@ -162,7 +163,7 @@ pub struct RunEntry {
     pub variant: String,
     pub path: String,
     pub complete: bool,
-    pub sustained: u32,
+    pub sustained: Option<u32>,
     pub loops: usize,
     pub audit: Option<Audit>,
     pub commit: Option<String>,

@@ -92,7 +92,7 @@ fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<Input> 
             Input {
                 variant: variant.into(),
                 path: PathBuf::from(format!("{variant}/r{r}.jsonl")),
-                sustained: rows.last().map_or(0, |r| r.generators),
+                sustained: rows.last().map(|r| r.generators),
                 rows,
                 interval_s: 0.5,
                 era_2019: false,
@@ -204,4 +204,15 @@ fn bad_inputs_name_what_is_wrong() {
     std::fs::create_dir(&empty).expect("mkdir");
     let err = report::read_inputs(std::slice::from_ref(&empty), Path::new("results")).unwrap_err().to_string();
     assert!(err.contains("no results found"), "{err}");
+}
+
+#[test]
+fn an_interrupted_run_adds_its_rows_but_not_its_generator_count() {
+    let mut inputs = synthetic("v", 11, 3, 40);
+    inputs[2].sustained = None; // ended by an interrupt after 40 loops
+    let built = report::build("interrupted", &inputs);
+    let v = &built.variants[0];
+    assert_eq!((v.complete, v.sustained.n), (3, 2));
+    let level0 = built.levels.iter().find(|l| l.generators == 0).expect("level 0");
+    assert_eq!(level0.data_points + level0.timeouts, 30, "rows of all three runs are pooled");
 }

@@ -160,7 +160,7 @@ pub struct VariantSummary {
     pub complete: usize,
     /// Paths of runs without an end line: listed, left out of every figure.
     pub incomplete: Vec<String>,
-    /// Generators reached, over complete runs.
+    /// Generators reached, over complete runs that ended by their own rule (not interrupted).
     pub sustained: Figures,
     pub audits_passed: usize,
     pub audits_failed: usize,
@@ -169,7 +169,7 @@ pub struct VariantSummary {
 impl VariantSummary {
     pub fn of(variant: &str, runs: &[&Input]) -> VariantSummary {
         let complete: Vec<&&Input> = runs.iter().filter(|r| r.complete).collect();
-        let sustained: Vec<f64> = complete.iter().map(|r| f64::from(r.sustained)).collect();
+        let sustained: Vec<f64> = complete.iter().filter_map(|r| r.sustained.map(f64::from)).collect();
         let audits: Vec<bool> = complete.iter().filter_map(|r| r.audit.as_ref().map(|a| a.passed)).collect();
         VariantSummary {
             variant: variant.to_string(),

@@ -76,7 +76,7 @@ pub fn all(variants: &[VariantSummary], runs: &BTreeMap<&str, Vec<&Input>>) -> V
                     latencies.entry(row.generators).or_default().push(ms);
                 }
             }
-            Samples { sustained: complete.iter().map(|r| f64::from(r.sustained)).collect(), latencies }
+            Samples { sustained: complete.iter().filter_map(|r| r.sustained.map(f64::from)).collect(), latencies }
         })
         .collect();
     let mut out = Vec::new();

@@ -223,7 +223,7 @@ pub fn read_run(path: &Path, variant: &str) -> Result<Input, ReportError> {
         });
         out.push(LevelRow { generators: generators as u32, probe_ms: number(2).filter(|v| !v.is_nan()), generator_ms, resources });
     }
-    let sustained = out.last().map_or(0, |r| r.generators);
+    let sustained = out.last().map(|r| r.generators);
     Ok(Input {
         variant: variant.to_string(),
         path: path.into(),
@@ -267,6 +267,6 @@ mod tests {
         assert_eq!(run.rows.iter().filter(|r| r.probe_ms.is_none()).count(), 2);
         assert_eq!(run.rows[4].generator_ms, vec![3.0, 4.0]);
         assert_eq!(run.rows[4].resources.as_ref().unwrap()["kafka (3 brokers)"], (5.0, 6.0));
-        assert_eq!(run.sustained, 1);
+        assert_eq!(run.sustained, Some(1));
     }
 }
