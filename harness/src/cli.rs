@@ -1,7 +1,9 @@
 //! The command line: clap types stay here; each command converts them into the library's types once.
 
 mod down;
+mod dry_run;
 mod images;
+mod matrix;
 mod progress;
 mod report;
 mod run;
@@ -47,6 +49,18 @@ enum Command {
         /// Folder of the results files.
         #[arg(long, default_value = "results")]
         results: PathBuf,
+        /// Print the variants, their settings and the expected duration; start nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the GitHub Actions matrix (JSON) of the experiments: one entry per variant, with the command to run.
+    Matrix {
+        /// Experiment files (TOML).
+        #[arg(required = true)]
+        experiments: Vec<PathBuf>,
+        /// Runs per variant written into each command (default: each file's `repeat`).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        repeat: Option<u32>,
     },
     /// Aggregate runs into a self-contained HTML report and its JSON: means, standard errors, p99s, t-tests.
     Report {
@@ -80,9 +94,10 @@ enum Command {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Images { check, quiet } => images::run(check, quiet).await,
-        Command::Run { experiment, repeat, variants, results } => {
-            run::run(run::Args { experiment, repeat, variants, results }).await
+        Command::Run { experiment, repeat, variants, results, dry_run } => {
+            run::run(run::Args { experiment, repeat, variants, results, dry_run }).await
         }
+        Command::Matrix { experiments, repeat } => matrix::run(&experiments, repeat),
         Command::Report { inputs, out, results } => report::run(&inputs, out, &results),
         Command::Up { experiment, variant } => up::run(&experiment, variant).await,
         Command::Down { all } => down::run(all).await,

@@ -3,6 +3,7 @@
 //! A file is read once into a TOML table; [`matrix`] writes each combination of the `[matrix]` values into a
 //! copy of that table and deserializes it, so a variant is validated exactly like the file itself.
 
+pub mod estimate;
 pub mod matrix;
 
 use std::collections::BTreeMap;

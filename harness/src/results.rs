@@ -212,6 +212,35 @@ impl Run {
     }
 }
 
+/// The header and, when the run finished, the end line of a results file, without reading its rows
+/// (for `--dry-run`, which only needs what earlier runs took).
+///
+/// # Errors
+/// [`ResultsError`] naming the file when it cannot be read or its first line is not a header.
+pub fn outline(path: &Path) -> Result<(Header, Option<End>), ResultsError> {
+    use std::io::{Read, Seek, SeekFrom};
+    // The end line holds at most a few containers' last 30 log lines: far less than this.
+    const TAIL: u64 = 1 << 20;
+    let read_error = |source| ResultsError::Read { path: path.into(), source };
+    let mut file = File::open(path).map_err(read_error)?;
+    let mut first = String::new();
+    BufReader::new(&mut file).read_line(&mut first).map_err(read_error)?;
+    let header = match serde_json::from_str::<Line>(&first) {
+        Ok(Line::Header(h)) => *h,
+        _ => return Err(ResultsError::Corrupt { path: path.into(), line: 1, message: "the first line must be the header".into() }),
+    };
+    let len = file.metadata().map_err(read_error)?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).map_err(read_error)?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).map_err(read_error)?;
+    let last = String::from_utf8_lossy(&tail).lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string);
+    let end = match last.map(|l| serde_json::from_str::<Line>(&l)) {
+        Some(Ok(Line::End(e))) => Some(*e),
+        _ => None,
+    };
+    Ok((header, end))
+}
+
 /// The results files (`*.jsonl`) under `dir`, any depth, sorted.
 ///
 /// # Errors
@@ -269,6 +298,8 @@ mod tests {
         assert_eq!(run.rows.len(), 2);
         assert!(run.end.is_none());
         assert!(Writer::create(&path).is_err(), "an existing results file is never overwritten");
+        let (h, end) = outline(&path).unwrap();
+        assert_eq!((h.variant.as_str(), end), ("default", None));
     }
 
     #[test]

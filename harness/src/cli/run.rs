@@ -16,12 +16,17 @@ pub struct Args {
     pub repeat: Option<u32>,
     pub variants: Vec<String>,
     pub results: PathBuf,
+    pub dry_run: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let file = ExperimentFile::load(&args.experiment)?;
     let variants = file.select(&args.variants)?;
     let repeat = args.repeat.unwrap_or(file.experiment.repeat);
+    if args.dry_run {
+        super::dry_run::print(&file, &variants, repeat, &args.results);
+        return Ok(ExitCode::SUCCESS);
+    }
     let docker = harness::docker::connect().await?;
     let interrupt = CancellationToken::new();
     let on_ctrl_c = interrupt.clone();

@@ -1,0 +1,102 @@
+//! `bench run --dry-run`: what an invocation would run and how long it would take, without starting anything.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use harness::experiment::estimate::{self, Bound};
+use harness::experiment::{ExperimentFile, Variant};
+
+/// What earlier complete runs of one variant took, from their results files.
+#[derive(Default)]
+struct Earlier {
+    runs: u32,
+    total: Duration,
+}
+
+fn earlier(results: &Path, experiment: &str, variant: &str) -> Earlier {
+    let folder = results.join(experiment).join(variant);
+    let files = if folder.is_dir() { harness::results::files(&folder).unwrap_or_default() } else { Vec::new() };
+    let mut e = Earlier::default();
+    for (header, end) in files.iter().filter_map(|f| harness::results::outline(f).ok()) {
+        if let Some(end) = end {
+            e.runs += 1;
+            e.total += Duration::from_secs_f64(header.stack_ready_s + end.duration_s) + estimate::AFTER_LOAD;
+        }
+    }
+    e
+}
+
+pub fn print(file: &ExperimentFile, variants: &[Variant], repeat: u32, results: &Path) {
+    let e = &file.experiment;
+    println!("{}: {}", e.name, if e.description.is_empty() { "(no description)" } else { &e.description });
+    let order = harness::run::order(variants, repeat);
+    println!(
+        "{} variant(s) × {repeat} repeat(s) = {} run(s), interleaved; a fresh stack per run; results in {}",
+        variants.len(),
+        order.len(),
+        results.join(&e.name).display()
+    );
+    println!();
+    let mut bound_total = Duration::ZERO;
+    let mut likely_total = Duration::ZERO;
+    let mut any_earlier = false;
+    for v in variants {
+        let l = &v.experiment.load;
+        let s = &v.experiment.stack;
+        let bound = Bound::of(&v.experiment);
+        let before = earlier(results, &e.name, &v.name);
+        let likely = if before.runs > 0 { before.total / before.runs } else { bound.total() };
+        bound_total += bound.total() * repeat;
+        likely_total += likely * repeat;
+        let settings: Vec<String> = v.values.iter().map(|(k, value)| format!("{k} = {value}")).collect();
+        println!("{}", v.name);
+        if !settings.is_empty() {
+            println!("  settings:  {}", settings.join(", "));
+        }
+        println!(
+            "  stack:     {} broker(s), {} protocol, producer {}",
+            s.brokers,
+            serde_json::to_value(l.protocol).ok().and_then(|p| p.as_str().map(str::to_string)).unwrap_or_default(),
+            properties(harness::stack::plan::producer_defaults(), &s.services.producer)
+        );
+        println!(
+            "  load:      a probe loop every {} ms; {} generator(s) join every {} loops (at most {} by loop {}); ends after {} timeouts (> {} ms)",
+            l.probe_interval_ms,
+            l.generators_per_step,
+            l.loops_per_generator,
+            estimate::max_generators(&v.experiment),
+            l.max_loops,
+            l.max_timeouts + 1,
+            l.probe_timeout_ms
+        );
+        println!(
+            "  per run:   at most {} (bring-up ~{}, load ≤ {}, audit and teardown ≤ {})",
+            estimate::human(bound.total()),
+            estimate::human(bound.bring_up),
+            estimate::human(bound.load),
+            estimate::human(bound.after)
+        );
+        if before.runs > 0 {
+            println!("  earlier:   {} complete run(s) here took {} on average", before.runs, estimate::human(likely));
+        }
+        any_earlier |= before.runs > 0;
+    }
+    println!();
+    println!("expected duration: at most {}", estimate::human(bound_total));
+    if any_earlier {
+        println!("                   about {} judging by earlier runs (variants without any counted at their bound)", estimate::human(likely_total));
+    }
+    println!("nothing was started (--dry-run)");
+}
+
+/// The producer properties the services get: bench's profile with the experiment's merged over it.
+fn properties(mut merged: BTreeMap<String, String>, set: &BTreeMap<String, toml::Value>) -> String {
+    for (k, v) in set {
+        merged.insert(k.clone(), match v {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+    }
+    merged.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
