@@ -183,10 +183,37 @@ pub struct Report {
     pub hosts: Vec<String>,
 }
 
-/// Aggregates inputs into a report.
+impl Input {
+    /// Where the run sits in any results tree (`<experiment>/<variant>/<file>`), so the same run has the same
+    /// name whichever machine or folder it is read from; 2019 runs keep the path they were read from.
+    pub fn name(&self) -> String {
+        match (&self.header, self.path.file_name()) {
+            (Some(h), Some(file)) => format!("{}/{}/{}", h.experiment, h.variant, file.to_string_lossy()),
+            _ => self.path.display().to_string(),
+        }
+    }
+
+    /// Runs in a fixed order whatever order they were read in: floating-point sums depend on it.
+    fn order_key(&self) -> (&str, &str, String) {
+        (&self.variant, self.header.as_ref().map_or("", |h| h.started_at.as_str()), self.name())
+    }
+}
+
+/// The experiments the runs belong to (`linger`, `linger + 2019`), for the report's title.
+pub fn title(inputs: &[Input]) -> String {
+    let mut names: Vec<&str> = inputs.iter().map(|i| i.header.as_ref().map_or("2019", |h| h.experiment.as_str())).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(" + ")
+}
+
+/// Aggregates inputs into a report. The result depends only on the set of runs, not on the order or the
+/// folders they were read from, so results merged from several machines report exactly as on one.
 pub fn build(title: &str, inputs: &[Input]) -> Report {
+    let mut sorted: Vec<&Input> = inputs.iter().collect();
+    sorted.sort_by_cached_key(|i| i.order_key());
     let mut by_variant: BTreeMap<&str, Vec<&Input>> = BTreeMap::new();
-    for input in inputs {
+    for input in &sorted {
         by_variant.entry(input.variant.as_str()).or_default().push(input);
     }
     // Variants are independent: one thread each (pooling hundreds of MB of latencies is the report's main cost).
@@ -207,7 +234,7 @@ pub fn build(title: &str, inputs: &[Input]) -> Report {
     let comparisons = compare::all(&variants, &by_variant);
     let mut images: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut hosts = Vec::new();
-    for header in inputs.iter().filter_map(|i| i.header.as_ref()) {
+    for header in sorted.iter().filter_map(|i| i.header.as_ref()) {
         for (image, id) in &header.images {
             let ids = images.entry(image.clone()).or_default();
             if !ids.contains(id) {
@@ -219,11 +246,15 @@ pub fn build(title: &str, inputs: &[Input]) -> Report {
             hosts.push(host);
         }
     }
-    let runs = inputs
+    for ids in images.values_mut() {
+        ids.sort();
+    }
+    hosts.sort();
+    let runs = sorted
         .iter()
         .map(|i| RunEntry {
             variant: i.variant.clone(),
-            path: i.path.display().to_string(),
+            path: i.name(),
             complete: i.complete,
             sustained: i.sustained,
             loops: i.rows.len(),

@@ -1,6 +1,8 @@
 //! Real stacks for the workspace's integration tests: one per test at a time (stacks share fixed ports),
 //! torn down when the test's handle is dropped.
 
+pub mod synthetic;
+
 use std::path::Path;
 
 use crate::experiment::ExperimentFile;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use harness::testing::synthetic::Lcg;
 use harness::report::{self, Input, LevelRow};
 
 fn seed() -> PathBuf {
@@ -61,16 +62,6 @@ fn the_2019_aggregation_is_reproduced_from_the_seed_runs() {
     let sustained: Vec<(String, f64)> =
         built.variants.iter().map(|v| (v.variant.clone(), v.sustained.mean.unwrap_or_default())).collect();
     assert_eq!(sustained, [("2019 0".to_string(), 50.0), ("2019 100".to_string(), 25.0)]);
-}
-
-/// A deterministic pseudo-random sequence (no test may depend on the clock).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<Input> {

@@ -9,12 +9,8 @@ use harness::report;
 pub fn run(inputs: &[PathBuf], out: Option<PathBuf>, results: &Path) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let runs = report::read_inputs(inputs, results)?;
-    let title = inputs
-        .iter()
-        .map(|p| p.file_stem().map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into_owned()))
-        .collect::<Vec<_>>()
-        .join(" + ");
-    let out = out.unwrap_or_else(|| results.join(format!("{}.html", title.replace(" + ", "+"))));
+    let title = report::title(&runs);
+    let out = out.unwrap_or_else(|| results.join(format!("{}.html", title.replace(" + ", "+").replace(' ', "-"))));
     let report = report::build(&title, &runs);
     let (html, json) = report::html::write(&report, &out)?;
     for v in &report.variants {

@@ -175,7 +175,7 @@ impl VariantSummary {
             variant: variant.to_string(),
             runs: runs.len(),
             complete: complete.len(),
-            incomplete: runs.iter().filter(|r| !r.complete).map(|r| r.path.display().to_string()).collect(),
+            incomplete: runs.iter().filter(|r| !r.complete).map(|r| r.name()).collect(),
             sustained: Figures::moments(&sustained),
             audits_passed: audits.iter().filter(|p| **p).count(),
             audits_failed: audits.iter().filter(|p| !**p).count(),

@@ -1,0 +1,100 @@
+//! Results files with made-up but plausible numbers, written through the real [`Writer`], for report tests and
+//! the report benchmark (which need many runs, never a stack).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::audit::Audit;
+use crate::docker::stats::Sample;
+use crate::results::{End, EndedBy, Header, Host, Line, ResultsError, Row, Writer};
+
+/// One made-up run.
+#[derive(Debug, Clone)]
+pub struct Synthetic<'a> {
+    pub experiment: &'a str,
+    pub variant: &'a str,
+    pub repeat: u32,
+    pub hostname: &'a str,
+    pub loops: u32,
+    pub loops_per_generator: u32,
+    /// Containers whose resources every 20th row carries.
+    pub containers: &'a [&'a str],
+    /// Latencies are drawn around this (ms).
+    pub base_ms: f64,
+    pub seed: u64,
+}
+
+/// A deterministic pseudo-random sequence in [0, 1) (no test may depend on the clock).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+impl Synthetic<'_> {
+    /// Writes the run to `<results>/<experiment>/<variant>/<start>-r<repeat>.jsonl`, as `bench run` names it,
+    /// and returns the path. The run ends by its timeouts after its last loop.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn write(&self, results: &Path) -> Result<PathBuf, ResultsError> {
+        let mut rng = Lcg(self.seed);
+        let started = chrono::DateTime::from_timestamp(1_790_000_000 + i64::from(self.repeat) * 86_400 + (self.seed % 86_400) as i64, 0)
+            .unwrap_or_default();
+        let path = crate::run::results_path(results, self.experiment, self.variant, &started, self.repeat);
+        let mut w = Writer::create(&path)?;
+        w.write(&Line::Header(Box::new(Header {
+            experiment: self.experiment.into(),
+            variant: self.variant.into(),
+            parameters: serde_json::json!({"load": {"probe_interval_ms": 1000}}),
+            repeat: self.repeat,
+            harness_version: "synthetic".into(),
+            git_commit: "0000000".into(),
+            images: BTreeMap::from([("kgb/kafka:4.1.1".to_string(), "sha256:0".to_string())]),
+            host: Host { hostname: self.hostname.into(), cpus: 2, mem_mib: 24_000 },
+            started_at: started.to_rfc3339(),
+            stack_ready_s: 18.0,
+        })))?;
+        // Latencies as bench writes them: milliseconds at microsecond resolution.
+        let micro = |x: f64| (x * 1000.0).round() / 1000.0;
+        let mut timeouts = 0;
+        for k in 1..=self.loops {
+            let generators = k / self.loops_per_generator;
+            let timeout = rng.next() < 0.01;
+            timeouts += u32::from(timeout);
+            let resources = (k % 20 == 0).then(|| {
+                self.containers.iter().map(|c| (c.to_string(), Sample { cpu_pct: 100.0 * rng.next(), mem_mib: 1000.0 * rng.next() })).collect()
+            });
+            let slow = self.base_ms * (1.0 + f64::from(generators) / 10.0);
+            w.write(&Line::Row(Row {
+                r#loop: k,
+                t_ms: started.timestamp_millis() + i64::from(k) * 1000,
+                probe_ms: (!timeout).then(|| micro(slow * (0.5 + rng.next()))),
+                timeout,
+                generators,
+                generator_ms: (0..generators.min(40) * 4).map(|_| micro(slow * 2.0 * rng.next())).collect(),
+                errors: 0,
+                resources,
+            }))?;
+        }
+        w.write(&Line::End(Box::new(End {
+            ended_by: EndedBy::Timeouts,
+            loops: self.loops,
+            timeouts,
+            generators: self.loops / self.loops_per_generator,
+            transfers: 0,
+            errors: 0,
+            error: None,
+            audit: Audit { passed: true, ..Default::default() },
+            stopped: BTreeMap::new(),
+            bench_cpu_ms: 0.0,
+            bench_cpu_ms_per_1000_transfers: 0.0,
+            duration_s: f64::from(self.loops),
+            ended_at: (started + chrono::Duration::seconds(i64::from(self.loops))).to_rfc3339(),
+        })))?;
+        Ok(path)
+    }
+}
