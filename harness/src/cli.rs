@@ -73,6 +73,15 @@ enum Command {
         /// Where experiment files' results are.
         #[arg(long, default_value = "results")]
         results: PathBuf,
+        /// Earlier results (folder, file or experiment file) to check every variant against.
+        #[arg(long, value_name = "PATH")]
+        baseline: Vec<PathBuf>,
+        /// Significance level of the baseline checks (latency levels share it, Bonferroni-corrected).
+        #[arg(long, default_value_t = 0.05, value_parser = alpha)]
+        alpha: f64,
+        /// Exit 1 when a variant regressed significantly against the baseline.
+        #[arg(long, requires = "baseline")]
+        fail_on_regression: bool,
     },
     /// Bring one variant's stack up, print its endpoints and leave it running.
     Up {
@@ -98,9 +107,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             run::run(run::Args { experiment, repeat, variants, results, dry_run }).await
         }
         Command::Matrix { experiments, repeat } => matrix::run(&experiments, repeat),
-        Command::Report { inputs, out, results } => report::run(&inputs, out, &results),
+        Command::Report { inputs, out, results, baseline, alpha, fail_on_regression } => {
+            report::run(report::Args { inputs, out, results, baseline, alpha, fail_on_regression })
+        }
         Command::Up { experiment, variant } => up::run(&experiment, variant).await,
         Command::Down { all } => down::run(all).await,
+    }
+}
+
+fn alpha(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 1.0 => Ok(a),
+        _ => Err(format!("{text:?} is not a significance level between 0 and 1 (exclusive), e.g. 0.05")),
     }
 }
 

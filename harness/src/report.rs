@@ -5,9 +5,11 @@
 //! - [`edn`]: the 2019 mapping file and EDN runs, read into the same [`Input`] as new results files.
 //! - [`aggregate`]: the figures of one variant.
 //! - [`compare`]: Welch's t-test between variants, in plain words.
+//! - [`baseline`]: each variant against earlier results of the same variant, for CI.
 //! - [`html`]: the page, a tera template with Vega inlined.
 
 pub mod aggregate;
+pub mod baseline;
 pub mod compare;
 pub mod edn;
 pub mod html;
@@ -181,6 +183,9 @@ pub struct Report {
     /// Image ids, hosts and commits seen in the headers.
     pub images: BTreeMap<String, Vec<String>>,
     pub hosts: Vec<String>,
+    /// Set by `--baseline`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<baseline::Baseline>,
 }
 
 impl Input {
@@ -263,5 +268,5 @@ pub fn build(title: &str, inputs: &[Input]) -> Report {
             started_at: i.header.as_ref().map(|h| h.started_at.clone()),
         })
         .collect();
-    Report { title: title.to_string(), levels, variants, comparisons, runs, images, hosts }
+    Report { title: title.to_string(), levels, variants, comparisons, runs, images, hosts, baseline: None }
 }

@@ -71,12 +71,12 @@ fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<Input> 
             let rows: Vec<LevelRow> = (0..loops)
                 .map(|k| {
                     let generators = (k / 10) as u32;
-                    let timeout = rng.next() < 0.05;
+                    let timeout = rng.uniform() < 0.05;
                     LevelRow {
                         generators,
-                        probe_ms: (!timeout).then(|| 5.0 + 100.0 * rng.next() + f64::from(generators)),
-                        generator_ms: (0..generators).map(|_| 1.0 + 50.0 * rng.next()).collect(),
-                        resources: (k % 5 == 0).then(|| BTreeMap::from([("kgb-kafka-1".to_string(), (100.0 * rng.next(), 500.0 + rng.next()))])),
+                        probe_ms: (!timeout).then(|| 5.0 + 100.0 * rng.uniform() + f64::from(generators)),
+                        generator_ms: (0..generators).map(|_| 1.0 + 50.0 * rng.uniform()).collect(),
+                        resources: (k % 5 == 0).then(|| BTreeMap::from([("kgb-kafka-1".to_string(), (100.0 * rng.uniform(), 500.0 + rng.uniform()))])),
                     }
                 })
                 .collect();

@@ -1,17 +1,37 @@
 //! `bench report <inputs>... [--out FILE] [--results DIR]`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use anyhow::Context;
 use harness::report;
 
-pub fn run(inputs: &[PathBuf], out: Option<PathBuf>, results: &Path) -> anyhow::Result<ExitCode> {
+pub struct Args {
+    pub inputs: Vec<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub results: PathBuf,
+    pub baseline: Vec<PathBuf>,
+    pub alpha: f64,
+    pub fail_on_regression: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let Args { inputs, out, results, baseline, alpha, fail_on_regression } = args;
+    let results = results.as_path();
     let started = Instant::now();
-    let runs = report::read_inputs(inputs, results)?;
+    let runs = report::read_inputs(&inputs, results)?;
+    let baseline = if baseline.is_empty() {
+        None
+    } else {
+        let earlier = report::read_inputs(&baseline, results).context("reading the baseline")?;
+        let source = baseline.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        Some(report::baseline::compare(&source, &runs, &earlier, alpha))
+    };
     let title = report::title(&runs);
     let out = out.unwrap_or_else(|| results.join(format!("{}.html", title.replace(" + ", "+").replace(' ', "-"))));
-    let report = report::build(&title, &runs);
+    let mut report = report::build(&title, &runs);
+    report.baseline = baseline;
     let (html, json) = report::html::write(&report, &out)?;
     for v in &report.variants {
         let sustained = match (v.sustained.mean, v.sustained.se) {
@@ -25,6 +45,17 @@ pub fn run(inputs: &[PathBuf], out: Option<PathBuf>, results: &Path) -> anyhow::
     for c in report.comparisons.iter().filter(|c| c.metric == "sustained generators") {
         println!("{}", c.words);
     }
+    let mut regressed = 0;
+    if let Some(b) = &report.baseline {
+        println!("against the baseline ({}), alpha {}:", b.source, b.alpha);
+        for c in b.checks.iter().filter(|c| c.metric == "sustained generators" || c.verdict != report::baseline::Verdict::Unchanged) {
+            println!("  {}", c.words);
+        }
+        for v in &b.unmatched {
+            println!("  {v}: not in the baseline, not checked");
+        }
+        regressed = b.regressions().count();
+    }
     let size = std::fs::metadata(&html).map(|m| m.len()).unwrap_or(0);
     println!(
         "report: {} ({:.1} MB) and {} from {} run(s) in {:.2} s",
@@ -34,5 +65,9 @@ pub fn run(inputs: &[PathBuf], out: Option<PathBuf>, results: &Path) -> anyhow::
         runs.len(),
         started.elapsed().as_secs_f64()
     );
+    if regressed > 0 && fail_on_regression {
+        eprintln!("{regressed} significant regression(s) against the baseline (--fail-on-regression)");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -28,7 +28,7 @@ pub struct Synthetic<'a> {
 pub struct Lcg(pub u64);
 
 impl Lcg {
-    pub fn next(&mut self) -> f64 {
+    pub fn uniform(&mut self) -> f64 {
         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
@@ -63,19 +63,19 @@ impl Synthetic<'_> {
         let mut timeouts = 0;
         for k in 1..=self.loops {
             let generators = k / self.loops_per_generator;
-            let timeout = rng.next() < 0.01;
+            let timeout = rng.uniform() < 0.01;
             timeouts += u32::from(timeout);
             let resources = (k % 20 == 0).then(|| {
-                self.containers.iter().map(|c| (c.to_string(), Sample { cpu_pct: 100.0 * rng.next(), mem_mib: 1000.0 * rng.next() })).collect()
+                self.containers.iter().map(|c| (c.to_string(), Sample { cpu_pct: 100.0 * rng.uniform(), mem_mib: 1000.0 * rng.uniform() })).collect()
             });
             let slow = self.base_ms * (1.0 + f64::from(generators) / 10.0);
             w.write(&Line::Row(Row {
                 r#loop: k,
                 t_ms: started.timestamp_millis() + i64::from(k) * 1000,
-                probe_ms: (!timeout).then(|| micro(slow * (0.5 + rng.next()))),
+                probe_ms: (!timeout).then(|| micro(slow * (0.5 + rng.uniform()))),
                 timeout,
                 generators,
-                generator_ms: (0..generators.min(40) * 4).map(|_| micro(slow * 2.0 * rng.next())).collect(),
+                generator_ms: (0..generators.min(40) * 4).map(|_| micro(slow * 2.0 * rng.uniform())).collect(),
                 errors: 0,
                 resources,
             }))?;
