@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     println!("wrote {runs} runs × {rows} rows ({:.0} MB of JSON) in {:.1} s", bytes as f64 / 1e6, written.elapsed().as_secs_f64());
 
     let started = Instant::now();
-    let inputs = harness::report::read_inputs(&[dir.path().join("linger")], Path::new("results"))?;
+    let inputs = harness::report::read_inputs(&[dir.path().join("linger")], Path::new("results"))?.runs;
     let read = started.elapsed();
     let report = harness::report::build("bench", &inputs);
     let built = started.elapsed();

@@ -39,7 +39,7 @@ pub enum ReportError {
     Experiment(#[from] crate::experiment::ExperimentError),
     #[error("{0}: not an experiment file (.toml), a results folder, a results file (.jsonl) or a 2019 mapping file (.edn)")]
     UnknownInput(PathBuf),
-    #[error("no results found in {0}")]
+    #[error("no readable results in {0}")]
     Empty(String),
     #[error("cannot write {path}")]
     Write {
@@ -106,57 +106,85 @@ impl Input {
     }
 }
 
+/// What [`read_inputs`] found: the runs, and the results files it skipped because they are corrupt.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub runs: Vec<Input>,
+    /// `path:line: what is wrong`, one per skipped file.
+    pub skipped: Vec<String>,
+}
+
 /// Reads every input named on the command line: experiment files (their results folder under `results`),
-/// results folders (searched recursively), results files, and 2019 mapping files.
+/// results folders (searched recursively), results files, and 2019 mapping files. A results file that cannot be
+/// read or is corrupt is skipped and named in [`Inputs::skipped`]: one bad file must not hide a night of runs.
 ///
 /// # Errors
-/// [`ReportError`] naming the path that is wrong; nothing found at all is an error too.
-pub fn read_inputs(paths: &[PathBuf], results: &Path) -> Result<Vec<Input>, ReportError> {
-    let mut inputs = Vec::new();
+/// [`ReportError`] naming the path that is wrong (a missing path, an unknown kind of file, a bad 2019 file);
+/// no readable run at all is an error too, naming what was skipped.
+pub fn read_inputs(paths: &[PathBuf], results: &Path) -> Result<Inputs, ReportError> {
+    let mut found = Inputs::default();
+    let mut add = |(runs, skipped): (Vec<Input>, Vec<String>)| {
+        found.runs.extend(runs);
+        found.skipped.extend(skipped);
+    };
     for path in paths {
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
         if path.is_dir() {
-            inputs.extend(read_runs(&crate::results::files(path)?)?);
+            add(read_runs(&crate::results::files(path)?));
         } else if extension == "toml" {
             let file = ExperimentFile::load(path)?;
             let folder = results.join(&file.experiment.name);
             if folder.is_dir() {
-                inputs.extend(read_runs(&crate::results::files(&folder)?)?);
+                add(read_runs(&crate::results::files(&folder)?));
             }
-        } else if extension == "jsonl" {
-            inputs.push(Input::from_run(Run::read(path)?));
+        } else if extension == "jsonl" && path.is_file() {
+            add(read_runs(std::slice::from_ref(path)));
         } else if extension == "edn" {
-            inputs.extend(edn::read_mapping(path)?);
+            add((edn::read_mapping(path)?, Vec::new()));
         } else if !path.exists() {
             return Err(ReportError::Read { path: path.clone(), source: std::io::ErrorKind::NotFound.into() });
         } else {
             return Err(ReportError::UnknownInput(path.clone()));
         }
     }
-    if inputs.is_empty() {
-        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    if found.runs.is_empty() {
+        let mut names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+        if !found.skipped.is_empty() {
+            names.push(format!("skipped: {}", found.skipped.join("; ")));
+        }
         return Err(ReportError::Empty(names.join(", ")));
     }
-    Ok(inputs)
+    Ok(found)
 }
 
 /// Reads results files on every core (parsing dominates: a 2019-sized run is tens of MB of JSON).
-fn read_runs(files: &[PathBuf]) -> Result<Vec<Input>, ReportError> {
+fn read_runs(files: &[PathBuf]) -> (Vec<Input>, Vec<String>) {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = files.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
-        let workers: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|f| Run::read(f).map(Input::from_run)).collect::<Result<Vec<_>, _>>()))
-            .collect();
-        let mut inputs = Vec::with_capacity(files.len());
+        let workers: Vec<_> = files.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(|f| Run::read(f)).collect::<Vec<_>>())).collect();
+        let (mut inputs, mut skipped) = (Vec::with_capacity(files.len()), Vec::new());
         for worker in workers {
             // A reader thread only panics on a bug; surface it as such rather than hide it.
-            let read = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            inputs.extend(read?);
+            for read in worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
+                match read {
+                    Ok(run) => inputs.push(Input::from_run(run)),
+                    Err(e) => skipped.push(error_chain(&e)),
+                }
+            }
         }
-        Ok(inputs)
+        (inputs, skipped)
     })
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
 }
 
 /// A run listed in the report.
@@ -183,6 +211,8 @@ pub struct Report {
     /// Image ids, hosts and commits seen in the headers.
     pub images: BTreeMap<String, Vec<String>>,
     pub hosts: Vec<String>,
+    /// Results files left out because they are corrupt, each with what is wrong.
+    pub skipped: Vec<String>,
     /// Set by `--baseline`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<baseline::Baseline>,
@@ -268,5 +298,5 @@ pub fn build(title: &str, inputs: &[Input]) -> Report {
             started_at: i.header.as_ref().map(|h| h.started_at.clone()),
         })
         .collect();
-    Report { title: title.to_string(), levels, variants, comparisons, runs, images, hosts, baseline: None }
+    Report { title: title.to_string(), levels, variants, comparisons, runs, images, hosts, skipped: Vec::new(), baseline: None }
 }

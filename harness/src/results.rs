@@ -53,8 +53,9 @@ pub struct Header {
     pub host: Host,
     /// RFC 3339.
     pub started_at: String,
-    /// Seconds the stack took to come up.
-    pub stack_ready_s: f64,
+    /// Seconds the stack took to come up; absent when bring-up was interrupted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_ready_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +119,27 @@ pub struct End {
     pub duration_s: f64,
     /// RFC 3339.
     pub ended_at: String,
+}
+
+impl End {
+    /// The end line of a run interrupted while its stack was coming up: nothing was measured or audited.
+    pub fn interrupted_before_load() -> End {
+        End {
+            ended_by: EndedBy::Interrupt,
+            loops: 0,
+            timeouts: 0,
+            generators: 0,
+            transfers: 0,
+            errors: 0,
+            error: None,
+            audit: crate::audit::Audit::not_done("interrupted during bring-up"),
+            stopped: BTreeMap::new(),
+            bench_cpu_ms: 0.0,
+            bench_cpu_ms_per_1000_transfers: 0.0,
+            duration_s: 0.0,
+            ended_at: chrono::Utc::now().to_rfc3339(),
+        }
+    }
 }
 
 /// How [`Writer`] starts every row line (serde writes an internally tagged enum's tag first).
@@ -278,7 +300,7 @@ mod tests {
             images: BTreeMap::new(),
             host: Host { hostname: "h".into(), cpus: 2, mem_mib: 1024 },
             started_at: "2026-01-01T00:00:00Z".into(),
-            stack_ready_s: 1.0,
+            stack_ready_s: Some(1.0),
         }
     }
 

@@ -2,6 +2,7 @@
 //! the audit, the end line, and the stack removed again, also on failure or interrupt.
 
 pub mod driver;
+pub mod interrupts;
 pub mod meta;
 pub mod usage;
 
@@ -10,9 +11,9 @@ use std::time::Instant;
 
 use bollard::Docker;
 use hdrhistogram::Histogram;
-use tokio_util::sync::CancellationToken;
 
 pub use driver::Status;
+pub use interrupts::Interrupts;
 
 use crate::docker::container;
 use crate::experiment::{ExperimentFile, Variant};
@@ -70,7 +71,8 @@ pub fn results_path(results: &Path, experiment: &str, variant: &str, started: &c
     results.join(experiment).join(variant).join(format!("{}-r{repeat}.jsonl", started.format("%Y%m%dT%H%M%SZ")))
 }
 
-/// One run of one variant. `None` when interrupted before the load began (nothing written, nothing left running).
+/// One run of one variant, always ending with its end line: interrupted during bring-up, it still leaves a
+/// header and an end line saying so.
 ///
 /// # Errors
 /// The stack not coming up, or the results file not being writable; the stack is removed either way.
@@ -80,36 +82,43 @@ pub async fn run_one(
     variant: &Variant,
     repeat: u32,
     results: &Path,
-    interrupt: &CancellationToken,
+    interrupts: &Interrupts,
     observer: &Observer<'_>,
-) -> Result<Option<Finished>, RunError> {
+) -> Result<Finished, RunError> {
     let settings = &variant.experiment;
     let options = Options { owner: Owner::Run, services: Services::Require };
-    // Bring-up is not cut short by an interrupt (its containers would have no owner yet); it is removed right after.
-    let mut stack = Stack::up(docker, &settings.stack, options, observer.stage).await?;
-    if interrupt.is_cancelled() {
-        (observer.stage)("removing the stack".into());
-        let _ = stack.teardown().await;
-        return Ok(None);
-    }
-
     let started = chrono::Utc::now();
     let path = results_path(results, &file.experiment.name, &variant.name, &started, repeat);
-    let mut writer = Writer::create(&path)?;
-    let images: Vec<String> = stack.plan.parts().map(|p| p.spec.image.clone()).collect();
-    let header = Header {
+    let header = |images, stack_ready_s| Header {
         experiment: file.experiment.name.clone(),
         variant: variant.name.clone(),
         parameters: serde_json::to_value(settings).unwrap_or_default(),
         repeat,
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: meta::git_commit(&file.path),
-        images: meta::image_ids(docker, &images).await,
+        images,
         host: meta::host(),
         started_at: started.to_rfc3339(),
-        stack_ready_s: stack.ready_after.as_secs_f64(),
+        stack_ready_s,
     };
-    writer.write(&Line::Header(Box::new(header)))?;
+    let mut stack = match Stack::up_until(docker, &settings.stack, options, observer.stage, &interrupts.first).await {
+        Ok(stack) => stack,
+        Err(StackError::Interrupted) => {
+            let i = &settings.stack.images;
+            let refs = [&i.kafka, &i.schema_registry, &i.postgres, &i.synchronizer, &i.command_handler, &i.graphql_endpoint].map(String::clone);
+            let mut writer = Writer::create(&path)?;
+            writer.write(&Line::Header(Box::new(header(meta::image_ids(docker, &refs).await, None))))?;
+            let end = End::interrupted_before_load();
+            writer.write(&Line::End(Box::new(end.clone())))?;
+            return Ok(Finished { variant: variant.name.clone(), repeat, path, end, probe: Latency::default(), generator: Latency::default() });
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    let mut writer = Writer::create(&path)?;
+    let images: Vec<String> = stack.plan.parts().map(|p| p.spec.image.clone()).collect();
+    let ids = meta::image_ids(docker, &images).await;
+    writer.write(&Line::Header(Box::new(header(ids, Some(stack.ready_after.as_secs_f64())))))?;
 
     (observer.stage)("load".into());
     let target = driver::Target {
@@ -119,7 +128,7 @@ pub async fn run_one(
         containers: stack.running_containers(),
     };
     let load_began = Instant::now();
-    let driven = driver::drive(target, &mut writer, interrupt, observer.status).await?;
+    let driven = driver::drive(target, &mut writer, &interrupts.first, observer.status).await?;
     let mut stopped = std::collections::BTreeMap::new();
     for name in stack.running_containers() {
         if !container::is_running(docker, &name).await {
@@ -127,10 +136,15 @@ pub async fn run_one(
         }
     }
     (observer.stage)("audit".into());
-    let audit = crate::audit::audit(&stack.plan.endpoints.db_ch, &stack.plan.endpoints.db_ge, &driven.answers).await;
+    // An interrupted load is still audited (the books it left are worth checking) unless a second signal comes.
+    let cut_short = if driven.ended_by == EndedBy::Interrupt { &interrupts.second } else { &interrupts.first };
+    let (audit, ended_by) = tokio::select! {
+        audit = crate::audit::audit(&stack.plan.endpoints.db_ch, &stack.plan.endpoints.db_ge, &driven.answers) => (audit, driven.ended_by),
+        () = cut_short.cancelled() => (crate::audit::Audit::not_done("interrupted during the audit"), EndedBy::Interrupt),
+    };
     let bench_cpu_ms = driven.bench_cpu.as_secs_f64() * 1000.0;
     let end = End {
-        ended_by: driven.ended_by,
+        ended_by,
         loops: driven.loops,
         timeouts: driven.timeouts,
         generators: driven.generators,
@@ -149,14 +163,14 @@ pub async fn run_one(
     if let Err(e) = stack.teardown().await {
         tracing::warn!("removing stack {}: {e} (removed again on drop)", stack.id);
     }
-    Ok(Some(Finished {
+    Ok(Finished {
         variant: variant.name.clone(),
         repeat,
         path: writer.path().to_path_buf(),
         probe: Latency::of(&driven.probe),
         generator: Latency::of(&driven.generator),
         end,
-    }))
+    })
 }
 
 impl Finished {

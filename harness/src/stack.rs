@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use futures_util::future::try_join_all;
+use tokio_util::sync::CancellationToken;
 
 pub use plan::{Endpoints, Owner, Part, Role, StackPlan};
 pub use ports::PortTaken;
@@ -29,6 +30,8 @@ pub enum StackError {
     NotReady(#[from] ReadinessError),
     #[error("cannot create the database tables")]
     Schema(#[from] topology::db::DbError),
+    #[error("bring-up interrupted")]
+    Interrupted,
 }
 
 /// Which bank services to start after the infrastructure.
@@ -93,6 +96,21 @@ impl Stack {
         options: Options,
         progress: &(dyn Fn(String) + Sync),
     ) -> Result<Stack, StackError> {
+        Self::up_until(docker, settings, options, progress, &CancellationToken::new()).await
+    }
+
+    /// Like [`Stack::up`], abandoned when `interrupt` is cancelled: no new container is started after it, the
+    /// wait for readiness stops, and everything started is removed before [`StackError::Interrupted`] returns.
+    ///
+    /// # Errors
+    /// [`StackError`]; everything started is removed first.
+    pub async fn up_until(
+        docker: &Docker,
+        settings: &experiment::Stack,
+        options: Options,
+        progress: &(dyn Fn(String) + Sync),
+        interrupt: &CancellationToken,
+    ) -> Result<Stack, StackError> {
         let start = Instant::now();
         let id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"), random_token(6));
         let plan = plan::plan(settings, &id, options.owner, &random_token(16), &cluster_id());
@@ -110,7 +128,7 @@ impl Stack {
             ready_after: Duration::ZERO,
             active: true,
         };
-        match stack.bring_up(progress).await {
+        match stack.bring_up(progress, interrupt).await {
             Ok(()) => {
                 stack.ready_after = start.elapsed();
                 Ok(stack)
@@ -124,20 +142,33 @@ impl Stack {
         }
     }
 
-    async fn start_and_wait(&mut self, parts: &[Part], progress: &(dyn Fn(String) + Sync)) -> Result<(), StackError> {
+    async fn start_and_wait(
+        &mut self,
+        parts: &[Part],
+        progress: &(dyn Fn(String) + Sync),
+        interrupt: &CancellationToken,
+    ) -> Result<(), StackError> {
         for part in parts {
+            // Checked between starts, not raced with them: a start cut in half could leave a container the
+            // teardown's listing has not seen yet.
+            if interrupt.is_cancelled() {
+                return Err(StackError::Interrupted);
+            }
             container::start(&self.docker, &part.spec).await?;
             self.started.push(part.spec.name.clone());
         }
         let names: Vec<&str> = parts.iter().map(|p| p.spec.name.as_str()).collect();
         progress(format!("waiting for {}", names.join(", ")));
-        try_join_all(parts.iter().map(|p| readiness::wait(&self.docker, &p.wait))).await?;
+        tokio::select! {
+            ready = try_join_all(parts.iter().map(|p| readiness::wait(&self.docker, &p.wait))) => { ready?; }
+            () = interrupt.cancelled() => return Err(StackError::Interrupted),
+        }
         Ok(())
     }
 
-    async fn bring_up(&mut self, progress: &(dyn Fn(String) + Sync)) -> Result<(), StackError> {
+    async fn bring_up(&mut self, progress: &(dyn Fn(String) + Sync), interrupt: &CancellationToken) -> Result<(), StackError> {
         let infrastructure = self.plan.infrastructure.clone();
-        self.start_and_wait(&infrastructure, progress).await?;
+        self.start_and_wait(&infrastructure, progress, interrupt).await?;
         progress("creating the database tables".to_string());
         // The services apply the same schemas at start; doing it here makes the databases complete for tests
         // and for stacks whose services are not started.
@@ -147,10 +178,10 @@ impl Stack {
             return Ok(());
         }
         let synchronizer = [self.plan.synchronizer.clone()];
-        self.start_and_wait(&synchronizer, progress).await?;
+        self.start_and_wait(&synchronizer, progress, interrupt).await?;
         let services: Vec<Part> =
             self.plan.services.iter().filter(|p| !self.skipped.contains(&p.spec.name)).cloned().collect();
-        self.start_and_wait(&services, progress).await
+        self.start_and_wait(&services, progress, interrupt).await
     }
 
     /// Names of the bank containers not to start (the plan keeps them, so tests can start them later).

@@ -25,7 +25,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn the_2019_aggregation_is_reproduced_from_the_seed_runs() {
-    let inputs = report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results")).expect("2019 results read");
+    let inputs = report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results")).expect("2019 results read").runs;
     let built = report::build("2019", &inputs);
     // Independently: split each EDN line on whitespace, as the 2019 rows are one per line.
     for (category, file) in [("0", "linger-ms-0-2019-09-21-05-28.edn"), ("100", "linger-ms-100-2019-09-27-00-39.edn")] {
@@ -146,7 +146,7 @@ fn the_json_matches_its_snapshot() {
 fn the_page_draws_its_charts_in_headless_chromium() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut inputs = synthetic("linger.ms=0", 3, 3, 40);
-    inputs.extend(report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results")).expect("2019"));
+    inputs.extend(report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results")).expect("2019").runs);
     let built = report::build("chromium", &inputs);
     let (html, json) = report::html::write(&built, &dir.path().join("report.html")).expect("written");
     assert!(json.exists());
@@ -194,7 +194,7 @@ fn bad_inputs_name_what_is_wrong() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).expect("mkdir");
     let err = report::read_inputs(std::slice::from_ref(&empty), Path::new("results")).unwrap_err().to_string();
-    assert!(err.contains("no results found"), "{err}");
+    assert!(err.contains("no readable results"), "{err}");
 }
 
 #[test]
@@ -206,4 +206,49 @@ fn an_interrupted_run_adds_its_rows_but_not_its_generator_count() {
     assert_eq!((v.complete, v.sustained.n), (3, 2));
     let level0 = built.levels.iter().find(|l| l.generators == 0).expect("level 0");
     assert_eq!(level0.data_points + level0.timeouts, 30, "rows of all three runs are pooled");
+}
+
+#[test]
+fn corrupt_and_truncated_results_files_are_named_and_skipped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = harness::testing::synthetic::Synthetic {
+        experiment: "e",
+        variant: "v",
+        repeat: 1,
+        hostname: "h",
+        loops: 50,
+        loops_per_generator: 10,
+        containers: &[],
+        base_ms: 10.0,
+        seed: 1,
+    }
+    .write(dir.path())
+    .expect("good run");
+    let text = std::fs::read_to_string(&good).expect("read");
+    let folder = good.parent().expect("folder");
+    // Garbage in the middle of a run, and a header cut short by a full disk.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[10] = "{\"kind\": \"row\", \"loop\": \"eleven\"}";
+    std::fs::write(folder.join("corrupt.jsonl"), lines.join("\n")).expect("write");
+    std::fs::write(folder.join("truncated.jsonl"), &text[..40]).expect("write");
+
+    let read = report::read_inputs(&[dir.path().to_path_buf()], Path::new("results")).expect("the good run is read");
+    assert_eq!(read.runs.len(), 1);
+    assert_eq!(read.skipped.len(), 2, "{:?}", read.skipped);
+    assert!(read.skipped.iter().any(|s| s.contains("corrupt.jsonl:11")), "{:?}", read.skipped);
+    assert!(read.skipped.iter().any(|s| s.contains("truncated.jsonl")), "{:?}", read.skipped);
+
+    let out = assert_cmd::Command::cargo_bin("bench")
+        .expect("bench")
+        .arg("report")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(dir.path().join("r.html"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning: skipped") && err.contains("corrupt.jsonl:11"), "{err}");
+    let page = std::fs::read_to_string(dir.path().join("r.html")).expect("page");
+    assert!(page.contains("Skipped results files (2)"));
 }

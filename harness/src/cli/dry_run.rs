@@ -21,7 +21,7 @@ fn earlier(results: &Path, experiment: &str, variant: &str) -> Earlier {
     for (header, end) in files.iter().filter_map(|f| harness::results::outline(f).ok()) {
         if let Some(end) = end {
             e.runs += 1;
-            e.total += Duration::from_secs_f64(header.stack_ready_s + end.duration_s) + estimate::AFTER_LOAD;
+            e.total += Duration::from_secs_f64(header.stack_ready_s.unwrap_or_default() + end.duration_s) + estimate::AFTER_LOAD;
         }
     }
     e

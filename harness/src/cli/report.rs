@@ -20,11 +20,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Args { inputs, out, results, baseline, alpha, fail_on_regression } = args;
     let results = results.as_path();
     let started = Instant::now();
-    let runs = report::read_inputs(&inputs, results)?;
+    let report::Inputs { runs, skipped } = report::read_inputs(&inputs, results)?;
+    for s in &skipped {
+        eprintln!("warning: skipped {s}");
+    }
     let baseline = if baseline.is_empty() {
         None
     } else {
         let earlier = report::read_inputs(&baseline, results).context("reading the baseline")?;
+        for s in &earlier.skipped {
+            eprintln!("warning: baseline: skipped {s}");
+        }
+        let earlier = earlier.runs;
         let source = baseline.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
         Some(report::baseline::compare(&source, &runs, &earlier, alpha))
     };
@@ -32,6 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let out = out.unwrap_or_else(|| results.join(format!("{}.html", title.replace(" + ", "+").replace(' ', "-"))));
     let mut report = report::build(&title, &runs);
     report.baseline = baseline;
+    report.skipped = skipped;
     let (html, json) = report::html::write(&report, &out)?;
     for v in &report.variants {
         let sustained = match (v.sustained.mean, v.sustained.se) {

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use harness::experiment::ExperimentFile;
-use harness::run::{self, Finished, Observer, Status};
+use harness::run::{self, Finished, Interrupts, Observer, Status};
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio_util::sync::CancellationToken;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use tokio::signal::unix::{signal, SignalKind};
 
 pub struct Args {
     pub experiment: PathBuf,
@@ -28,14 +30,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let docker = harness::docker::connect().await?;
-    let interrupt = CancellationToken::new();
-    let on_ctrl_c = interrupt.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupted: stopping the load, writing the end line, removing the stack");
-            on_ctrl_c.cancel();
-        }
-    });
+    let interrupts = Interrupts::default();
+    let signal = listen(interrupts.clone())?;
 
     let order = run::order(&variants, repeat);
     let mut finished = Vec::new();
@@ -45,19 +41,46 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let stage = |s: String| bar.stage(&s);
         let status = |s: &Status| bar.status(s);
         let observer = Observer { stage: &stage, status: &status };
-        let outcome = run::run_one(&docker, &file, variant, *r, &args.results, &interrupt, &observer).await;
+        let outcome = run::run_one(&docker, &file, variant, *r, &args.results, &interrupts, &observer).await;
         bar.finish();
-        if let Some(f) = outcome.with_context(|| format!("run {} of {} (variant {}, repeat {r})", i + 1, order.len(), variant.name))? {
-            eprintln!("{}", one_line(&f));
-            finished.push(f);
-        }
-        if interrupt.is_cancelled() {
+        let f = outcome.with_context(|| format!("run {} of {} (variant {}, repeat {r})", i + 1, order.len(), variant.name))?;
+        eprintln!("{}", one_line(&f));
+        finished.push(f);
+        if interrupts.interrupted() {
             break;
         }
     }
     print_summary(&file.experiment.name, &args.results, &finished);
+    if interrupts.interrupted() {
+        // The shell's convention: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM).
+        return Ok(ExitCode::from(128 + signal.load(Ordering::SeqCst)));
+    }
     let complete = finished.len() == order.len();
     Ok(if complete && finished.iter().all(Finished::ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Turns SIGINT and SIGTERM into [`Interrupts`]; the returned cell holds the first signal's number.
+fn listen(interrupts: Interrupts) -> anyhow::Result<Arc<AtomicU8>> {
+    let first = Arc::new(AtomicU8::new(0));
+    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let number = first.clone();
+    tokio::spawn(async move {
+        loop {
+            let n = tokio::select! {
+                Some(()) = int.recv() => 2,
+                Some(()) = term.recv() => 15,
+                else => return,
+            };
+            let _ = number.compare_exchange(0, n, Ordering::SeqCst, Ordering::SeqCst);
+            match interrupts.signal() {
+                1 => eprintln!("\ninterrupted: stopping, writing the end line, removing the stack (again to skip the audit)"),
+                2 => eprintln!("\ninterrupted again: skipping the audit; the stack is still being removed"),
+                _ => eprintln!("\nstill removing the stack; if bench is killed, `bench down --all` removes what is left"),
+            }
+        }
+    });
+    Ok(first)
 }
 
 fn one_line(f: &Finished) -> String {

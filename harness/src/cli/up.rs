@@ -18,8 +18,25 @@ pub async fn run(path: &Path, variant: Option<String>) -> anyhow::Result<ExitCod
     let progress = Progress::new(&format!("{} [{}]", file.experiment.name, variant.name));
     let report = |line: String| progress.set(line);
     let options = Options { owner: Owner::Up, services: Services::IfPresent };
-    let stack = Stack::up(&docker, &variant.experiment.stack, options, &report).await?;
+    // Ctrl-C while coming up removes what was started instead of leaving half a stack behind.
+    let interrupt = tokio_util::sync::CancellationToken::new();
+    let on_signal = interrupt.clone();
+    let listener = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.cancel();
+        }
+    });
+    let brought_up = Stack::up_until(&docker, &variant.experiment.stack, options, &report, &interrupt).await;
+    listener.abort();
     progress.finish();
+    let stack = match brought_up {
+        Ok(stack) => stack,
+        Err(harness::stack::StackError::Interrupted) => {
+            eprintln!("interrupted: what was started has been removed");
+            return Ok(ExitCode::from(130));
+        }
+        Err(e) => return Err(e.into()),
+    };
 
     let e = &stack.plan.endpoints;
     println!("stack {} ({}, variant {}) ready in {:.1} s", stack.id, file.experiment.name, variant.name, stack.ready_after.as_secs_f64());

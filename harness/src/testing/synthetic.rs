@@ -56,7 +56,7 @@ impl Synthetic<'_> {
             images: BTreeMap::from([("kgb/kafka:4.1.1".to_string(), "sha256:0".to_string())]),
             host: Host { hostname: self.hostname.into(), cpus: 2, mem_mib: 24_000 },
             started_at: started.to_rfc3339(),
-            stack_ready_s: 18.0,
+            stack_ready_s: Some(18.0),
         })))?;
         // Latencies as bench writes them: milliseconds at microsecond resolution.
         let micro = |x: f64| (x * 1000.0).round() / 1000.0;
