@@ -49,6 +49,43 @@ pub struct Experiment {
     /// Dotted setting paths to lists of values; one variant per combination.
     #[serde(default)]
     pub matrix: BTreeMap<String, Vec<toml::Value>>,
+    /// Faults injected during the load (`[[faults]]`).
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+}
+
+/// What a fault does to its container.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultAction {
+    /// SIGKILL, then started again after the duration.
+    Kill,
+    /// Frozen (cgroup freezer), then thawed after the duration.
+    Pause,
+    /// Stopped gracefully (SIGTERM), then started again after the duration.
+    Restart,
+}
+
+/// One fault: at loop `at_loop`, `action` on container `target` for `duration_s` seconds.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub at_loop: u32,
+    /// `kafka-<n>`, `schema-registry`, `db-ch`, `db-ge`, `command-handler` or `graphql-endpoint`.
+    pub target: String,
+    pub action: FaultAction,
+    pub duration_s: u64,
+    /// Timeouts from the fault's start until this long after it ends do not count towards `max_timeouts`:
+    /// they are the fault's effect, which the run is there to record, not the load's limit.
+    #[serde(default = "defaults::grace_s")]
+    pub grace_s: u64,
+}
+
+impl Fault {
+    /// The container the fault acts on.
+    pub fn container(&self) -> String {
+        format!("kgb-{}", self.target)
+    }
 }
 
 /// Which websocket subprotocol clients speak.
@@ -254,6 +291,11 @@ mod defaults {
     pub fn repeat() -> u32 {
         1
     }
+
+    /// The endpoint gives up on an answer after 30 s: what was in flight when a fault began resolves by then.
+    pub fn grace_s() -> u64 {
+        30
+    }
 }
 
 /// A parsed experiment file and its variants.
@@ -328,6 +370,24 @@ fn validate(e: &Experiment) -> Result<(), String> {
             return Err(format!("{key} must be greater than 0"));
         }
     }
+    for (i, f) in e.faults.iter().enumerate() {
+        let at = format!("faults[{i}]");
+        let broker = f.target.strip_prefix("kafka-").and_then(|n| n.parse::<u32>().ok());
+        let known = matches!(f.target.as_str(), "schema-registry" | "db-ch" | "db-ge" | "command-handler" | "graphql-endpoint")
+            || broker.is_some_and(|n| (1..=e.stack.brokers).contains(&n));
+        if !known {
+            return Err(format!(
+                "{at}.target = {:?} is not a container of this stack: kafka-1..kafka-{}, schema-registry, db-ch, db-ge, command-handler or graphql-endpoint",
+                f.target, e.stack.brokers
+            ));
+        }
+        if f.at_loop == 0 || f.at_loop >= l.max_loops {
+            return Err(format!("{at}.at_loop = {} must be between 1 and load.max_loops - 1 ({})", f.at_loop, l.max_loops - 1));
+        }
+        if !(1..=600).contains(&f.duration_s) {
+            return Err(format!("{at}.duration_s = {} is out of range 1..=600", f.duration_s));
+        }
+    }
     Ok(())
 }
 
@@ -364,6 +424,21 @@ mod tests {
         assert!(err.contains("stack.brokers"), "{err}");
         let err = parse("name = \"a b\"").unwrap_err().to_string();
         assert!(err.contains("name"), "{err}");
+    }
+
+    #[test]
+    fn faults_name_a_container_of_the_stack() {
+        let ok = "name = \"t\"\n[[faults]]\nat_loop = 10\ntarget = \"kafka-3\"\naction = \"kill\"\nduration_s = 5\n";
+        let f = parse(ok).unwrap();
+        assert_eq!((f.experiment.faults[0].container(), f.experiment.faults[0].grace_s), ("kgb-kafka-3".to_string(), 30));
+        let err = parse(&ok.replace("kafka-3", "kafka-4")).unwrap_err().to_string();
+        assert!(err.contains("faults[0].target") && err.contains("kafka-4"), "{err}");
+        let err = parse(&ok.replace("\"kill\"", "\"reboot\"")).unwrap_err().to_string();
+        assert!(err.contains("line 5") && err.contains("reboot"), "{err}");
+        let err = parse(&ok.replace("at_loop = 10", "at_loop = 0")).unwrap_err().to_string();
+        assert!(err.contains("faults[0].at_loop"), "{err}");
+        let err = parse(&ok.replace("duration_s = 5", "duration_s = 5\nduration = 3")).unwrap_err().to_string();
+        assert!(err.contains("duration"), "{err}");
     }
 
     #[test]

@@ -77,11 +77,19 @@ pub struct Input {
     pub complete: bool,
     pub header: Option<Header>,
     pub audit: Option<Audit>,
+    /// Faults that began during the run: (generators at that loop, `kill kafka-2`).
+    pub faults: Vec<(u32, String)>,
 }
 
 impl Input {
     fn from_run(run: Run) -> Input {
         let interval_ms = run.header.parameters.pointer("/load/probe_interval_ms").and_then(serde_json::Value::as_f64).unwrap_or(1000.0);
+        let faults = run
+            .rows
+            .iter()
+            .flat_map(|r| r.faults.iter().filter(|m| m.edge == crate::run::faults::Edge::Start).map(move |m| (r.generators, m)))
+            .map(|(generators, m)| (generators, format!("{} {}", serde_json::to_value(m.action).ok().and_then(|a| a.as_str().map(String::from)).unwrap_or_default(), m.target)))
+            .collect();
         let rows = run
             .rows
             .into_iter()
@@ -102,6 +110,7 @@ impl Input {
             complete: run.end.is_some(),
             audit: run.end.map(|e| e.audit),
             header: Some(run.header),
+            faults,
         }
     }
 }
@@ -200,6 +209,14 @@ pub struct RunEntry {
     pub started_at: Option<String>,
 }
 
+/// A fault drawn on the charts: a rule at the generator count of the loop it began in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct FaultSpot {
+    pub variant: String,
+    pub generators: u32,
+    pub label: String,
+}
+
 /// Everything a report shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -211,6 +228,8 @@ pub struct Report {
     /// Image ids, hosts and commits seen in the headers.
     pub images: BTreeMap<String, Vec<String>>,
     pub hosts: Vec<String>,
+    /// Where faults began, per variant, for the charts.
+    pub faults: Vec<FaultSpot>,
     /// Results files left out because they are corrupt, each with what is wrong.
     pub skipped: Vec<String>,
     /// Set by `--baseline`.
@@ -285,6 +304,13 @@ pub fn build(title: &str, inputs: &[Input]) -> Report {
         ids.sort();
     }
     hosts.sort();
+    let mut faults: Vec<FaultSpot> = sorted
+        .iter()
+        .filter(|i| i.complete)
+        .flat_map(|i| i.faults.iter().map(|(generators, label)| FaultSpot { variant: i.variant.clone(), generators: *generators, label: label.clone() }))
+        .collect();
+    faults.sort();
+    faults.dedup();
     let runs = sorted
         .iter()
         .map(|i| RunEntry {
@@ -298,5 +324,5 @@ pub fn build(title: &str, inputs: &[Input]) -> Report {
             started_at: i.header.as_ref().map(|h| h.started_at.clone()),
         })
         .collect();
-    Report { title: title.to_string(), levels, variants, comparisons, runs, images, hosts, skipped: Vec::new(), baseline: None }
+    Report { title: title.to_string(), levels, variants, comparisons, runs, images, hosts, faults, skipped: Vec::new(), baseline: None }
 }

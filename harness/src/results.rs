@@ -84,6 +84,9 @@ pub struct Row {
     /// Container (and `bench`) -> resource use, on sampled rows only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<BTreeMap<String, Sample>>,
+    /// Faults that began or ended during this loop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::run::faults::Mark>,
 }
 
 /// Why a run ended.
@@ -101,6 +104,9 @@ pub struct End {
     pub ended_by: EndedBy,
     pub loops: u32,
     pub timeouts: u32,
+    /// Of those, timeouts inside a fault's window (not counted towards `max_timeouts`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fault_timeouts: u32,
     /// Generators running at the end: the load the run sustained.
     pub generators: u32,
     /// Transfers answered (probe and generators).
@@ -121,6 +127,10 @@ pub struct End {
     pub ended_at: String,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 impl End {
     /// The end line of a run interrupted while its stack was coming up: nothing was measured or audited.
     pub fn interrupted_before_load() -> End {
@@ -128,6 +138,7 @@ impl End {
             ended_by: EndedBy::Interrupt,
             loops: 0,
             timeouts: 0,
+            fault_timeouts: 0,
             generators: 0,
             transfers: 0,
             errors: 0,
@@ -305,7 +316,7 @@ mod tests {
     }
 
     fn row(n: u32) -> Row {
-        Row { r#loop: n, t_ms: 1000 + i64::from(n), probe_ms: Some(5.0), timeout: false, generators: 0, generator_ms: vec![1.5], errors: 0, resources: None }
+        Row { r#loop: n, t_ms: 1000 + i64::from(n), probe_ms: Some(5.0), timeout: false, generators: 0, generator_ms: vec![1.5], errors: 0, resources: None, faults: Vec::new() }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the audit, the end line, and the stack removed again, also on failure or interrupt.
 
 pub mod driver;
+pub mod faults;
 pub mod interrupts;
 pub mod meta;
 pub mod usage;
@@ -126,6 +127,7 @@ pub async fn run_one(
         url: stack.plan.endpoints.graphql_ws.clone(),
         docker,
         containers: stack.running_containers(),
+        faults: &settings.faults,
     };
     let load_began = Instant::now();
     let driven = driver::drive(target, &mut writer, &interrupts.first, observer.status).await?;
@@ -147,6 +149,7 @@ pub async fn run_one(
         ended_by,
         loops: driven.loops,
         timeouts: driven.timeouts,
+        fault_timeouts: driven.fault_timeouts,
         generators: driven.generators,
         transfers: driven.transfers,
         errors: driven.errors,

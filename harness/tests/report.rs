@@ -90,6 +90,7 @@ fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<Input> 
                 complete: true,
                 header: None,
                 audit: None,
+                faults: Vec::new(),
             }
         })
         .collect()
@@ -146,6 +147,7 @@ fn the_json_matches_its_snapshot() {
 fn the_page_draws_its_charts_in_headless_chromium() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut inputs = synthetic("linger.ms=0", 3, 3, 40);
+    inputs[0].faults.push((2, "kill kafka-2".into()));
     inputs.extend(report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results")).expect("2019").runs);
     let built = report::build("chromium", &inputs);
     let (html, json) = report::html::write(&built, &dir.path().join("report.html")).expect("written");
@@ -153,6 +155,7 @@ fn the_page_draws_its_charts_in_headless_chromium() {
     let size = std::fs::metadata(&html).expect("html").len();
     assert!(size < 3_000_000, "report is {size} bytes");
     let page = std::fs::read_to_string(&html).expect("html");
+    assert!(page.contains("kill kafka-2"), "the fault is in the page's data");
     assert!(!page.contains("src=\"http") && !page.contains("href=\"http"), "the page must not load anything");
 
     let chromium = |extra: &[&str]| {

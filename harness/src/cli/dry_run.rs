@@ -70,6 +70,15 @@ pub fn print(file: &ExperimentFile, variants: &[Variant], repeat: u32, results: 
             l.max_timeouts + 1,
             l.probe_timeout_ms
         );
+        if !v.experiment.faults.is_empty() {
+            let faults: Vec<String> = v
+                .experiment
+                .faults
+                .iter()
+                .map(|f| format!("loop {}: {:?} {} for {} s", f.at_loop, f.action, f.target, f.duration_s).to_lowercase())
+                .collect();
+            println!("  faults:    {}", faults.join("; "));
+        }
         println!(
             "  per run:   at most {} (bring-up ~{}, load ≤ {}, audit and teardown ≤ {})",
             estimate::human(bound.total()),

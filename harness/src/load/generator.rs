@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::bank::{self, Account, Answer, Bank, Transfer};
 use super::chain::Step;
-use super::client::Client;
+use super::client::{Client, ClientError};
 use super::schedule::Schedule;
 use crate::experiment::Protocol;
 
@@ -36,7 +36,8 @@ pub struct Settings {
 }
 
 /// Starts generator `n` (from 1): connects, opens `account-first|n` and `account-second|n`, then runs the chain
-/// until `cancel`. Failing to connect is reported as an error and retried after a pause.
+/// until `cancel`. Failing to connect, or losing the connection (the endpoint restarted), is reported as an
+/// error and the generator connects again after a pause; its accounts are the same ones again.
 pub fn spawn(n: u32, settings: Settings, reports: mpsc::UnboundedSender<Report>, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let error = Report { generator: n, latency: None, error: true, answered: None };
@@ -53,8 +54,14 @@ pub fn spawn(n: u32, settings: Settings, reports: mpsc::UnboundedSender<Report>,
             };
             match started {
                 Ok((client, first, second)) => {
-                    run_chain(n, &client, (&first, &second), settings.pause, &reports, &cancel).await;
-                    return;
+                    match run_chain(n, &client, (&first, &second), settings.pause, &reports, &cancel).await {
+                        Ended::Stopped => return,
+                        Ended::Disconnected => tracing::debug!(generator = n, "connection lost; connecting again"),
+                    }
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        () = tokio::time::sleep(settings.pause.max(Duration::from_secs(1))) => {}
+                    }
                 }
                 Err(e) => {
                     tracing::debug!(generator = n, "cannot start: {e}");
@@ -71,7 +78,17 @@ pub fn spawn(n: u32, settings: Settings, reports: mpsc::UnboundedSender<Report>,
     })
 }
 
-/// The chain, one transfer per free slot of a `pause` grid, until `cancel` or until nobody listens.
+/// Why [`run_chain`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Cancelled, or nobody listens to reports any more.
+    Stopped,
+    /// The connection is gone: connect again.
+    Disconnected,
+}
+
+/// The chain, one transfer per free slot of a `pause` grid, until `cancel`, until nobody listens, or until the
+/// connection is lost.
 pub async fn run_chain<B: Bank>(
     n: u32,
     bank: &B,
@@ -79,13 +96,13 @@ pub async fn run_chain<B: Bank>(
     pause: Duration,
     reports: &mpsc::UnboundedSender<Report>,
     cancel: &CancellationToken,
-) {
+) -> Ended {
     let mut schedule = Schedule::new(Instant::now(), pause);
     let mut step = Step::FIRST;
     loop {
         let slot = schedule.next_slot(Instant::now());
         tokio::select! {
-            () = cancel.cancelled() => return,
+            () = cancel.cancelled() => return Ended::Stopped,
             () = tokio::time::sleep_until(slot) => {}
         }
         let (forward, amount, token) = step.route();
@@ -100,9 +117,10 @@ pub async fn run_chain<B: Bank>(
         };
         let id = Uuid::new_v4();
         let answer = tokio::select! {
-            () = cancel.cancelled() => return,
+            () = cancel.cancelled() => return Ended::Stopped,
             answer = tokio::time::timeout(ANSWER_TIMEOUT, bank.transfer(id, &transfer)) => answer,
         };
+        let lost = matches!(answer, Ok(Err(ClientError::Closed | ClientError::Connect { .. })));
         let report = match answer {
             Ok(Ok(a)) => Report {
                 generator: n,
@@ -113,7 +131,10 @@ pub async fn run_chain<B: Bank>(
             Ok(Err(_)) | Err(_) => Report { generator: n, latency: None, error: true, answered: None },
         };
         if reports.send(report).is_err() {
-            return;
+            return Ended::Stopped;
+        }
+        if lost {
+            return Ended::Disconnected;
         }
         step = step.next();
     }

@@ -234,6 +234,7 @@ pub fn read_run(path: &Path, variant: &str) -> Result<Input, ReportError> {
         complete: true,
         header: None,
         audit: None,
+        faults: Vec::new(),
     })
 }
 

@@ -14,11 +14,13 @@ use uuid::Uuid;
 
 use super::usage::{cpu_time, OwnUsage};
 use crate::docker::stats::{self, Sample};
-use crate::experiment::Load;
+use super::faults;
+use crate::experiment::{Fault, Load};
 use crate::load::bank::{self, Answer};
 use crate::load::client::Client;
 use crate::load::generator::{self, Report};
-use crate::load::probe::{Outcome, Probe};
+use crate::load::client::ClientError;
+use crate::load::probe::{Answered, Cause, Outcome, Probe};
 use crate::load::schedule::Schedule;
 use crate::results::{EndedBy, Line, ResultsError, Row, Writer};
 
@@ -41,6 +43,8 @@ pub struct Driven {
     pub error: Option<String>,
     pub loops: u32,
     pub timeouts: u32,
+    /// Timeouts inside fault windows.
+    pub fault_timeouts: u32,
     pub generators: u32,
     pub transfers: u64,
     pub errors: u64,
@@ -61,6 +65,7 @@ pub struct Target<'a> {
     pub docker: &'a Docker,
     /// Containers whose resources are sampled.
     pub containers: Vec<String>,
+    pub faults: &'a [Fault],
 }
 
 fn histogram() -> Histogram<u64> {
@@ -126,6 +131,7 @@ pub async fn drive(
         error: None,
         loops: 0,
         timeouts: 0,
+        fault_timeouts: 0,
         generators: 0,
         transfers: 0,
         errors: 0,
@@ -136,13 +142,16 @@ pub async fn drive(
         duration: Duration::ZERO,
     };
     let mut probe = match start_probe(&target.url, load).await {
-        Ok(probe) => probe,
+        Ok(probe) => Some(probe),
         Err(e) => {
             driven.ended_by = EndedBy::Error;
             driven.error = Some(format!("the probe could not start: {e}"));
             return Ok(driven);
         }
     };
+    let (marks_tx, mut marks) = mpsc::unbounded_channel();
+    let mut fault_tasks = Vec::new();
+    let mut windows = faults::Windows::default();
     let settings = generator::Settings { url: target.url.clone(), protocol: load.protocol, pause: Duration::from_millis(load.transfer_pause_ms) };
     let (reports_tx, mut reports) = mpsc::unbounded_channel::<Report>();
     let stop_generators = CancellationToken::new();
@@ -156,13 +165,19 @@ pub async fn drive(
             let n = generators.len() as u32 + 1;
             generators.push(generator::spawn(n, settings.clone(), reports_tx.clone(), stop_generators.child_token()));
         }
+        for fault in target.faults.iter().filter(|f| f.at_loop == loop_no) {
+            fault_tasks.push(faults::spawn(target.docker.clone(), fault.clone(), marks_tx.clone()));
+        }
         if loop_no % load.resources_every_loops == 0 {
             sampler.start();
         }
         let slot = schedule.next_slot(Instant::now());
         let ran = tokio::select! {
             () = interrupt.cancelled() => None,
-            ran = async { tokio::time::sleep_until(slot).await; probe.run(loop_no, slot).await } => Some(ran),
+            ran = async {
+                tokio::time::sleep_until(slot).await;
+                probe_loop(&mut probe, &target.url, load, loop_no, slot).await
+            } => Some(ran),
         };
         let Some((outcome, answered)) = ran else {
             driven.ended_by = EndedBy::Interrupt;
@@ -181,7 +196,13 @@ pub async fn drive(
             generator_ms: Vec::new(),
             errors: 0,
             resources: sampler.take().await,
+            faults: Vec::new(),
         };
+        while let Ok((at, mark)) = marks.try_recv() {
+            let grace = target.faults.iter().find(|f| f.target == mark.target).map_or(Duration::ZERO, |f| Duration::from_secs(f.grace_s));
+            windows.record(at, &mark, grace);
+            row.faults.push(mark);
+        }
         match outcome {
             Outcome::Arrived(latency) => {
                 row.probe_ms = Some(millis(latency));
@@ -191,6 +212,9 @@ pub async fn drive(
                 tracing::debug!(loop_no, "probe timeout: {cause:?}");
                 row.timeout = true;
                 driven.timeouts += 1;
+                if windows.covers(slot) {
+                    driven.fault_timeouts += 1;
+                }
             }
         }
         while let Ok(report) = reports.try_recv() {
@@ -206,7 +230,7 @@ pub async fn drive(
             timeouts: driven.timeouts,
             errors: driven.errors,
         });
-        if driven.timeouts > load.max_timeouts {
+        if driven.timeouts - driven.fault_timeouts > load.max_timeouts {
             driven.ended_by = EndedBy::Timeouts;
             break;
         }
@@ -214,6 +238,10 @@ pub async fn drive(
 
     stop_generators.cancel();
     drop(reports_tx);
+    // Faults still under way put their containers back before the audit looks at the books.
+    for task in fault_tasks {
+        let _ = task.await;
+    }
     for task in generators {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
@@ -224,6 +252,25 @@ pub async fn drive(
     driven.bench_cpu = cpu_time().saturating_sub(cpu_before);
     driven.duration = began.elapsed();
     Ok(driven)
+}
+
+/// One probe loop; a probe whose connection broke (the endpoint restarted) reconnects first, and a loop that
+/// cannot reconnect is a timeout.
+async fn probe_loop(probe: &mut Option<Probe<Client>>, url: &str, load: &Load, loop_no: u32, slot: Instant) -> (Outcome, Answered) {
+    if probe.is_none() {
+        let budget = Duration::from_millis(load.probe_timeout_ms);
+        match tokio::time::timeout(budget, start_probe(url, load)).await {
+            Ok(Ok(p)) => *probe = Some(p),
+            Ok(Err(e)) => return (Outcome::Timeout(Cause::Failed(e)), None),
+            Err(_) => return (Outcome::Timeout(Cause::TooSlow), None),
+        }
+    }
+    let Some(p) = probe.as_mut() else { return (Outcome::Timeout(Cause::TooSlow), None) };
+    let (outcome, answered) = p.run(loop_no, slot).await;
+    if matches!(outcome, Outcome::Timeout(Cause::Failed(ClientError::Closed | ClientError::Connect { .. }))) {
+        *probe = None;
+    }
+    (outcome, answered)
 }
 
 async fn start_probe(url: &str, load: &Load) -> Result<Probe<Client>, crate::load::client::ClientError> {

@@ -78,12 +78,14 @@ impl Synthetic<'_> {
                 generator_ms: (0..generators.min(40) * 4).map(|_| micro(slow * 2.0 * rng.uniform())).collect(),
                 errors: 0,
                 resources,
+                faults: Vec::new(),
             }))?;
         }
         w.write(&Line::End(Box::new(End {
             ended_by: EndedBy::Timeouts,
             loops: self.loops,
             timeouts,
+            fault_timeouts: 0,
             generators: self.loops / self.loops_per_generator,
             transfers: 0,
             errors: 0,

@@ -1,0 +1,99 @@
+//! Faults during the load (`[[faults]]`): at its loop a fault kills, pauses or stops its container, and after
+//! its duration starts, thaws or starts it again. Each begin and end is marked on the row of the loop it
+//! happened in; the driver does not count timeouts inside a fault's window (plus its grace) towards the stop rule.
+
+use std::time::Duration;
+
+use bollard::Docker;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::experiment::{Fault, FaultAction};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Edge {
+    Start,
+    End,
+}
+
+/// A fault beginning or ending, on the row of the loop it happened in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mark {
+    pub target: String,
+    pub action: FaultAction,
+    pub edge: Edge,
+    /// The engine refused (the fault may not have happened, or the container may not be back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Starts `fault` now; marks go to `marks` as they happen. The task always tries to bring the container back.
+pub fn spawn(docker: Docker, fault: Fault, marks: mpsc::UnboundedSender<(Instant, Mark)>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let name = fault.container();
+        let mark = |edge, error: Option<String>| Mark { target: fault.target.clone(), action: fault.action, edge, error };
+        let begun = match fault.action {
+            FaultAction::Kill => docker.kill_container(&name, None).await,
+            FaultAction::Pause => docker.pause_container(&name).await,
+            FaultAction::Restart => docker.stop_container(&name, None).await,
+        };
+        let _ = marks.send((Instant::now(), mark(Edge::Start, begun.err().map(|e| e.to_string()))));
+        tokio::time::sleep(Duration::from_secs(fault.duration_s)).await;
+        let ended = match fault.action {
+            FaultAction::Kill | FaultAction::Restart => docker.start_container(&name, None).await,
+            FaultAction::Pause => docker.unpause_container(&name).await,
+        };
+        let _ = marks.send((Instant::now(), mark(Edge::End, ended.err().map(|e| e.to_string()))));
+    })
+}
+
+/// Which faults are in effect, for the stop rule.
+#[derive(Debug, Default)]
+pub struct Windows {
+    /// Per target: when its window closes (`None` while the fault lasts).
+    open: Vec<(String, Option<Instant>)>,
+}
+
+impl Windows {
+    pub fn record(&mut self, at: Instant, mark: &Mark, grace: Duration) {
+        match mark.edge {
+            Edge::Start => self.open.push((mark.target.clone(), None)),
+            Edge::End => {
+                if let Some(w) = self.open.iter_mut().find(|(t, until)| *t == mark.target && until.is_none()) {
+                    w.1 = Some(at + grace);
+                }
+            }
+        }
+    }
+
+    /// Whether a loop that began at `slot` falls inside a fault's window.
+    pub fn covers(&mut self, slot: Instant) -> bool {
+        self.open.retain(|(_, until)| until.is_none_or(|u| slot < u));
+        !self.open.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark(edge: Edge) -> Mark {
+        Mark { target: "kafka-2".into(), action: FaultAction::Kill, edge, error: None }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_lasts_from_start_to_end_plus_grace() {
+        let mut w = Windows::default();
+        let t0 = Instant::now();
+        assert!(!w.covers(t0));
+        w.record(t0, &mark(Edge::Start), Duration::from_secs(30));
+        assert!(w.covers(t0 + Duration::from_secs(100)), "open until the fault ends");
+        let end = t0 + Duration::from_secs(10);
+        w.record(end, &mark(Edge::End), Duration::from_secs(30));
+        assert!(w.covers(end + Duration::from_secs(29)));
+        assert!(!w.covers(end + Duration::from_secs(30)));
+    }
+}
