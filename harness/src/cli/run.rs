@@ -154,7 +154,9 @@ impl LoopBar {
 
     fn status(&self, s: &Status) {
         let probe = s.last_probe_ms.map_or_else(|| "timeout".to_string(), |ms| format!("{ms:.0} ms"));
-        let message = format!("generators {} · probe {probe} · timeouts {}/{} · errors {}", s.generators, s.timeouts, self.max_timeouts, s.errors);
+        let faults = if s.fault_timeouts > 0 { format!(" (+{} in fault windows)", s.fault_timeouts) } else { String::new() };
+        let counted = s.timeouts - s.fault_timeouts;
+        let message = format!("generators {} · probe {probe} · timeouts {counted}/{}{faults} · errors {}", s.generators, self.max_timeouts, s.errors);
         match &self.bar {
             Some(bar) => {
                 bar.set_position(u64::from(s.loop_no));

@@ -34,6 +34,8 @@ pub struct Status {
     pub generators: u32,
     pub last_probe_ms: Option<f64>,
     pub timeouts: u32,
+    /// Of `timeouts`, those inside fault windows (not counted towards the stop rule).
+    pub fault_timeouts: u32,
     pub errors: u64,
 }
 
@@ -228,6 +230,7 @@ pub async fn drive(
             generators: row.generators,
             last_probe_ms: row.probe_ms,
             timeouts: driven.timeouts,
+            fault_timeouts: driven.fault_timeouts,
             errors: driven.errors,
         });
         if driven.timeouts - driven.fault_timeouts > load.max_timeouts {
