@@ -26,6 +26,10 @@ async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() 
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].starts_with(results.path().join("smoke/default")), "{files:?}");
     let run = Run::read(&files[0]).expect("results file reads back");
+    let text = std::fs::read_to_string(&files[0]).expect("results text");
+    for secret in ["\"token\"", "password", "postgres://"] {
+        assert!(!text.contains(secret), "results files carry no credentials, but {secret} is in {}", files[0].display());
+    }
     let end = run.end.as_ref().expect("the run has its end line");
 
     assert_eq!(run.header.experiment, "smoke");

@@ -96,9 +96,10 @@ impl App {
             .finish();
         let shutdown = CancellationToken::new();
         let state = AppState { schema: schema.clone(), shutdown: shutdown.clone() };
-        let stats = Stats { live, waiters: waiters.clone(), overhead };
+        let skipped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stats = Stats { live, waiters: waiters.clone(), overhead, skipped: skipped.clone() };
         let router = router(schema, state, &settings.cors_origins, stats)?;
-        let events = Events { consumer, registry, store, waiters: waiters.clone(), transactions };
+        let events = Events { consumer, registry, store, waiters: waiters.clone(), transactions, skipped };
         Ok(App { router, events, waiters, shutdown })
     }
 }
@@ -109,6 +110,7 @@ struct Stats {
     live: LiveSubscriptions,
     waiters: Waiters,
     overhead: Arc<std::sync::Mutex<hdrhistogram::Histogram<u64>>>,
+    skipped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Stats {
@@ -119,6 +121,7 @@ impl Stats {
         serde_json::json!({
             "stream_subscriptions": self.live.count(),
             "waiting_commands": self.waiters.len(),
+            "skipped_records": self.skipped.load(std::sync::atomic::Ordering::Relaxed),
             "transfer_overhead": overhead.unwrap_or_default(),
         })
     }

@@ -2,6 +2,7 @@
 //! to live subscriptions; feedback goes to the waiting subscription by uuid. Every instance has its own consumer
 //! group (`graphql-endpoint-<INSTANCE_ID>`), so each sees all events; offsets are stored after the work is done.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -20,6 +21,8 @@ pub struct Events {
     pub store: Store,
     pub waiters: Waiters,
     pub transactions: broadcast::Sender<StoredTransaction>,
+    /// Records skipped because they could never be handled (served on `/stats` as `skipped_records`).
+    pub skipped: Arc<AtomicU64>,
 }
 
 impl Events {
@@ -45,6 +48,7 @@ impl Events {
                     Ok(()) => break,
                     Err(Failure::Poison(why)) => {
                         tracing::warn!(topic = m.topic(), partition = m.partition(), offset = m.offset(), "skipping record: {why}");
+                        self.skipped.fetch_add(1, Ordering::Relaxed);
                         break;
                     }
                     Err(Failure::Transient(why)) => {

@@ -30,17 +30,23 @@ pub struct Mark {
     pub error: Option<String>,
 }
 
-/// Starts `fault` now; marks go to `marks` as they happen. The task always tries to bring the container back.
+/// Starts `fault` now; marks go to `marks` as they happen. The task always tries to bring the container back;
+/// an action the engine refuses ends the fault at once, its end mark carrying the error.
 pub fn spawn(docker: Docker, fault: Fault, marks: mpsc::UnboundedSender<(Instant, Mark)>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let name = fault.container();
         let mark = |edge, error: Option<String>| Mark { target: fault.target.clone(), action: fault.action, edge, error };
+        // Marked as it begins, so the mark sits on the row of `at_loop` (a graceful stop can take seconds).
+        let _ = marks.send((Instant::now(), mark(Edge::Start, None)));
         let begun = match fault.action {
             FaultAction::Kill => docker.kill_container(&name, None).await,
             FaultAction::Pause => docker.pause_container(&name).await,
             FaultAction::Restart => docker.stop_container(&name, None).await,
         };
-        let _ = marks.send((Instant::now(), mark(Edge::Start, begun.err().map(|e| e.to_string()))));
+        if let Err(e) = begun {
+            let _ = marks.send((Instant::now(), mark(Edge::End, Some(format!("the fault did not happen: {e}")))));
+            return;
+        }
         tokio::time::sleep(Duration::from_secs(fault.duration_s)).await;
         let ended = match fault.action {
             FaultAction::Kill | FaultAction::Restart => docker.start_container(&name, None).await,
