@@ -100,6 +100,17 @@ pub enum Protocol {
     GraphqlWs,
 }
 
+/// What the probe drives.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKind {
+    /// GraphQL over a websocket, as the generators.
+    #[default]
+    Graphql,
+    /// Headless Chromium clicking through the bank UI, as 2019 measured (what a person sees).
+    Browser,
+}
+
 /// Load settings; 2019 names in the comments, defaults are the values of the 2019 published runs.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -120,6 +131,8 @@ pub struct Load {
     pub transfer_pause_ms: u64,
     /// Websocket subprotocol of the probe and the generators.
     pub protocol: Protocol,
+    /// `graphql` or `browser`.
+    pub probe: ProbeKind,
     /// Container resources are sampled every this many loops.
     pub resources_every_loops: u32,
 }
@@ -135,6 +148,7 @@ impl Default for Load {
             generators_per_step: 1,
             transfer_pause_ms: 250,
             protocol: Protocol::default(),
+            probe: ProbeKind::default(),
             resources_every_loops: 20,
         }
     }
@@ -187,6 +201,7 @@ pub struct Images {
     pub synchronizer: String,
     pub command_handler: String,
     pub graphql_endpoint: String,
+    pub frontend: String,
 }
 
 impl Default for Images {
@@ -199,6 +214,7 @@ impl Default for Images {
             synchronizer: catalog::SYNCHRONIZER.to_string(),
             command_handler: catalog::COMMAND_HANDLER.to_string(),
             graphql_endpoint: catalog::GRAPHQL_ENDPOINT.to_string(),
+            frontend: catalog::FRONTEND.to_string(),
         }
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod docker;
 pub mod audit;
+pub mod browser;
 pub mod experiment;
 pub mod images;
 pub mod load;

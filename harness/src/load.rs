@@ -7,6 +7,7 @@
 //! - [`probe`], [`chain`], [`generator`]: the probe cycle, the generators' transfer chain and their tasks.
 
 pub mod bank;
+pub mod browser_probe;
 pub mod chain;
 pub mod client;
 pub mod generator;

@@ -106,7 +106,7 @@ pub async fn run_one(
         Ok(stack) => stack,
         Err(StackError::Interrupted) => {
             let i = &settings.stack.images;
-            let refs = [&i.kafka, &i.schema_registry, &i.postgres, &i.synchronizer, &i.command_handler, &i.graphql_endpoint].map(String::clone);
+            let refs = [&i.kafka, &i.schema_registry, &i.postgres, &i.synchronizer, &i.command_handler, &i.graphql_endpoint, &i.frontend].map(String::clone);
             let mut writer = Writer::create(&path)?;
             writer.write(&Line::Header(Box::new(header(meta::image_ids(docker, &refs).await, None))))?;
             let end = End::interrupted_before_load();
@@ -128,6 +128,7 @@ pub async fn run_one(
         docker,
         containers: stack.running_containers(),
         faults: &settings.faults,
+        frontend: stack.plan.endpoints.frontend.clone(),
     };
     let load_began = Instant::now();
     let driven = driver::drive(target, &mut writer, &interrupts.first, observer.status).await?;

@@ -47,6 +47,9 @@ pub async fn run(path: &Path, variant: Option<String>) -> anyhow::Result<ExitCod
     if stack.running_containers().iter().any(|c| c == "kgb-graphql-endpoint") {
         println!("  graphql           {}  (websocket {})", e.graphql_http, e.graphql_ws);
     }
+    if stack.running_containers().iter().any(|c| c == "kgb-frontend") {
+        println!("  bank UI           {}", e.frontend);
+    }
     if !stack.skipped.is_empty() {
         println!("  not started (no image; `bench images` after `cargo build --release`): {}", stack.skipped.join(", "));
     }

@@ -13,6 +13,7 @@ pub const POSTGRES: &str = "kgb/postgres:15";
 pub const SYNCHRONIZER: &str = "kgb/bank-synchronizer:dev";
 pub const COMMAND_HANDLER: &str = "kgb/bank-command-handler:dev";
 pub const GRAPHQL_ENDPOINT: &str = "kgb/bank-graphql-endpoint:dev";
+pub const FRONTEND: &str = "kgb/bank-frontend:dev";
 
 /// How an image is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,5 +110,11 @@ pub static ALL: &[ImageDef] = &[
         parent: Some(BASE),
         files: BANK_DOCKERFILE,
         source: Source::BankBinary { bin: "graphql-endpoint" },
+    },
+    ImageDef {
+        reference: FRONTEND,
+        parent: Some(BASE),
+        files: BANK_DOCKERFILE,
+        source: Source::BankBinary { bin: "frontend" },
     },
 ];

@@ -52,10 +52,15 @@ pub struct Probe<B> {
     timeout: Duration,
 }
 
+/// Loop `k`'s action: (cents, description, whether it is a deposit from `cash`).
+pub fn cycle(k: u32) -> (i64, &'static str, bool) {
+    let (amount, descr) = CYCLE[(k % 10) as usize];
+    (amount, descr, k % 10 < 5)
+}
+
 /// The transfer of loop `k` (counting from 0) for `account`.
 pub fn action(k: u32, account: &Account) -> Transfer {
-    let (amount, descr) = CYCLE[(k % 10) as usize];
-    let deposit = k % 10 < 5;
+    let (amount, descr, deposit) = cycle(k);
     Transfer {
         username: account.username.clone(),
         token: if deposit { "cash".into() } else { account.token.clone() },

@@ -15,7 +15,8 @@ use uuid::Uuid;
 use super::usage::{cpu_time, OwnUsage};
 use crate::docker::stats::{self, Sample};
 use super::faults;
-use crate::experiment::{Fault, Load};
+use crate::experiment::{Fault, Load, ProbeKind};
+use crate::load::browser_probe::BrowserProbe;
 use crate::load::bank::{self, Answer};
 use crate::load::client::Client;
 use crate::load::generator::{self, Report};
@@ -68,6 +69,8 @@ pub struct Target<'a> {
     /// Containers whose resources are sampled.
     pub containers: Vec<String>,
     pub faults: &'a [Fault],
+    /// The bank UI, for `probe = "browser"`.
+    pub frontend: String,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -143,8 +146,15 @@ pub async fn drive(
         bench_cpu: Duration::ZERO,
         duration: Duration::ZERO,
     };
-    let mut probe = match start_probe(&target.url, load).await {
-        Ok(probe) => Some(probe),
+    let started = match load.probe {
+        ProbeKind::Graphql => start_probe(&target.url, load).await.map(|p| AnyProbe::Graphql(Some(p))).map_err(|e| e.to_string()),
+        ProbeKind::Browser => BrowserProbe::start(&target.frontend, PROBE_USER, Duration::from_millis(load.probe_timeout_ms))
+            .await
+            .map(|p| AnyProbe::Browser(Box::new(p)))
+            .map_err(|e| e.to_string()),
+    };
+    let mut probe = match started {
+        Ok(probe) => probe,
         Err(e) => {
             driven.ended_by = EndedBy::Error;
             driven.error = Some(format!("the probe could not start: {e}"));
@@ -257,9 +267,20 @@ pub async fn drive(
     Ok(driven)
 }
 
-/// One probe loop; a probe whose connection broke (the endpoint restarted) reconnects first, and a loop that
-/// cannot reconnect is a timeout.
-async fn probe_loop(probe: &mut Option<Probe<Client>>, url: &str, load: &Load, loop_no: u32, slot: Instant) -> (Outcome, Answered) {
+/// The probe of a run: GraphQL (`None` while its connection is being made again) or the browser.
+enum AnyProbe {
+    Graphql(Option<Probe<Client>>),
+    Browser(Box<BrowserProbe>),
+}
+
+/// One probe loop. The browser's page reconnects by itself; a GraphQL probe whose connection broke (the endpoint
+/// restarted) reconnects first, and a loop that cannot reconnect is a timeout. Browser answers are not known to
+/// the audit (the page keeps them).
+async fn probe_loop(probe: &mut AnyProbe, url: &str, load: &Load, loop_no: u32, slot: Instant) -> (Outcome, Answered) {
+    let probe = match probe {
+        AnyProbe::Browser(b) => return (b.run(loop_no, slot).await, None),
+        AnyProbe::Graphql(p) => p,
+    };
     if probe.is_none() {
         let budget = Duration::from_millis(load.probe_timeout_ms);
         match tokio::time::timeout(budget, start_probe(url, load)).await {

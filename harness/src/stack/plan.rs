@@ -60,6 +60,7 @@ pub enum Role {
     Synchronizer,
     CommandHandler,
     GraphqlEndpoint,
+    Frontend,
 }
 
 /// One container and how to know it is ready.
@@ -80,6 +81,8 @@ pub struct Endpoints {
     pub graphql_http: String,
     pub graphql_ws: String,
     pub command_handler_health: String,
+    /// The bank UI.
+    pub frontend: String,
 }
 
 /// The containers of one stack in bring-up order.
@@ -202,6 +205,7 @@ pub fn plan(stack: &Stack, stack_id: &str, owner: Owner, db_password: &str, clus
         graphql_http: format!("http://127.0.0.1:{}/graphql", p.graphql),
         graphql_ws: format!("ws://127.0.0.1:{}/graphql", p.graphql),
         command_handler_health: format!("http://127.0.0.1:{}/health", p.command_handler_health),
+        frontend: format!("http://127.0.0.1:{}/", p.frontend),
     };
     let mut ports = Vec::new();
     let mut infrastructure = Vec::new();
@@ -299,6 +303,23 @@ pub fn plan(stack: &Stack, stack_id: &str, owner: Owner, db_password: &str, clus
             format!("http://127.0.0.1:{}/health", p.graphql),
         ),
     ];
+    // The UI needs no Kafka or database: only where the endpoint is.
+    ports.push((p.frontend, "kgb-frontend".to_string()));
+    let mut services = services;
+    services.push(Part {
+        role: Role::Frontend,
+        spec: b.spec(
+            "kgb-frontend",
+            &stack.images.frontend,
+            vec![
+                kv("GRAPHQL_WS_URL", endpoints.graphql_ws.clone()),
+                kv(vars::HTTP_PORT, p.frontend.to_string()),
+                kv("RUST_LOG", "info"),
+            ],
+            Limit::default(),
+        ),
+        wait: wait("kgb-frontend", Probe::Http { url: format!("http://127.0.0.1:{}/health", p.frontend) }, 60),
+    });
 
     StackPlan { infrastructure, synchronizer, services, endpoints, ports }
 }
@@ -343,8 +364,10 @@ mod tests {
         let names: Vec<_> = plan.parts().map(|p| p.spec.name.as_str()).collect();
         assert_eq!(
             names,
-            ["kgb-kafka-1", "kgb-schema-registry", "kgb-db-ch", "kgb-db-ge", "kgb-synchronizer", "kgb-command-handler", "kgb-graphql-endpoint"]
+            ["kgb-kafka-1", "kgb-schema-registry", "kgb-db-ch", "kgb-db-ge", "kgb-synchronizer", "kgb-command-handler", "kgb-graphql-endpoint", "kgb-frontend"]
         );
+        let frontend = &plan.services[2].spec;
+        assert!(frontend.env.contains(&("GRAPHQL_WS_URL".into(), "ws://127.0.0.1:8888/graphql".into())), "the UI is told where the endpoint is");
         let mut ports: Vec<u16> = plan.ports.iter().map(|(p, _)| *p).collect();
         ports.sort();
         ports.dedup();

@@ -1,0 +1,159 @@
+//! Headless Chromium (Debian's `chromium`) driven over the DevTools protocol on a websocket: enough to open the
+//! bank UI, run scripts in it and take screenshots. Used by the frontend's end-to-end test and the browser probe.
+//! The process is killed when the [`Browser`] is dropped, and its profile folder removed.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrowserError {
+    #[error("cannot start chromium (scripts/setup installs it): {0}")]
+    Launch(String),
+    #[error("DevTools protocol: {0}")]
+    Protocol(String),
+    #[error("script failed in the page: {0}")]
+    Script(String),
+    #[error("the page did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Defined in every page the browser opens: `kgbWait(selector, ms)` resolves with the first visible element
+/// matching `selector`, or rejects after `ms`.
+const HELPERS: &str = r#"
+window.kgbWait = (selector, ms = 20000) => new Promise((resolve, reject) => {
+  const start = performance.now();
+  (function poll() {
+    const el = [...document.querySelectorAll(selector)].find(e => !e.closest("[hidden]"));
+    if (el) return resolve(el);
+    if (performance.now() - start > ms) return reject(new Error("nothing visible matches " + selector));
+    setTimeout(poll, 10);
+  })();
+});
+"#;
+
+pub struct Browser {
+    _child: tokio::process::Child,
+    socket: Socket,
+    session: String,
+    next_id: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts a headless Chromium with a fresh profile and attaches to one blank page.
+    ///
+    /// # Errors
+    /// [`BrowserError::Launch`] when Chromium cannot start, [`BrowserError::Protocol`] when it does not talk.
+    pub async fn launch() -> Result<Browser, BrowserError> {
+        let profile = tempfile::tempdir().map_err(|e| BrowserError::Launch(e.to_string()))?;
+        let mut child = tokio::process::Command::new("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-port=0"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| BrowserError::Launch(e.to_string()))?;
+        let stderr = child.stderr.take().ok_or_else(|| BrowserError::Launch("no stderr".into()))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let url = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(url) = line.split("DevTools listening on ").nth(1) {
+                    return Some(url.trim().to_string());
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| BrowserError::Launch("no DevTools address on its stderr".into()))?;
+        // Chromium blocks once a full stderr pipe is not read.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let (socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.map_err(|e| BrowserError::Protocol(e.to_string()))?;
+        let mut browser = Browser { _child: child, socket, session: String::new(), next_id: 0, _profile: profile };
+        let target = browser.call("Target.createTarget", json!({"url": "about:blank"}), false).await?;
+        let target_id = target["targetId"].as_str().ok_or_else(|| BrowserError::Protocol(format!("no targetId in {target}")))?.to_string();
+        let attached = browser.call("Target.attachToTarget", json!({"targetId": target_id, "flatten": true}), false).await?;
+        browser.session = attached["sessionId"].as_str().ok_or_else(|| BrowserError::Protocol(format!("no sessionId in {attached}")))?.to_string();
+        browser.call("Page.enable", json!({}), true).await?;
+        browser.call("Page.addScriptToEvaluateOnNewDocument", json!({"source": HELPERS}), true).await?;
+        Ok(browser)
+    }
+
+    async fn call(&mut self, method: &str, params: Value, in_page: bool) -> Result<Value, BrowserError> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut message = json!({"id": id, "method": method, "params": params});
+        if in_page {
+            message["sessionId"] = json!(self.session);
+        }
+        self.socket.send(Message::text(message.to_string())).await.map_err(|e| BrowserError::Protocol(e.to_string()))?;
+        loop {
+            let frame = self.socket.next().await.ok_or_else(|| BrowserError::Protocol("the browser closed the connection".into()))?;
+            let Message::Text(text) = frame.map_err(|e| BrowserError::Protocol(e.to_string()))? else { continue };
+            let answer: Value = serde_json::from_str(&text).map_err(|e| BrowserError::Protocol(e.to_string()))?;
+            // Events and answers to other calls share the socket.
+            if answer["id"].as_u64() != Some(id) {
+                continue;
+            }
+            if let Some(error) = answer.get("error") {
+                return Err(BrowserError::Protocol(format!("{method}: {error}")));
+            }
+            return Ok(answer["result"].clone());
+        }
+    }
+
+    /// Opens `url` and waits until the document has loaded.
+    ///
+    /// # Errors
+    /// The protocol's errors, or a page that does not load in 30 s.
+    pub async fn goto(&mut self, url: &str) -> Result<(), BrowserError> {
+        self.call("Page.navigate", json!({"url": url}), true).await?;
+        let limit = Duration::from_secs(30);
+        let waited = tokio::time::timeout(limit, async {
+            loop {
+                if self.eval("document.readyState").await? == json!("complete") {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        waited.await.map_err(|_| BrowserError::Timeout(limit))?
+    }
+
+    /// Evaluates `expression` in the page, awaiting it when it is a promise, and returns its value.
+    ///
+    /// # Errors
+    /// [`BrowserError::Script`] with the page's exception.
+    pub async fn eval(&mut self, expression: &str) -> Result<Value, BrowserError> {
+        let params = json!({"expression": expression, "awaitPromise": true, "returnByValue": true});
+        let result = self.call("Runtime.evaluate", params, true).await?;
+        if let Some(details) = result.get("exceptionDetails") {
+            let text = details["exception"]["description"].as_str().or_else(|| details["text"].as_str()).unwrap_or("an exception");
+            return Err(BrowserError::Script(text.to_string()));
+        }
+        Ok(result["result"]["value"].clone())
+    }
+
+    /// Saves a PNG of the page.
+    ///
+    /// # Errors
+    /// The protocol's errors, or the file not being writable.
+    pub async fn screenshot(&mut self, path: &Path) -> Result<(), BrowserError> {
+        use base64::Engine;
+        let shot = self.call("Page.captureScreenshot", json!({"format": "png"}), true).await?;
+        let data = shot["data"].as_str().ok_or_else(|| BrowserError::Protocol("no screenshot data".into()))?;
+        let png = base64::engine::general_purpose::STANDARD.decode(data).map_err(|e| BrowserError::Protocol(e.to_string()))?;
+        std::fs::write(path, png).map_err(|e| BrowserError::Protocol(format!("writing {}: {e}", path.display())))
+    }
+}

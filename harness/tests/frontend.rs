@@ -1,0 +1,133 @@
+//! The bank UI end to end, in headless Chromium against the whole stack (frontend in its own container): log in,
+//! deposit, transfer, and see both transactions arrive in the list; screenshots kept as artifacts.
+
+use std::path::Path;
+
+use harness::browser::Browser;
+use harness::experiment::ExperimentFile;
+use harness::stack::{Options, Owner, Services, Stack};
+
+/// Stacks share fixed ports: one test at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const SETTINGS: &str = "name = \"frontend\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n[stack.topics]\npartitions = 3\n";
+
+#[tokio::test]
+async fn log_in_deposit_transfer_and_see_both_transactions() {
+    let _serial = SERIAL.lock().await;
+    let file = ExperimentFile::parse(Path::new("frontend.toml"), SETTINGS).expect("settings");
+    let docker = harness::docker::connect().await.expect("a Docker engine");
+    let options = Options { owner: Owner::Run, services: Services::Require };
+    let mut stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("the whole stack with its frontend");
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts folder");
+
+    let mut browser = Browser::launch().await.expect("chromium");
+    let ui = stack.plan.endpoints.frontend.clone();
+    browser.goto(&format!("{ui}#/client")).await.expect("the client page loads");
+    let iban = browser
+        .eval(
+            r##"(async () => {
+                await kgbWait("#connection");
+                document.getElementById("username").value = "e2e-client";
+                document.getElementById("password").value = "e2e-password";
+                document.getElementById("login-form").requestSubmit();
+                const iban = await kgbWait("#iban");
+                await kgbWait("#transactions");
+                while (!iban.textContent) await new Promise(r => setTimeout(r, 20));
+                return iban.textContent;
+            })()"##,
+        )
+        .await
+        .expect("logged in");
+    let iban = iban.as_str().expect("an IBAN").to_string();
+    assert!(topology::iban::is_valid_open_iban(&iban), "{iban}");
+    browser.screenshot(&artifacts.join("frontend-1-logged-in.png")).await.expect("screenshot");
+
+    let deposit = browser
+        .eval(
+            r##"(async () => {
+                (await kgbWait('button.deposit[data-cents="5000"]')).click();
+                const li = await kgbWait('#transactions li[data-descr="deposit"]');
+                return [li.dataset.changedBy, li.dataset.direction];
+            })()"##,
+        )
+        .await
+        .expect("the deposit shows up");
+    assert_eq!(deposit, serde_json::json!(["€50,00", "CREDIT"]));
+
+    let transfer = browser
+        .eval(
+            r##"(async () => {
+                document.getElementById("amount").value = "12.34";
+                document.getElementById("to").value = "NL66OPEN0000000000";
+                document.getElementById("descr").value = "e2e transfer";
+                document.getElementById("transfer-form").requestSubmit();
+                const li = await kgbWait('#transactions li[data-descr="e2e transfer"]');
+                const items = [...document.querySelectorAll("#transactions li")].map(l => l.dataset.descr);
+                return [li.dataset.changedBy, li.dataset.direction, document.getElementById("balance").textContent, items];
+            })()"##,
+        )
+        .await
+        .expect("the transfer shows up");
+    assert_eq!(transfer, serde_json::json!(["€12,34", "DEBIT", "€37,66", ["e2e transfer", "deposit"]]));
+    browser.screenshot(&artifacts.join("frontend-2-transactions.png")).await.expect("screenshot");
+
+    // The employee page lists the newest transaction of every account, this one's among them.
+    browser.goto(&format!("{ui}#/employee")).await.expect("the employee page loads");
+    let listed = browser
+        .eval(&format!(
+            r##"(async () => {{
+                await kgbWait("#accounts tr");
+                return [...document.querySelectorAll("#accounts td")].some(td => td.textContent === "{iban}");
+            }})()"##
+        ))
+        .await
+        .expect("accounts listed");
+    assert_eq!(listed, serde_json::json!(true));
+    browser.screenshot(&artifacts.join("frontend-3-employee.png")).await.expect("screenshot");
+    assert_eq!(browser.eval("window.kgbErrors").await.expect("errors"), serde_json::json!([]), "no error in the page");
+    // Euros typed by a person become cents exactly (2019 truncated €0,29 to 28 cents).
+    let cents = browser.eval(r##"[toCents("0.29"), toCents("0,29"), toCents("1000000"), toCents("1000000.01"), toCents("0"), toCents("12.345"), euros(123456)]"##).await;
+    assert_eq!(cents.expect("evaluated"), serde_json::json!([29, 29, 100_000_000, null, null, null, "€1.234,56"]));
+    drop(browser);
+    stack.teardown().await.expect("teardown");
+}
+
+#[test]
+fn browser_and_graphql_probes_run_and_share_a_report() {
+    let _serial = SERIAL.blocking_lock();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let experiment = dir.path().join("probe.toml");
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/probe.toml")).expect("probe.toml");
+    std::fs::write(&experiment, text.replace("max_loops = 240", "max_loops = 40").replace("repeat = 3", "repeat = 1")).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+        .arg("run")
+        .arg(&experiment)
+        .arg("--results")
+        .arg(dir.path())
+        .output()
+        .expect("bench runs");
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{log}");
+    let files = harness::results::files(dir.path()).expect("listed");
+    assert_eq!(files.len(), 2, "{files:?}");
+    for file in &files {
+        let run = harness::results::Run::read(file).expect("results file");
+        let end = run.end.as_ref().expect("end line");
+        assert_eq!(end.loops, 40, "{}: {log}", run.header.variant);
+        let arrived = run.rows.iter().filter(|r| r.probe_ms.is_some()).count();
+        assert!(arrived >= 36, "{}: only {arrived} of 40 probe loops arrived\n{log}", run.header.variant);
+        assert!(end.audit.passed, "{:?}", end.audit);
+    }
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+        .arg("report")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(dir.path().join("probe.html"))
+        .output()
+        .expect("report runs");
+    assert!(report.status.success());
+    let stdout = String::from_utf8_lossy(&report.stdout);
+    assert!(stdout.contains("probe=browser") && stdout.contains("probe=graphql"), "{stdout}");
+}
