@@ -43,3 +43,16 @@ pub async fn stack(stack_toml: &str) -> TestStack {
     let stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("test stack comes up");
     TestStack { stack, _serial: serial }
 }
+
+/// Every container bench started that still exists (for tests that run `bench` and check its cleanup), asked
+/// from a runtime of its own so plain `#[test]`s can call it.
+///
+/// # Panics
+/// When no engine answers: such a test cannot go on.
+pub fn leftover_containers() -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let docker = crate::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
+        crate::docker::container::list_labelled(&docker, crate::LABEL_BENCH).await.expect("the engine lists containers")
+    })
+}

@@ -64,14 +64,6 @@ fn help_lists_the_commands() {
 /// Stacks share fixed ports with the other integration tests of this binary.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn labelled_containers() -> Vec<String> {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(async {
-        let docker = harness::docker::connect().await.expect("a Docker engine");
-        harness::docker::container::list_labelled(&docker, harness::LABEL_BENCH).await.expect("list")
-    })
-}
-
 #[test]
 fn up_prints_endpoints_and_down_removes_the_stack() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -80,11 +72,11 @@ fn up_prints_endpoints_and_down_removes_the_stack() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("ready in") && text.contains("127.0.0.1:19092"), "{text}");
-    assert!(!labelled_containers().is_empty(), "bench up leaves the stack running");
+    assert!(!harness::testing::leftover_containers().is_empty(), "bench up leaves the stack running");
     let out = bench().arg("down").output().expect("runs");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("kgb-kafka-1"));
-    assert!(labelled_containers().is_empty());
+    assert!(harness::testing::leftover_containers().is_empty());
 }
 
 #[test]
@@ -100,12 +92,12 @@ fn down_all_removes_what_a_crashed_bench_left() {
         // A crash: the process dies without running Drop.
         std::mem::forget(stack);
     });
-    assert_eq!(labelled_containers().len(), 4);
+    assert_eq!(harness::testing::leftover_containers().len(), 4);
     let out = bench().arg("down").output().expect("runs");
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to remove"), "plain down keeps other stacks");
     let out = bench().args(["down", "--all"]).output().expect("runs");
     assert!(out.status.success());
-    assert!(labelled_containers().is_empty());
+    assert!(harness::testing::leftover_containers().is_empty());
 }
 
 #[test]

@@ -79,11 +79,7 @@ fn run_with_fault(brokers: u32, fault: &str) -> Run {
     assert!(report.status.success());
     let page = std::fs::read_to_string(dir.path().join("r.html")).expect("page");
     assert!(page.contains("\"faults\":[{"), "the fault is drawn on the charts");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let left = runtime.block_on(async {
-        let docker = harness::docker::connect().await.expect("engine");
-        harness::docker::container::list_labelled(&docker, harness::LABEL_BENCH).await.expect("list")
-    });
+    let left = harness::testing::leftover_containers();
     assert!(left.is_empty(), "{left:?}");
     run
 }
@@ -105,4 +101,11 @@ fn graphql_endpoint_restarted_and_clients_reconnect() {
     let run = run_with_fault(1, "target = \"graphql-endpoint\"\naction = \"restart\"\nduration_s = 5\n");
     // While the endpoint is down the probe cannot even connect: those loops are timeouts inside the window.
     assert!(run.end.is_some_and(|e| e.fault_timeouts > 0));
+}
+
+#[test]
+fn command_handler_paused_then_thawed() {
+    let run = run_with_fault(1, "target = \"command-handler\"\naction = \"pause\"\nduration_s = 5\n");
+    // Frozen, the handler answers nothing: probe loops in the window time out, and none of it ends the run.
+    assert!(run.end.is_some_and(|e| e.fault_timeouts > 0 && e.audit.confirmed_transfers > 0));
 }
