@@ -66,6 +66,17 @@ pub enum FaultAction {
     Restart,
 }
 
+impl std::fmt::Display for FaultAction {
+    /// The name experiment files use.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FaultAction::Kill => "kill",
+            FaultAction::Pause => "pause",
+            FaultAction::Restart => "restart",
+        })
+    }
+}
+
 /// One fault: at loop `at_loop`, `action` on container `target` for `duration_s` seconds.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -202,6 +213,15 @@ pub struct Images {
     pub command_handler: String,
     pub graphql_endpoint: String,
     pub frontend: String,
+}
+
+impl Images {
+    /// Every image a stack of these settings uses.
+    pub fn all(&self) -> Vec<String> {
+        [&self.kafka, &self.schema_registry, &self.postgres, &self.synchronizer, &self.command_handler, &self.graphql_endpoint, &self.frontend]
+            .map(String::clone)
+            .to_vec()
+    }
 }
 
 impl Default for Images {
@@ -446,6 +466,9 @@ mod tests {
     fn faults_name_a_container_of_the_stack() {
         let ok = "name = \"t\"\n[[faults]]\nat_loop = 10\ntarget = \"kafka-3\"\naction = \"kill\"\nduration_s = 5\n";
         let f = parse(ok).unwrap();
+        for action in [FaultAction::Kill, FaultAction::Pause, FaultAction::Restart] {
+            assert_eq!(serde_json::to_value(action).unwrap(), action.to_string(), "shown as written in files");
+        }
         assert_eq!((f.experiment.faults[0].container(), f.experiment.faults[0].grace_s), ("kgb-kafka-3".to_string(), 30));
         let err = parse(&ok.replace("kafka-3", "kafka-4")).unwrap_err().to_string();
         assert!(err.contains("faults[0].target") && err.contains("kafka-4"), "{err}");

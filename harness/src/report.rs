@@ -88,7 +88,7 @@ impl Input {
             .rows
             .iter()
             .flat_map(|r| r.faults.iter().filter(|m| m.edge == crate::run::faults::Edge::Start).map(move |m| (r.generators, m)))
-            .map(|(generators, m)| (generators, format!("{} {}", serde_json::to_value(m.action).ok().and_then(|a| a.as_str().map(String::from)).unwrap_or_default(), m.target)))
+            .map(|(generators, m)| (generators, format!("{} {}", m.action, m.target)))
             .collect();
         let rows = run
             .rows

@@ -105,8 +105,7 @@ pub async fn run_one(
     let mut stack = match Stack::up_until(docker, &settings.stack, options, observer.stage, &interrupts.first).await {
         Ok(stack) => stack,
         Err(StackError::Interrupted) => {
-            let i = &settings.stack.images;
-            let refs = [&i.kafka, &i.schema_registry, &i.postgres, &i.synchronizer, &i.command_handler, &i.graphql_endpoint, &i.frontend].map(String::clone);
+            let refs = settings.stack.images.all();
             let mut writer = Writer::create(&path)?;
             writer.write(&Line::Header(Box::new(header(meta::image_ids(docker, &refs).await, None))))?;
             let end = End::interrupted_before_load();

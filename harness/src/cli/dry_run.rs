@@ -75,7 +75,7 @@ pub fn print(file: &ExperimentFile, variants: &[Variant], repeat: u32, results: 
                 .experiment
                 .faults
                 .iter()
-                .map(|f| format!("loop {}: {:?} {} for {} s", f.at_loop, f.action, f.target, f.duration_s).to_lowercase())
+                .map(|f| format!("loop {}: {} {} for {} s", f.at_loop, f.action, f.target, f.duration_s))
                 .collect();
             println!("  faults:    {}", faults.join("; "));
         }
