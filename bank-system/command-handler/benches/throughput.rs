@@ -23,7 +23,7 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 const ACCOUNTS: usize = 200;
-const SATURATION: usize = 5_000;
+const SATURATION: usize = 20_000;
 const PACED_RATE: u64 = 1_000;
 const PACED_SECONDS: u64 = 10;
 
@@ -31,8 +31,10 @@ const PACED_SECONDS: u64 = 10;
 async fn main() {
     // BENCH_BROKERS=1 isolates the cost of replication on this machine.
     let brokers: u32 = std::env::var("BENCH_BROKERS").ok().and_then(|b| b.parse().ok()).unwrap_or(3);
-    let file = ExperimentFile::parse(std::path::Path::new("bench.toml"), &format!("name = \"throughput\"\n[stack]\nbrokers = {brokers}\n"))
-        .expect("experiment");
+    // BENCH_STACK='kafka_jvm_opts = "..."' adds lines to the stack's table, to try broker settings.
+    let extra = std::env::var("BENCH_STACK").unwrap_or_default().replace("\\n", "\n");
+    let text = format!("name = \"throughput\"\n[stack]\nbrokers = {brokers}\n{extra}\n");
+    let file = ExperimentFile::parse(std::path::Path::new("bench.toml"), &text).expect("experiment");
     let docker = harness::docker::connect().await.expect("a Docker engine (scripts/setup)");
     let options = Options { owner: Owner::Run, services: Services::SynchronizerOnly };
     let stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("stack");
@@ -56,7 +58,7 @@ async fn main() {
     readiness::wait(&docker, &part.wait).await.expect("handler ready");
     println!("stack: {brokers} broker(s), 24 partitions, linger.ms=0, acks=all; handler memory limit {:?} MiB", part.spec.memory_mib);
 
-    let mut receiver = Client::new(&stack).await;
+    let mut receiver = Client::feedback_only(&stack).await;
     let sender = Client::new(&stack).await;
     let mut accounts = Vec::new();
     let ids: Vec<Uuid> = join_all((0..ACCOUNTS).map(|i| sender.open_account_key(format!("b{i}")))).await;
@@ -94,13 +96,14 @@ async fn main() {
         (from, to, rng.gen_range(1..10_000i64))
     };
 
-    // Saturation, measured at the handler: its command counter against the clock.
+    // Saturation, measured at the handler: commands done (applied, events acknowledged, offset stored)
+    // against the clock.
     let stats_url = stack.plan.endpoints.command_handler_health.replace("/health", "/stats");
     let commands = move || {
         let url = stats_url.clone();
         async move {
             let snapshot: serde_json::Value = reqwest::get(&url).await.expect("stats").json().await.expect("json");
-            snapshot["commands"].as_u64().expect("commands counter")
+            snapshot["acknowledged"].as_u64().expect("acknowledged counter")
         }
     };
     let before = commands().await;
@@ -133,18 +136,25 @@ async fn main() {
     let elapsed = last - start;
     let handler_rate = watcher.await.expect("watcher");
     println!(
-        "saturation: {SATURATION} transfers produced in {:.2} s, all answered in {:.2} s ({:.0}/s end to end); the handler applied {handler_rate:.0} commands/s",
+        "saturation: {SATURATION} transfers produced in {:.2} s, all answered in {:.2} s ({:.0}/s end to end); the handler completed {handler_rate:.0} commands/s",
         produced.as_secs_f64(),
         elapsed.as_secs_f64(),
         SATURATION as f64 / elapsed.as_secs_f64()
     );
 
-    // Paced: one transfer every 1/PACED_RATE s, latency from produce call to feedback read.
+    // Paced: one transfer every 1/PACED_RATE s, latency from produce call to feedback read. The feedback is
+    // read while sending, so a reading is when the answer arrived, not when the sending ended.
+    let expected = receiver.feedback.len() + (PACED_RATE * PACED_SECONDS) as usize;
+    let reading = tokio::spawn(async move {
+        receiver.wait_for_total(expected, Duration::from_secs(300)).await;
+        receiver
+    });
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
     let mut sent_at = Vec::new();
     let mut interval = tokio::time::interval(Duration::from_micros(1_000_000 / PACED_RATE));
     let mut tasks = Vec::new();
     let sender = Arc::new(sender);
+    let paced_start = Instant::now();
     for _ in 0..PACED_RATE * PACED_SECONDS {
         interval.tick().await;
         let (f, t, a) = next();
@@ -156,14 +166,23 @@ async fn main() {
     for task in tasks {
         sent_at.push(task.await.expect("send task"));
     }
-    let ids: Vec<Uuid> = sent_at.iter().map(|(id, _)| *id).collect();
-    receiver.wait_for(&ids, Duration::from_secs(120)).await;
+    let sent_in = paced_start.elapsed();
+    let receiver = reading.await.expect("feedback reader");
+    let last = sent_at.iter().map(|(id, _)| receiver.received_at[id]).max().unwrap_or(paced_start) - paced_start;
+    // Per second of sending: whether latency is steady (keeping up) or grows (falling behind).
+    let mut per_second = vec![Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram"); PACED_SECONDS as usize + 1];
     for (id, at) in &sent_at {
         let micros = (receiver.received_at[id] - *at).as_micros() as u64;
         histogram.record(micros.max(1)).expect("record");
+        let second = ((*at - paced_start).as_secs() as usize).min(PACED_SECONDS as usize);
+        per_second[second].record(micros.max(1)).expect("record");
     }
+    let p99s: Vec<String> = per_second.iter().filter(|h| !h.is_empty()).map(|h| format!("{:.0}", h.value_at_quantile(0.99) as f64 / 1000.0)).collect();
+    println!("paced p99 (ms) by second sent: {}", p99s.join(" "));
     println!(
-        "paced {PACED_RATE}/s for {PACED_SECONDS} s: produce -> feedback p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "paced {PACED_RATE}/s for {PACED_SECONDS} s (all produced after {:.1} s, the last answer after {:.1} s): produce -> feedback p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        sent_in.as_secs_f64(),
+        last.as_secs_f64(),
         histogram.value_at_quantile(0.5) as f64 / 1000.0,
         histogram.value_at_quantile(0.99) as f64 / 1000.0,
         histogram.max() as f64 / 1000.0

@@ -1,4 +1,4 @@
-//! Handling one message of `commands`: decode, apply in one db-ch transaction, produce the outcome's
+//! Handling a batch of messages of `commands`: decode, apply in one db-ch transaction, produce the outcomes'
 //! events with their `event_id` headers, and wait until Kafka acknowledged them all.
 
 use std::future::Future;
@@ -12,17 +12,31 @@ use topology::registry::{Registry, RegistryError};
 use topology::topics::{ACCOUNT_CREATION_FEEDBACK, BALANCE_CHANGED, MONEY_TRANSFER_FEEDBACK};
 
 use crate::stats::Stats;
-use crate::store::{self, AccountOutcome, Transfer};
+use crate::store::{self, AccountOutcome, Command, Outcome, Transfer, TransferOutcome};
 
-/// Why a message was not handled.
+/// The database, registry or Kafka failed: the same batch is tried again (a command already applied is then
+/// answered from its stored outcome, not applied twice).
 #[derive(Debug, thiserror::Error)]
-pub enum HandleError {
-    /// The record can never be handled (undecodable, not a command): skip it.
-    #[error("poison record: {0}")]
+#[error("transient failure: {0}")]
+pub struct Transient(pub String);
+
+fn transient(e: impl std::fmt::Display) -> Transient {
+    Transient(e.to_string())
+}
+
+/// One message as read from `commands`.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    pub key: Option<&'a [u8]>,
+    pub payload: Option<&'a [u8]>,
+}
+
+/// What became of one message of a batch.
+pub enum Handled {
+    /// Applied (or answered from its stored outcome): these events are to be produced.
+    Events(Vec<Outgoing>),
+    /// The record can never be handled (undecodable, not a command): skipped, with the reason.
     Poison(String),
-    /// The database, registry or Kafka failed: try the same message again.
-    #[error("transient failure: {0}")]
-    Transient(String),
 }
 
 /// One event to produce.
@@ -40,89 +54,74 @@ pub struct Handler {
     pub stats: Arc<Stats>,
 }
 
-fn transient(e: impl std::fmt::Display) -> HandleError {
-    HandleError::Transient(e.to_string())
-}
-
 impl Handler {
-    /// Handles one message; `Ok` means its events are acknowledged and its offset may be stored.
-    pub async fn handle(&self, key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<(), HandleError> {
-        let outgoing = self.apply(key, payload).await?;
-        self.send(outgoing).await?.await
+    /// Handles a batch; `Ok` means its events are acknowledged and its offsets may be stored.
+    pub async fn handle(&self, batch: &[Incoming<'_>]) -> Result<(), Transient> {
+        let handled = self.apply(batch).await?;
+        self.send(handled.into_iter().flat_map(Handled::events)).await?.await
     }
 
-    /// Decodes and applies one message in db-ch (committed), returning the events to produce.
-    pub async fn apply(&self, key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<Vec<Outgoing>, HandleError> {
-        let payload = payload.ok_or_else(|| HandleError::Poison("no value".to_string()))?;
+    /// Decodes a batch and applies its commands, in order, in one db-ch transaction (committed).
+    pub async fn apply(&self, batch: &[Incoming<'_>]) -> Result<Vec<Handled>, Transient> {
+        let mut decoded = Vec::with_capacity(batch.len());
+        for message in batch {
+            decoded.push(self.decode(message).await?);
+        }
+        let commands: Vec<Command> = decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+        let mut outcomes = self.store(&commands).await?.into_iter();
+        Ok(decoded
+            .into_iter()
+            .map(|d| match d.map(|command| (command, outcomes.next())) {
+                Ok((command, Some(outcome))) => Handled::Events(events(command, outcome)),
+                Ok((_, None)) => Handled::Poison("no outcome".to_string()),
+                Err(why) => Handled::Poison(why),
+            })
+            .collect())
+    }
+
+    /// A command, `Err` with the reason for a record that can never be one.
+    async fn decode(&self, message: &Incoming<'_>) -> Result<Result<Command, String>, Transient> {
+        let Some(payload) = message.payload else { return Ok(Err("no value".to_string())) };
         let record = match self.registry.decode(payload).await {
             Ok(record) => record,
             Err(e @ RegistryError::Http { .. }) => return Err(transient(e)),
-            Err(e) => return Err(HandleError::Poison(e.to_string())),
+            Err(e) => return Ok(Err(e.to_string())),
         };
-        let key = key.map(|k| String::from_utf8_lossy(k).to_string()).unwrap_or_default();
-        match record {
-            Record::ConfirmAccountCreation { id, username } => self.create_account(id, username).await,
+        let key = message.key.map(|k| String::from_utf8_lossy(k).to_string()).unwrap_or_default();
+        Ok(match record {
+            Record::ConfirmAccountCreation { id, username } => Ok(Command::CreateAccount { id, username }),
             Record::ConfirmMoneyTransfer { id, token, amount, from, to, description } => {
-                self.transfer(Transfer { id, key, token, amount, from, to, description }).await
+                Ok(Command::Transfer(Transfer { id, key, token, amount, from, to, description }))
             }
-            other => Err(HandleError::Poison(format!("{} is not a command", other.name()))),
+            other => Err(format!("{} is not a command", other.name())),
+        })
+    }
+
+    async fn store(&self, commands: &[Command]) -> Result<Vec<Outcome>, Transient> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
         }
-    }
-
-    async fn create_account(&self, id: uuid::Uuid, username: String) -> Result<Vec<Outgoing>, HandleError> {
         let mut client = self.pool.get().await.map_err(transient)?;
         let tx = client.transaction().await.map_err(transient)?;
-        let applied = store::create_account(&tx, id, &username).await.map_err(transient)?;
+        let applied = store::apply(&tx, commands).await.map_err(transient)?;
         tx.commit().await.map_err(transient)?;
-        self.count(applied.replay);
-        let record = match applied.outcome {
-            AccountOutcome::Confirmed { iban, token } => Record::AccountCreationConfirmed { id, iban, token },
-            AccountOutcome::Failed { reason } => Record::AccountCreationFailed { id, reason },
-        };
-        Ok(vec![Outgoing { topic: ACCOUNT_CREATION_FEEDBACK, key: username, record, event_id: event_id(id, 0) }])
-    }
-
-    async fn transfer(&self, t: Transfer) -> Result<Vec<Outgoing>, HandleError> {
-        let mut client = self.pool.get().await.map_err(transient)?;
-        let tx = client.transaction().await.map_err(transient)?;
-        let applied = store::transfer(&tx, &t).await.map_err(transient)?;
-        tx.commit().await.map_err(transient)?;
-        self.count(applied.replay);
-        let outcome = applied.outcome;
-        let mut out: Vec<Outgoing> = outcome
-            .events
+        Ok(applied
             .into_iter()
-            .enumerate()
-            .map(|(n, e)| Outgoing {
-                topic: BALANCE_CHANGED,
-                key: e.username,
-                record: Record::BalanceChanged {
-                    iban: e.iban,
-                    new_balance: e.new_balance,
-                    changed_by: e.changed_by,
-                    from_to: e.from_to,
-                    description: e.description,
-                },
-                event_id: event_id(t.id, n as u32),
+            .map(|a| {
+                Stats::count(if a.replay { &self.stats.replays } else { &self.stats.commands });
+                a.outcome
             })
-            .collect();
-        let record = match outcome.reason {
-            None => Record::MoneyTransferConfirmed { id: t.id },
-            Some(reason) => Record::MoneyTransferFailed { id: t.id, reason },
-        };
-        out.push(Outgoing { topic: MONEY_TRANSFER_FEEDBACK, key: t.key, record, event_id: event_id(t.id, out.len() as u32) });
-        Ok(out)
-    }
-
-    fn count(&self, replay: bool) {
-        Stats::count(if replay { &self.stats.replays } else { &self.stats.commands });
+            .collect())
     }
 
     /// Hands the events to the producer; the returned future resolves when Kafka acknowledged them all.
-    /// Sending is separate from waiting so a worker can apply the next command while acks are pending.
-    pub async fn send(&self, outgoing: Vec<Outgoing>) -> Result<impl Future<Output = Result<(), HandleError>> + Send + 'static, HandleError> {
-        let mut deliveries = Vec::with_capacity(outgoing.len());
-        for o in &outgoing {
+    /// Sending is separate from waiting so a worker can apply the next batch while acks are pending.
+    pub async fn send(
+        &self,
+        outgoing: impl IntoIterator<Item = Outgoing>,
+    ) -> Result<impl Future<Output = Result<(), Transient>> + Send + 'static, Transient> {
+        let mut deliveries = Vec::new();
+        for o in outgoing {
             let payload = self.registry.encode(o.topic, &o.record).await.map_err(transient)?;
             let record = FutureRecord::to(o.topic).key(&o.key).payload(&payload).headers(event_id_headers(&o.event_id));
             let delivery = self.producer.send_result(record).map_err(|(e, _)| transient(format!("produce: {e}")))?;
@@ -135,4 +134,58 @@ impl Handler {
             Ok(())
         })
     }
+}
+
+impl Handled {
+    fn events(self) -> Vec<Outgoing> {
+        match self {
+            Handled::Events(events) => events,
+            Handled::Poison(_) => Vec::new(),
+        }
+    }
+}
+
+/// The events answering `command`: a transfer's BalanceChanged events, then its feedback.
+fn events(command: Command, outcome: Outcome) -> Vec<Outgoing> {
+    match (command, outcome) {
+        (Command::CreateAccount { id, username }, Outcome::Account(outcome)) => {
+            let record = match outcome {
+                AccountOutcome::Confirmed { iban, token } => Record::AccountCreationConfirmed { id, iban, token },
+                AccountOutcome::Failed { reason } => Record::AccountCreationFailed { id, reason },
+            };
+            vec![Outgoing { topic: ACCOUNT_CREATION_FEEDBACK, key: username, record, event_id: event_id(id, 0) }]
+        }
+        (Command::Transfer(t), Outcome::Transfer(outcome)) => transfer_events(t.id, t.key, outcome),
+        // An id reused for a command of the other kind: the id names one command, answered as first stored.
+        (Command::CreateAccount { id, username }, Outcome::Transfer(outcome)) => transfer_events(id, username, outcome),
+        (Command::Transfer(t), Outcome::Account(outcome)) => {
+            events(Command::CreateAccount { id: t.id, username: t.key }, Outcome::Account(outcome))
+        }
+    }
+}
+
+fn transfer_events(id: uuid::Uuid, key: String, outcome: TransferOutcome) -> Vec<Outgoing> {
+    let TransferOutcome { reason, events } = outcome;
+    let mut out: Vec<Outgoing> = events
+        .into_iter()
+        .enumerate()
+        .map(|(n, e)| Outgoing {
+            topic: BALANCE_CHANGED,
+            key: e.username,
+            record: Record::BalanceChanged {
+                iban: e.iban,
+                new_balance: e.new_balance,
+                changed_by: e.changed_by,
+                from_to: e.from_to,
+                description: e.description,
+            },
+            event_id: event_id(id, n as u32),
+        })
+        .collect();
+    let record = match reason {
+        None => Record::MoneyTransferConfirmed { id },
+        Some(reason) => Record::MoneyTransferFailed { id, reason },
+    };
+    out.push(Outgoing { topic: MONEY_TRANSFER_FEEDBACK, key, record, event_id: event_id(id, out.len() as u32) });
+    out
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 #[derive(Debug, Default)]
 pub struct Stats {
     pub commands: AtomicU64,
+    pub acknowledged: AtomicU64,
     pub replays: AtomicU64,
     pub poison: AtomicU64,
     pub retries: AtomicU64,
@@ -17,6 +18,8 @@ pub struct Stats {
 pub struct Snapshot {
     /// Commands applied (first time).
     pub commands: u64,
+    /// Messages done: their events acknowledged by Kafka (or skipped as poison), their offsets stored.
+    pub acknowledged: u64,
     /// Commands seen before, answered from the stored outcome.
     pub replays: u64,
     /// Records skipped because they could not be decoded or were not commands.
@@ -29,6 +32,7 @@ impl Stats {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             commands: self.commands.load(Ordering::Relaxed),
+            acknowledged: self.acknowledged.load(Ordering::Relaxed),
             replays: self.replays.load(Ordering::Relaxed),
             poison: self.poison.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
@@ -36,6 +40,10 @@ impl Stats {
     }
 
     pub fn count(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+        Stats::add(counter, 1);
+    }
+
+    pub fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 }

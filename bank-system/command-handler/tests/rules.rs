@@ -83,6 +83,32 @@ async fn rules_reasons_replays_and_poison() {
     let debit = &client.balance_changed[&format!("{paid}:0")].0;
     assert!(matches!(debit, Record::BalanceChanged { changed_by: -1_234, from_to, .. } if *from_to == bob));
 
+    // Sent back to back, so usually applied as one batch: a deposit, a payment that needs it, the same payment
+    // again. The batch sees its own earlier changes and answers the repeat from the first outcome.
+    let (dave, dave_token) = client.account("dave").await;
+    let replays_before = running.handler.stats.snapshot().replays;
+    let deposit = client.transfer("dave", "cash", 500, "cash", &dave).await;
+    let pay_id = uuid::Uuid::new_v4();
+    let pay = Record::ConfirmMoneyTransfer {
+        id: pay_id,
+        token: dave_token.clone(),
+        amount: 50_400,
+        from: dave.clone(),
+        to: bob.clone(),
+        description: "needs the deposit".into(),
+    };
+    client.send("dave", &pay).await;
+    client.send("dave", &pay).await;
+    assert_eq!(client.one(deposit).await, Record::MoneyTransferConfirmed { id: deposit });
+    assert_eq!(client.one(pay_id).await, Record::MoneyTransferConfirmed { id: pay_id });
+    assert_eq!(balance(&stack, &dave).await, 500 - 50_400, "applied once, after the deposit");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while running.handler.stats.snapshot().replays == replays_before && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(running.handler.stats.snapshot().replays - replays_before, 1, "the repeat is a replay");
+    let entered_by_dave = 500;
+
     // Poison records are skipped and counted; the partition keeps flowing.
     let poison_before = running.handler.stats.snapshot().poison;
     client.send_raw("alice", &[1, 0, 0, 0, 1, 2, 3]).await; // wrong magic byte
@@ -96,7 +122,7 @@ async fn rules_reasons_replays_and_poison() {
     assert_eq!(running.handler.stats.snapshot().poison - poison_before, 4);
 
     // Money is conserved: what entered from outside minus what left to another bank.
-    let entered = 10_000 + 700 + 1;
+    let entered = 10_000 + 700 + 1 + entered_by_dave;
     assert_eq!(total_balance(&stack).await, HOUSE_START_BALANCE + entered - 10_000);
 
     running.stop().await;

@@ -37,10 +37,22 @@ fn base(vars: &[(String, String)]) -> ClientConfig {
     config
 }
 
-/// A producer configuration from `vars` (usually the environment): bootstrap servers, then every
-/// `KAFKA_PRODUCER_*` property.
+/// Producer properties every service starts from; an experiment may override them.
+///
+/// The 2019 services used the Java client, which sends at most 5 requests per broker connection before
+/// waiting for an answer; librdkafka's default is 1,000,000. With linger.ms=0 the Java limit is what gathers
+/// the records that arrive while requests are in flight into the next request. Without it librdkafka sends
+/// about one record per request, and with acks=all every request costs the brokers a replication round: on
+/// this project's 2-core machine that capped the command handler near 250 commands/s, with the limit ~700.
+pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[("max.in.flight.requests.per.connection", "5")];
+
+/// A producer configuration from `vars` (usually the environment): bootstrap servers, [`PRODUCER_DEFAULTS`],
+/// then every `KAFKA_PRODUCER_*` property.
 pub fn producer_config(vars: &[(String, String)]) -> ClientConfig {
     let mut config = base(vars);
+    for (k, v) in PRODUCER_DEFAULTS {
+        config.set(*k, *v);
+    }
     for (k, v) in env::properties(env::PRODUCER_PREFIX, vars.iter().cloned()) {
         config.set(k, v);
     }
@@ -74,6 +86,7 @@ mod tests {
         let producer = super::producer_config(&vars);
         assert_eq!(producer.get("linger.ms"), Some("25"));
         assert_eq!(producer.get("bootstrap.servers"), Some("127.0.0.1:1"));
+        assert_eq!(producer.get("max.in.flight.requests.per.connection"), Some("5"), "the Java client's limit");
         let consumer = super::consumer_config(&vars, "g");
         assert_eq!(consumer.get("auto.offset.reset"), Some("latest"));
         assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));

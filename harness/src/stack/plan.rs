@@ -17,15 +17,24 @@ pub fn broker_defaults() -> BTreeMap<String, String> {
         ("compression.type", "lz4"),
         ("auto.create.topics.enable", "false"),
         ("group.initial.rebalance.delay.ms", "0"),
+        // Kafka's defaults (3 network, 8 I/O, 10 background threads per broker) are sized for a server of its
+        // own; three brokers sharing 2 cores with the rest of the stack spent their time switching among those
+        // threads: with these, the command handler's saturation rate rose from ~800 to ~1,700 commands/s.
+        ("num.network.threads", "1"),
+        ("num.io.threads", "2"),
+        ("background.threads", "2"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
 }
 
-/// The 2019 client profile (acks=all; consumers read from the start, at most 100 records a poll).
+/// The 2019 client profile (acks=all, the Java client's in-flight limit; consumers read from the start).
 pub fn producer_defaults() -> BTreeMap<String, String> {
-    BTreeMap::from([("acks".to_string(), "all".to_string())])
+    let mut defaults: BTreeMap<String, String> =
+        topology::kafka::PRODUCER_DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    defaults.insert("acks".to_string(), "all".to_string());
+    defaults
 }
 
 pub fn consumer_defaults() -> BTreeMap<String, String> {
