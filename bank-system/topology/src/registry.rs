@@ -3,7 +3,7 @@
 //! Producers never register schemas: the synchronizer does, and encoding reads `versions/latest`.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use apache_avro::Schema;
@@ -45,8 +45,9 @@ struct SchemaAnswer {
 pub struct Registry {
     base: String,
     http: reqwest::Client,
-    by_subject: RwLock<HashMap<String, (u32, Schema)>>,
-    by_id: RwLock<HashMap<u32, (&'static str, Schema)>>,
+    // Shared, not cloned per record: a schema is a tree of allocations.
+    by_subject: RwLock<HashMap<String, (u32, Arc<Schema>)>>,
+    by_id: RwLock<HashMap<u32, (&'static str, Arc<Schema>)>>,
 }
 
 impl Registry {
@@ -108,7 +109,7 @@ impl Registry {
     /// Encodes `record` for `topic` in the wire format, with the latest schema id of its subject.
     pub async fn encode(&self, topic: &str, record: &Record) -> Result<Vec<u8>, RegistryError> {
         let subject = subject(topic, record.name());
-        let cached = self.by_subject.read().ok().and_then(|m| m.get(&subject).map(|(id, s)| (*id, s.clone())));
+        let cached = self.by_subject.read().ok().and_then(|m| m.get(&subject).map(|(id, s)| (*id, Arc::clone(s))));
         let (id, schema) = match cached {
             Some(hit) => hit,
             None => {
@@ -117,6 +118,7 @@ impl Registry {
                     message: "subject not registered (run the synchronizer first)".to_string(),
                 })?;
                 let schema = records::schema(record.name())
+                    .map(Arc::new)
                     .ok_or_else(|| RegistryError::Avro(format!("no schema for {}", record.name())))?;
                 if let Ok(mut m) = self.by_subject.write() {
                     m.insert(subject, (id, schema.clone()));
@@ -154,14 +156,14 @@ impl Registry {
         Ok(Record::from_value(name, value)?)
     }
 
-    async fn schema_by_id(&self, id: u32) -> Result<(&'static str, Schema), RegistryError> {
+    async fn schema_by_id(&self, id: u32) -> Result<(&'static str, Arc<Schema>), RegistryError> {
         if let Some(hit) = self.by_id.read().ok().and_then(|m| m.get(&id).cloned()) {
             return Ok(hit);
         }
         let answer = self.get::<SchemaAnswer>(&format!("/schemas/ids/{id}")).await?.ok_or(RegistryError::UnknownSchemaId(id))?;
         let foreign = |problem: String| RegistryError::ForeignSchema { id, problem };
-        let parsed = Schema::parse_str(&answer.schema).map_err(|e| foreign(e.to_string()))?;
-        let full_name = match &parsed {
+        let parsed = Arc::new(Schema::parse_str(&answer.schema).map_err(|e| foreign(e.to_string()))?);
+        let full_name = match parsed.as_ref() {
             Schema::Record(r) => r.name.fullname(None),
             other => return Err(foreign(format!("not a record schema: {other:?}"))),
         };
@@ -171,7 +173,7 @@ impl Registry {
             .copied()
             .ok_or_else(|| foreign(format!("{full_name} is not a bank record")))?;
         if let Ok(mut m) = self.by_id.write() {
-            m.insert(id, (name, parsed.clone()));
+            m.insert(id, (name, Arc::clone(&parsed)));
         }
         Ok((name, parsed))
     }
