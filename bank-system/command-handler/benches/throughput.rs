@@ -99,20 +99,20 @@ async fn main() {
     // Saturation, measured at the handler: commands done (applied, events acknowledged, offset stored)
     // against the clock.
     let stats_url = stack.plan.endpoints.command_handler_health.replace("/health", "/stats");
-    let commands = move || {
+    let acknowledged = move || {
         let url = stats_url.clone();
         async move {
             let snapshot: serde_json::Value = reqwest::get(&url).await.expect("stats").json().await.expect("json");
             snapshot["acknowledged"].as_u64().expect("acknowledged counter")
         }
     };
-    let before = commands().await;
+    let before = acknowledged().await;
     let watcher = tokio::spawn({
-        let commands = commands.clone();
+        let acknowledged = acknowledged.clone();
         async move {
             let mut first = None;
             loop {
-                let n = commands().await - before;
+                let n = acknowledged().await - before;
                 if n > 0 && first.is_none() {
                     first = Some((Instant::now(), n));
                 }

@@ -74,27 +74,30 @@ async fn worker(handler: Arc<Handler>, consumer: Arc<StreamConsumer>, mut rx: mp
             }
         }
         let mut backoff = Duration::from_millis(50);
-        let delivery = loop {
+        let (delivery, poison) = loop {
             let sent = async {
-                let handled = handler.apply(&incoming(&batch)).await?;
                 let mut events = Vec::new();
-                for ((m, _), handled) in batch.iter().zip(handled) {
+                let mut poison = Vec::new();
+                for (n, handled) in handler.apply(&incoming(&batch)).await?.into_iter().enumerate() {
                     match handled {
                         Handled::Events(e) => events.extend(e),
-                        Handled::Poison(why) => {
-                            Stats::count(&handler.stats.poison);
-                            tracing::warn!(topic = m.topic(), partition = m.partition(), offset = m.offset(), "skipping record: {why}");
-                        }
+                        Handled::Poison(why) => poison.push((n, why)),
                     }
                 }
-                handler.send(events).await
+                Ok((handler.send(events).await?, poison))
             }
             .await;
             match sent {
-                Ok(delivery) => break delivery,
+                Ok(done) => break done,
                 Err(Transient(why)) => backoff = retry_pause(&handler, &batch, &why, backoff).await,
             }
         };
+        // Counted once the batch went through, so a retried batch does not count its poison twice.
+        for (n, why) in poison {
+            let m = &batch[n].0;
+            Stats::count(&handler.stats.poison);
+            tracing::warn!(topic = m.topic(), partition = m.partition(), offset = m.offset(), "skipping record: {why}");
+        }
         if acks.send((batch, Box::pin(delivery) as Pending)).is_err() {
             break;
         }

@@ -177,12 +177,12 @@ async fn stored(tx: &Tx<'_>, ids: &[Uuid]) -> Result<HashMap<Uuid, Outcome>, tok
 
 /// An account row as the batch sees it; `changed` once a transfer moved its balance.
 #[derive(Debug, Clone)]
-pub struct Account {
-    pub username: String,
-    pub token: String,
-    pub balance: i64,
-    pub limit: i64,
-    pub changed: bool,
+struct Account {
+    username: String,
+    token: String,
+    balance: i64,
+    limit: i64,
+    changed: bool,
 }
 
 /// Locks and reads every account the batch's new transfers name.
@@ -255,7 +255,7 @@ fn tokens_match(stored: &str, given: &str) -> bool {
 }
 
 /// Applies one transfer to `accounts` (the batch's locked rows): every check first, then both changes.
-pub fn transfer(accounts: &mut HashMap<String, Account>, t: &Transfer) -> TransferOutcome {
+fn transfer(accounts: &mut HashMap<String, Account>, t: &Transfer) -> TransferOutcome {
     let fail = |why: &str| TransferOutcome { reason: Some(why.to_string()), events: Vec::new() };
     if let Some(why) = precheck(t) {
         return fail(why);
