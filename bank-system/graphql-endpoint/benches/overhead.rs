@@ -86,5 +86,13 @@ async fn main() {
         o["p99_us"].as_f64().unwrap_or(0.0) / 1000.0,
         o["max_us"].as_f64().unwrap_or(0.0) / 1000.0
     );
+    let ms = |half: &str, q: &str| o[half][q].as_f64().unwrap_or(0.0) / 1000.0;
+    println!(
+        "  request (received -> handed to the producer): p50 {:.2} ms, p99 {:.2} ms; answer (feedback handed over -> result): p50 {:.2} ms, p99 {:.2} ms",
+        ms("request", "p50_us"),
+        ms("request", "p99_us"),
+        ms("answer", "p50_us"),
+        ms("answer", "p99_us")
+    );
     drop(stack);
 }

@@ -66,10 +66,10 @@ pub struct AppState {
     pub shutdown: CancellationToken,
 }
 
-/// A connected endpoint: the router to serve and the consumer to run.
+/// A connected endpoint: the router to serve and the consumers to run ([`crate::events::run_all`]).
 pub struct App {
     pub router: Router,
-    pub events: Events,
+    pub events: Vec<Events>,
     pub waiters: Waiters,
     pub shutdown: CancellationToken,
 }
@@ -80,11 +80,16 @@ impl App {
         let registry = Arc::new(Registry::new(&settings.registry_url));
         let producer: FutureProducer = kafka::producer_config(&settings.vars).create()?;
         let group = format!("graphql-endpoint-{}", settings.instance_id);
-        let consumer: StreamConsumer = kafka::consumer_config(&settings.vars, &group).create()?;
-        consumer.subscribe(&[topics::BALANCE_CHANGED, topics::ACCOUNT_CREATION_FEEDBACK, topics::MONEY_TRANSFER_FEEDBACK])?;
+        let consumer = |group: &str, topics: &[&str]| -> Result<StreamConsumer, AppError> {
+            let consumer: StreamConsumer = kafka::consumer_config(&settings.vars, group).create()?;
+            consumer.subscribe(topics)?;
+            Ok(consumer)
+        };
+        let balances = consumer(&group, &[topics::BALANCE_CHANGED])?;
+        let feedback = consumer(&format!("{group}-feedback"), &[topics::ACCOUNT_CREATION_FEEDBACK, topics::MONEY_TRANSFER_FEEDBACK])?;
         let waiters = Waiters::default();
         let (transactions, _) = broadcast::channel(4096);
-        let overhead = crate::commands::overhead_histogram()?;
+        let overhead = crate::overhead::Overhead::new()?;
         let commands =
             Commands { store: store.clone(), waiters: waiters.clone(), producer, registry: registry.clone(), overhead: overhead.clone() };
         let live = LiveSubscriptions::default();
@@ -99,7 +104,17 @@ impl App {
         let skipped = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let stats = Stats { live, waiters: waiters.clone(), overhead, skipped: skipped.clone() };
         let router = router(schema, state, &settings.cors_origins, stats)?;
-        let events = Events { consumer, registry, store, waiters: waiters.clone(), transactions, skipped };
+        let events = [balances, feedback]
+            .into_iter()
+            .map(|consumer| Events {
+                consumer,
+                registry: registry.clone(),
+                store: store.clone(),
+                waiters: waiters.clone(),
+                transactions: transactions.clone(),
+                skipped: skipped.clone(),
+            })
+            .collect();
         Ok(App { router, events, waiters, shutdown })
     }
 }
@@ -109,20 +124,17 @@ impl App {
 struct Stats {
     live: LiveSubscriptions,
     waiters: Waiters,
-    overhead: Arc<std::sync::Mutex<hdrhistogram::Histogram<u64>>>,
+    overhead: crate::overhead::Overhead,
     skipped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Stats {
     fn json(&self) -> serde_json::Value {
-        let overhead = self.overhead.lock().map(|h| {
-            serde_json::json!({"n": h.len(), "p50_us": h.value_at_quantile(0.5), "p99_us": h.value_at_quantile(0.99), "max_us": h.max()})
-        });
         serde_json::json!({
             "stream_subscriptions": self.live.count(),
             "waiting_commands": self.waiters.len(),
             "skipped_records": self.skipped.load(std::sync::atomic::Ordering::Relaxed),
-            "transfer_overhead": overhead.unwrap_or_default(),
+            "transfer_overhead": self.overhead.json(),
         })
     }
 }

@@ -2,10 +2,8 @@
 //! money transfers. Input is checked first, with a clear reason and never a hang; the waiter is registered
 //! before the command is produced, so the feedback cannot arrive unseen.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
-
-use hdrhistogram::Histogram;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -15,6 +13,7 @@ use topology::registry::Registry;
 use topology::topics::COMMANDS;
 use uuid::Uuid;
 
+use crate::overhead::Overhead;
 use crate::schema::{parse_uuid, transfer_result, AccountResult, MoneyTransferResult, FEEDBACK_TIMEOUT};
 use crate::store::Store;
 use crate::waiters::Waiters;
@@ -25,14 +24,8 @@ pub struct Commands {
     pub waiters: Waiters,
     pub producer: FutureProducer,
     pub registry: Arc<Registry>,
-    /// The endpoint's own time per money transfer, in µs: request received to command handed to the producer,
-    /// plus feedback handed over by the consumer to the answer. Kafka and the handler are not in it.
-    pub overhead: Arc<Mutex<Histogram<u64>>>,
-}
-
-/// A histogram for [`Commands::overhead`]: 1 µs to 60 s, 3 significant digits.
-pub fn overhead_histogram() -> Result<Arc<Mutex<Histogram<u64>>>, hdrhistogram::CreationError> {
-    Ok(Arc::new(Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?)))
+    /// The endpoint's own time per money transfer; Kafka and the handler are not in it.
+    pub overhead: Overhead,
 }
 
 /// The arguments of `money_transfer`.
@@ -91,10 +84,7 @@ impl Commands {
         match tokio::time::timeout(FEEDBACK_TIMEOUT, &mut waiter.answer).await {
             Ok(Ok((answer, answered_at))) => {
                 if let Some(received) = received {
-                    let own = (handed_over - received) + answered_at.elapsed();
-                    if let Ok(mut h) = self.overhead.lock() {
-                        let _ = h.record((own.as_micros() as u64).max(1));
-                    }
+                    self.overhead.record(handed_over - received, answered_at.elapsed());
                 }
                 Ok(answer)
             }

@@ -1,6 +1,8 @@
-//! The endpoint's one consumer: BalanceChanged events are stored once (by their `event_id` header) and pushed
-//! to live subscriptions; feedback goes to the waiting subscription by uuid. Every instance has its own consumer
-//! group (`graphql-endpoint-<INSTANCE_ID>`), so each sees all events; offsets are stored after the work is done.
+//! The endpoint's consumers: BalanceChanged events are stored once (by their `event_id` header) and pushed to
+//! live subscriptions; feedback goes to the waiting subscription by uuid. Feedback has a consumer of its own, so
+//! an answer never queues behind the database writes of the events before it (2019 also had a consumer per
+//! concern). Every instance has its own consumer groups (`graphql-endpoint-<INSTANCE_ID>` and
+//! `…-feedback`), so each sees all events; offsets are stored after the work is done.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use topology::registry::Registry;
 use crate::store::{Store, StoredTransaction};
 use crate::waiters::Waiters;
 
-/// What the consumer needs.
+/// What a consumer needs.
 pub struct Events {
     pub consumer: StreamConsumer,
     pub registry: Arc<Registry>,
@@ -23,6 +25,16 @@ pub struct Events {
     pub transactions: broadcast::Sender<StoredTransaction>,
     /// Records skipped because they could never be handled (served on `/stats` as `skipped_records`).
     pub skipped: Arc<AtomicU64>,
+}
+
+/// Runs every consumer until `shutdown`.
+pub async fn run_all(events: Vec<Events>, shutdown: tokio_util::sync::CancellationToken) {
+    let running: Vec<_> = events.into_iter().map(|e| tokio::spawn(e.run(shutdown.clone().cancelled_owned()))).collect();
+    for task in running {
+        if let Err(e) = task.await {
+            tracing::error!("a consumer failed: {e}");
+        }
+    }
 }
 
 impl Events {
@@ -93,7 +105,11 @@ impl Events {
                 self.waiters.answer(*id, &record);
             }
             Record::AccountCreationConfirmed { id, .. } | Record::MoneyTransferConfirmed { id } | Record::MoneyTransferFailed { id, .. } => {
-                self.waiters.answer(*id, &record);
+                if self.waiters.answer(*id, &record) > 0 {
+                    // Records already fetched are handed over without ever waiting, so this loop would keep the
+                    // thread until the fetch is used up; yielding lets the woken subscription answer now.
+                    tokio::task::yield_now().await;
+                }
             }
             other => return Err(Failure::Poison(format!("{} is not an event", other.name()))),
         }

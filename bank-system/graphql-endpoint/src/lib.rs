@@ -4,6 +4,7 @@
 //! - [`commands`]: `get_account` and `money_transfer`: input checks, passwords, produce and wait.
 //! - [`waiters`]: feedback routed to the waiting subscription by uuid.
 //! - [`events`]: the consumer: BalanceChanged stored once and pushed live; feedback handed to waiters.
+//! - [`overhead`]: the endpoint's own time per transfer, in its two halves (`/stats`).
 //! - [`store`]: db-ge, users and transactions.
 //! - [`ws`]: both websocket subprotocols, legacy clients without `connection_init` included.
 //! - [`app`]: settings, connections and the router of one endpoint process.
@@ -11,6 +12,7 @@
 pub mod app;
 pub mod commands;
 pub mod events;
+pub mod overhead;
 pub mod schema;
 pub mod store;
 pub mod waiters;

@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(%address, instance = %settings.instance_id, "graphql endpoint running");
 
     let shutdown = app.shutdown.clone();
-    let events = tokio::spawn(app.events.run(shutdown.clone().cancelled_owned()));
+    let events = tokio::spawn(graphql_endpoint::events::run_all(app.events, shutdown.clone()));
     let stop = shutdown.clone();
     tokio::spawn(async move {
         service::shutdown_signal().await;

@@ -48,6 +48,9 @@ pub struct Registry {
     // Shared, not cloned per record: a schema is a tree of allocations.
     by_subject: RwLock<HashMap<String, (u32, Arc<Schema>)>>,
     by_id: RwLock<HashMap<u32, (&'static str, Arc<Schema>)>>,
+    // One registry lookup at a time: a crowd of first requests for a schema waits for one answer instead of
+    // each asking the registry (at 1,000 transfers/s that crowd made a startup burst of slow answers).
+    lookups: tokio::sync::Mutex<()>,
 }
 
 impl Registry {
@@ -59,6 +62,7 @@ impl Registry {
             http,
             by_subject: RwLock::new(HashMap::new()),
             by_id: RwLock::new(HashMap::new()),
+            lookups: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -109,21 +113,15 @@ impl Registry {
     /// Encodes `record` for `topic` in the wire format, with the latest schema id of its subject.
     pub async fn encode(&self, topic: &str, record: &Record) -> Result<Vec<u8>, RegistryError> {
         let subject = subject(topic, record.name());
-        let cached = self.by_subject.read().ok().and_then(|m| m.get(&subject).map(|(id, s)| (*id, Arc::clone(s))));
-        let (id, schema) = match cached {
+        let cached = || self.by_subject.read().ok().and_then(|m| m.get(&subject).map(|(id, s)| (*id, Arc::clone(s))));
+        let (id, schema) = match cached() {
             Some(hit) => hit,
             None => {
-                let id = self.latest_id(&subject).await?.ok_or_else(|| RegistryError::Http {
-                    url: format!("{}/subjects/{subject}/versions/latest", self.base),
-                    message: "subject not registered (run the synchronizer first)".to_string(),
-                })?;
-                let schema = records::schema(record.name())
-                    .map(Arc::new)
-                    .ok_or_else(|| RegistryError::Avro(format!("no schema for {}", record.name())))?;
-                if let Ok(mut m) = self.by_subject.write() {
-                    m.insert(subject, (id, schema.clone()));
+                let _one = self.lookups.lock().await;
+                match cached() {
+                    Some(hit) => hit,
+                    None => self.lookup_subject(&subject, record.name()).await?,
                 }
-                (id, schema)
             }
         };
         let mut bytes = Vec::with_capacity(64);
@@ -132,6 +130,19 @@ impl Registry {
         let body = apache_avro::to_avro_datum(&schema, record.to_value()).map_err(|e| RegistryError::Avro(e.to_string()))?;
         bytes.extend_from_slice(&body);
         Ok(bytes)
+    }
+
+    /// The latest id of `subject` with the schema of `name`, now cached.
+    async fn lookup_subject(&self, subject: &str, name: &str) -> Result<(u32, Arc<Schema>), RegistryError> {
+        let id = self.latest_id(subject).await?.ok_or_else(|| RegistryError::Http {
+            url: format!("{}/subjects/{subject}/versions/latest", self.base),
+            message: "subject not registered (run the synchronizer first)".to_string(),
+        })?;
+        let schema = records::schema(name).map(Arc::new).ok_or_else(|| RegistryError::Avro(format!("no schema for {name}")))?;
+        if let Ok(mut m) = self.by_subject.write() {
+            m.insert(subject.to_string(), (id, schema.clone()));
+        }
+        Ok((id, schema))
     }
 
     /// Decodes a wire-format payload into a bank record.
@@ -157,7 +168,12 @@ impl Registry {
     }
 
     async fn schema_by_id(&self, id: u32) -> Result<(&'static str, Arc<Schema>), RegistryError> {
-        if let Some(hit) = self.by_id.read().ok().and_then(|m| m.get(&id).cloned()) {
+        let cached = || self.by_id.read().ok().and_then(|m| m.get(&id).cloned());
+        if let Some(hit) = cached() {
+            return Ok(hit);
+        }
+        let _one = self.lookups.lock().await;
+        if let Some(hit) = cached() {
             return Ok(hit);
         }
         let answer = self.get::<SchemaAnswer>(&format!("/schemas/ids/{id}")).await?.ok_or(RegistryError::UnknownSchemaId(id))?;
@@ -176,5 +192,45 @@ impl Registry {
             m.insert(id, (name, Arc::clone(&parsed)));
         }
         Ok((name, parsed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A registry that answers every request with schema id 7 after 50 ms, counting the requests.
+    async fn slow_registry() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let counted = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let body = r#"{"id":7}"#;
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    let _ = socket.write_all(format!("{head}{body}").as_bytes()).await;
+                });
+            }
+        });
+        (base, count)
+    }
+
+    #[tokio::test]
+    async fn a_crowd_of_first_encodes_asks_the_registry_once() {
+        let (base, count) = slow_registry().await;
+        let registry = Registry::new(&base);
+        let record = Record::MoneyTransferConfirmed { id: uuid::Uuid::nil() };
+        let encoded = futures_util::future::join_all((0..20).map(|_| registry.encode("money_transfer_feedback", &record))).await;
+        assert!(encoded.iter().all(|e| matches!(e, Ok(bytes) if bytes[..5] == [0, 0, 0, 0, 7])), "{encoded:?}");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
     }
 }

@@ -149,7 +149,7 @@ impl Endpoint {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = app.shutdown.clone();
-        let events = tokio::spawn(app.events.run(shutdown.clone().cancelled_owned()));
+        let events = tokio::spawn(graphql_endpoint::events::run_all(app.events, shutdown.clone()));
         let stopped = shutdown.clone().cancelled_owned();
         let server = tokio::spawn(async move { axum::serve(listener, app.router).with_graceful_shutdown(stopped).await });
         Endpoint { ws: base.replace("http://", "ws://"), base, shutdown, server, events }
