@@ -1,5 +1,6 @@
 //! Sustained ConfirmMoneyTransfer handling on a real 3-broker stack (linger.ms=0, acks=all), the handler in
 //! its container with its memory limit:
+//! - warm-up: 10,000 transfers, not measured (the brokers' JIT);
 //! - saturation: N transfers produced as fast as possible, commands per second from first send to last feedback;
 //! - paced: 1,000 transfers/s for 10 s, p50/p99 from command produced to feedback consumed;
 //! - the handler's memory (usage minus page cache) sampled every second, maximum reported.
@@ -23,6 +24,7 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 const ACCOUNTS: usize = 200;
+const WARM_UP: usize = 10_000;
 const SATURATION: usize = 20_000;
 const PACED_RATE: u64 = 1_000;
 const PACED_SECONDS: u64 = 10;
@@ -95,6 +97,17 @@ async fn main() {
         let to = (from + rng.gen_range(1..ACCOUNTS)) % ACCOUNTS;
         (from, to, rng.gen_range(1..10_000i64))
     };
+
+    // Warm-up, not measured: fresh brokers spend their first tens of seconds compiling (JIT) and the target is
+    // sustained handling.
+    let warm_up: Vec<_> = (0..WARM_UP).map(|_| next()).collect();
+    let warm = Instant::now();
+    let ids: Vec<Uuid> = join_all(warm_up.iter().map(|(f, t, a)| {
+        sender.transfer_owned(format!("b{f}"), accounts[*f].1.clone(), *a, accounts[*f].0.clone(), accounts[*t].0.clone())
+    }))
+    .await;
+    receiver.wait_for(&ids, Duration::from_secs(300)).await;
+    println!("warm-up: {WARM_UP} transfers answered in {:.1} s (not measured)", warm.elapsed().as_secs_f64());
 
     // Saturation, measured at the handler: commands done (applied, events acknowledged, offset stored)
     // against the clock.
