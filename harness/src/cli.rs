@@ -25,6 +25,13 @@ pub struct Args {
     command: Command,
 }
 
+/// Where `bench run` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Platform {
+    Docker,
+    External,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Build the images that are missing or outdated (offline: Debian and Maven Central only).
@@ -52,6 +59,9 @@ enum Command {
         /// Print the variants, their settings and the expected duration; start nothing.
         #[arg(long)]
         dry_run: bool,
+        /// docker: a fresh stack per run; external: measure the running deployment named in the file's [external].
+        #[arg(long, value_enum, default_value_t = Platform::Docker)]
+        platform: Platform,
     },
     /// Print the GitHub Actions matrix (JSON) of the experiments: one entry per variant, with the command to run.
     Matrix {
@@ -103,8 +113,9 @@ enum Command {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Images { check, quiet } => images::run(check, quiet).await,
-        Command::Run { experiment, repeat, variants, results, dry_run } => {
-            run::run(run::Args { experiment, repeat, variants, results, dry_run }).await
+        Command::Run { experiment, repeat, variants, results, dry_run, platform } => {
+            let external = platform == Platform::External;
+            run::run(run::Args { experiment, repeat, variants, results, dry_run, external }).await
         }
         Command::Matrix { experiments, repeat } => matrix::run(&experiments, repeat),
         Command::Report { inputs, out, results, baseline, alpha, fail_on_regression } => {

@@ -52,6 +52,30 @@ pub struct Experiment {
     /// Faults injected during the load (`[[faults]]`).
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// A deployment that is already running, measured by `bench run --platform external`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<External>,
+}
+
+/// An existing deployment of the bank (`[external]`): bench brings nothing up and removes nothing.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct External {
+    /// The GraphQL endpoint's websocket URL, e.g. `ws://127.0.0.1:8888/graphql`.
+    pub graphql: String,
+    /// The command handler's database, for the audit (`postgres://…`). Not written into results files: it
+    /// carries credentials.
+    #[serde(skip_serializing)]
+    pub db_ch: String,
+    /// The endpoint's database, for the audit.
+    #[serde(skip_serializing)]
+    pub db_ge: String,
+    /// The bank UI, for `probe = "browser"`.
+    #[serde(default)]
+    pub frontend: Option<String>,
+    /// Docker containers of the deployment whose resources are sampled (none: only bench's own).
+    #[serde(default)]
+    pub containers: Vec<String>,
 }
 
 /// What a fault does to its container.
@@ -365,6 +389,36 @@ impl ExperimentFile {
         Ok(ExperimentFile { path: path.into(), experiment, variants })
     }
 
+    /// The deployment `--platform external` measures, checked against what it cannot do: bring parts up
+    /// with settings, or inject faults into containers it does not own.
+    ///
+    /// # Errors
+    /// [`ExperimentError::Invalid`] naming what is missing or cannot apply.
+    pub fn external(&self, variants: &[Variant]) -> Result<&External, ExperimentError> {
+        let invalid = |message: String| ExperimentError::Invalid { path: self.path.clone(), message };
+        let external = self.experiment.external.as_ref().ok_or_else(|| {
+            invalid("--platform external needs an [external] table naming the deployment: graphql, db_ch, db_ge".into())
+        })?;
+        if !external.graphql.starts_with("ws://") && !external.graphql.starts_with("wss://") {
+            return Err(invalid(format!("external.graphql = {:?} must be a ws:// or wss:// URL", external.graphql)));
+        }
+        for (key, url) in [("external.db_ch", &external.db_ch), ("external.db_ge", &external.db_ge)] {
+            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                return Err(invalid(format!("{key} = {url:?} must be a postgres:// URL")));
+            }
+        }
+        if !self.experiment.faults.is_empty() {
+            return Err(invalid("faults act on the containers of a stack bench started: they need --platform docker".into()));
+        }
+        if let Some(key) = self.experiment.matrix.keys().find(|k| k.starts_with("stack.")) {
+            return Err(invalid(format!("the matrix varies {key}, which an external deployment cannot apply")));
+        }
+        if external.frontend.is_none() && variants.iter().any(|v| v.experiment.load.probe == ProbeKind::Browser) {
+            return Err(invalid("probe = \"browser\" needs external.frontend, the bank UI's URL".into()));
+        }
+        Ok(external)
+    }
+
     /// The variants named in `names`, or all when `names` is empty.
     pub fn select(&self, names: &[String]) -> Result<Vec<Variant>, ExperimentError> {
         if names.is_empty() {
@@ -478,6 +532,28 @@ mod tests {
         assert!(err.contains("faults[0].at_loop"), "{err}");
         let err = parse(&ok.replace("duration_s = 5", "duration_s = 5\nduration = 3")).unwrap_err().to_string();
         assert!(err.contains("duration"), "{err}");
+    }
+
+    #[test]
+    fn an_external_deployment_is_named_and_checked() {
+        let table = "[external]\ngraphql = \"ws://127.0.0.1:8888/graphql\"\ndb_ch = \"postgres://u@127.0.0.1:25432/ch\"\ndb_ge = \"postgres://u@127.0.0.1:25431/ge\"\n";
+        let external = |text: &str| parse(text).and_then(|f| f.external(&f.variants).cloned()).map_err(|e| e.to_string());
+        let e = external(&format!("name = \"t\"\n{table}")).unwrap();
+        assert_eq!((e.graphql.as_str(), e.frontend, e.containers.len()), ("ws://127.0.0.1:8888/graphql", None, 0));
+        let err = external("name = \"t\"").unwrap_err();
+        assert!(err.contains("[external]") && err.contains("experiments/test.toml"), "{err}");
+        let err = external(&format!("name = \"t\"\n{}", table.replace("ws://", "http://"))).unwrap_err();
+        assert!(err.contains("external.graphql"), "{err}");
+        let err = external(&format!("name = \"t\"\n{}", table.replace("postgres://u@127.0.0.1:25431", "127.0.0.1:25431"))).unwrap_err();
+        assert!(err.contains("external.db_ge"), "{err}");
+        let err = external(&format!("name = \"t\"\n{table}[matrix]\n\"stack.brokers\" = [1, 3]\n")).unwrap_err();
+        assert!(err.contains("stack.brokers"), "{err}");
+        let fault = "[[faults]]\nat_loop = 10\ntarget = \"db-ch\"\naction = \"kill\"\nduration_s = 5\n";
+        assert!(external(&format!("name = \"t\"\n{fault}{table}")).unwrap_err().contains("--platform docker"));
+        let err = external(&format!("name = \"t\"\n[load]\nprobe = \"browser\"\n{table}")).unwrap_err();
+        assert!(err.contains("external.frontend"), "{err}");
+        let err = external(&format!("name = \"t\"\n{table}graphiql = \"x\"\n")).unwrap_err();
+        assert!(err.contains("graphiql"), "unknown keys in [external] are errors too: {err}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub use driver::Status;
 pub use interrupts::Interrupts;
 
 use crate::docker::container;
-use crate::experiment::{ExperimentFile, Variant};
+use crate::experiment::{ExperimentFile, External, Variant};
 use crate::results::{End, EndedBy, Header, Line, ResultsError, Writer};
 use crate::stack::{Options, Owner, Services, Stack, StackError};
 
@@ -72,13 +72,54 @@ pub fn results_path(results: &Path, experiment: &str, variant: &str, started: &c
     results.join(experiment).join(variant).join(format!("{}-r{repeat}.jsonl", started.format("%Y%m%dT%H%M%SZ")))
 }
 
+/// Where runs go.
+#[derive(Clone, Copy)]
+pub enum Platform<'a> {
+    /// A fresh stack per run, brought up and removed through this engine.
+    Docker(&'a Docker),
+    /// A deployment that is already running; the engine, if given, only samples its containers.
+    External(&'a External, Option<&'a Docker>),
+}
+
+/// What a run measures: the endpoints it talks to and the containers it samples.
+struct Deployment {
+    url: String,
+    frontend: String,
+    db_ch: String,
+    db_ge: String,
+    containers: Vec<String>,
+}
+
+impl Deployment {
+    fn of_stack(stack: &Stack) -> Deployment {
+        let e = &stack.plan.endpoints;
+        Deployment {
+            url: e.graphql_ws.clone(),
+            frontend: e.frontend.clone(),
+            db_ch: e.db_ch.clone(),
+            db_ge: e.db_ge.clone(),
+            containers: stack.running_containers(),
+        }
+    }
+
+    fn external(e: &External) -> Deployment {
+        Deployment {
+            url: e.graphql.clone(),
+            frontend: e.frontend.clone().unwrap_or_default(),
+            db_ch: e.db_ch.clone(),
+            db_ge: e.db_ge.clone(),
+            containers: e.containers.clone(),
+        }
+    }
+}
+
 /// One run of one variant, always ending with its end line: interrupted during bring-up, it still leaves a
-/// header and an end line saying so.
+/// header and an end line saying so. On an external deployment nothing is brought up or removed.
 ///
 /// # Errors
 /// The stack not coming up, or the results file not being writable; the stack is removed either way.
 pub async fn run_one(
-    docker: &Docker,
+    platform: Platform<'_>,
     file: &ExperimentFile,
     variant: &Variant,
     repeat: u32,
@@ -102,46 +143,59 @@ pub async fn run_one(
         started_at: started.to_rfc3339(),
         stack_ready_s,
     };
-    let mut stack = match Stack::up_until(docker, &settings.stack, options, observer.stage, &interrupts.first).await {
-        Ok(stack) => stack,
-        Err(StackError::Interrupted) => {
-            let refs = settings.stack.images.all();
-            let mut writer = Writer::create(&path)?;
-            writer.write(&Line::Header(Box::new(header(meta::image_ids(docker, &refs).await, None))))?;
-            let end = End::interrupted_before_load();
-            writer.write(&Line::End(Box::new(end.clone())))?;
-            return Ok(Finished { variant: variant.name.clone(), repeat, path, end, probe: Latency::default(), generator: Latency::default() });
-        }
-        Err(e) => return Err(e.into()),
+    let (docker, mut stack, deployment) = match platform {
+        Platform::External(external, docker) => (docker, None, Deployment::external(external)),
+        Platform::Docker(docker) => match Stack::up_until(docker, &settings.stack, options, observer.stage, &interrupts.first).await {
+            Ok(stack) => {
+                let deployment = Deployment::of_stack(&stack);
+                (Some(docker), Some(stack), deployment)
+            }
+            Err(StackError::Interrupted) => {
+                let refs = settings.stack.images.all();
+                let mut writer = Writer::create(&path)?;
+                writer.write(&Line::Header(Box::new(header(meta::image_ids(docker, &refs).await, None))))?;
+                let end = End::interrupted_before_load();
+                writer.write(&Line::End(Box::new(end.clone())))?;
+                return Ok(Finished { variant: variant.name.clone(), repeat, path, end, probe: Latency::default(), generator: Latency::default() });
+            }
+            Err(e) => return Err(e.into()),
+        },
     };
 
     let mut writer = Writer::create(&path)?;
-    let images: Vec<String> = stack.plan.parts().map(|p| p.spec.image.clone()).collect();
-    let ids = meta::image_ids(docker, &images).await;
-    writer.write(&Line::Header(Box::new(header(ids, Some(stack.ready_after.as_secs_f64())))))?;
+    let (ids, ready) = match (&stack, docker) {
+        (Some(stack), Some(docker)) => {
+            let images: Vec<String> = stack.plan.parts().map(|p| p.spec.image.clone()).collect();
+            (meta::image_ids(docker, &images).await, Some(stack.ready_after.as_secs_f64()))
+        }
+        _ => (std::collections::BTreeMap::new(), None),
+    };
+    writer.write(&Line::Header(Box::new(header(ids, ready))))?;
 
     (observer.stage)("load".into());
     let target = driver::Target {
         load: &settings.load,
-        url: stack.plan.endpoints.graphql_ws.clone(),
+        url: deployment.url.clone(),
         docker,
-        containers: stack.running_containers(),
+        containers: deployment.containers.clone(),
         faults: &settings.faults,
-        frontend: stack.plan.endpoints.frontend.clone(),
+        frontend: deployment.frontend.clone(),
     };
     let load_began = Instant::now();
     let driven = driver::drive(target, &mut writer, &interrupts.first, observer.status).await?;
     let mut stopped = std::collections::BTreeMap::new();
-    for name in stack.running_containers() {
-        if !container::is_running(docker, &name).await {
-            stopped.insert(name.clone(), container::logs_tail(docker, &name, 30).await);
+    if let Some(docker) = docker {
+        for name in &deployment.containers {
+            if !container::is_running(docker, name).await {
+                stopped.insert(name.clone(), container::logs_tail(docker, name, 30).await);
+            }
         }
     }
     (observer.stage)("audit".into());
     // An interrupted load is still audited (the books it left are worth checking) unless a second signal comes.
     let cut_short = if driven.ended_by == EndedBy::Interrupt { &interrupts.second } else { &interrupts.first };
     let (audit, ended_by) = tokio::select! {
-        audit = crate::audit::audit(&stack.plan.endpoints.db_ch, &stack.plan.endpoints.db_ge, &driven.answers) => (audit, driven.ended_by),
+        audit = crate::audit::audit(&deployment.db_ch, &deployment.db_ge, &driven.answers) => (audit, driven.ended_by),
         () = cut_short.cancelled() => (crate::audit::Audit::not_done("interrupted during the audit"), EndedBy::Interrupt),
     };
     let bench_cpu_ms = driven.bench_cpu.as_secs_f64() * 1000.0;
@@ -162,9 +216,11 @@ pub async fn run_one(
         ended_at: chrono::Utc::now().to_rfc3339(),
     };
     writer.write(&Line::End(Box::new(end.clone())))?;
-    (observer.stage)("removing the stack".into());
-    if let Err(e) = stack.teardown().await {
-        tracing::warn!("removing stack {}: {e} (removed again on drop)", stack.id);
+    if let Some(stack) = stack.as_mut() {
+        (observer.stage)("removing the stack".into());
+        if let Err(e) = stack.teardown().await {
+            tracing::warn!("removing stack {}: {e} (removed again on drop)", stack.id);
+        }
     }
     Ok(Finished {
         variant: variant.name.clone(),

@@ -106,3 +106,12 @@ fn run_rejects_a_repeat_of_zero_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--repeat"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn external_platform_without_a_deployment_exits_2_naming_the_table() {
+    let file = write("name = \"t\"\n");
+    let out = bench().args(["run", "--platform", "external"]).arg(file.path()).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[external]") && err.contains(&*file.path().to_string_lossy()), "{err}");
+}

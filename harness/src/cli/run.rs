@@ -1,4 +1,4 @@
-//! `bench run <experiment> [--repeat N] [--variant NAME]... [--results DIR]`.
+//! `bench run <experiment> [--repeat N] [--variant NAME]... [--results DIR] [--platform docker|external]`.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -19,17 +19,31 @@ pub struct Args {
     pub variants: Vec<String>,
     pub results: PathBuf,
     pub dry_run: bool,
+    /// Measure the deployment of the file's `[external]` instead of bringing stacks up.
+    pub external: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let file = ExperimentFile::load(&args.experiment)?;
     let variants = file.select(&args.variants)?;
     let repeat = args.repeat.unwrap_or(file.experiment.repeat);
+    let external = if args.external { Some(file.external(&variants)?) } else { None };
     if args.dry_run {
         super::dry_run::print(&file, &variants, repeat, &args.results);
+        if let Some(e) = external {
+            println!("platform external: {} (audit against {} and {}); nothing is brought up or removed", e.graphql, e.db_ch, e.db_ge);
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    let docker = harness::docker::connect().await?;
+    // An external deployment needs the engine only to sample the containers it names.
+    let docker = match external {
+        Some(e) if e.containers.is_empty() => None,
+        _ => Some(harness::docker::connect().await?),
+    };
+    let platform = match external {
+        Some(e) => run::Platform::External(e, docker.as_ref()),
+        None => run::Platform::Docker(docker.as_ref().context("the docker platform needs the engine")?),
+    };
     let interrupts = Interrupts::default();
     let signal = listen(interrupts.clone())?;
 
@@ -41,7 +55,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let stage = |s: String| bar.stage(&s);
         let status = |s: &Status| bar.status(s);
         let observer = Observer { stage: &stage, status: &status };
-        let outcome = run::run_one(&docker, &file, variant, *r, &args.results, &interrupts, &observer).await;
+        let outcome = run::run_one(platform, &file, variant, *r, &args.results, &interrupts, &observer).await;
         bar.finish();
         let f = outcome.with_context(|| format!("run {} of {} (variant {}, repeat {r})", i + 1, order.len(), variant.name))?;
         eprintln!("{}", one_line(&f));

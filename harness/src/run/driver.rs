@@ -65,7 +65,8 @@ pub struct Target<'a> {
     pub load: &'a Load,
     /// The endpoint's websocket URL.
     pub url: String,
-    pub docker: &'a Docker,
+    /// The engine, for container samples and faults; `None` for an external deployment without containers.
+    pub docker: Option<&'a Docker>,
     /// Containers whose resources are sampled.
     pub containers: Vec<String>,
     pub faults: &'a [Fault],
@@ -90,7 +91,7 @@ fn micros(d: Duration) -> u64 {
 
 /// Container samples taken off the probe's path (the engine takes about a second per sample).
 struct Sampler {
-    docker: Docker,
+    docker: Option<Docker>,
     containers: Vec<String>,
     own: OwnUsage,
     pending: Option<(Sample, JoinHandle<BTreeMap<String, Sample>>)>,
@@ -102,7 +103,12 @@ impl Sampler {
             return;
         }
         let (docker, names) = (self.docker.clone(), self.containers.clone());
-        let task = tokio::spawn(async move { stats::sample_all(&docker, &names).await.unwrap_or_default() });
+        let task = tokio::spawn(async move {
+            match docker {
+                Some(docker) => stats::sample_all(&docker, &names).await.unwrap_or_default(),
+                None => BTreeMap::new(),
+            }
+        });
         self.pending = Some((self.own.sample(), task));
     }
 
@@ -168,7 +174,7 @@ pub async fn drive(
     let (reports_tx, mut reports) = mpsc::unbounded_channel::<Report>();
     let stop_generators = CancellationToken::new();
     let mut generators: Vec<JoinHandle<()>> = Vec::new();
-    let mut sampler = Sampler { docker: target.docker.clone(), containers: target.containers.clone(), own: OwnUsage::new(), pending: None };
+    let mut sampler = Sampler { docker: target.docker.cloned(), containers: target.containers.clone(), own: OwnUsage::new(), pending: None };
     let mut schedule = Schedule::new(Instant::now(), Duration::from_millis(load.probe_interval_ms));
 
     for loop_no in 1..=load.max_loops {
@@ -177,8 +183,11 @@ pub async fn drive(
             let n = generators.len() as u32 + 1;
             generators.push(generator::spawn(n, settings.clone(), reports_tx.clone(), stop_generators.child_token()));
         }
-        for fault in target.faults.iter().filter(|f| f.at_loop == loop_no) {
-            fault_tasks.push(faults::spawn(target.docker.clone(), fault.clone(), marks_tx.clone()));
+        // Faults need the engine; an experiment with faults is refused for an external deployment.
+        if let Some(docker) = target.docker {
+            for fault in target.faults.iter().filter(|f| f.at_loop == loop_no) {
+                fault_tasks.push(faults::spawn(docker.clone(), fault.clone(), marks_tx.clone()));
+            }
         }
         if loop_no % load.resources_every_loops == 0 {
             sampler.start();
