@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
+use futures_util::FutureExt;
+use rdkafka::message::{BorrowedMessage, Message};
 use tokio::sync::broadcast;
 use topology::records::Record;
 use topology::registry::Registry;
@@ -37,8 +38,12 @@ pub async fn run_all(events: Vec<Events>, shutdown: tokio_util::sync::Cancellati
     }
 }
 
+/// Records handled together: what one fetch brought, up to the 2019 `max.poll.records`.
+const MAX_BATCH: usize = 100;
+
 impl Events {
-    /// Consumes until `shutdown` resolves.
+    /// Consumes until `shutdown` resolves. Records already fetched are handled as one batch (its events stored
+    /// with one commit); none is waited for, so an idle endpoint handles each record as it comes.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
@@ -46,75 +51,108 @@ impl Events {
                 _ = &mut shutdown => break,
                 m = self.consumer.recv() => m,
             };
-            let m = match message {
-                Ok(m) => m,
+            let mut batch = match message {
+                Ok(m) => vec![m],
                 Err(e) => {
                     tracing::warn!("consume error: {e}");
                     continue;
                 }
             };
-            let event_id = topology::kafka::event_id_of(m.headers());
-            let mut backoff = std::time::Duration::from_millis(50);
-            loop {
-                match self.handle(m.payload(), event_id.as_deref()).await {
-                    Ok(()) => break,
-                    Err(Failure::Poison(why)) => {
-                        tracing::warn!(topic = m.topic(), partition = m.partition(), offset = m.offset(), "skipping record: {why}");
-                        self.skipped.fetch_add(1, Ordering::Relaxed);
+            while batch.len() < MAX_BATCH {
+                match self.consumer.recv().now_or_never() {
+                    Some(Ok(m)) => batch.push(m),
+                    Some(Err(e)) => {
+                        tracing::warn!("consume error: {e}");
                         break;
                     }
-                    Err(Failure::Transient(why)) => {
-                        tracing::warn!(topic = m.topic(), offset = m.offset(), "retrying in {backoff:?}: {why}");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
-                    }
+                    None => break,
                 }
             }
-            if let Err(e) = self.consumer.store_offset(m.topic(), m.partition(), m.offset()) {
-                tracing::warn!("storing offset: {e}");
+            // Handling is idempotent (events by event_id, answers to whoever still waits), so a batch that
+            // failed on the way is handled again whole.
+            let mut backoff = std::time::Duration::from_millis(50);
+            while let Err(why) = self.handle(&batch).await {
+                tracing::warn!(records = batch.len(), "retrying in {backoff:?}: {why}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+            }
+            for m in &batch {
+                if let Err(e) = self.consumer.store_offset(m.topic(), m.partition(), m.offset()) {
+                    tracing::warn!("storing offset: {e}");
+                }
             }
         }
         let _ = self.consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync);
     }
 
-    async fn handle(&self, payload: Option<&[u8]>, event_id: Option<&str>) -> Result<(), Failure> {
-        let payload = payload.ok_or_else(|| Failure::Poison("no value".into()))?;
+    /// Handles a batch. Records that can never be handled are logged, counted and skipped; a failure that may
+    /// pass (the registry or db-ge unreachable) fails the batch.
+    async fn handle(&self, batch: &[BorrowedMessage<'_>]) -> Result<(), String> {
+        let (mut events, mut feedback, mut poison) = (Vec::new(), Vec::new(), Vec::new());
+        for m in batch {
+            match self.decode(m).await {
+                Ok(Decoded::Event(event_id, t)) => events.push((event_id, t)),
+                Ok(Decoded::Feedback(record)) => feedback.push(record),
+                Err(Failure::Poison(why)) => poison.push((m, why)),
+                Err(Failure::Transient(why)) => return Err(why),
+            }
+        }
+        if !events.is_empty() {
+            // Stored once whichever instance comes first; pushed by every instance to its own subscribers
+            // (after a crash before the offset commit, a re-delivered event can be pushed twice).
+            for (stored, _new) in self.store.insert_transactions(&events).await.map_err(|e| e.to_string())? {
+                let _ = self.transactions.send(stored);
+            }
+        }
+        for record in feedback {
+            let id = match &record {
+                Record::AccountCreationFailed { id, .. } => {
+                    self.store.remove_user_by_uuid(*id).await.map_err(|e| e.to_string())?;
+                    *id
+                }
+                Record::AccountCreationConfirmed { id, .. } | Record::MoneyTransferConfirmed { id } | Record::MoneyTransferFailed { id, .. } => *id,
+                _ => continue,
+            };
+            if self.waiters.answer(id, &record) > 0 {
+                // Records already fetched are handed over without ever waiting, so this loop would keep the
+                // thread until the batch is done; yielding lets the woken subscription answer now.
+                tokio::task::yield_now().await;
+            }
+        }
+        for (m, why) in poison {
+            tracing::warn!(topic = m.topic(), partition = m.partition(), offset = m.offset(), "skipping record: {why}");
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    async fn decode(&self, m: &BorrowedMessage<'_>) -> Result<Decoded, Failure> {
+        let payload = m.payload().ok_or_else(|| Failure::Poison("no value".into()))?;
         let record = match self.registry.decode(payload).await {
             Ok(r) => r,
             Err(e @ topology::registry::RegistryError::Http { .. }) => return Err(Failure::Transient(e.to_string())),
             Err(e) => return Err(Failure::Poison(e.to_string())),
         };
-        match &record {
+        match record {
             Record::BalanceChanged { iban, new_balance, changed_by, from_to, description } => {
-                let event_id = event_id.ok_or_else(|| Failure::Poison("BalanceChanged without an event_id header".into()))?;
-                let t = StoredTransaction {
-                    id: 0,
-                    iban: iban.clone(),
-                    new_balance: *new_balance,
-                    changed_by: *changed_by,
-                    from_to: from_to.clone(),
-                    descr: description.clone(),
-                };
-                // Stored once whichever instance comes first; pushed by every instance to its own subscribers
-                // (after a crash before the offset commit, a re-delivered event can be pushed twice).
-                let (stored, _new) = self.store.insert_transaction(event_id, &t).await.map_err(|e| Failure::Transient(e.to_string()))?;
-                let _ = self.transactions.send(stored);
+                let event_id = topology::kafka::event_id_of(m.headers())
+                    .ok_or_else(|| Failure::Poison("BalanceChanged without an event_id header".into()))?;
+                let t = StoredTransaction { id: 0, iban, new_balance, changed_by, from_to, descr: description };
+                Ok(Decoded::Event(event_id, t))
             }
-            Record::AccountCreationFailed { id, .. } => {
-                self.store.remove_user_by_uuid(*id).await.map_err(|e| Failure::Transient(e.to_string()))?;
-                self.waiters.answer(*id, &record);
-            }
-            Record::AccountCreationConfirmed { id, .. } | Record::MoneyTransferConfirmed { id } | Record::MoneyTransferFailed { id, .. } => {
-                if self.waiters.answer(*id, &record) > 0 {
-                    // Records already fetched are handed over without ever waiting, so this loop would keep the
-                    // thread until the fetch is used up; yielding lets the woken subscription answer now.
-                    tokio::task::yield_now().await;
-                }
-            }
-            other => return Err(Failure::Poison(format!("{} is not an event", other.name()))),
+            r @ (Record::AccountCreationFailed { .. }
+            | Record::AccountCreationConfirmed { .. }
+            | Record::MoneyTransferConfirmed { .. }
+            | Record::MoneyTransferFailed { .. }) => Ok(Decoded::Feedback(r)),
+            other => Err(Failure::Poison(format!("{} is not an event", other.name()))),
         }
-        Ok(())
     }
+}
+
+enum Decoded {
+    /// A BalanceChanged with its `event_id` header.
+    Event(String, StoredTransaction),
+    Feedback(Record),
 }
 
 enum Failure {
