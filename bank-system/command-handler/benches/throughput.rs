@@ -214,5 +214,7 @@ async fn main() {
     sampling.store(false, Ordering::Relaxed);
     let max_mem = sampler.await.expect("sampler");
     println!("command-handler memory (usage - page cache), max over the run: {max_mem:.1} MiB");
+    // Consumers leave their group on drop, which can wait forever once the brokers are gone.
+    drop((receiver, sender));
     drop(stack);
 }

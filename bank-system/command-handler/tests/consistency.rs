@@ -111,6 +111,8 @@ async fn a_thousand_concurrent_transfers_among_fifty_accounts_keep_money_exact()
         .count();
     assert_eq!(failed_with_events, 0, "a failed transfer emits no BalanceChanged");
     running.stop().await;
+    // The client's consumer leaves its group on drop: with the brokers already gone that can wait forever.
+    drop(client);
     stack.teardown().await.expect("teardown");
 }
 
@@ -151,5 +153,7 @@ async fn a_handler_restarted_mid_stream_neither_loses_nor_double_applies() {
         .expect("count")
         .get(0);
     assert_eq!(stored as usize, planned.len() + ACCOUNTS, "one stored outcome per command");
+    // The client's consumer leaves its group on drop: with the brokers already gone that can wait forever.
+    drop(client);
     stack.teardown().await.expect("teardown");
 }
