@@ -1,0 +1,193 @@
+//! `cargo bench -p harness --bench generators`: bench's own CPU per 1,000 transfers driven, without the stack's
+//! noise. Generators run the real chain ([`generator::run_chain`] over [`Client`]) on a single-threaded runtime
+//! like `bench run`'s, in both subprotocols, against endpoint doubles on another thread that answer at once and
+//! after 20 ms (how long answers take decides how many wake-ups bench pays for); only the generators' thread's
+//! CPU is counted. BENCH_URL=ws://127.0.0.1:8888/graphql measures against a real endpoint instead (`bench up`).
+//! Target (issue #5): ≤ 50 ms per 1,000 transfers. BENCH_GENERATORS (default 100: 1,000 transfers/s at the
+//! 100 ms pause) and BENCH_SECONDS (default 10).
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use harness::experiment::Protocol;
+use harness::load::bank::{self, Account};
+use harness::load::client::Client;
+use harness::load::generator::{self, Report};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// CPU time of the calling thread: (user, system).
+fn thread_cpu() -> (Duration, Duration) {
+    // SAFETY: getrusage only writes into the struct we hand it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    (Duration::from_micros(micros(usage.ru_utime)), Duration::from_micros(micros(usage.ru_stime)))
+}
+
+/// The endpoint double: answers every operation after `delay`, as the bank would answer the chain.
+fn endpoint(delay: Duration) -> anyhow::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let url = format!("ws://{}/graphql", listener.local_addr()?);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("endpoint runtime");
+        runtime.block_on(async move {
+            let listener = TcpListener::from_std(listener).expect("listener");
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve(stream, delay));
+            }
+        });
+    });
+    Ok(url)
+}
+
+async fn serve(stream: tokio::net::TcpStream, delay: Duration) {
+    #[allow(clippy::result_large_err)] // the signature tungstenite's handshake callback requires
+    let echo_protocol = |request: &Request, mut response: Response| {
+        if let Some(p) = request.headers().get("Sec-WebSocket-Protocol") {
+            response.headers_mut().insert("Sec-WebSocket-Protocol", p.clone());
+        }
+        Ok(response)
+    };
+    let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(stream, echo_protocol).await else { return };
+    while let Some(Ok(Message::Text(text))) = socket.next().await {
+        let message: Value = serde_json::from_str(&text).unwrap_or_default();
+        let id = &message["id"];
+        let replies = match message["type"].as_str() {
+            Some("connection_init") => vec![json!({"type": "connection_ack"})],
+            Some(kind @ ("subscribe" | "start")) => {
+                let vars = &message["payload"]["variables"];
+                let reason = if vars["t"] == "bogus-token" {
+                    Some("invalid token")
+                } else if vars["a"] == 100_000 {
+                    Some("insufficient funds")
+                } else {
+                    None
+                };
+                let data = json!({"money_transfer": {"uuid": vars["id"], "success": reason.is_none(), "reason": reason}});
+                let next = if kind == "start" { "data" } else { "next" };
+                vec![json!({"id": id, "type": next, "payload": {"data": data}}), json!({"id": id, "type": "complete"})]
+            }
+            _ => continue,
+        };
+        if delay > Duration::ZERO {
+            tokio::time::sleep(delay).await;
+        }
+        // The bank's endpoint sends an answer and its `complete` in one write.
+        for reply in replies {
+            if socket.feed(Message::text(reply.to_string())).await.is_err() {
+                return;
+            }
+        }
+        if socket.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+struct Measured {
+    transfers: u64,
+    errors: u64,
+    user: Duration,
+    system: Duration,
+    wall: Duration,
+    p99_ms: f64,
+}
+
+/// Runs `generators` chains against `url` for `seconds` after a second of warm-up, on this thread.
+fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: u64) -> anyhow::Result<Measured> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        let (reports_tx, mut reports) = mpsc::unbounded_channel::<Report>();
+        let mut tasks = Vec::new();
+        for n in 1..=generators {
+            let client = Client::connect(url, protocol).await?;
+            let (first, second) = (format!("account-first|{n}"), format!("account-second|{n}"));
+            let (first, second) = if real {
+                (bank::open_account(&client, &first, &first).await?, bank::open_account(&client, &second, &second).await?)
+            } else {
+                let account = |name: &str| Account { username: name.into(), iban: name.into(), token: name.into() };
+                (account(&first), account(&second))
+            };
+            let (reports_tx, cancel) = (reports_tx.clone(), cancel.clone());
+            tasks.push(tokio::spawn(async move {
+                generator::run_chain(n, &client, (&first, &second), Duration::from_millis(100), &reports_tx, &cancel).await;
+            }));
+        }
+        drop(reports_tx);
+        // The run's own bookkeeping per report, as `bench run` does it: a histogram and the answers for the audit.
+        let mut histogram = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+        let mut answers = Vec::new();
+        let (mut transfers, mut errors) = (0u64, 0u64);
+        let warm = tokio::time::Instant::now() + Duration::from_secs(1);
+        while tokio::time::Instant::now() < warm {
+            let _ = tokio::time::timeout_at(warm, reports.recv()).await;
+        }
+        let (cpu_before, began) = (thread_cpu(), std::time::Instant::now());
+        let end = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let Ok(Some(report)) = tokio::time::timeout_at(end, reports.recv()).await else { break };
+            transfers += 1;
+            errors += u64::from(report.error);
+            if let Some(latency) = report.latency {
+                let _ = histogram.record(latency.as_micros() as u64);
+            }
+            answers.extend(report.answered);
+        }
+        let ((user, system), wall) = (thread_cpu(), began.elapsed());
+        let (user, system) = (user - cpu_before.0, system - cpu_before.1);
+        cancel.cancel();
+        for task in tasks {
+            let _ = task.await;
+        }
+        Ok(Measured { transfers, errors, user, system, wall, p99_ms: histogram.value_at_quantile(0.99) as f64 / 1000.0 })
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let generators = env("BENCH_GENERATORS", 100) as u32;
+    let seconds = env("BENCH_SECONDS", 10);
+    // Against a real endpoint (`bench up`, then BENCH_URL=ws://127.0.0.1:8888/graphql), or against doubles
+    // that answer at once and after 20 ms: how long answers take decides how many wake-ups bench pays for.
+    let targets = match std::env::var("BENCH_URL") {
+        Ok(url) => vec![(url.clone(), true, url)],
+        Err(_) => [0, 20]
+            .into_iter()
+            .map(|ms| Ok((endpoint(Duration::from_millis(ms))?, false, format!("a double answering after {ms} ms"))))
+            .collect::<anyhow::Result<_>>()?,
+    };
+    println!("{generators} generators, 100 ms pause ({} transfers/s), {seconds} s measured per line; target ≤ 50 ms per 1,000", generators * 10);
+    for (url, real, name) in &targets {
+        println!("against {name}:");
+        for protocol in [Protocol::GraphqlTransportWs, Protocol::GraphqlWs] {
+            let m = measure(url, *real, protocol, generators, seconds)?;
+            let per_1k = |d: Duration| d.as_secs_f64() * 1e6 / m.transfers.max(1) as f64;
+            println!(
+                "  {:<22} {:>5.0} transfers/s, {} errors, p99 {:>6.2} ms: bench {:>4.1} % of a core, {:>5.1} ms CPU per 1,000 transfers ({:.1} user + {:.1} system)",
+                match protocol {
+                    Protocol::GraphqlTransportWs => "graphql-transport-ws",
+                    Protocol::GraphqlWs => "graphql-ws",
+                },
+                m.transfers as f64 / m.wall.as_secs_f64(),
+                m.errors,
+                m.p99_ms,
+                (m.user + m.system).as_secs_f64() / m.wall.as_secs_f64() * 100.0,
+                per_1k(m.user + m.system),
+                per_1k(m.user),
+                per_1k(m.system),
+            );
+        }
+    }
+    Ok(())
+}
