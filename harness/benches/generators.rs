@@ -110,7 +110,7 @@ fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: 
     runtime.block_on(async {
         let cancel = CancellationToken::new();
         let (reports_tx, mut reports) = mpsc::unbounded_channel::<Report>();
-        let mut tasks = Vec::new();
+        let mut connected = Vec::new();
         for n in 1..=generators {
             let client = Client::connect(url, protocol).await?;
             let (first, second) = (format!("account-first|{n}"), format!("account-second|{n}"));
@@ -120,8 +120,17 @@ fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: 
                 let account = |name: &str| Account { username: name.into(), iban: name.into(), token: name.into() };
                 (account(&first), account(&second))
             };
+            connected.push((n, client, first, second));
+        }
+        // Generators of a run start at unrelated moments, so their slots spread over the pause. Started back to
+        // back they would send in bursts, and a burst costs bench one wake-up where a spread load costs many.
+        let start = tokio::time::Instant::now();
+        let mut tasks = Vec::new();
+        for (n, client, first, second) in connected {
             let (reports_tx, cancel) = (reports_tx.clone(), cancel.clone());
+            let phase = Duration::from_millis(100) * (n - 1) / generators;
             tasks.push(tokio::spawn(async move {
+                tokio::time::sleep_until(start + phase).await;
                 generator::run_chain(n, &client, (&first, &second), Duration::from_millis(100), &reports_tx, &cancel).await;
             }));
         }
