@@ -4,7 +4,7 @@
 //! after 20 ms (how long answers take decides how many wake-ups bench pays for); only the generators' thread's
 //! CPU is counted. BENCH_URL=ws://127.0.0.1:8888/graphql measures against a real endpoint instead (`bench up`).
 //! Target (issue #5): ≤ 50 ms per 1,000 transfers. BENCH_GENERATORS (default 100: 1,000 transfers/s at the
-//! 100 ms pause) and BENCH_SECONDS (default 10).
+//! 100 ms pause), BENCH_SECONDS (default 10), BENCH_DELAY_MS (one double answering after this long).
 
 use std::time::Duration;
 
@@ -171,7 +171,8 @@ fn main() -> anyhow::Result<()> {
     // that answer at once and after 20 ms: how long answers take decides how many wake-ups bench pays for.
     let targets = match std::env::var("BENCH_URL") {
         Ok(url) => vec![(url.clone(), true, url)],
-        Err(_) => [0, 20]
+        Err(_) => std::env::var("BENCH_DELAY_MS")
+            .map_or(vec![0, 20], |ms| vec![ms.parse().unwrap_or(20)])
             .into_iter()
             .map(|ms| Ok((endpoint(Duration::from_millis(ms))?, false, format!("a double answering after {ms} ms"))))
             .collect::<anyhow::Result<_>>()?,
