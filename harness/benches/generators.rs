@@ -4,7 +4,8 @@
 //! after 20 ms (how long answers take decides how many wake-ups bench pays for); only the generators' thread's
 //! CPU is counted. BENCH_URL=ws://127.0.0.1:8888/graphql measures against a real endpoint instead (`bench up`).
 //! Target (issue #5): ≤ 50 ms per 1,000 transfers. BENCH_GENERATORS (default 100: 1,000 transfers/s at the
-//! 100 ms pause), BENCH_SECONDS (default 10), BENCH_DELAY_MS (one double answering after this long).
+//! 100 ms pause), BENCH_SECONDS (default 10), BENCH_DELAY_MS (one double answering after this long),
+//! BENCH_GRID_MS (slots on a grid this coarse, default 1 ms: spread as in a run).
 
 use std::time::Duration;
 
@@ -124,11 +125,14 @@ fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: 
         }
         // Generators of a run start at unrelated moments, so their slots spread over the pause. Started back to
         // back they would send in bursts, and a burst costs bench one wake-up where a spread load costs many.
+        // BENCH_GRID_MS > 1 puts the slots on a coarser grid: what bench would save if the load came in bursts.
+        let grid_ms = env("BENCH_GRID_MS", 1).max(1);
         let start = tokio::time::Instant::now();
         let mut tasks = Vec::new();
         for (n, client, first, second) in connected {
             let (reports_tx, cancel) = (reports_tx.clone(), cancel.clone());
-            let phase = Duration::from_millis(100) * (n - 1) / generators;
+            let phase_ms = 100 * u64::from(n - 1) / u64::from(generators);
+            let phase = Duration::from_millis(phase_ms / grid_ms * grid_ms);
             tasks.push(tokio::spawn(async move {
                 tokio::time::sleep_until(start + phase).await;
                 generator::run_chain(n, &client, (&first, &second), Duration::from_millis(100), &reports_tx, &cancel).await;
