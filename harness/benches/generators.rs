@@ -17,7 +17,6 @@ use harness::load::generator::{self, Report};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
@@ -53,14 +52,7 @@ fn endpoint(delay: Duration) -> anyhow::Result<String> {
 }
 
 async fn serve(stream: tokio::net::TcpStream, delay: Duration) {
-    #[allow(clippy::result_large_err)] // the signature tungstenite's handshake callback requires
-    let echo_protocol = |request: &Request, mut response: Response| {
-        if let Some(p) = request.headers().get("Sec-WebSocket-Protocol") {
-            response.headers_mut().insert("Sec-WebSocket-Protocol", p.clone());
-        }
-        Ok(response)
-    };
-    let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(stream, echo_protocol).await else { return };
+    let Some(mut socket) = harness::testing::accept_websocket(stream).await else { return };
     while let Some(Ok(Message::Text(text))) = socket.next().await {
         let message: Value = serde_json::from_str(&text).unwrap_or_default();
         let id = &message["id"];

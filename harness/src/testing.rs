@@ -56,3 +56,17 @@ pub fn leftover_containers() -> Vec<String> {
         crate::docker::container::list_labelled(&docker, crate::LABEL_BENCH).await.expect("the engine lists containers")
     })
 }
+
+/// The server side of a websocket handshake for endpoint doubles in tests and benchmarks: accepts `stream` and
+/// answers with the subprotocol the client asked for, as the bank's endpoint does. `None` when the handshake fails.
+pub async fn accept_websocket(stream: tokio::net::TcpStream) -> Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    #[allow(clippy::result_large_err)] // the signature tungstenite's handshake callback requires
+    let echo_protocol = |request: &Request, mut response: Response| {
+        if let Some(p) = request.headers().get("Sec-WebSocket-Protocol") {
+            response.headers_mut().insert("Sec-WebSocket-Protocol", p.clone());
+        }
+        Ok(response)
+    };
+    tokio_tungstenite::accept_hdr_async(stream, echo_protocol).await.ok()
+}
