@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::audit::Audit;
 use crate::experiment::ExperimentFile;
-use crate::results::{EndedBy, Header, Run};
+use crate::results::{BenchPeak, EndedBy, Header, Run};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -77,6 +77,8 @@ pub struct Input {
     pub complete: bool,
     pub header: Option<Header>,
     pub audit: Option<Audit>,
+    /// bench's own CPU in the run's busiest window (results files since it was recorded).
+    pub bench_peak: Option<BenchPeak>,
     /// Faults that began during the run: (generators at that loop, `kill kafka-2`).
     pub faults: Vec<(u32, String)>,
 }
@@ -108,6 +110,7 @@ impl Input {
             interval_s: interval_ms / 1000.0,
             era_2019: false,
             complete: run.end.is_some(),
+            bench_peak: run.end.as_ref().and_then(|e| e.bench_peak),
             audit: run.end.map(|e| e.audit),
             header: Some(run.header),
             faults,
@@ -205,6 +208,7 @@ pub struct RunEntry {
     pub sustained: Option<u32>,
     pub loops: usize,
     pub audit: Option<Audit>,
+    pub bench_peak: Option<BenchPeak>,
     pub commit: Option<String>,
     pub started_at: Option<String>,
 }
@@ -320,6 +324,7 @@ pub fn build(title: &str, inputs: &[Input]) -> Report {
             sustained: i.sustained,
             loops: i.rows.len(),
             audit: i.audit.clone(),
+            bench_peak: i.bench_peak,
             commit: i.header.as_ref().map(|h| h.git_commit.clone()),
             started_at: i.header.as_ref().map(|h| h.started_at.clone()),
         })

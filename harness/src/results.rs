@@ -122,9 +122,21 @@ pub struct End {
     /// CPU time bench itself used during the load, and per 1,000 transfers driven.
     pub bench_cpu_ms: f64,
     pub bench_cpu_ms_per_1000_transfers: f64,
+    /// bench's CPU in the sampled window with the most transfers per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench_peak: Option<BenchPeak>,
     pub duration_s: f64,
     /// RFC 3339.
     pub ended_at: String,
+}
+
+/// bench's own CPU in one window between resource samples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BenchPeak {
+    pub transfers_per_s: f64,
+    /// A share of the whole machine, as container samples are.
+    pub cpu_pct: f64,
+    pub cpu_ms_per_1000_transfers: f64,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -147,6 +159,7 @@ impl End {
             stopped: BTreeMap::new(),
             bench_cpu_ms: 0.0,
             bench_cpu_ms_per_1000_transfers: 0.0,
+            bench_peak: None,
             duration_s: 0.0,
             ended_at: chrono::Utc::now().to_rfc3339(),
         }

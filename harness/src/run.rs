@@ -212,6 +212,7 @@ pub async fn run_one(
         stopped,
         bench_cpu_ms,
         bench_cpu_ms_per_1000_transfers: if driven.transfers > 0 { bench_cpu_ms * 1000.0 / driven.transfers as f64 } else { 0.0 },
+        bench_peak: driven.bench_peak,
         duration_s: load_began.elapsed().as_secs_f64(),
         ended_at: chrono::Utc::now().to_rfc3339(),
     };

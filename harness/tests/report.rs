@@ -90,6 +90,7 @@ fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<Input> 
                 complete: true,
                 header: None,
                 audit: None,
+                bench_peak: None,
                 faults: Vec::new(),
             }
         })

@@ -40,6 +40,10 @@ async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() 
     assert_eq!(end.loops as usize, run.rows.len());
     assert!(end.generators > 0 && end.transfers > 0);
     assert!(end.bench_cpu_ms > 0.0);
+    let peak = end.bench_peak.expect("bench's busiest window is recorded");
+    assert!(peak.cpu_pct > 0.0 && peak.cpu_ms_per_1000_transfers > 0.0, "{peak:?}");
+    // The load ramps up, so its busiest window drives more than the run's average.
+    assert!(peak.transfers_per_s > end.transfers as f64 / end.duration_s, "{peak:?} against {end:?}");
 
     for pair in run.rows.windows(2) {
         assert_eq!(pair[1].r#loop, pair[0].r#loop + 1, "loops increase one by one");

@@ -106,6 +106,9 @@ fn one_line(f: &Finished) -> String {
     )
 }
 
+/// bench's share of the machine above which its own load may change what a run measures.
+const BENCH_SHARE_WARNING: f64 = 10.0;
+
 fn print_summary(experiment: &str, results: &Path, finished: &[Finished]) {
     if finished.is_empty() {
         println!("no run finished");
@@ -113,16 +116,27 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Finished]) {
     }
     println!("\n{experiment}: {} run(s), results in {}", finished.len(), results.join(experiment).display());
     println!(
-        "{:<24} {:>3} {:>5} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  ended by / audit",
-        "variant", "#", "gens", "loops", "timeouts", "probe p50", "probe p99", "gen p50", "gen p99", "transfers", "cpu/1k"
+        "{:<24} {:>3} {:>5} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}  ended by / audit",
+        "variant", "#", "gens", "loops", "timeouts", "probe p50", "probe p99", "gen p50", "gen p99", "transfers", "peak/s", "bench"
     );
     for f in finished {
         let e = &f.end;
         let audit = if e.audit.passed { "passed".to_string() } else { format!("FAILED ({})", e.audit.failures().join(", ")) };
+        let (peak, bench) = e.bench_peak.map_or(("-".to_string(), "-".to_string()), |p| {
+            (format!("{:.0}", p.transfers_per_s), format!("{:.1} %", p.cpu_pct))
+        });
         println!(
-            "{:<24} {:>3} {:>5} {:>6} {:>8} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>9} {:>4.0} ms  {:?} / {audit}",
+            "{:<24} {:>3} {:>5} {:>6} {:>8} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>9} {:>7} {:>7}  {:?} / {audit}",
             f.variant, f.repeat, e.generators, e.loops, e.timeouts, f.probe.p50_ms, f.probe.p99_ms, f.generator.p50_ms,
-            f.generator.p99_ms, e.transfers, e.bench_cpu_ms_per_1000_transfers, e.ended_by
+            f.generator.p99_ms, e.transfers, peak, bench, e.ended_by
+        );
+    }
+    println!("  peak/s: transfers per second in the busiest sampled window; bench: its own CPU there, % of the machine");
+    if let Some(p) = finished.iter().filter_map(|f| f.end.bench_peak).find(|p| p.cpu_pct > BENCH_SHARE_WARNING) {
+        println!(
+            "  warning: bench itself used {:.1} % of the machine at {:.0} transfers/s; the stack had that much less \
+             (more than {BENCH_SHARE_WARNING} % can lower the load it sustains)",
+            p.cpu_pct, p.transfers_per_s
         );
     }
     for f in finished {

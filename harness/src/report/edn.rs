@@ -234,6 +234,7 @@ pub fn read_run(path: &Path, variant: &str) -> Result<Input, ReportError> {
         complete: true,
         header: None,
         audit: None,
+        bench_peak: None,
         faults: Vec::new(),
     })
 }

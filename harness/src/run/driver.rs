@@ -23,7 +23,7 @@ use crate::load::generator::{self, Report};
 use crate::load::client::ClientError;
 use crate::load::probe::{Answered, Cause, Outcome, Probe};
 use crate::load::schedule::Schedule;
-use crate::results::{EndedBy, Line, ResultsError, Row, Writer};
+use crate::results::{BenchPeak, EndedBy, Line, ResultsError, Row, Writer};
 
 /// The probe's account (2019: `testuser`).
 pub const PROBE_USER: &str = "testuser";
@@ -57,6 +57,7 @@ pub struct Driven {
     pub probe: Histogram<u64>,
     pub generator: Histogram<u64>,
     pub bench_cpu: Duration,
+    pub bench_peak: Option<BenchPeak>,
     pub duration: Duration,
 }
 
@@ -98,7 +99,8 @@ struct Sampler {
 }
 
 impl Sampler {
-    fn start(&mut self) {
+    /// Starts a sample; `transfers` is the count answered so far, for bench's own window.
+    fn start(&mut self, transfers: u64) {
         if self.pending.is_some() {
             return;
         }
@@ -109,7 +111,7 @@ impl Sampler {
                 None => BTreeMap::new(),
             }
         });
-        self.pending = Some((self.own.sample(), task));
+        self.pending = Some((self.own.sample(transfers), task));
     }
 
     /// The finished sample, if any.
@@ -150,6 +152,7 @@ pub async fn drive(
         probe: histogram(),
         generator: histogram(),
         bench_cpu: Duration::ZERO,
+        bench_peak: None,
         duration: Duration::ZERO,
     };
     let started = match load.probe {
@@ -190,7 +193,7 @@ pub async fn drive(
             }
         }
         if loop_no % load.resources_every_loops == 0 {
-            sampler.start();
+            sampler.start(driven.transfers);
         }
         let slot = schedule.next_slot(Instant::now());
         let ran = tokio::select! {
@@ -272,6 +275,7 @@ pub async fn drive(
         take_report(&mut driven, report, None);
     }
     driven.bench_cpu = cpu_time().saturating_sub(cpu_before);
+    driven.bench_peak = sampler.own.peak();
     driven.duration = began.elapsed();
     Ok(driven)
 }

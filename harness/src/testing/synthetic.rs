@@ -94,6 +94,7 @@ impl Synthetic<'_> {
             stopped: BTreeMap::new(),
             bench_cpu_ms: 0.0,
             bench_cpu_ms_per_1000_transfers: 0.0,
+            bench_peak: None,
             duration_s: f64::from(self.loops),
             ended_at: (started + chrono::Duration::seconds(i64::from(self.loops))).to_rfc3339(),
         })))?;
