@@ -39,6 +39,10 @@ pub async fn run(check: bool, quiet: bool) -> anyhow::Result<ExitCode> {
         progress.finish();
         println!("built {} in {:.1} s", image.def.reference, start.elapsed().as_secs_f64());
     }
+    let freed = images::prune_superseded(&docker).await.context("removing superseded images")?;
+    if freed > 0 {
+        println!("removed superseded images: {:.0} MB freed", freed as f64 / 1e6);
+    }
     let missing_binaries = planned.iter().filter(|i| matches!(i.status, Status::NoBinary(_))).count();
     println!("images ready in {:.1} s", total.elapsed().as_secs_f64());
     if missing_binaries > 0 {
