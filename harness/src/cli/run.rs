@@ -109,6 +109,21 @@ fn one_line(f: &Finished) -> String {
 /// bench's share of the machine above which its own load may change what a run measures.
 const BENCH_SHARE_WARNING: f64 = 10.0;
 
+/// A warning naming the run where bench took the largest share of the machine, when that share is too large.
+fn bench_warning(finished: &[Finished]) -> Option<String> {
+    let (f, p) = finished
+        .iter()
+        .filter_map(|f| f.end.bench_peak.map(|p| (f, p)))
+        .max_by(|a, b| a.1.cpu_pct.total_cmp(&b.1.cpu_pct))?;
+    (p.cpu_pct > BENCH_SHARE_WARNING).then(|| {
+        format!(
+            "warning: in {} #{} bench itself used {:.1} % of the machine at {:.0} transfers/s; the stack had that much \
+             less (more than {BENCH_SHARE_WARNING} % can lower the load it sustains)",
+            f.variant, f.repeat, p.cpu_pct, p.transfers_per_s
+        )
+    })
+}
+
 fn print_summary(experiment: &str, results: &Path, finished: &[Finished]) {
     if finished.is_empty() {
         println!("no run finished");
@@ -132,12 +147,8 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Finished]) {
         );
     }
     println!("  peak/s: transfers per second in the busiest sampled window; bench: its own CPU there, % of the machine");
-    if let Some(p) = finished.iter().filter_map(|f| f.end.bench_peak).find(|p| p.cpu_pct > BENCH_SHARE_WARNING) {
-        println!(
-            "  warning: bench itself used {:.1} % of the machine at {:.0} transfers/s; the stack had that much less \
-             (more than {BENCH_SHARE_WARNING} % can lower the load it sustains)",
-            p.cpu_pct, p.transfers_per_s
-        );
+    if let Some(warning) = bench_warning(finished) {
+        println!("  {warning}");
     }
     for f in finished {
         println!("  {}", f.path.display());
@@ -199,5 +210,24 @@ impl LoopBar {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness::results::{BenchPeak, End};
+
+    fn finished(repeat: u32, cpu_pct: Option<f64>) -> Finished {
+        let mut end = End::interrupted_before_load();
+        end.bench_peak = cpu_pct.map(|cpu_pct| BenchPeak { transfers_per_s: 900.0, cpu_pct, cpu_ms_per_1000_transfers: 100.0 });
+        Finished { variant: "v".into(), repeat, path: "r.jsonl".into(), end, probe: Default::default(), generator: Default::default() }
+    }
+
+    #[test]
+    fn the_summary_warns_about_the_run_where_bench_took_most_of_the_machine() {
+        assert_eq!(bench_warning(&[finished(1, Some(4.9)), finished(2, None)]), None);
+        let warning = bench_warning(&[finished(1, Some(12.0)), finished(2, Some(17.5)), finished(3, None)]).unwrap();
+        assert!(warning.starts_with("warning: in v #2 bench itself used 17.5 % of the machine at 900 transfers/s"), "{warning}");
     }
 }
