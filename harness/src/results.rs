@@ -139,6 +139,13 @@ pub struct BenchPeak {
     pub cpu_ms_per_1000_transfers: f64,
 }
 
+impl BenchPeak {
+    /// How busy bench's one thread was, in % of a core.
+    pub fn core_pct(&self) -> f64 {
+        self.transfers_per_s * self.cpu_ms_per_1000_transfers / 1e4
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
