@@ -100,13 +100,15 @@ struct Measured {
 /// Runs `generators` chains against `url` for `seconds` after a second of warm-up, on this thread.
 fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: u64) -> anyhow::Result<Measured> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let tag = format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
     runtime.block_on(async {
         let cancel = CancellationToken::new();
         let (reports_tx, mut reports) = mpsc::unbounded_channel::<Report>();
         let mut connected = Vec::new();
         for n in 1..=generators {
             let client = Client::connect(url, protocol).await?;
-            let (first, second) = (format!("account-first|{n}"), format!("account-second|{n}"));
+            // Fresh accounts per measurement: a chain meeting balances an earlier one left behind answers wrongly.
+            let (first, second) = (format!("account-first|{tag}-{n}"), format!("account-second|{tag}-{n}"));
             let (first, second) = if real {
                 (bank::open_account(&client, &first, &first).await?, bank::open_account(&client, &second, &second).await?)
             } else {
