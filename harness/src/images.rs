@@ -135,8 +135,9 @@ pub async fn exists(docker: &Docker, reference: &str) -> Result<bool, DockerErro
     }
 }
 
-/// Removes bench's images that a rebuild left without a tag (each rebuild of a bank image leaves the previous one
-/// behind, about 200 MB a time on a CI machine that rebuilds nightly); images a container still uses stay.
+/// Removes bench's images that a rebuild left without a tag: each rebuild of a bank image leaves the previous one
+/// behind with its binary layer (10–30 MB), and a machine that rebuilds nightly piles them up. Images a container
+/// still uses stay.
 /// Returns the bytes freed.
 ///
 /// # Errors
