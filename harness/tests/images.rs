@@ -6,9 +6,8 @@ use std::process::{Command, Stdio};
 
 const TAG: &str = "kgb-test/prune:current";
 
-fn docker(args: &[&str]) -> (bool, String) {
-    let out = Command::new("docker").args(args).output().expect("the docker client runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).trim().to_string() + &String::from_utf8_lossy(&out.stderr))
+fn docker(args: &[&str]) -> bool {
+    Command::new("docker").args(args).output().expect("the docker client runs").status.success()
 }
 
 /// Builds a one-label image on bench's base (which carries bench's label) under [`TAG`]; its id.
@@ -27,16 +26,33 @@ fn build(label: &str) -> String {
 }
 
 fn present(id: &str) -> bool {
-    docker(&["image", "inspect", id]).0
+    docker(&["image", "inspect", id])
+}
+
+/// Removes the test's container and images however the test ends.
+struct Cleanup {
+    holder: String,
+    first: Option<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        docker(&["rm", "-f", &self.holder]);
+        docker(&["rmi", TAG]);
+        if let Some(first) = &self.first {
+            docker(&["rmi", first]);
+        }
+    }
 }
 
 #[tokio::test]
 async fn superseded_images_go_unless_a_container_uses_them() {
     let engine = harness::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
     let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
+    let mut cleanup = Cleanup { holder: format!("kgb-test-prune-{run}"), first: None };
     let first = build(&format!("{run}-1"));
-    let holder = format!("kgb-test-prune-{run}");
-    assert!(docker(&["create", "--network", "none", "--name", &holder, &first, "true"]).0);
+    cleanup.first = Some(first.clone());
+    assert!(docker(&["create", "--network", "none", "--name", &cleanup.holder, &first, "true"]));
     let second = build(&format!("{run}-2"));
     assert_ne!(first, second);
 
@@ -44,11 +60,9 @@ async fn superseded_images_go_unless_a_container_uses_them() {
     assert!(present(&first), "a superseded image a container uses stays");
     assert!(present(&second) && present(TAG));
 
-    assert!(docker(&["rm", &holder]).0);
+    assert!(docker(&["rm", &cleanup.holder]));
     harness::images::prune_superseded(&engine).await.expect("prune");
     assert!(!present(&first), "the superseded image is gone once nothing uses it");
     assert!(present(&second) && present(TAG), "the current image stays");
     assert!(present("kgb/base:bookworm"));
-
-    assert!(docker(&["rmi", TAG]).0);
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use harness::experiment::ExperimentFile;
+use harness::results::BenchPeak;
 use harness::run::{self, Finished, Interrupts, Observer, Status};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -115,15 +116,19 @@ const BENCH_THREAD_WARNING: f64 = 50.0;
 /// small machines), or of its one thread (which matters on large ones, where its share of the machine stays small).
 fn bench_warnings(finished: &[Finished]) -> Vec<String> {
     let peaks: Vec<_> = finished.iter().filter_map(|f| f.end.bench_peak.map(|p| (f, p))).collect();
+    // The run with the largest `share`, if that share is above `limit`.
+    let worst = |share: fn(&BenchPeak) -> f64, limit: f64| {
+        peaks.iter().max_by(|a, b| share(&a.1).total_cmp(&share(&b.1))).filter(|(_, p)| share(p) > limit)
+    };
     let mut warnings = Vec::new();
-    if let Some((f, p)) = peaks.iter().max_by(|a, b| a.1.cpu_pct.total_cmp(&b.1.cpu_pct)).filter(|(_, p)| p.cpu_pct > BENCH_SHARE_WARNING) {
+    if let Some((f, p)) = worst(|p| p.cpu_pct, BENCH_SHARE_WARNING) {
         warnings.push(format!(
             "warning: in {} #{} bench itself used {:.1} % of the machine at {:.0} transfers/s; the stack had that much \
              less (more than {BENCH_SHARE_WARNING} % can lower the load it sustains)",
             f.variant, f.repeat, p.cpu_pct, p.transfers_per_s
         ));
     }
-    if let Some((f, p)) = peaks.iter().max_by(|a, b| a.1.core_pct().total_cmp(&b.1.core_pct())).filter(|(_, p)| p.core_pct() > BENCH_THREAD_WARNING) {
+    if let Some((f, p)) = worst(BenchPeak::core_pct, BENCH_THREAD_WARNING) {
         warnings.push(format!(
             "warning: in {} #{} bench's one thread was busy {:.0} % of the time at {:.0} transfers/s; above \
              {BENCH_THREAD_WARNING} % its own delays start to show in the latencies it measures",
@@ -225,7 +230,7 @@ impl LoopBar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use harness::results::{BenchPeak, End};
+    use harness::results::End;
 
     fn finished(repeat: u32, peak: Option<(f64, f64, f64)>) -> Finished {
         let mut end = End::interrupted_before_load();
