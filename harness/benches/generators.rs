@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use harness::experiment::Protocol;
 use harness::load::bank::{self, Account};
 use harness::load::client::Client;
-use harness::load::generator::{self, Report};
+use harness::load::generator::{self, Reply};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -104,7 +104,7 @@ fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: 
     let tag = format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
     runtime.block_on(async {
         let cancel = CancellationToken::new();
-        let (reports_tx, mut reports) = mpsc::unbounded_channel::<Report>();
+        let (reports_tx, mut reports) = mpsc::unbounded_channel::<Reply>();
         let mut connected = Vec::new();
         for n in 1..=generators {
             let client = Client::connect(url, protocol).await?;

@@ -5,59 +5,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::load::bank::Answer;
-
-/// The audit's verdict: one boolean per rule, and the numbers behind them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Audit {
-    pub passed: bool,
-    /// Sum of balances = start + inflows − outflows.
-    pub money_conserved: bool,
-    /// Each confirmed transfer produced one BalanceChanged per account of this bank it touched, a failed one none.
-    pub events_produced: bool,
-    /// db-ge holds exactly one transaction per BalanceChanged.
-    pub events_stored_once: bool,
-    /// No transfer a client saw confirmed was failed in the bank, or the other way round.
-    pub no_transfer_confirmed_and_failed: bool,
-    pub balance_sum: i64,
-    pub expected_sum: i64,
-    pub confirmed_transfers: i64,
-    pub transfers_with_wrong_events: i64,
-    pub events_missing_in_db_ge: usize,
-    pub rows_without_event: usize,
-    pub answers_checked: usize,
-    pub answers_contradicted: usize,
-    /// Why the audit could not run, when it could not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl Audit {
-    /// A failed audit that could not look at the books.
-    pub fn not_done(why: impl Into<String>) -> Audit {
-        Audit { error: Some(why.into()), ..Audit::default() }
-    }
-
-    /// The rules that failed, for the summary (empty when passed).
-    pub fn failures(&self) -> Vec<&'static str> {
-        if self.error.is_some() {
-            return vec!["not done"];
-        }
-        [
-            (self.money_conserved, "money not conserved"),
-            (self.events_produced, "events missing"),
-            (self.events_stored_once, "db-ge rows differ from events"),
-            (self.no_transfer_confirmed_and_failed, "answers contradict the bank"),
-        ]
-        .into_iter()
-        .filter(|(ok, _)| !ok)
-        .map(|(_, what)| what)
-        .collect()
-    }
-}
+use crate::results::Audit;
 
 /// The endpoint's answer when the bank did not answer in time: the transfer's fate is unknown, not failed.
 const NO_ANSWER: &str = "no answer from the bank";

@@ -1,29 +1,26 @@
-//! The `bench` harness as a library.
+//! The `bench` harness as a library: experiments, load, runs, results and reports. The stack it measures is
+//! brought up by the `stack` crate, which the bank's own tests use too.
 //!
 //! Data flows through these modules in the order a run uses them:
 //! - [`experiment`]: an experiment file (TOML) becomes typed settings, and its `[matrix]` named variants.
-//! - [`images`]: the images the stack needs, built offline on this machine and labelled with their input hash.
-//! - [`stack`]: one variant's containers planned ([`stack::plan`]), checked for free ports, started in order and
-//!   waited on until each really answers; torn down again on success, failure or interrupt.
-//! - [`docker`]: the Docker engine through bollard: containers with labels, readiness probes, logs and stats.
 //! - [`load`]: the probe and the generators, GraphQL over websockets in both subprotocols.
-//! - [`run`]: one run from bring-up to teardown, its load loop ([`run::driver`]) writing [`results`] lines,
-//!   then the [`audit`] of the bank's books.
-//! - [`report`]: runs (and 2019 results) aggregated per variant and generator level, as HTML and JSON.
+//! - [`run`]: one run as separate steps: bring-up (`stack`), the load loop ([`run::driver`]) writing
+//!   [`results`] lines, the [`audit`] of the bank's books, the end line, teardown.
+//! - [`results`]: the results file, the one contract between a run and whatever reads it; it owns every record type
+//!   a file holds and imports nothing from what produces them.
+//! - [`report`]: runs (and 2019 results) aggregated per variant and generator level, as HTML and JSON; it reads
+//!   [`results`] and [`experiment`] only.
+//! - [`browser`]: headless Chromium over the DevTools protocol, for the browser probe.
+//! - `testing` (feature `testing`): made-up results files for report tests and benchmarks, endpoint doubles.
 //!
-//! The binary (`src/main.rs`) turns command-line flags into these types and prints what happens.
+//! The binary (`src/main.rs`, `src/cli/`) turns command-line flags into these types and prints what happens.
 
-pub mod docker;
 pub mod audit;
 pub mod browser;
 pub mod experiment;
-pub mod images;
 pub mod load;
 pub mod report;
 pub mod results;
 pub mod run;
-pub mod stack;
+#[cfg(feature = "testing")]
 pub mod testing;
-
-/// The label every container and image made by bench carries, so leftovers can always be found.
-pub const LABEL_BENCH: &str = "kgb.bench";

@@ -19,9 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::audit::Audit;
 use crate::experiment::ExperimentFile;
-use crate::results::{BenchPeak, EndedBy, Header, Run};
+use crate::results::{Audit, BenchPeak, Edge, EndedBy, Header, Run};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -85,11 +84,11 @@ pub struct Input {
 
 impl Input {
     fn from_run(run: Run) -> Input {
-        let interval_ms = run.header.parameters.pointer("/load/probe_interval_ms").and_then(serde_json::Value::as_f64).unwrap_or(1000.0);
+        let interval = run.header.parameters.load.probe_interval();
         let faults = run
             .rows
             .iter()
-            .flat_map(|r| r.faults.iter().filter(|m| m.edge == crate::run::faults::Edge::Start).map(move |m| (r.generators, m)))
+            .flat_map(|r| r.faults.iter().filter(|m| m.edge == Edge::Start).map(move |m| (r.generators, m)))
             .map(|(generators, m)| (generators, format!("{} {}", m.action, m.target)))
             .collect();
         let rows = run
@@ -106,8 +105,8 @@ impl Input {
             variant: run.header.variant.clone(),
             path: run.path,
             rows,
-            sustained: run.end.as_ref().filter(|e| matches!(e.ended_by, EndedBy::Timeouts | EndedBy::MaxLoops)).map(|e| e.generators),
-            interval_s: interval_ms / 1000.0,
+            sustained: run.end.as_ref().filter(|e| matches!(e.ended_by, EndedBy::Timeouts | EndedBy::MaxLoops)).map(|e| e.counts.generators),
+            interval_s: interval.as_secs_f64(),
             era_2019: false,
             complete: run.end.is_some(),
             bench_peak: run.end.as_ref().and_then(|e| e.bench_peak),

@@ -7,8 +7,9 @@ pub mod interrupts;
 pub mod meta;
 pub mod usage;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use hdrhistogram::Histogram;
@@ -16,10 +17,13 @@ use hdrhistogram::Histogram;
 pub use driver::Status;
 pub use interrupts::Interrupts;
 
-use crate::docker::container;
-use crate::experiment::{ExperimentFile, External, Variant};
-use crate::results::{End, EndedBy, Header, Line, ResultsError, Writer};
-use crate::stack::{Options, Owner, Services, Stack, StackError};
+use stack::docker::container;
+use stack::settings::StackSettings;
+use stack::{Options, Owner, Services, Stack, StackError};
+
+use crate::experiment::{Experiment, ExperimentFile, External, Variant};
+use crate::results::{Audit, End, EndedBy, Header, Line, ResultsError, Writer};
+use driver::Driven;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -50,9 +54,9 @@ impl Latency {
     }
 }
 
-/// A run that reached its end line.
+/// What the closing summary shows of a run that reached its end line.
 #[derive(Debug, Clone)]
-pub struct Finished {
+pub struct Summary {
     pub variant: String,
     pub repeat: u32,
     pub path: PathBuf,
@@ -67,11 +71,6 @@ pub struct Observer<'a> {
     pub status: &'a (dyn Fn(&Status) + Sync),
 }
 
-/// Where a run's results file goes: `<results>/<experiment>/<variant>/<start time>-r<repeat>.jsonl`.
-pub fn results_path(results: &Path, experiment: &str, variant: &str, started: &chrono::DateTime<chrono::Utc>, repeat: u32) -> PathBuf {
-    results.join(experiment).join(variant).join(format!("{}-r{repeat}.jsonl", started.format("%Y%m%dT%H%M%SZ")))
-}
-
 /// Where runs go.
 #[derive(Clone, Copy)]
 pub enum Platform<'a> {
@@ -81,8 +80,11 @@ pub enum Platform<'a> {
     External(&'a External, Option<&'a Docker>),
 }
 
-/// What a run measures: the endpoints it talks to and the containers it samples.
-struct Deployment {
+/// What a run measures: the endpoints it talks to, the containers it samples, and the stack when bench
+/// brought one up (removed again by [`Deployment::teardown`], or on drop).
+struct Deployment<'a> {
+    docker: Option<&'a Docker>,
+    stack: Option<Stack>,
     url: String,
     frontend: String,
     db_ch: String,
@@ -90,25 +92,101 @@ struct Deployment {
     containers: Vec<String>,
 }
 
-impl Deployment {
-    fn of_stack(stack: &Stack) -> Deployment {
+impl<'a> Deployment<'a> {
+    fn of_stack(docker: &'a Docker, stack: Stack) -> Deployment<'a> {
         let e = &stack.plan.endpoints;
         Deployment {
+            docker: Some(docker),
             url: e.graphql_ws.clone(),
             frontend: e.frontend.clone(),
             db_ch: e.db_ch.clone(),
             db_ge: e.db_ge.clone(),
             containers: stack.running_containers(),
+            stack: Some(stack),
         }
     }
 
-    fn external(e: &External) -> Deployment {
+    fn external(e: &External, docker: Option<&'a Docker>) -> Deployment<'a> {
         Deployment {
+            docker,
+            stack: None,
             url: e.graphql.clone(),
             frontend: e.frontend.clone().unwrap_or_default(),
             db_ch: e.db_ch.clone(),
             db_ge: e.db_ge.clone(),
             containers: e.containers.clone(),
+        }
+    }
+
+    /// Image reference -> id of what the stack runs, and how long it took to come up (none for external).
+    async fn provenance(&self) -> (BTreeMap<String, String>, Option<f64>) {
+        match (&self.stack, self.docker) {
+            (Some(stack), Some(docker)) => {
+                let images: Vec<String> = stack.plan.parts().map(|p| p.spec.image.clone()).collect();
+                (meta::image_ids(docker, &images).await, Some(stack.ready_after.as_secs_f64()))
+            }
+            _ => (BTreeMap::new(), None),
+        }
+    }
+
+    /// The containers no longer running, with their last log lines.
+    async fn stopped(&self) -> BTreeMap<String, String> {
+        let mut stopped = BTreeMap::new();
+        let Some(docker) = self.docker else { return stopped };
+        for name in &self.containers {
+            if !container::is_running(docker, name).await {
+                stopped.insert(name.clone(), container::logs_tail(docker, name, 30).await);
+            }
+        }
+        stopped
+    }
+
+    async fn teardown(mut self, observer: &Observer<'_>) {
+        let Some(stack) = self.stack.as_mut() else { return };
+        (observer.stage)("removing the stack".into());
+        if let Err(e) = stack.teardown().await {
+            tracing::warn!("removing stack {}: {e} (removed again on drop)", stack.id);
+        }
+    }
+}
+
+/// Which run this is, for its results file's name and header.
+struct RunId<'a> {
+    file: &'a ExperimentFile,
+    variant: &'a Variant,
+    repeat: u32,
+    started: chrono::DateTime<chrono::Utc>,
+}
+
+impl RunId<'_> {
+    fn path(&self, results: &Path) -> PathBuf {
+        crate::results::path_for(results, &self.file.experiment.name, &self.variant.name, &self.started, self.repeat)
+    }
+
+    fn header(&self, images: BTreeMap<String, String>, stack_ready_s: Option<f64>) -> Line {
+        Line::Header(Box::new(Header {
+            experiment: self.file.experiment.name.clone(),
+            variant: self.variant.name.clone(),
+            parameters: self.variant.experiment.clone(),
+            repeat: self.repeat,
+            harness_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: meta::git_commit(&self.file.path),
+            images,
+            host: meta::host(),
+            started_at: self.started.to_rfc3339(),
+            stack_ready_s,
+        }))
+    }
+
+    fn summary(&self, path: PathBuf, end: End, driven: Option<&Driven>) -> Summary {
+        let latency = |h: Option<&Histogram<u64>>| h.map(Latency::of).unwrap_or_default();
+        Summary {
+            variant: self.variant.name.clone(),
+            repeat: self.repeat,
+            path,
+            end,
+            probe: latency(driven.map(|d| &d.probe)),
+            generator: latency(driven.map(|d| &d.generator)),
         }
     }
 }
@@ -126,114 +204,104 @@ pub async fn run_one(
     results: &Path,
     interrupts: &Interrupts,
     observer: &Observer<'_>,
-) -> Result<Finished, RunError> {
-    let settings = &variant.experiment;
-    let options = Options { owner: Owner::Run, services: Services::Require };
-    let started = chrono::Utc::now();
-    let path = results_path(results, &file.experiment.name, &variant.name, &started, repeat);
-    let header = |images, stack_ready_s| Header {
-        experiment: file.experiment.name.clone(),
-        variant: variant.name.clone(),
-        parameters: serde_json::to_value(settings).unwrap_or_default(),
-        repeat,
-        harness_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_commit: meta::git_commit(&file.path),
-        images,
-        host: meta::host(),
-        started_at: started.to_rfc3339(),
-        stack_ready_s,
+) -> Result<Summary, RunError> {
+    let id = RunId { file, variant, repeat, started: chrono::Utc::now() };
+    let path = id.path(results);
+    let Some(deployment) = bring_up(platform, &variant.experiment.stack, interrupts, observer).await? else {
+        return interrupted_bring_up(&id, platform, path).await;
     };
-    let (docker, mut stack, deployment) = match platform {
-        Platform::External(external, docker) => (docker, None, Deployment::external(external)),
-        Platform::Docker(docker) => match Stack::up_until(docker, &settings.stack, options, observer.stage, &interrupts.first).await {
-            Ok(stack) => {
-                let deployment = Deployment::of_stack(&stack);
-                (Some(docker), Some(stack), deployment)
-            }
-            Err(StackError::Interrupted) => {
-                let refs = settings.stack.images.all();
-                let mut writer = Writer::create(&path)?;
-                writer.write(&Line::Header(Box::new(header(meta::image_ids(docker, &refs).await, None))))?;
-                let end = End::interrupted_before_load();
-                writer.write(&Line::End(Box::new(end.clone())))?;
-                return Ok(Finished { variant: variant.name.clone(), repeat, path, end, probe: Latency::default(), generator: Latency::default() });
-            }
-            Err(e) => return Err(e.into()),
-        },
-    };
-
     let mut writer = Writer::create(&path)?;
-    let (ids, ready) = match (&stack, docker) {
-        (Some(stack), Some(docker)) => {
-            let images: Vec<String> = stack.plan.parts().map(|p| p.spec.image.clone()).collect();
-            (meta::image_ids(docker, &images).await, Some(stack.ready_after.as_secs_f64()))
-        }
-        _ => (std::collections::BTreeMap::new(), None),
-    };
-    writer.write(&Line::Header(Box::new(header(ids, ready))))?;
+    let (images, ready) = deployment.provenance().await;
+    writer.write(&id.header(images, ready))?;
+    let measured = measure(&deployment, &variant.experiment, &mut writer, interrupts, observer).await;
+    deployment.teardown(observer).await;
+    let (end, driven) = measured?;
+    Ok(id.summary(path, end, Some(&driven)))
+}
 
+/// The stack of a run (nothing for an external deployment); `None` when interrupted during bring-up, with
+/// everything that had started removed.
+async fn bring_up<'a>(
+    platform: Platform<'a>,
+    settings: &StackSettings,
+    interrupts: &Interrupts,
+    observer: &Observer<'_>,
+) -> Result<Option<Deployment<'a>>, StackError> {
+    let docker = match platform {
+        Platform::External(external, docker) => return Ok(Some(Deployment::external(external, docker))),
+        Platform::Docker(docker) => docker,
+    };
+    let options = Options { owner: Owner::Run, services: Services::Require };
+    match Stack::up_until(docker, settings, options, observer.stage, &interrupts.first).await {
+        Ok(stack) => Ok(Some(Deployment::of_stack(docker, stack))),
+        Err(StackError::Interrupted) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The results file of a run interrupted while its stack came up: a header and an end line saying so.
+async fn interrupted_bring_up(id: &RunId<'_>, platform: Platform<'_>, path: PathBuf) -> Result<Summary, RunError> {
+    let images = match platform {
+        Platform::Docker(docker) => meta::image_ids(docker, &id.variant.experiment.stack.images.all()).await,
+        Platform::External(..) => BTreeMap::new(),
+    };
+    let mut writer = Writer::create(&path)?;
+    writer.write(&id.header(images, None))?;
+    let end = End::interrupted_before_load();
+    writer.write(&Line::End(Box::new(end.clone())))?;
+    Ok(id.summary(path, end, None))
+}
+
+/// The load, the audit of the books it left, and the end line (its duration counts the audit too).
+async fn measure(
+    deployment: &Deployment<'_>,
+    settings: &Experiment,
+    writer: &mut Writer,
+    interrupts: &Interrupts,
+    observer: &Observer<'_>,
+) -> Result<(End, Driven), ResultsError> {
     (observer.stage)("load".into());
     let target = driver::Target {
         load: &settings.load,
         url: deployment.url.clone(),
-        docker,
+        docker: deployment.docker,
         containers: deployment.containers.clone(),
         faults: &settings.faults,
         frontend: deployment.frontend.clone(),
     };
-    let load_began = Instant::now();
-    let driven = driver::drive(target, &mut writer, &interrupts.first, observer.status).await?;
-    let mut stopped = std::collections::BTreeMap::new();
-    if let Some(docker) = docker {
-        for name in &deployment.containers {
-            if !container::is_running(docker, name).await {
-                stopped.insert(name.clone(), container::logs_tail(docker, name, 30).await);
-            }
-        }
-    }
+    let began = Instant::now();
+    let driven = driver::drive(target, writer, &interrupts.first, observer.status).await?;
+    let stopped = deployment.stopped().await;
     (observer.stage)("audit".into());
     // An interrupted load is still audited (the books it left are worth checking) unless a second signal comes.
     let cut_short = if driven.ended_by == EndedBy::Interrupt { &interrupts.second } else { &interrupts.first };
     let (audit, ended_by) = tokio::select! {
         audit = crate::audit::audit(&deployment.db_ch, &deployment.db_ge, &driven.answers) => (audit, driven.ended_by),
-        () = cut_short.cancelled() => (crate::audit::Audit::not_done("interrupted during the audit"), EndedBy::Interrupt),
+        () = cut_short.cancelled() => (Audit::not_done("interrupted during the audit"), EndedBy::Interrupt),
     };
+    let end = end_line(&driven, ended_by, audit, stopped, began.elapsed());
+    writer.write(&Line::End(Box::new(end.clone())))?;
+    Ok((end, driven))
+}
+
+fn end_line(driven: &Driven, ended_by: EndedBy, audit: Audit, stopped: BTreeMap<String, String>, took: Duration) -> End {
     let bench_cpu_ms = driven.bench_cpu.as_secs_f64() * 1000.0;
-    let end = End {
+    let transfers = driven.counts.transfers;
+    End {
         ended_by,
-        loops: driven.loops,
-        timeouts: driven.timeouts,
-        fault_timeouts: driven.fault_timeouts,
-        generators: driven.generators,
-        transfers: driven.transfers,
-        errors: driven.errors,
+        counts: driven.counts,
         error: driven.error.clone(),
         audit,
         stopped,
         bench_cpu_ms,
-        bench_cpu_ms_per_1000_transfers: if driven.transfers > 0 { bench_cpu_ms * 1000.0 / driven.transfers as f64 } else { 0.0 },
+        bench_cpu_ms_per_1000_transfers: if transfers > 0 { bench_cpu_ms * 1000.0 / transfers as f64 } else { 0.0 },
         bench_peak: driven.bench_peak,
-        duration_s: load_began.elapsed().as_secs_f64(),
+        duration_s: took.as_secs_f64(),
         ended_at: chrono::Utc::now().to_rfc3339(),
-    };
-    writer.write(&Line::End(Box::new(end.clone())))?;
-    if let Some(stack) = stack.as_mut() {
-        (observer.stage)("removing the stack".into());
-        if let Err(e) = stack.teardown().await {
-            tracing::warn!("removing stack {}: {e} (removed again on drop)", stack.id);
-        }
     }
-    Ok(Finished {
-        variant: variant.name.clone(),
-        repeat,
-        path: writer.path().to_path_buf(),
-        probe: Latency::of(&driven.probe),
-        generator: Latency::of(&driven.generator),
-        end,
-    })
 }
 
-impl Finished {
+impl Summary {
     /// Completed with a passing audit and not cut short.
     pub fn ok(&self) -> bool {
         self.end.audit.passed && matches!(self.end.ended_by, EndedBy::Timeouts | EndedBy::MaxLoops)
@@ -250,12 +318,5 @@ mod tests {
         let f = ExperimentFile::parse(Path::new("t.toml"), "name = \"t\"\n[matrix]\n\"stack.brokers\" = [1, 3]\n").unwrap();
         let names: Vec<String> = order(&f.variants, 3).iter().map(|(r, v)| format!("{}#{r}", v.name)).collect();
         assert_eq!(names, ["brokers=1#1", "brokers=3#1", "brokers=1#2", "brokers=3#2", "brokers=1#3", "brokers=3#3"]);
-    }
-
-    #[test]
-    fn results_paths_follow_the_design() {
-        let t = chrono::DateTime::parse_from_rfc3339("2026-11-26T17:05:09Z").unwrap().with_timezone(&chrono::Utc);
-        let p = results_path(Path::new("results"), "linger", "linger.ms=25", &t, 3);
-        assert_eq!(p, Path::new("results/linger/linger.ms=25/20261126T170509Z-r3.jsonl"));
     }
 }

@@ -72,11 +72,11 @@ fn up_prints_endpoints_and_down_removes_the_stack() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("ready in") && text.contains("127.0.0.1:19092"), "{text}");
-    assert!(!harness::testing::leftover_containers().is_empty(), "bench up leaves the stack running");
+    assert!(!stack::testing::leftover_containers().is_empty(), "bench up leaves the stack running");
     let out = bench().arg("down").output().expect("runs");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("kgb-kafka-1"));
-    assert!(harness::testing::leftover_containers().is_empty());
+    assert!(stack::testing::leftover_containers().is_empty());
 }
 
 #[test]
@@ -84,20 +84,20 @@ fn down_all_removes_what_a_crashed_bench_left() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let docker = harness::docker::connect().await.expect("a Docker engine");
+        let docker = stack::docker::connect().await.expect("a Docker engine");
         let text = "name = \"crash\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms256m -Xmx512m\"\n";
         let e = harness::experiment::ExperimentFile::parse(std::path::Path::new("crash.toml"), text).expect("parses");
-        let options = harness::stack::Options { owner: harness::stack::Owner::Run, services: harness::stack::Services::None };
-        let stack = harness::stack::Stack::up(&docker, &e.experiment.stack, options, &|_| {}).await.expect("up");
+        let options = stack::Options { owner: stack::Owner::Run, services: stack::Services::None };
+        let stack = stack::Stack::up(&docker, &e.experiment.stack, options, &|_| {}).await.expect("up");
         // A crash: the process dies without running Drop.
         std::mem::forget(stack);
     });
-    assert_eq!(harness::testing::leftover_containers().len(), 4);
+    assert_eq!(stack::testing::leftover_containers().len(), 4);
     let out = bench().arg("down").output().expect("runs");
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to remove"), "plain down keeps other stacks");
     let out = bench().args(["down", "--all"]).output().expect("runs");
     assert!(out.status.success());
-    assert!(harness::testing::leftover_containers().is_empty());
+    assert!(stack::testing::leftover_containers().is_empty());
 }
 
 #[test]

@@ -4,15 +4,15 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use harness::docker::container;
+use stack::docker::container;
 use harness::results::Run;
-use harness::stack::{Options, Owner, Services, Stack};
+use stack::{Options, Owner, Services, Stack};
 
 #[test]
 fn an_external_deployment_is_measured_and_left_running() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (docker, stack) = runtime.block_on(async {
-        let docker = harness::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
+        let docker = stack::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
         let text = "name = \"deployment\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n";
         let file = harness::experiment::ExperimentFile::parse(Path::new("deployment.toml"), text).expect("parses");
         let options = Options { owner: Owner::Run, services: Services::Require };
@@ -45,11 +45,11 @@ fn an_external_deployment_is_measured_and_left_running() {
     let text = std::fs::read_to_string(&files[0]).expect("results text");
     assert!(!text.contains("postgres://"), "the databases' URLs carry credentials and stay out of results files");
     assert_eq!(run.header.stack_ready_s, None, "nothing was brought up");
-    assert_eq!(run.header.parameters["external"]["graphql"], e.graphql_ws.as_str());
+    assert_eq!(run.header.parameters.external.as_ref().map(|x| x.graphql.as_str()), Some(e.graphql_ws.as_str()));
     let end = run.end.as_ref().expect("end line");
     assert!(end.audit.passed && end.audit.answers_checked > 0, "{:?}", end.audit);
-    assert_eq!(end.loops, 24);
-    assert!(end.transfers > 24, "generators ran as well as the probe: {}", end.transfers);
+    assert_eq!(end.counts.loops, 24);
+    assert!(end.counts.transfers > 24, "generators ran as well as the probe: {}", end.counts.transfers);
     let sampled = run.rows.iter().filter_map(|r| r.resources.as_ref()).collect::<Vec<_>>();
     assert!(!sampled.is_empty() && sampled.iter().all(|s| s.contains_key("kgb-graphql-endpoint") && s.contains_key("bench")));
     assert!(sampled.iter().all(|s| s.len() == 2), "only the named container and bench are sampled");

@@ -4,7 +4,7 @@
 
 
 use harness::results::{EndedBy, Run};
-use harness::run::faults::Edge;
+use harness::results::Edge;
 
 /// Stacks share fixed ports: one test at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -66,8 +66,8 @@ fn run_with_fault(brokers: u32, fault: &str) -> Run {
     assert!(!after.is_empty(), "the run lasts past the fault");
     assert!(after.iter().filter(|r| r.probe_ms.is_some()).count() * 10 >= after.len() * 9, "the probe recovered");
     assert!(after.iter().map(|r| r.generator_ms.len()).sum::<usize>() > 0, "the generators recovered");
-    assert_eq!(end.timeouts, run.rows.iter().filter(|r| r.timeout).count() as u32);
-    assert!(end.timeouts - end.fault_timeouts <= 5);
+    assert_eq!(end.counts.timeouts, run.rows.iter().filter(|r| r.timeout).count() as u32);
+    assert!(end.counts.timeouts - end.counts.fault_timeouts <= 5);
 
     let report = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
         .arg("report")
@@ -79,7 +79,7 @@ fn run_with_fault(brokers: u32, fault: &str) -> Run {
     assert!(report.status.success());
     let page = std::fs::read_to_string(dir.path().join("r.html")).expect("page");
     assert!(page.contains("\"faults\":[{"), "the fault is drawn on the charts");
-    let left = harness::testing::leftover_containers();
+    let left = stack::testing::leftover_containers();
     assert!(left.is_empty(), "{left:?}");
     run
 }
@@ -87,7 +87,7 @@ fn run_with_fault(brokers: u32, fault: &str) -> Run {
 #[test]
 fn one_broker_of_three_killed() {
     let run = run_with_fault(3, "target = \"kafka-2\"\naction = \"kill\"\nduration_s = 10\n");
-    assert!(run.end.is_some_and(|e| e.transfers > 0));
+    assert!(run.end.is_some_and(|e| e.counts.transfers > 0));
 }
 
 #[test]
@@ -100,12 +100,12 @@ fn command_handler_restarted_mid_load() {
 fn graphql_endpoint_restarted_and_clients_reconnect() {
     let run = run_with_fault(1, "target = \"graphql-endpoint\"\naction = \"restart\"\nduration_s = 5\n");
     // While the endpoint is down the probe cannot even connect: those loops are timeouts inside the window.
-    assert!(run.end.is_some_and(|e| e.fault_timeouts > 0));
+    assert!(run.end.is_some_and(|e| e.counts.fault_timeouts > 0));
 }
 
 #[test]
 fn command_handler_paused_then_thawed() {
     let run = run_with_fault(1, "target = \"command-handler\"\naction = \"pause\"\nduration_s = 5\n");
     // Frozen, the handler answers nothing: probe loops in the window time out, and none of it ends the run.
-    assert!(run.end.is_some_and(|e| e.fault_timeouts > 0 && e.audit.confirmed_transfers > 0));
+    assert!(run.end.is_some_and(|e| e.counts.fault_timeouts > 0 && e.audit.confirmed_transfers > 0));
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use harness::browser::Browser;
 use harness::experiment::ExperimentFile;
-use harness::stack::{Options, Owner, Services, Stack};
+use stack::{Options, Owner, Services, Stack};
 
 /// Stacks share fixed ports: one test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -16,7 +16,7 @@ const SETTINGS: &str = "name = \"frontend\"\n[stack]\nbrokers = 1\nkafka_jvm_opt
 async fn log_in_deposit_transfer_and_see_both_transactions() {
     let _serial = SERIAL.lock().await;
     let file = ExperimentFile::parse(Path::new("frontend.toml"), SETTINGS).expect("settings");
-    let docker = harness::docker::connect().await.expect("a Docker engine");
+    let docker = stack::docker::connect().await.expect("a Docker engine");
     let options = Options { owner: Owner::Run, services: Services::Require };
     let mut stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("the whole stack with its frontend");
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
@@ -115,7 +115,7 @@ fn browser_and_graphql_probes_run_and_share_a_report() {
     for file in &files {
         let run = harness::results::Run::read(file).expect("results file");
         let end = run.end.as_ref().expect("end line");
-        assert_eq!(end.loops, 40, "{}: {log}", run.header.variant);
+        assert_eq!(end.counts.loops, 40, "{}: {log}", run.header.variant);
         let arrived = run.rows.iter().filter(|r| r.probe_ms.is_some()).count();
         assert!(arrived >= 36, "{}: only {arrived} of 40 probe loops arrived\n{log}", run.header.variant);
         assert!(end.audit.passed, "{:?}", end.audit);

@@ -47,7 +47,7 @@ impl Drop for Cleanup {
 
 #[tokio::test]
 async fn superseded_images_go_unless_a_container_uses_them() {
-    let engine = harness::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
+    let engine = stack::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
     let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
     let mut cleanup = Cleanup { holder: format!("kgb-test-prune-{run}"), first: None };
     let first = build(&format!("{run}-1"));
@@ -56,12 +56,12 @@ async fn superseded_images_go_unless_a_container_uses_them() {
     let second = build(&format!("{run}-2"));
     assert_ne!(first, second);
 
-    harness::images::prune_superseded(&engine).await.expect("prune");
+    stack::images::prune_superseded(&engine).await.expect("prune");
     assert!(present(&first), "a superseded image a container uses stays");
     assert!(present(&second) && present(TAG));
 
     assert!(docker(&["rm", &cleanup.holder]));
-    harness::images::prune_superseded(&engine).await.expect("prune");
+    stack::images::prune_superseded(&engine).await.expect("prune");
     assert!(!present(&first), "the superseded image is gone once nothing uses it");
     assert!(present(&second) && present(TAG), "the current image stays");
     assert!(present("kgb/base:bookworm"));

@@ -106,10 +106,10 @@ fn ctrl_c_during_bring_up_writes_an_end_line_and_removes_what_was_started() {
     let (code, run, log) = bench.finish();
     assert_eq!(code, Some(130), "{log}");
     let end = run.end.expect("end line");
-    assert_eq!((end.ended_by, end.loops), (EndedBy::Interrupt, 0), "{log}");
+    assert_eq!((end.ended_by, end.counts.loops), (EndedBy::Interrupt, 0), "{log}");
     assert!(run.rows.is_empty() && run.header.stack_ready_s.is_none());
     assert_eq!(end.audit.error.as_deref(), Some("interrupted during bring-up"));
-    assert!(harness::testing::leftover_containers().is_empty(), "{log}");
+    assert!(stack::testing::leftover_containers().is_empty(), "{log}");
 }
 
 #[test]
@@ -122,9 +122,9 @@ fn sigterm_during_the_load_stops_it_audits_and_removes_the_stack() {
     assert_eq!(code, Some(143), "{log}");
     let end = run.end.expect("end line");
     assert_eq!(end.ended_by, EndedBy::Interrupt, "{log}");
-    assert!(end.loops >= 20 && end.loops < 60 && run.rows.len() == end.loops as usize, "{log}");
+    assert!(end.counts.loops >= 20 && end.counts.loops < 60 && run.rows.len() == end.counts.loops as usize, "{log}");
     assert!(end.audit.passed, "an interrupted load's books are still audited: {:?}", end.audit);
-    assert!(harness::testing::leftover_containers().is_empty(), "{log}");
+    assert!(stack::testing::leftover_containers().is_empty(), "{log}");
 }
 
 #[test]
@@ -143,8 +143,8 @@ fn ctrl_c_during_the_audit_ends_the_run_as_interrupted() {
     } else {
         assert!(end.audit.passed, "{log}");
     }
-    assert_eq!(end.loops, 60);
-    assert!(harness::testing::leftover_containers().is_empty(), "{log}");
+    assert_eq!(end.counts.loops, 60);
+    assert!(stack::testing::leftover_containers().is_empty(), "{log}");
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn ctrl_c_during_teardown_still_removes_everything() {
     let end = run.end.expect("end line written before teardown");
     assert_eq!(end.ended_by, EndedBy::MaxLoops, "{log}");
     assert!(end.audit.passed);
-    assert!(harness::testing::leftover_containers().is_empty(), "{log}");
+    assert!(stack::testing::leftover_containers().is_empty(), "{log}");
 }
 
 #[test]
@@ -170,9 +170,9 @@ fn after_sigkill_down_all_removes_every_leftover() {
     let (code, run, log) = bench.finish();
     assert_eq!(code, None, "killed by a signal");
     assert!(run.end.is_none() && !run.rows.is_empty(), "a killed run leaves a readable, incomplete file");
-    assert!(!harness::testing::leftover_containers().is_empty(), "SIGKILL leaves the stack running: {log}");
+    assert!(!stack::testing::leftover_containers().is_empty(), "SIGKILL leaves the stack running: {log}");
     let down = Command::new(env!("CARGO_BIN_EXE_bench")).args(["down", "--all"]).output().expect("down runs");
     assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
-    assert!(harness::testing::leftover_containers().is_empty());
+    assert!(stack::testing::leftover_containers().is_empty());
 }
 

@@ -37,13 +37,13 @@ async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() 
     assert!(end.audit.passed, "{:?}", end.audit);
     assert!(end.audit.confirmed_transfers > 0 && end.audit.answers_checked > 0);
     assert!(matches!(end.ended_by, EndedBy::MaxLoops | EndedBy::Timeouts), "{:?}", end.ended_by);
-    assert_eq!(end.loops as usize, run.rows.len());
-    assert!(end.generators > 0 && end.transfers > 0);
+    assert_eq!(end.counts.loops as usize, run.rows.len());
+    assert!(end.counts.generators > 0 && end.counts.transfers > 0);
     assert!(end.bench_cpu_ms > 0.0);
     let peak = end.bench_peak.expect("bench's busiest window is recorded");
     assert!(peak.cpu_pct > 0.0 && peak.cpu_ms_per_1000_transfers > 0.0, "{peak:?}");
     // The load ramps up, so its busiest window drives more than the run's average.
-    assert!(peak.transfers_per_s > end.transfers as f64 / end.duration_s, "{peak:?} against {end:?}");
+    assert!(peak.transfers_per_s > end.counts.transfers as f64 / end.duration_s, "{peak:?} against {end:?}");
 
     for pair in run.rows.windows(2) {
         assert_eq!(pair[1].r#loop, pair[0].r#loop + 1, "loops increase one by one");
@@ -56,7 +56,7 @@ async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() 
         assert!(row.generator_ms.iter().all(|ms| *ms > 0.0), "loop {}", row.r#loop);
     }
     let timeouts = run.rows.iter().filter(|r| r.timeout).count();
-    assert_eq!(timeouts, end.timeouts as usize);
+    assert_eq!(timeouts, end.counts.timeouts as usize);
     let sampled: Vec<_> = run.rows.iter().filter_map(|r| r.resources.as_ref()).collect();
     assert!(!sampled.is_empty());
     for resources in sampled {
@@ -66,7 +66,7 @@ async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() 
         }
     }
 
-    let docker = harness::docker::connect().await.expect("engine");
-    let left = harness::docker::container::list_labelled(&docker, "kgb.owner=run").await.expect("list");
+    let docker = stack::docker::connect().await.expect("engine");
+    let left = stack::docker::container::list_labelled(&docker, "kgb.owner=run").await.expect("list");
     assert!(left.is_empty(), "containers left behind: {left:?}");
 }

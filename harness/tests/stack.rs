@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use harness::docker::container::{list_labelled, LABEL_STACK};
-use harness::docker::readiness::{check, Probe};
-use harness::docker::stats;
+use stack::docker::container::{list_labelled, LABEL_STACK};
+use stack::docker::readiness::{check, Check};
+use stack::docker::stats;
 use harness::experiment::ExperimentFile;
-use harness::stack::{Options, Owner, Services, Stack, StackError};
+use stack::{Options, Owner, Services, Stack, StackError};
 
 /// Stacks share fixed ports: one test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -26,12 +26,12 @@ async fn leftovers(docker: &bollard::Docker, stack_id: &str) -> Vec<String> {
 #[tokio::test]
 async fn infrastructure_comes_up_answers_and_goes_away() {
     let _serial = SERIAL.lock().await;
-    let docker = harness::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
+    let docker = stack::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
     let e = experiment(ONE_BROKER);
     let mut stack = Stack::up(&docker, &e.stack, INFRA_ONLY, &|_| {}).await.expect("stack comes up");
     let endpoints = stack.plan.endpoints.clone();
 
-    check(&Probe::KafkaBrokers { bootstrap: endpoints.bootstrap.clone(), expected: 1 }).await.expect("kafka answers");
+    check(&Check::KafkaBrokers { bootstrap: endpoints.bootstrap.clone(), expected: 1 }).await.expect("kafka answers");
     let subjects = reqwest::get(format!("{}/subjects", endpoints.registry)).await.expect("registry answers");
     assert!(subjects.status().is_success());
 
@@ -62,7 +62,7 @@ async fn infrastructure_comes_up_answers_and_goes_away() {
 #[tokio::test]
 async fn a_container_that_dies_is_reported_with_its_logs_and_nothing_stays() {
     let _serial = SERIAL.lock().await;
-    let docker = harness::docker::connect().await.expect("a Docker engine");
+    let docker = stack::docker::connect().await.expect("a Docker engine");
     // The Postgres image without its password variable stops at once: a broker that never becomes ready.
     let e = experiment(&format!("{ONE_BROKER}[stack.images]\nkafka = \"kgb/postgres:15\"\n"));
     let err = match Stack::up(&docker, &e.stack, INFRA_ONLY, &|_| {}).await {
@@ -73,14 +73,14 @@ async fn a_container_that_dies_is_reported_with_its_logs_and_nothing_stays() {
     assert!(matches!(err, StackError::NotReady(_)), "{message}");
     assert!(message.contains("kgb-kafka-1"), "{message}");
     assert!(message.contains("POSTGRES_PASSWORD must be set"), "the container's logs are shown: {message}");
-    let all = list_labelled(&docker, harness::LABEL_BENCH).await.expect("engine answers");
+    let all = list_labelled(&docker, stack::LABEL_BENCH).await.expect("engine answers");
     assert!(all.is_empty(), "left behind: {all:?}");
 }
 
 #[tokio::test]
 async fn a_taken_port_is_named_and_nothing_starts() {
     let _serial = SERIAL.lock().await;
-    let docker = harness::docker::connect().await.expect("a Docker engine");
+    let docker = stack::docker::connect().await.expect("a Docker engine");
     let e = experiment(ONE_BROKER);
     let _holder = std::net::TcpListener::bind(("127.0.0.1", e.stack.ports.db_ge)).expect("port free for the test");
     let err = match Stack::up(&docker, &e.stack, INFRA_ONLY, &|_| {}).await {
@@ -89,13 +89,13 @@ async fn a_taken_port_is_named_and_nothing_starts() {
     };
     assert!(err.contains(&format!("127.0.0.1:{}", e.stack.ports.db_ge)), "{err}");
     assert!(err.contains("kgb-db-ge"), "{err}");
-    assert!(list_labelled(&docker, harness::LABEL_BENCH).await.expect("engine").is_empty());
+    assert!(list_labelled(&docker, stack::LABEL_BENCH).await.expect("engine").is_empty());
 }
 
 #[tokio::test]
 async fn a_missing_image_is_named_with_the_fix() {
     let _serial = SERIAL.lock().await;
-    let docker = harness::docker::connect().await.expect("a Docker engine");
+    let docker = stack::docker::connect().await.expect("a Docker engine");
     let e = experiment(&format!("{ONE_BROKER}[stack.images]\nschema_registry = \"kgb/no-such-image:1\"\n"));
     let err = match Stack::up(&docker, &e.stack, INFRA_ONLY, &|_| {}).await {
         Ok(_) => panic!("must not come up"),
@@ -107,7 +107,7 @@ async fn a_missing_image_is_named_with_the_fix() {
 #[tokio::test]
 async fn dropping_a_stack_removes_its_containers() {
     let _serial = SERIAL.lock().await;
-    let docker = harness::docker::connect().await.expect("a Docker engine");
+    let docker = stack::docker::connect().await.expect("a Docker engine");
     let e = experiment(ONE_BROKER);
     let stack = Stack::up(&docker, &e.stack, INFRA_ONLY, &|_| {}).await.expect("stack comes up");
     let id = stack.id.clone();

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use common::Client;
 use futures_util::future::join_all;
-use harness::docker::{container, readiness, stats};
-use harness::experiment::ExperimentFile;
-use harness::stack::{Options, Owner, Services, Stack};
+use stack::docker::{container, readiness, stats};
+use stack::settings::StackSettings;
+use stack::{Options, Owner, Services, Stack};
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
@@ -35,11 +35,10 @@ async fn main() {
     let brokers: u32 = std::env::var("BENCH_BROKERS").ok().and_then(|b| b.parse().ok()).unwrap_or(3);
     // BENCH_STACK='kafka_jvm_opts = "..."' adds lines to the stack's table, to try broker settings.
     let extra = std::env::var("BENCH_STACK").unwrap_or_default().replace("\\n", "\n");
-    let text = format!("name = \"throughput\"\n[stack]\nbrokers = {brokers}\n{extra}\n");
-    let file = ExperimentFile::parse(std::path::Path::new("bench.toml"), &text).expect("experiment");
-    let docker = harness::docker::connect().await.expect("a Docker engine (scripts/setup)");
+    let settings: StackSettings = toml::from_str(&format!("brokers = {brokers}\n{extra}\n")).expect("stack settings");
+    let docker = stack::docker::connect().await.expect("a Docker engine (scripts/setup)");
     let options = Options { owner: Owner::Run, services: Services::SynchronizerOnly };
-    let stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("stack");
+    let stack = Stack::up(&docker, &settings, options, &|_| {}).await.expect("stack");
     let part = stack.plan.services.iter().find(|p| p.spec.name == "kgb-command-handler").expect("planned").clone();
     let mut spec = part.spec.clone();
     // HANDLER_ENV="KAFKA_PRODUCER_COMPRESSION_TYPE=lz4,..." tries settings without an experiment file.
@@ -80,7 +79,7 @@ async fn main() {
         let sampling = sampling.clone();
         let name = part.spec.name.clone();
         tokio::spawn(async move {
-            let docker = harness::docker::connect().await.expect("engine");
+            let docker = stack::docker::connect().await.expect("engine");
             let mut max: f64 = 0.0;
             while sampling.load(Ordering::Relaxed) {
                 if let Ok(Some(s)) = stats::sample(&docker, &name).await {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use bollard::query_parameters::{RestartContainerOptionsBuilder, StopContainerOptionsBuilder};
 use common::{balance, total_balance, Client, Running};
 use futures_util::future::join_all;
-use harness::docker::container;
-use harness::docker::readiness::{self, Probe, WaitFor};
+use stack::docker::container;
+use stack::docker::readiness::{self, Check, WaitFor};
 use rand::{Rng, SeedableRng};
 use topology::iban::HOUSE_START_BALANCE;
 use topology::records::Record;
@@ -63,7 +63,7 @@ async fn send_transfers(client: &Client, accounts: &[(String, String)], prefix: 
 
 /// Every account's balance equals its deposit plus confirmed credits minus confirmed debits, and no
 /// transfer is both confirmed and failed.
-async fn check_exact(stack: &harness::stack::Stack, client: &Client, accounts: &[(String, String)], planned: &[Planned]) -> usize {
+async fn check_exact(stack: &stack::Stack, client: &Client, accounts: &[(String, String)], planned: &[Planned]) -> usize {
     let mut expected: HashMap<usize, i64> = (0..ACCOUNTS).map(|i| (i, START)).collect();
     let mut confirmed = 0;
     for p in planned {
@@ -119,7 +119,7 @@ async fn a_thousand_concurrent_transfers_among_fifty_accounts_keep_money_exact()
 #[tokio::test]
 async fn a_handler_restarted_mid_stream_neither_loses_nor_double_applies() {
     let mut stack = common::stack().await;
-    let docker = harness::docker::connect().await.expect("engine");
+    let docker = stack::docker::connect().await.expect("engine");
     let part = stack.plan.services.iter().find(|p| p.spec.name == "kgb-command-handler").expect("planned").clone();
     container::start(&docker, &part.spec).await.expect("handler container starts (scripts/setup builds its image)");
     readiness::wait(&docker, &part.wait).await.expect("handler ready");
@@ -137,7 +137,7 @@ async fn a_handler_restarted_mid_stream_neither_loses_nor_double_applies() {
     let kill = RestartContainerOptionsBuilder::default().t(0).build();
     docker.restart_container(&part.spec.name, Some(kill)).await.expect("kill and restart");
     let third = send_transfers(&client, &accounts, "r", 300, 13).await;
-    readiness::wait(&docker, &WaitFor { probe: Probe::Http { url: stack.plan.endpoints.command_handler_health.clone() }, ..part.wait.clone() })
+    readiness::wait(&docker, &WaitFor { check: Check::Http { url: stack.plan.endpoints.command_handler_health.clone() }, ..part.wait.clone() })
         .await
         .expect("handler ready again");
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{WsClient, GET_ACCOUNT, TRANSFER};
 use futures_util::future::join_all;
-use harness::docker::{container, readiness};
+use stack::docker::{container, readiness};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -26,8 +26,8 @@ fn rate() -> u64 {
 
 #[tokio::main]
 async fn main() {
-    let stack = harness::testing::stack("").await;
-    let docker = harness::docker::connect().await.expect("engine");
+    let stack = stack::testing::stack("").await;
+    let docker = stack::docker::connect().await.expect("engine");
     for name in ["kgb-command-handler", "kgb-graphql-endpoint"] {
         let part = stack.plan.services.iter().find(|p| p.spec.name == name).expect("planned").clone();
         container::start(&docker, &part.spec).await.expect("service container (scripts/setup builds its image)");

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{WsClient, STREAM};
 use futures_util::future::join_all;
-use harness::docker::{container, readiness, stats};
+use stack::docker::{container, readiness, stats};
 use serde_json::json;
 
 const CONNECTIONS: usize = 500;
@@ -25,8 +25,8 @@ async fn open_subscriptions(url: &str) -> usize {
 
 #[tokio::main]
 async fn main() {
-    let stack = harness::testing::stack("").await;
-    let docker = harness::docker::connect().await.expect("engine");
+    let stack = stack::testing::stack("").await;
+    let docker = stack::docker::connect().await.expect("engine");
     let part = stack.plan.services.iter().find(|p| p.spec.name == "kgb-graphql-endpoint").expect("planned").clone();
     container::start(&docker, &part.spec).await.expect("endpoint container (scripts/setup builds its image)");
     readiness::wait(&docker, &part.wait).await.expect("endpoint ready");

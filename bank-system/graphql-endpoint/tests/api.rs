@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 #[tokio::test]
 async fn the_api_over_both_protocols_and_http() {
-    let stack = harness::testing::stack("").await;
+    let stack = stack::testing::stack("").await;
     let endpoint = Endpoint::start(&stack).await;
     let (base, ws) = (endpoint.base.clone(), endpoint.ws.clone());
     let mut current = WsClient::connect(&format!("{ws}/graphql"), false).await;

@@ -24,7 +24,7 @@ async fn skipped(base: &str) -> u64 {
 
 #[tokio::test]
 async fn poison_records_on_every_topic_are_skipped_and_counted() {
-    let stack = harness::testing::stack("").await;
+    let stack = stack::testing::stack("").await;
     let endpoint = Endpoint::start(&stack).await;
     let e = &stack.plan.endpoints;
     let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", &e.bootstrap).create().expect("producer");
@@ -139,7 +139,7 @@ fn random_variables(rng: &mut Lcg) -> Value {
 
 #[tokio::test]
 async fn random_graphql_gets_graphql_errors_never_a_crash_or_a_hung_socket() {
-    let stack = harness::testing::stack("").await;
+    let stack = stack::testing::stack("").await;
     let endpoint = Endpoint::start(&stack).await;
     let http = reqwest::Client::new();
     let mut rng = Lcg(2019);

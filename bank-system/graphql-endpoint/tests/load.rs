@@ -15,7 +15,7 @@ const ACCOUNTS: usize = 10;
 
 #[tokio::test]
 async fn five_hundred_concurrent_clients_each_doing_transfers() {
-    let stack = harness::testing::stack("").await;
+    let stack = stack::testing::stack("").await;
     let endpoint = Endpoint::start(&stack).await;
     let url = format!("{}/graphql", endpoint.ws);
 

@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use harness::docker::container::{remove_labelled, LABEL_OWNER};
-use harness::LABEL_BENCH;
+use stack::docker::container::{remove_labelled, LABEL_OWNER};
+use stack::LABEL_BENCH;
 
 pub async fn run(all: bool) -> anyhow::Result<ExitCode> {
-    let docker = harness::docker::connect().await?;
+    let docker = stack::docker::connect().await?;
     let label = if all { LABEL_BENCH.to_string() } else { format!("{LABEL_OWNER}=up") };
     let removed = remove_labelled(&docker, &label).await?;
     if removed.is_empty() {

@@ -58,7 +58,7 @@ pub fn print(file: &ExperimentFile, variants: &[Variant], repeat: u32, results: 
             "  stack:     {} broker(s), {} protocol, producer {}",
             s.brokers,
             serde_json::to_value(l.protocol).ok().and_then(|p| p.as_str().map(str::to_string)).unwrap_or_default(),
-            properties(harness::stack::plan::producer_defaults(), &s.services.producer)
+            properties(stack::plan::producer_defaults(), &s.services.producer)
         );
         println!(
             "  load:      a probe loop every {} ms; {} generator(s) join every {} loops (at most {} by loop {}); ends after {} timeouts (> {} ms)",

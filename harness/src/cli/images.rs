@@ -4,12 +4,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use harness::images::{self, build, Status};
+use stack::images::{self, build, Status};
 
 use super::progress::Progress;
 
 pub async fn run(check: bool, quiet: bool) -> anyhow::Result<ExitCode> {
-    let docker = harness::docker::connect().await?;
+    let docker = stack::docker::connect().await?;
     let planned = images::plan(&docker).await.context("checking the images")?;
     if quiet && planned.iter().all(|i| i.status == Status::Current) {
         return Ok(ExitCode::SUCCESS);

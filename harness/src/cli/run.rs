@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use harness::experiment::ExperimentFile;
 use harness::results::BenchPeak;
-use harness::run::{self, Finished, Interrupts, Observer, Status};
+use harness::run::{self, Summary, Interrupts, Observer, Status};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -39,7 +39,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // An external deployment needs the engine only to sample the containers it names.
     let docker = match external {
         Some(e) if e.containers.is_empty() => None,
-        _ => Some(harness::docker::connect().await?),
+        _ => Some(stack::docker::connect().await?),
     };
     let platform = match external {
         Some(e) => run::Platform::External(e, docker.as_ref()),
@@ -71,7 +71,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(128 + signal.load(Ordering::SeqCst)));
     }
     let complete = finished.len() == order.len();
-    Ok(if complete && finished.iter().all(Finished::ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if complete && finished.iter().all(Summary::ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Turns SIGINT and SIGTERM into [`Interrupts`]; the returned cell holds the first signal's number.
@@ -98,12 +98,12 @@ fn listen(interrupts: Interrupts) -> anyhow::Result<Arc<AtomicU8>> {
     Ok(first)
 }
 
-fn one_line(f: &Finished) -> String {
+fn one_line(f: &Summary) -> String {
     let e = &f.end;
     let audit = if e.audit.passed { "audit passed".to_string() } else { format!("AUDIT FAILED: {}", e.audit.failures().join(", ")) };
     format!(
         "  {} #{}: {} generators, {} loops, ended by {:?}, probe p99 {:.0} ms, {} transfers, {audit}",
-        f.variant, f.repeat, e.generators, e.loops, e.ended_by, f.probe.p99_ms, e.transfers
+        f.variant, f.repeat, e.counts.generators, e.counts.loops, e.ended_by, f.probe.p99_ms, e.counts.transfers
     )
 }
 
@@ -114,7 +114,7 @@ const BENCH_THREAD_WARNING: f64 = 50.0;
 
 /// Warnings naming the run where bench took the most, when it took too much: of the machine (which matters on
 /// small machines), or of its one thread (which matters on large ones, where its share of the machine stays small).
-fn bench_warnings(finished: &[Finished]) -> Vec<String> {
+fn bench_warnings(finished: &[Summary]) -> Vec<String> {
     let peaks: Vec<_> = finished.iter().filter_map(|f| f.end.bench_peak.map(|p| (f, p))).collect();
     // The run with the largest `share`, if that share is above `limit`.
     let worst = |share: fn(&BenchPeak) -> f64, limit: f64| {
@@ -138,7 +138,7 @@ fn bench_warnings(finished: &[Finished]) -> Vec<String> {
     warnings
 }
 
-fn print_summary(experiment: &str, results: &Path, finished: &[Finished]) {
+fn print_summary(experiment: &str, results: &Path, finished: &[Summary]) {
     if finished.is_empty() {
         println!("no run finished");
         return;
@@ -156,8 +156,8 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Finished]) {
         });
         println!(
             "{:<24} {:>3} {:>5} {:>6} {:>8} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>9} {:>7} {:>7}  {:?} / {audit}",
-            f.variant, f.repeat, e.generators, e.loops, e.timeouts, f.probe.p50_ms, f.probe.p99_ms, f.generator.p50_ms,
-            f.generator.p99_ms, e.transfers, peak, bench, e.ended_by
+            f.variant, f.repeat, e.counts.generators, e.counts.loops, e.counts.timeouts, f.probe.p50_ms, f.probe.p99_ms, f.generator.p50_ms,
+            f.generator.p99_ms, e.counts.transfers, peak, bench, e.ended_by
         );
     }
     println!("  peak/s: transfers per second in the busiest sampled window; bench: its own CPU there, % of the machine");
@@ -232,14 +232,14 @@ mod tests {
     use super::*;
     use harness::results::End;
 
-    fn finished(repeat: u32, peak: Option<(f64, f64, f64)>) -> Finished {
+    fn finished(repeat: u32, peak: Option<(f64, f64, f64)>) -> Summary {
         let mut end = End::interrupted_before_load();
         end.bench_peak = peak.map(|(transfers_per_s, cpu_pct, cpu_ms_per_1000_transfers)| BenchPeak {
             transfers_per_s,
             cpu_pct,
             cpu_ms_per_1000_transfers,
         });
-        Finished { variant: "v".into(), repeat, path: "r.jsonl".into(), end, probe: Default::default(), generator: Default::default() }
+        Summary { variant: "v".into(), repeat, path: "r.jsonl".into(), end, probe: Default::default(), generator: Default::default() }
     }
 
     #[test]

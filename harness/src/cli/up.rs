@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use harness::experiment::ExperimentFile;
-use harness::stack::{Options, Owner, Services, Stack};
+use stack::{Options, Owner, Services, Stack};
 
 use super::progress::Progress;
 
@@ -14,7 +14,7 @@ pub async fn run(path: &Path, variant: Option<String>) -> anyhow::Result<ExitCod
         Some(name) => file.select(&[name])?.remove(0),
         None => file.variants[0].clone(),
     };
-    let docker = harness::docker::connect().await?;
+    let docker = stack::docker::connect().await?;
     let progress = Progress::new(&format!("{} [{}]", file.experiment.name, variant.name));
     let report = |line: String| progress.set(line);
     let options = Options { owner: Owner::Up, services: Services::IfPresent };
@@ -31,7 +31,7 @@ pub async fn run(path: &Path, variant: Option<String>) -> anyhow::Result<ExitCod
     progress.finish();
     let stack = match brought_up {
         Ok(stack) => stack,
-        Err(harness::stack::StackError::Interrupted) => {
+        Err(stack::StackError::Interrupted) => {
             eprintln!("interrupted: what was started has been removed");
             return Ok(ExitCode::from(130));
         }

@@ -24,8 +24,7 @@ pub struct Bound {
 
 impl Bound {
     pub fn of(e: &Experiment) -> Bound {
-        let load = Duration::from_millis(e.load.probe_interval_ms.saturating_mul(u64::from(e.load.max_loops)))
-            + Duration::from_millis(e.load.probe_timeout_ms);
+        let load = e.load.probe_interval().saturating_mul(e.load.max_loops) + e.load.probe_timeout();
         Bound { bring_up: BRING_UP_FIRST + BRING_UP_PER_BROKER * e.stack.brokers.saturating_sub(1), load, after: AFTER_LOAD }
     }
 

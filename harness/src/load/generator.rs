@@ -19,7 +19,7 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(35);
 
 /// One transfer of one generator, or a failure to get going.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub struct Reply {
     pub generator: u32,
     /// From the transfer's intended start to its answer; `None` when there was no answer.
     pub latency: Option<Duration>,
@@ -38,9 +38,9 @@ pub struct Settings {
 /// Starts generator `n` (from 1): connects, opens `account-first|n` and `account-second|n`, then runs the chain
 /// until `cancel`. Failing to connect, or losing the connection (the endpoint restarted), is reported as an
 /// error and the generator connects again after a pause; its accounts are the same ones again.
-pub fn spawn(n: u32, settings: Settings, reports: mpsc::UnboundedSender<Report>, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn(n: u32, settings: Settings, replies: mpsc::UnboundedSender<Reply>, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let error = Report { generator: n, latency: None, error: true, answered: None };
+        let error = Reply { generator: n, latency: None, error: true, answered: None };
         loop {
             let ready = async {
                 let client = Client::connect(&settings.url, settings.protocol).await?;
@@ -54,7 +54,7 @@ pub fn spawn(n: u32, settings: Settings, reports: mpsc::UnboundedSender<Report>,
             };
             match started {
                 Ok((client, first, second)) => {
-                    match run_chain(n, &client, (&first, &second), settings.pause, &reports, &cancel).await {
+                    match run_chain(n, &client, (&first, &second), settings.pause, &replies, &cancel).await {
                         Ended::Stopped => return,
                         Ended::Disconnected => tracing::debug!(generator = n, "connection lost; connecting again"),
                     }
@@ -65,7 +65,7 @@ pub fn spawn(n: u32, settings: Settings, reports: mpsc::UnboundedSender<Report>,
                 }
                 Err(e) => {
                     tracing::debug!(generator = n, "cannot start: {e}");
-                    if reports.send(error.clone()).is_err() {
+                    if replies.send(error.clone()).is_err() {
                         return;
                     }
                     tokio::select! {
@@ -81,7 +81,7 @@ pub fn spawn(n: u32, settings: Settings, reports: mpsc::UnboundedSender<Report>,
 /// Why [`run_chain`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
-    /// Cancelled, or nobody listens to reports any more.
+    /// Cancelled, or nobody listens to replies any more.
     Stopped,
     /// The connection is gone: connect again.
     Disconnected,
@@ -94,7 +94,7 @@ pub async fn run_chain<B: Bank>(
     bank: &B,
     (first, second): (&Account, &Account),
     pause: Duration,
-    reports: &mpsc::UnboundedSender<Report>,
+    replies: &mpsc::UnboundedSender<Reply>,
     cancel: &CancellationToken,
 ) -> Ended {
     let mut schedule = Schedule::new(Instant::now(), pause);
@@ -121,16 +121,16 @@ pub async fn run_chain<B: Bank>(
             answer = tokio::time::timeout(ANSWER_TIMEOUT, bank.transfer(id, &transfer)) => answer,
         };
         let lost = matches!(answer, Ok(Err(ClientError::Closed | ClientError::Connect { .. })));
-        let report = match answer {
-            Ok(Ok(a)) => Report {
+        let reply = match answer {
+            Ok(Ok(a)) => Reply {
                 generator: n,
                 latency: Some(Instant::now() - slot),
                 error: !step.is_expected(a.success, a.reason.as_deref()),
                 answered: Some((id, a)),
             },
-            Ok(Err(_)) | Err(_) => Report { generator: n, latency: None, error: true, answered: None },
+            Ok(Err(_)) | Err(_) => Reply { generator: n, latency: None, error: true, answered: None },
         };
-        if reports.send(report).is_err() {
+        if replies.send(reply).is_err() {
             return Ended::Stopped;
         }
         if lost {
@@ -170,7 +170,7 @@ mod tests {
         }
     }
 
-    async fn drive(delay_ms: u64, refuse: bool, for_ms: u64) -> (Vec<Instant>, Vec<Report>) {
+    async fn drive(delay_ms: u64, refuse: bool, for_ms: u64) -> (Vec<Instant>, Vec<Reply>) {
         let sent = Arc::new(Mutex::new(Vec::new()));
         let bank = Scripted { delay: Duration::from_millis(delay_ms), refuse, sent: sent.clone() };
         let a = Account { username: "a".into(), iban: "A".into(), token: "ta".into() };
@@ -184,34 +184,34 @@ mod tests {
         });
         run_chain(1, &bank, (&a, &b), Duration::from_millis(250), &tx, &cancel).await;
         drop(tx);
-        let mut reports = Vec::new();
+        let mut replies = Vec::new();
         while let Some(r) = rx.recv().await {
-            reports.push(r);
+            replies.push(r);
         }
         let sent = sent.lock().unwrap().clone();
-        (sent, reports)
+        (sent, replies)
     }
 
     #[tokio::test(start_paused = true)]
     async fn fast_answers_keep_the_pause_and_count_no_errors() {
-        let (sent, reports) = drive(20, false, 30_000).await;
+        let (sent, replies) = drive(20, false, 30_000).await;
         assert!(sent.windows(2).all(|w| w[1] - w[0] == Duration::from_millis(250)));
-        assert_eq!(reports.len(), 120);
-        assert!(reports.iter().all(|r| !r.error && r.latency == Some(Duration::from_millis(20))), "{reports:?}");
+        assert_eq!(replies.len(), 120);
+        assert!(replies.iter().all(|r| !r.error && r.latency == Some(Duration::from_millis(20))), "{replies:?}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn slow_answers_skip_slots_instead_of_bursting() {
-        let (sent, reports) = drive(600, false, 10_000).await;
+        let (sent, replies) = drive(600, false, 10_000).await;
         // 600 ms answers on a 250 ms grid: every transfer starts on the first free slot after the last answer.
         assert!(sent.windows(2).all(|w| w[1] - w[0] == Duration::from_millis(750)), "{sent:?}");
-        assert!(reports.iter().all(|r| r.latency == Some(Duration::from_millis(600))));
+        assert!(replies.iter().all(|r| r.latency == Some(Duration::from_millis(600))));
     }
 
     #[tokio::test(start_paused = true)]
     async fn wrong_answers_are_errors_and_the_chain_goes_on() {
-        let (_, reports) = drive(10, true, 5_000).await;
-        assert_eq!(reports.len(), 20);
-        assert!(reports.iter().all(|r| r.error && r.answered.is_some()));
+        let (_, replies) = drive(10, true, 5_000).await;
+        assert_eq!(replies.len(), 20);
+        assert!(replies.iter().all(|r| r.error && r.answered.is_some()));
     }
 }

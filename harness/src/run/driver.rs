@@ -1,29 +1,31 @@
 //! One run's load loop (DESIGN.md §6): probe loops on their slots, generators joining on schedule, resources
 //! sampled on the side, a results row per loop, until too many timeouts, `max_loops` or an interrupt.
+//!
+//! [`Driver`] holds the loop's state; [`drive`] starts it, takes one [`Driver::step`] per loop, and
+//! [`Driver::finish`]es it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bollard::Docker;
 use hdrhistogram::Histogram;
+use stack::docker::stats;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::usage::{cpu_time, OwnUsage};
-use crate::docker::stats::{self, Sample};
 use super::faults;
+use super::usage::{cpu_time, OwnUsage};
 use crate::experiment::{Fault, Load, ProbeKind};
-use crate::load::browser_probe::BrowserProbe;
 use crate::load::bank::{self, Answer};
-use crate::load::client::Client;
-use crate::load::generator::{self, Report};
-use crate::load::client::ClientError;
+use crate::load::browser_probe::BrowserProbe;
+use crate::load::client::{Client, ClientError};
+use crate::load::generator::{self, Reply};
 use crate::load::probe::{Answered, Cause, Outcome, Probe};
 use crate::load::schedule::Schedule;
-use crate::results::{BenchPeak, EndedBy, Line, ResultsError, Row, Writer};
+use crate::results::{BenchPeak, Counts, EndedBy, Line, Mark, ResultsError, Row, Sample, Writer};
 
 /// The probe's account (2019: `testuser`).
 pub const PROBE_USER: &str = "testuser";
@@ -44,13 +46,7 @@ pub struct Status {
 pub struct Driven {
     pub ended_by: EndedBy,
     pub error: Option<String>,
-    pub loops: u32,
-    pub timeouts: u32,
-    /// Timeouts inside fault windows.
-    pub fault_timeouts: u32,
-    pub generators: u32,
-    pub transfers: u64,
-    pub errors: u64,
+    pub counts: Counts,
     /// Every transfer answer, for the audit.
     pub answers: Vec<(Uuid, Answer)>,
     /// Latencies in microseconds.
@@ -58,7 +54,41 @@ pub struct Driven {
     pub generator: Histogram<u64>,
     pub bench_cpu: Duration,
     pub bench_peak: Option<BenchPeak>,
-    pub duration: Duration,
+}
+
+impl Driven {
+    fn new() -> Driven {
+        Driven {
+            ended_by: EndedBy::MaxLoops,
+            error: None,
+            counts: Counts::default(),
+            answers: Vec::new(),
+            probe: histogram(),
+            generator: histogram(),
+            bench_cpu: Duration::ZERO,
+            bench_peak: None,
+        }
+    }
+
+    /// Counts one generator reply, and puts its latency on `row` when it came in during a loop.
+    fn take(&mut self, reply: Reply, row: Option<&mut Row>) {
+        if reply.error {
+            self.counts.errors += 1;
+        }
+        if let Some(answered) = reply.answered {
+            self.counts.transfers += 1;
+            self.answers.push(answered);
+        }
+        if let Some(latency) = reply.latency {
+            let _ = self.generator.record(micros(latency));
+        }
+        if let Some(row) = row {
+            row.errors += u32::from(reply.error);
+            if let Some(latency) = reply.latency {
+                row.generator_ms.push(millis(latency));
+            }
+        }
+    }
 }
 
 /// Where and how to drive.
@@ -106,10 +136,9 @@ impl Sampler {
         }
         let (docker, names) = (self.docker.clone(), self.containers.clone());
         let task = tokio::spawn(async move {
-            match docker {
-                Some(docker) => stats::sample_all(&docker, &names).await.unwrap_or_default(),
-                None => BTreeMap::new(),
-            }
+            let Some(docker) = docker else { return BTreeMap::new() };
+            let usages = stats::sample_all(&docker, &names).await.unwrap_or_default();
+            usages.into_iter().map(|(name, u)| (name, Sample { cpu_pct: u.cpu_pct, mem_mib: u.mem_mib })).collect()
         });
         self.pending = Some((self.own.sample(transfers), task));
     }
@@ -126,6 +155,65 @@ impl Sampler {
     }
 }
 
+/// The faults of a run: started at their loops, their marks collected for rows, their windows for the stop rule.
+struct Faults<'a> {
+    planned: &'a [Fault],
+    tasks: Vec<JoinHandle<()>>,
+    marks_tx: mpsc::UnboundedSender<(Instant, Mark)>,
+    marks: mpsc::UnboundedReceiver<(Instant, Mark)>,
+    windows: faults::Windows,
+}
+
+impl<'a> Faults<'a> {
+    fn new(planned: &'a [Fault]) -> Faults<'a> {
+        let (marks_tx, marks) = mpsc::unbounded_channel();
+        Faults { planned, tasks: Vec::new(), marks_tx, marks, windows: faults::Windows::default() }
+    }
+
+    /// Starts the faults of `loop_no`; they need the engine (an experiment with faults is refused for an
+    /// external deployment).
+    fn start(&mut self, docker: Option<&Docker>, loop_no: u32) {
+        let Some(docker) = docker else { return };
+        for fault in self.planned.iter().filter(|f| f.at_loop == loop_no) {
+            self.tasks.push(faults::spawn(docker.clone(), fault.clone(), self.marks_tx.clone()));
+        }
+    }
+
+    /// The marks since the last call, recorded in the windows.
+    fn marks(&mut self) -> Vec<Mark> {
+        let mut marks = Vec::new();
+        while let Ok((at, mark)) = self.marks.try_recv() {
+            let grace = self.planned.iter().find(|f| f.target == mark.target).map_or(Duration::ZERO, |f| Duration::from_secs(f.grace_s));
+            self.windows.record(at, &mark, grace);
+            marks.push(mark);
+        }
+        marks
+    }
+
+    /// Waits until faults still under way have put their containers back, before the audit looks at the books.
+    async fn settle(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The state of one run's load loop.
+pub struct Driver<'a> {
+    target: Target<'a>,
+    probe: AnyProbe,
+    driven: Driven,
+    schedule: Schedule,
+    generator: generator::Settings,
+    generators: Vec<JoinHandle<()>>,
+    replies_tx: mpsc::UnboundedSender<Reply>,
+    replies: mpsc::UnboundedReceiver<Reply>,
+    stop_generators: CancellationToken,
+    faults: Faults<'a>,
+    sampler: Sampler,
+    cpu_before: Duration,
+}
+
 /// Drives the load and writes a row per loop; `interrupt` stops it early (ended by `interrupt`).
 ///
 /// # Errors
@@ -136,148 +224,159 @@ pub async fn drive(
     interrupt: &CancellationToken,
     status: &(dyn Fn(&Status) + Sync),
 ) -> Result<Driven, ResultsError> {
-    let load = target.load;
-    let began = Instant::now();
-    let cpu_before = cpu_time();
-    let mut driven = Driven {
-        ended_by: EndedBy::MaxLoops,
-        error: None,
-        loops: 0,
-        timeouts: 0,
-        fault_timeouts: 0,
-        generators: 0,
-        transfers: 0,
-        errors: 0,
-        answers: Vec::new(),
-        probe: histogram(),
-        generator: histogram(),
-        bench_cpu: Duration::ZERO,
-        bench_peak: None,
-        duration: Duration::ZERO,
+    let max_loops = target.load.max_loops;
+    let mut driver = match Driver::start(target).await {
+        Ok(driver) => driver,
+        Err(driven) => return Ok(driven),
     };
-    let started = match load.probe {
-        ProbeKind::Graphql => start_probe(&target.url, load).await.map(|p| AnyProbe::Graphql(Some(p))).map_err(|e| e.to_string()),
-        ProbeKind::Browser => BrowserProbe::start(&target.frontend, PROBE_USER, Duration::from_millis(load.probe_timeout_ms))
-            .await
-            .map(|p| AnyProbe::Browser(Box::new(p)))
-            .map_err(|e| e.to_string()),
-    };
-    let mut probe = match started {
-        Ok(probe) => probe,
-        Err(e) => {
-            driven.ended_by = EndedBy::Error;
-            driven.error = Some(format!("the probe could not start: {e}"));
-            return Ok(driven);
-        }
-    };
-    let (marks_tx, mut marks) = mpsc::unbounded_channel();
-    let mut fault_tasks = Vec::new();
-    let mut windows = faults::Windows::default();
-    let settings = generator::Settings { url: target.url.clone(), protocol: load.protocol, pause: Duration::from_millis(load.transfer_pause_ms) };
-    let (reports_tx, mut reports) = mpsc::unbounded_channel::<Report>();
-    let stop_generators = CancellationToken::new();
-    let mut generators: Vec<JoinHandle<()>> = Vec::new();
-    let mut sampler = Sampler { docker: target.docker.cloned(), containers: target.containers.clone(), own: OwnUsage::new(), pending: None };
-    let mut schedule = Schedule::new(Instant::now(), Duration::from_millis(load.probe_interval_ms));
-
-    for loop_no in 1..=load.max_loops {
-        let wanted = loop_no / load.loops_per_generator * load.generators_per_step;
-        while (generators.len() as u32) < wanted {
-            let n = generators.len() as u32 + 1;
-            generators.push(generator::spawn(n, settings.clone(), reports_tx.clone(), stop_generators.child_token()));
-        }
-        // Faults need the engine; an experiment with faults is refused for an external deployment.
-        if let Some(docker) = target.docker {
-            for fault in target.faults.iter().filter(|f| f.at_loop == loop_no) {
-                fault_tasks.push(faults::spawn(docker.clone(), fault.clone(), marks_tx.clone()));
-            }
-        }
-        if loop_no % load.resources_every_loops == 0 {
-            sampler.start(driven.transfers);
-        }
-        let slot = schedule.next_slot(Instant::now());
-        let ran = tokio::select! {
-            () = interrupt.cancelled() => None,
-            ran = async {
-                tokio::time::sleep_until(slot).await;
-                probe_loop(&mut probe, &target.url, load, loop_no, slot).await
-            } => Some(ran),
-        };
-        let Some((outcome, answered)) = ran else {
-            driven.ended_by = EndedBy::Interrupt;
+    for loop_no in 1..=max_loops {
+        let Some(row) = driver.step(loop_no, interrupt).await else {
+            driver.driven.ended_by = EndedBy::Interrupt;
             break;
         };
-        if let Some(answer) = answered {
-            driven.transfers += 1;
-            driven.answers.push(answer);
+        writer.write(&Line::Row(row.clone()))?;
+        status(&driver.status(&row));
+        if driver.too_many_timeouts() {
+            driver.driven.ended_by = EndedBy::Timeouts;
+            break;
         }
+    }
+    Ok(driver.finish().await)
+}
+
+impl<'a> Driver<'a> {
+    /// Opens the probe; a probe that cannot start ends the run as an error before any loop.
+    async fn start(target: Target<'a>) -> Result<Driver<'a>, Driven> {
+        let cpu_before = cpu_time();
+        let load = target.load;
+        let probe = AnyProbe::start(&target, load).await.map_err(|e| {
+            let mut driven = Driven::new();
+            driven.ended_by = EndedBy::Error;
+            driven.error = Some(format!("the probe could not start: {e}"));
+            driven
+        })?;
+        let (replies_tx, replies) = mpsc::unbounded_channel();
+        Ok(Driver {
+            probe,
+            driven: Driven::new(),
+            schedule: Schedule::new(Instant::now(), load.probe_interval()),
+            generator: generator::Settings { url: target.url.clone(), protocol: load.protocol, pause: load.transfer_pause() },
+            generators: Vec::new(),
+            replies_tx,
+            replies,
+            stop_generators: CancellationToken::new(),
+            faults: Faults::new(target.faults),
+            sampler: Sampler { docker: target.docker.cloned(), containers: target.containers.clone(), own: OwnUsage::new(), pending: None },
+            cpu_before,
+            target,
+        })
+    }
+
+    /// One loop: generators and faults due at it join, the probe runs on its slot, and the row records what
+    /// happened since the previous loop. `None` when `interrupt` came first.
+    async fn step(&mut self, loop_no: u32, interrupt: &CancellationToken) -> Option<Row> {
+        self.join(loop_no);
+        let slot = self.schedule.next_slot(Instant::now());
+        let (probe, url, load) = (&mut self.probe, &self.target.url, self.target.load);
+        let (outcome, answered) = tokio::select! {
+            () = interrupt.cancelled() => return None,
+            ran = async {
+                tokio::time::sleep_until(slot).await;
+                probe.run(url, load, loop_no, slot).await
+            } => ran,
+        };
+        if let Some(answer) = answered {
+            self.driven.counts.transfers += 1;
+            self.driven.answers.push(answer);
+        }
+        let row = self.row(loop_no, outcome, slot).await;
+        self.driven.counts.loops = loop_no;
+        self.driven.counts.generators = row.generators;
+        Some(row)
+    }
+
+    /// What is due at loop `loop_no` before its probe: new generators, faults, a resource sample.
+    fn join(&mut self, loop_no: u32) {
+        let load = self.target.load;
+        let wanted = loop_no / load.loops_per_generator * load.generators_per_step;
+        while (self.generators.len() as u32) < wanted {
+            let n = self.generators.len() as u32 + 1;
+            let replies = self.replies_tx.clone();
+            self.generators.push(generator::spawn(n, self.generator.clone(), replies, self.stop_generators.child_token()));
+        }
+        self.faults.start(self.target.docker, loop_no);
+        if loop_no % load.resources_every_loops == 0 {
+            self.sampler.start(self.driven.counts.transfers);
+        }
+    }
+
+    /// The row of loop `loop_no` whose probe ended with `outcome`.
+    async fn row(&mut self, loop_no: u32, outcome: Outcome, slot: Instant) -> Row {
         let mut row = Row {
             r#loop: loop_no,
             t_ms: chrono::Utc::now().timestamp_millis(),
             probe_ms: None,
             timeout: false,
-            generators: generators.len() as u32,
+            generators: self.generators.len() as u32,
             generator_ms: Vec::new(),
             errors: 0,
-            resources: sampler.take().await,
-            faults: Vec::new(),
+            resources: self.sampler.take().await,
+            faults: self.faults.marks(),
         };
-        while let Ok((at, mark)) = marks.try_recv() {
-            let grace = target.faults.iter().find(|f| f.target == mark.target).map_or(Duration::ZERO, |f| Duration::from_secs(f.grace_s));
-            windows.record(at, &mark, grace);
-            row.faults.push(mark);
-        }
         match outcome {
             Outcome::Arrived(latency) => {
                 row.probe_ms = Some(millis(latency));
-                let _ = driven.probe.record(micros(latency));
+                let _ = self.driven.probe.record(micros(latency));
             }
             Outcome::Timeout(cause) => {
                 tracing::debug!(loop_no, "probe timeout: {cause:?}");
                 row.timeout = true;
-                driven.timeouts += 1;
-                if windows.covers(slot) {
-                    driven.fault_timeouts += 1;
+                self.driven.counts.timeouts += 1;
+                if self.faults.windows.covers(slot) {
+                    self.driven.counts.fault_timeouts += 1;
                 }
             }
         }
-        while let Ok(report) = reports.try_recv() {
-            take_report(&mut driven, report, Some(&mut row));
+        while let Ok(reply) = self.replies.try_recv() {
+            self.driven.take(reply, Some(&mut row));
         }
-        driven.loops = loop_no;
-        driven.generators = row.generators;
-        writer.write(&Line::Row(row.clone()))?;
-        status(&Status {
-            loop_no,
+        row
+    }
+
+    fn status(&self, row: &Row) -> Status {
+        let c = &self.driven.counts;
+        Status {
+            loop_no: row.r#loop,
             generators: row.generators,
             last_probe_ms: row.probe_ms,
-            timeouts: driven.timeouts,
-            fault_timeouts: driven.fault_timeouts,
-            errors: driven.errors,
-        });
-        if driven.timeouts - driven.fault_timeouts > load.max_timeouts {
-            driven.ended_by = EndedBy::Timeouts;
-            break;
+            timeouts: c.timeouts,
+            fault_timeouts: c.fault_timeouts,
+            errors: c.errors,
         }
     }
 
-    stop_generators.cancel();
-    drop(reports_tx);
-    // Faults still under way put their containers back before the audit looks at the books.
-    for task in fault_tasks {
-        let _ = task.await;
+    /// The stop rule: timeouts outside fault windows above `max_timeouts`.
+    fn too_many_timeouts(&self) -> bool {
+        let c = &self.driven.counts;
+        c.timeouts - c.fault_timeouts > self.target.load.max_timeouts
     }
-    for task in generators {
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+
+    /// Stops the generators, lets faults put their containers back, and collects the replies that came in
+    /// after the last row: in no row, but the audit must know them.
+    async fn finish(mut self) -> Driven {
+        self.stop_generators.cancel();
+        drop(self.replies_tx);
+        self.faults.settle().await;
+        for task in self.generators {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        while let Some(reply) = self.replies.recv().await {
+            self.driven.take(reply, None);
+        }
+        self.driven.bench_cpu = cpu_time().saturating_sub(self.cpu_before);
+        self.driven.bench_peak = self.sampler.own.peak();
+        self.driven
     }
-    // Answers that came in after the last row: not in any row, but the audit must know them.
-    while let Some(report) = reports.recv().await {
-        take_report(&mut driven, report, None);
-    }
-    driven.bench_cpu = cpu_time().saturating_sub(cpu_before);
-    driven.bench_peak = sampler.own.peak();
-    driven.duration = began.elapsed();
-    Ok(driven)
 }
 
 /// The probe of a run: GraphQL (`None` while its connection is being made again) or the browser.
@@ -286,52 +385,44 @@ enum AnyProbe {
     Browser(Box<BrowserProbe>),
 }
 
-/// One probe loop. The browser's page reconnects by itself; a GraphQL probe whose connection broke (the endpoint
-/// restarted) reconnects first, and a loop that cannot reconnect is a timeout. Browser answers are not known to
-/// the audit (the page keeps them).
-async fn probe_loop(probe: &mut AnyProbe, url: &str, load: &Load, loop_no: u32, slot: Instant) -> (Outcome, Answered) {
-    let probe = match probe {
-        AnyProbe::Browser(b) => return (b.run(loop_no, slot).await, None),
-        AnyProbe::Graphql(p) => p,
-    };
-    if probe.is_none() {
-        let budget = Duration::from_millis(load.probe_timeout_ms);
-        match tokio::time::timeout(budget, start_probe(url, load)).await {
-            Ok(Ok(p)) => *probe = Some(p),
-            Ok(Err(e)) => return (Outcome::Timeout(Cause::Failed(e)), None),
-            Err(_) => return (Outcome::Timeout(Cause::TooSlow), None),
+impl AnyProbe {
+    async fn start(target: &Target<'_>, load: &Load) -> Result<AnyProbe, String> {
+        match load.probe {
+            ProbeKind::Graphql => start_probe(&target.url, load).await.map(|p| AnyProbe::Graphql(Some(p))).map_err(|e| e.to_string()),
+            ProbeKind::Browser => BrowserProbe::start(&target.frontend, PROBE_USER, load.probe_timeout())
+                .await
+                .map(|p| AnyProbe::Browser(Box::new(p)))
+                .map_err(|e| e.to_string()),
         }
     }
-    let Some(p) = probe.as_mut() else { return (Outcome::Timeout(Cause::TooSlow), None) };
-    let (outcome, answered) = p.run(loop_no, slot).await;
-    if matches!(outcome, Outcome::Timeout(Cause::Failed(ClientError::Closed | ClientError::Connect { .. }))) {
-        *probe = None;
+
+    /// One probe loop. The browser's page reconnects by itself; a GraphQL probe whose connection broke (the
+    /// endpoint restarted) reconnects first, and a loop that cannot reconnect is a timeout. Browser answers are
+    /// not known to the audit (the page keeps them).
+    async fn run(&mut self, url: &str, load: &Load, loop_no: u32, slot: Instant) -> (Outcome, Answered) {
+        let probe = match self {
+            AnyProbe::Browser(b) => return (b.run(loop_no, slot).await, None),
+            AnyProbe::Graphql(p) => p,
+        };
+        if probe.is_none() {
+            match tokio::time::timeout(load.probe_timeout(), start_probe(url, load)).await {
+                Ok(Ok(p)) => *probe = Some(p),
+                Ok(Err(e)) => return (Outcome::Timeout(Cause::Failed(e)), None),
+                Err(_) => return (Outcome::Timeout(Cause::TooSlow), None),
+            }
+        }
+        let Some(p) = probe.as_mut() else { return (Outcome::Timeout(Cause::TooSlow), None) };
+        let (outcome, answered) = p.run(loop_no, slot).await;
+        if matches!(outcome, Outcome::Timeout(Cause::Failed(ClientError::Closed | ClientError::Connect { .. }))) {
+            *probe = None;
+        }
+        (outcome, answered)
     }
-    (outcome, answered)
 }
 
-async fn start_probe(url: &str, load: &Load) -> Result<Probe<Client>, crate::load::client::ClientError> {
+async fn start_probe(url: &str, load: &Load) -> Result<Probe<Client>, ClientError> {
     let client = Client::connect(url, load.protocol).await?;
     let account = bank::open_account(&client, PROBE_USER, PROBE_USER).await?;
     let transactions = bank::follow(&client, &account.iban).await?;
-    Ok(Probe::new(client, account, transactions, Duration::from_millis(load.probe_timeout_ms)))
-}
-
-fn take_report(driven: &mut Driven, report: Report, row: Option<&mut Row>) {
-    if report.error {
-        driven.errors += 1;
-    }
-    if let Some((id, answer)) = report.answered {
-        driven.transfers += 1;
-        driven.answers.push((id, answer));
-    }
-    if let Some(latency) = report.latency {
-        let _ = driven.generator.record(micros(latency));
-    }
-    if let Some(row) = row {
-        row.errors += u32::from(report.error);
-        if let Some(latency) = report.latency {
-            row.generator_ms.push(millis(latency));
-        }
-    }
+    Ok(Probe::new(client, account, transactions, load.probe_timeout()))
 }

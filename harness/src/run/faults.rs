@@ -5,30 +5,12 @@
 use std::time::Duration;
 
 use bollard::Docker;
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::experiment::{Fault, FaultAction};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Edge {
-    Start,
-    End,
-}
-
-/// A fault beginning or ending, on the row of the loop it happened in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Mark {
-    pub target: String,
-    pub action: FaultAction,
-    pub edge: Edge,
-    /// The engine refused (the fault may not have happened, or the container may not be back).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
+use crate::results::{Edge, Mark};
 
 /// Starts `fault` now; marks go to `marks` as they happen. The task always tries to bring the container back;
 /// an action the engine refuses ends the fault at once, its end mark carrying the error.

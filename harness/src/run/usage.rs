@@ -2,8 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::docker::stats::Sample;
-use crate::results::BenchPeak;
+use crate::results::{BenchPeak, Sample};
 
 /// CPU time this process used so far (all threads, user + system).
 pub fn cpu_time() -> Duration {

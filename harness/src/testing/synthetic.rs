@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::audit::Audit;
-use crate::docker::stats::Sample;
-use crate::results::{End, EndedBy, Header, Host, Line, ResultsError, Row, Writer};
+use crate::results::{Audit, Counts, End, EndedBy, Header, Host, Line, ResultsError, Row, Sample, Writer};
 
 /// One made-up run.
 #[derive(Debug, Clone)]
@@ -44,12 +42,12 @@ impl Synthetic<'_> {
         let mut rng = Lcg(self.seed);
         let started = chrono::DateTime::from_timestamp(1_790_000_000 + i64::from(self.repeat) * 86_400 + (self.seed % 86_400) as i64, 0)
             .unwrap_or_default();
-        let path = crate::run::results_path(results, self.experiment, self.variant, &started, self.repeat);
+        let path = crate::results::path_for(results, self.experiment, self.variant, &started, self.repeat);
         let mut w = Writer::create(&path)?;
         w.write(&Line::Header(Box::new(Header {
             experiment: self.experiment.into(),
             variant: self.variant.into(),
-            parameters: serde_json::json!({"load": {"probe_interval_ms": 1000}}),
+            parameters: serde_json::from_value(serde_json::json!({"name": self.experiment})).map_err(|e| ResultsError::Write { path: path.clone(), source: e.into() })?,
             repeat: self.repeat,
             harness_version: "synthetic".into(),
             git_commit: "0000000".into(),
@@ -83,12 +81,7 @@ impl Synthetic<'_> {
         }
         w.write(&Line::End(Box::new(End {
             ended_by: EndedBy::Timeouts,
-            loops: self.loops,
-            timeouts,
-            fault_timeouts: 0,
-            generators: self.loops / self.loops_per_generator,
-            transfers: 0,
-            errors: 0,
+            counts: Counts { loops: self.loops, timeouts, generators: self.loops / self.loops_per_generator, ..Counts::default() },
             error: None,
             audit: Audit { passed: true, ..Default::default() },
             stopped: BTreeMap::new(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use command_handler::app::{App, Settings};
 use command_handler::handler::Handler;
-use harness::stack::Stack;
+use stack::Stack;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -19,10 +19,10 @@ use topology::registry::Registry;
 use topology::topics::{ACCOUNT_CREATION_FEEDBACK, BALANCE_CHANGED, COMMANDS, MONEY_TRANSFER_FEEDBACK};
 use uuid::Uuid;
 
-pub use harness::testing::TestStack;
+pub use stack::testing::TestStack;
 
 pub async fn stack() -> TestStack {
-    harness::testing::stack("[stack.topics]\npartitions = 8\n").await
+    stack::testing::stack("[topics]\npartitions = 8\n").await
 }
 
 fn vars(stack: &Stack) -> Vec<(String, String)> {

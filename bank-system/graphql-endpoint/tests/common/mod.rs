@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use graphql_endpoint::app::{App, Settings};
-use harness::docker::{container, readiness};
-use harness::testing::TestStack;
+use stack::docker::{container, readiness};
+use stack::testing::TestStack;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -135,7 +135,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub async fn start(stack: &TestStack) -> Endpoint {
-        let docker = harness::docker::connect().await.expect("engine");
+        let docker = stack::docker::connect().await.expect("engine");
         let handler = stack.plan.services.iter().find(|p| p.spec.name == "kgb-command-handler").expect("planned").clone();
         container::start(&docker, &handler.spec).await.expect("handler container (scripts/setup builds its image)");
         readiness::wait(&docker, &handler.wait).await.expect("handler ready");

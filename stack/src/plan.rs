@@ -7,8 +7,8 @@ use std::time::Duration;
 use topology::env as vars;
 
 use crate::docker::container::{ContainerSpec, LABEL_OWNER, LABEL_STACK};
-use crate::docker::readiness::{Probe, WaitFor};
-use crate::experiment::{Limit, Stack};
+use crate::docker::readiness::{Check, WaitFor};
+use crate::settings::{value_text, Limit, StackSettings};
 
 /// The 2019 broker profile; the experiment's `[stack.broker]` is merged over it.
 pub fn broker_defaults() -> BTreeMap<String, String> {
@@ -115,21 +115,15 @@ impl StackPlan {
     }
 }
 
-fn value_text(value: &toml::Value) -> String {
-    match value {
-        toml::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn merged(defaults: BTreeMap<String, String>, overrides: &BTreeMap<String, toml::Value>) -> BTreeMap<String, String> {
+/// `defaults` with `overrides` written over them, as clients and brokers receive them.
+pub fn merged(defaults: BTreeMap<String, String>, overrides: &BTreeMap<String, toml::Value>) -> BTreeMap<String, String> {
     let mut all = defaults;
     all.extend(overrides.iter().map(|(k, v)| (k.clone(), value_text(v))));
     all
 }
 
 /// The server.properties text of broker `index` (0-based).
-pub fn server_properties(stack: &Stack, index: u32) -> String {
+pub fn server_properties(stack: &StackSettings, index: u32) -> String {
     let n = stack.brokers;
     let kafka = stack.ports.kafka + index as u16;
     let controller = stack.ports.controller + index as u16;
@@ -187,10 +181,10 @@ impl Builder<'_> {
     }
 }
 
-fn wait(container: &str, probe: Probe, timeout_s: u64) -> WaitFor {
+fn wait(container: &str, check: Check, timeout_s: u64) -> WaitFor {
     WaitFor {
         container: container.to_string(),
-        probe,
+        check,
         timeout: Duration::from_secs(timeout_s),
         interval: Duration::from_millis(250),
     }
@@ -201,7 +195,7 @@ fn kv(k: &str, v: impl Into<String>) -> (String, String) {
 }
 
 /// Plans the stack of `stack`; `stack_id` labels its containers, `db_password` guards both databases.
-pub fn plan(stack: &Stack, stack_id: &str, owner: Owner, db_password: &str, cluster_id: &str) -> StackPlan {
+pub fn plan(stack: &StackSettings, stack_id: &str, owner: Owner, db_password: &str, cluster_id: &str) -> StackPlan {
     let b = Builder { stack_id, owner };
     let p = &stack.ports;
     let bootstrap: Vec<String> = (0..stack.brokers).map(|i| format!("127.0.0.1:{}", p.kafka + i as u16)).collect();
@@ -228,11 +222,11 @@ pub fn plan(stack: &Stack, stack_id: &str, owner: Owner, db_password: &str, clus
         ];
         ports.push((p.kafka + i as u16, name.clone()));
         ports.push((p.controller + i as u16, name.clone()));
-        let probe = Probe::KafkaBrokers { bootstrap: format!("127.0.0.1:{}", p.kafka + i as u16), expected: stack.brokers as usize };
+        let check = Check::KafkaBrokers { bootstrap: format!("127.0.0.1:{}", p.kafka + i as u16), expected: stack.brokers as usize };
         infrastructure.push(Part {
             role: Role::Kafka,
             spec: b.spec(&name, &stack.images.kafka, env, stack.limits.kafka),
-            wait: wait(&name, probe, 120),
+            wait: wait(&name, check, 120),
         });
     }
 
@@ -247,7 +241,7 @@ pub fn plan(stack: &Stack, stack_id: &str, owner: Owner, db_password: &str, clus
     infrastructure.push(Part {
         role: Role::SchemaRegistry,
         spec: b.spec("kgb-schema-registry", &stack.images.schema_registry, registry_env, stack.limits.schema_registry),
-        wait: wait("kgb-schema-registry", Probe::Http { url: format!("{}/subjects", endpoints.registry) }, 120),
+        wait: wait("kgb-schema-registry", Check::Http { url: format!("{}/subjects", endpoints.registry) }, 120),
     });
 
     for (name, port, url, role) in
@@ -258,7 +252,7 @@ pub fn plan(stack: &Stack, stack_id: &str, owner: Owner, db_password: &str, clus
         infrastructure.push(Part {
             role,
             spec: b.spec(name, &stack.images.postgres, env, stack.limits.db),
-            wait: wait(name, Probe::Postgres { url: url.clone() }, 60),
+            wait: wait(name, Check::Postgres { url: url.clone() }, 60),
         });
     }
 
@@ -276,7 +270,7 @@ pub fn plan(stack: &Stack, stack_id: &str, owner: Owner, db_password: &str, clus
     let synchronizer = Part {
         role: Role::Synchronizer,
         spec: b.spec("kgb-synchronizer", &stack.images.synchronizer, sync_env, Limit::default()),
-        wait: wait("kgb-synchronizer", Probe::Exited, 120),
+        wait: wait("kgb-synchronizer", Check::Exited, 120),
     };
 
     for (k, v) in merged(producer_defaults(), &stack.services.producer) {
@@ -288,7 +282,7 @@ pub fn plan(stack: &Stack, stack_id: &str, owner: Owner, db_password: &str, clus
     let service = |name: &str, image: &str, db: &str, port: u16, limit: Limit, role: Role, health: String| {
         let mut env = kafka_env.clone();
         env.extend([kv(vars::DATABASE_URL, db), kv(vars::HTTP_PORT, port.to_string()), kv("RUST_LOG", "info")]);
-        Part { role, spec: b.spec(name, image, env, limit), wait: wait(name, Probe::Http { url: health }, 60) }
+        Part { role, spec: b.spec(name, image, env, limit), wait: wait(name, Check::Http { url: health }, 60) }
     };
     ports.push((p.command_handler_health, "kgb-command-handler".to_string()));
     ports.push((p.graphql, "kgb-graphql-endpoint".to_string()));
@@ -327,7 +321,7 @@ pub fn plan(stack: &Stack, stack_id: &str, owner: Owner, db_password: &str, clus
             ],
             Limit::default(),
         ),
-        wait: wait("kgb-frontend", Probe::Http { url: format!("http://127.0.0.1:{}/health", p.frontend) }, 60),
+        wait: wait("kgb-frontend", Check::Http { url: format!("http://127.0.0.1:{}/health", p.frontend) }, 60),
     });
 
     StackPlan { infrastructure, synchronizer, services, endpoints, ports }
@@ -337,8 +331,8 @@ pub fn plan(stack: &Stack, stack_id: &str, owner: Owner, db_password: &str, clus
 mod tests {
     use super::*;
 
-    fn stack(brokers: u32) -> Stack {
-        Stack { brokers, ..Stack::default() }
+    fn stack(brokers: u32) -> StackSettings {
+        StackSettings { brokers, ..StackSettings::default() }
     }
 
     #[test]

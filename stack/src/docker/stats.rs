@@ -8,21 +8,20 @@ use bollard::models::ContainerStatsResponse;
 use bollard::query_parameters::StatsOptionsBuilder;
 use bollard::Docker;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 
 use super::DockerError;
 
-/// A container's resource use at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
+/// A container's resource use at one moment, as the engine reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Usage {
     /// Share of the whole machine's CPU since the engine's previous reading, in percent.
     pub cpu_pct: f64,
     /// Memory in use minus page cache, in MiB.
     pub mem_mib: f64,
 }
 
-/// Computes a [`Sample`] from the engine's stats answer; `None` when it lacks the numbers (container gone).
-pub fn sample_from(stats: &ContainerStatsResponse) -> Option<Sample> {
+/// Computes a [`Usage`] from the engine's stats answer; `None` when it lacks the numbers (container gone).
+pub fn sample_from(stats: &ContainerStatsResponse) -> Option<Usage> {
     let cpu = stats.cpu_stats.as_ref()?;
     let pre = stats.precpu_stats.as_ref()?;
     let total = cpu.cpu_usage.as_ref()?.total_usage?;
@@ -40,14 +39,14 @@ pub fn sample_from(stats: &ContainerStatsResponse) -> Option<Sample> {
         .as_ref()
         .and_then(|s| s.get("total_cache").or_else(|| s.get("inactive_file")).copied())
         .unwrap_or(0) as f64;
-    Some(Sample { cpu_pct, mem_mib: (usage - cache).max(0.0) / (1024.0 * 1024.0) })
+    Some(Usage { cpu_pct, mem_mib: (usage - cache).max(0.0) / (1024.0 * 1024.0) })
 }
 
 /// Samples one container (the engine waits about a second to fill the previous CPU reading).
 ///
 /// # Errors
 /// The engine's error naming the container.
-pub async fn sample(docker: &Docker, name: &str) -> Result<Option<Sample>, DockerError> {
+pub async fn sample(docker: &Docker, name: &str) -> Result<Option<Usage>, DockerError> {
     // one_shot=false makes the engine take two readings, so precpu_stats is filled and CPU % is meaningful.
     let options = StatsOptionsBuilder::default().stream(false).one_shot(false).build();
     let mut stream = docker.stats(name, Some(options));
@@ -59,7 +58,7 @@ pub async fn sample(docker: &Docker, name: &str) -> Result<Option<Sample>, Docke
 }
 
 /// Samples several containers at once; containers without numbers are left out.
-pub async fn sample_all(docker: &Docker, names: &[String]) -> Result<BTreeMap<String, Sample>, DockerError> {
+pub async fn sample_all(docker: &Docker, names: &[String]) -> Result<BTreeMap<String, Usage>, DockerError> {
     let samples = futures_util::future::try_join_all(names.iter().map(|n| sample(docker, n))).await?;
     Ok(names.iter().cloned().zip(samples).filter_map(|(n, s)| s.map(|s| (n, s))).collect())
 }

@@ -10,7 +10,7 @@ use super::container;
 
 /// What "ready" means for one container.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Probe {
+pub enum Check {
     /// Kafka metadata from `bootstrap` lists `expected` brokers.
     KafkaBrokers { bootstrap: String, expected: usize },
     /// An HTTP GET of `url` answers with a 2xx status.
@@ -25,7 +25,7 @@ pub enum Probe {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WaitFor {
     pub container: String,
-    pub probe: Probe,
+    pub check: Check,
     pub timeout: Duration,
     pub interval: Duration,
 }
@@ -41,17 +41,17 @@ pub enum ReadinessError {
 
 const LOG_LINES: usize = 30;
 
-/// Polls the probe until it passes, the container dies, or the timeout passes.
+/// Polls the check until it passes, the container dies, or the timeout passes.
 ///
 /// # Errors
 /// [`ReadinessError`] with the container's last log lines.
 pub async fn wait(docker: &Docker, wait: &WaitFor) -> Result<Duration, ReadinessError> {
     let start = Instant::now();
-    if wait.probe == Probe::Exited {
+    if wait.check == Check::Exited {
         return wait_exited(docker, wait, start).await;
     }
     loop {
-        let last = match check(&wait.probe).await {
+        let last = match check(&wait.check).await {
             Ok(()) => return Ok(start.elapsed()),
             Err(e) => e,
         };
@@ -94,13 +94,13 @@ async fn wait_exited(docker: &Docker, wait: &WaitFor, start: Instant) -> Result<
     }
 }
 
-/// One check of a probe: `Ok` when ready, else why not.
-pub async fn check(probe: &Probe) -> Result<(), String> {
-    match probe {
-        Probe::KafkaBrokers { bootstrap, expected } => kafka_brokers(bootstrap, *expected).await,
-        Probe::Http { url } => http_ok(url).await,
-        Probe::Postgres { url } => postgres_ok(url).await,
-        Probe::Exited => Err("an exit is awaited, not polled".to_string()),
+/// One check: `Ok` when ready, else why not.
+pub async fn check(check: &Check) -> Result<(), String> {
+    match check {
+        Check::KafkaBrokers { bootstrap, expected } => kafka_brokers(bootstrap, *expected).await,
+        Check::Http { url } => http_ok(url).await,
+        Check::Postgres { url } => postgres_ok(url).await,
+        Check::Exited => Err("an exit is awaited, not polled".to_string()),
     }
 }
 

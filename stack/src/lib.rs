@@ -1,8 +1,27 @@
-//! One stack's lifecycle: plan -> free ports -> images present -> infrastructure up and ready -> database schemas
-//! -> synchronizer to completion -> bank services ready; and teardown, which also runs on drop.
+//! The bank's stack as containers on one Docker engine: what `bench` and the bank's own tests both bring up.
+//!
+//! Data flows down these modules:
+//! - [`settings`]: the `[stack]` section of an experiment file, typed, with the 2019 profile as defaults.
+//! - [`plan`]: those settings become the stack's containers (images, environment, limits, readiness checks).
+//! - [`ports`]: every planned port is checked free before anything starts.
+//! - [`images`]: the images the plan names, built offline on this machine and labelled with their input hash.
+//! - [`docker`]: the engine through bollard: labelled containers, readiness checks, logs and resource samples.
+//! - [`Stack`] (this file): one lifecycle, plan -> free ports -> images present -> infrastructure up and ready ->
+//!   database schemas -> synchronizer to completion -> bank services ready; and teardown, which also runs on drop.
+//! - `testing` (feature `testing`): real stacks for integration tests, one at a time per test binary.
+//!
+//! Nothing here knows about load, results or reports: those are the harness's.
 
+pub mod docker;
+pub mod images;
 pub mod plan;
 pub mod ports;
+pub mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+/// The label every container and image made by bench carries, so leftovers can always be found.
+pub const LABEL_BENCH: &str = "kgb.bench";
 
 use std::time::{Duration, Instant};
 
@@ -16,8 +35,7 @@ pub use ports::PortTaken;
 use crate::docker::container::{self, LABEL_STACK};
 use crate::docker::readiness::{self, ReadinessError};
 use crate::docker::DockerError;
-use crate::experiment;
-use crate::images;
+use crate::settings::StackSettings;
 
 /// Why a stack did not come up. Whatever had started is removed before this is returned.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +110,7 @@ impl Stack {
     /// [`StackError`]; everything started is removed first.
     pub async fn up(
         docker: &Docker,
-        settings: &experiment::Stack,
+        settings: &StackSettings,
         options: Options,
         progress: &(dyn Fn(String) + Sync),
     ) -> Result<Stack, StackError> {
@@ -106,7 +124,7 @@ impl Stack {
     /// [`StackError`]; everything started is removed first.
     pub async fn up_until(
         docker: &Docker,
-        settings: &experiment::Stack,
+        settings: &StackSettings,
         options: Options,
         progress: &(dyn Fn(String) + Sync),
         interrupt: &CancellationToken,

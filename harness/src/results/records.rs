@@ -1,0 +1,231 @@
+//! The records of a results file: one `header`, a `row` per probe loop, one `end`; each line tagged by `kind`.
+//! Fields are only ever added (with defaults), so files written by earlier versions still read.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::experiment::{Experiment, FaultAction};
+
+/// One line of a results file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Line {
+    Header(Box<Header>),
+    Row(Row),
+    End(Box<End>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub experiment: String,
+    pub variant: String,
+    /// The variant's complete settings (credentials of an external deployment are never written).
+    pub parameters: Experiment,
+    /// 1-based index of this run among the variant's repeats.
+    pub repeat: u32,
+    pub harness_version: String,
+    pub git_commit: String,
+    /// Image reference -> image id.
+    pub images: BTreeMap<String, String>,
+    pub host: Host,
+    /// RFC 3339.
+    pub started_at: String,
+    /// Seconds the stack took to come up; absent when bring-up was interrupted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_ready_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    pub hostname: String,
+    pub cpus: usize,
+    pub mem_mib: u64,
+}
+
+/// One probe loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub r#loop: u32,
+    /// Unix time in ms when the loop ended.
+    pub t_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_ms: Option<f64>,
+    pub timeout: bool,
+    pub generators: u32,
+    /// Generator latencies answered since the previous row.
+    #[serde(default)]
+    pub generator_ms: Vec<f64>,
+    /// Generator errors since the previous row.
+    #[serde(default)]
+    pub errors: u32,
+    /// Container (and `bench`) -> resource use, on sampled rows only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<BTreeMap<String, Sample>>,
+    /// Faults that began or ended during this loop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Mark>,
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    Timeouts,
+    MaxLoops,
+    Interrupt,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct End {
+    pub ended_by: EndedBy,
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// What went wrong when `ended_by` is `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub audit: Audit,
+    /// Containers that were no longer running when the load ended, with their last log lines.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stopped: BTreeMap<String, String>,
+    /// CPU time bench itself used during the load, and per 1,000 transfers driven.
+    pub bench_cpu_ms: f64,
+    pub bench_cpu_ms_per_1000_transfers: f64,
+    /// bench's CPU in the sampled window with the most transfers per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench_peak: Option<BenchPeak>,
+    pub duration_s: f64,
+    /// RFC 3339.
+    pub ended_at: String,
+}
+
+/// What the load counted, in the end line (and as the run drives, in the driver).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub loops: u32,
+    pub timeouts: u32,
+    /// Of those, timeouts inside a fault's window (not counted towards `max_timeouts`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fault_timeouts: u32,
+    /// Generators running at the end: the load the run sustained.
+    pub generators: u32,
+    /// Transfers answered (probe and generators).
+    pub transfers: u64,
+    pub errors: u64,
+}
+
+/// bench's own CPU in one window between resource samples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BenchPeak {
+    pub transfers_per_s: f64,
+    /// A share of the whole machine, as container samples are.
+    pub cpu_pct: f64,
+    pub cpu_ms_per_1000_transfers: f64,
+}
+
+impl BenchPeak {
+    /// How busy bench's one thread was, in % of a core.
+    pub fn core_pct(&self) -> f64 {
+        self.transfers_per_s * self.cpu_ms_per_1000_transfers / 1e4
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl End {
+    /// The end line of a run interrupted while its stack was coming up: nothing was measured or audited.
+    pub fn interrupted_before_load() -> End {
+        End {
+            ended_by: EndedBy::Interrupt,
+            counts: Counts::default(),
+            error: None,
+            audit: Audit::not_done("interrupted during bring-up"),
+            stopped: BTreeMap::new(),
+            bench_cpu_ms: 0.0,
+            bench_cpu_ms_per_1000_transfers: 0.0,
+            bench_peak: None,
+            duration_s: 0.0,
+            ended_at: chrono::Utc::now().to_rfc3339(),
+        }
+    }
+}
+
+/// A container's (or bench's own) resource use at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Share of the whole machine's CPU since the previous sample, in percent.
+    pub cpu_pct: f64,
+    /// Memory in use minus page cache, in MiB.
+    pub mem_mib: f64,
+}
+
+/// Whether a fault mark is its beginning or its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Edge {
+    Start,
+    End,
+}
+
+/// A fault beginning or ending, on the row of the loop it happened in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mark {
+    pub target: String,
+    pub action: FaultAction,
+    pub edge: Edge,
+    /// The engine refused (the fault may not have happened, or the container may not be back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The audit's verdict: one boolean per rule, and the numbers behind them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Audit {
+    pub passed: bool,
+    /// Sum of balances = start + inflows − outflows.
+    pub money_conserved: bool,
+    /// Each confirmed transfer produced one BalanceChanged per account of this bank it touched, a failed one none.
+    pub events_produced: bool,
+    /// db-ge holds exactly one transaction per BalanceChanged.
+    pub events_stored_once: bool,
+    /// No transfer a client saw confirmed was failed in the bank, or the other way round.
+    pub no_transfer_confirmed_and_failed: bool,
+    pub balance_sum: i64,
+    pub expected_sum: i64,
+    pub confirmed_transfers: i64,
+    pub transfers_with_wrong_events: i64,
+    pub events_missing_in_db_ge: usize,
+    pub rows_without_event: usize,
+    pub answers_checked: usize,
+    pub answers_contradicted: usize,
+    /// Why the audit could not run, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Audit {
+    /// A failed audit that could not look at the books.
+    pub fn not_done(why: impl Into<String>) -> Audit {
+        Audit { error: Some(why.into()), ..Audit::default() }
+    }
+
+    /// The rules that failed, for the summary (empty when passed).
+    pub fn failures(&self) -> Vec<&'static str> {
+        if self.error.is_some() {
+            return vec!["not done"];
+        }
+        [
+            (self.money_conserved, "money not conserved"),
+            (self.events_produced, "events missing"),
+            (self.events_stored_once, "db-ge rows differ from events"),
+            (self.no_transfer_confirmed_and_failed, "answers contradict the bank"),
+        ]
+        .into_iter()
+        .filter(|(ok, _)| !ok)
+        .map(|(_, what)| what)
+        .collect()
+    }
+}
