@@ -24,74 +24,22 @@ pub async fn audit(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)]) -> Audi
     }
 }
 
+type Db = tokio_postgres::Client;
+
+fn sql(what: &'static str) -> impl Fn(tokio_postgres::Error) -> String {
+    move |e| format!("{what}: {e}")
+}
+
 async fn run(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)]) -> Result<Audit, String> {
     let ch = topology::db::connect(db_ch, 1, topology::sql::DB_CH_SCHEMA, "db-ch").await.map_err(|e| e.to_string())?;
     let ge = topology::db::connect(db_ge, 1, topology::sql::DB_GE_SCHEMA, "db-ge").await.map_err(|e| e.to_string())?;
     let ch = ch.get().await.map_err(|e| format!("db-ch: {e}"))?;
     let ge = ge.get().await.map_err(|e| format!("db-ge: {e}"))?;
-    let sql = |what: &'static str| move |e: tokio_postgres::Error| format!("{what}: {e}");
-
-    // db-ge stores events asynchronously: wait (bounded) until it holds as many rows as db-ch produced events.
-    let deadline = tokio::time::Instant::now() + CATCH_UP;
-    loop {
-        let events: i64 = ch.query_one("SELECT count(*) FROM balance_event", &[]).await.map_err(sql("counting events"))?.get(0);
-        let rows: i64 = ge.query_one("SELECT count(*) FROM transaction", &[]).await.map_err(sql("counting rows"))?.get(0);
-        if rows >= events || tokio::time::Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-
-    let money = ch
-        .query_one(
-            "SELECT (SELECT sum(balance) FROM account)::bigint,
-                    coalesce(sum(amount) FILTER (WHERE from_party NOT IN (SELECT iban FROM account)), 0)::bigint,
-                    coalesce(sum(amount) FILTER (WHERE to_party NOT IN (SELECT iban FROM account)), 0)::bigint,
-                    count(*)
-             FROM command_outcome WHERE kind = 'money_transfer' AND success",
-            &[],
-        )
-        .await
-        .map_err(sql("summing balances"))?;
-    let (balance_sum, inflows, outflows, confirmed): (i64, i64, i64, i64) = (money.get(0), money.get(1), money.get(2), money.get(3));
-    let expected_sum = topology::iban::HOUSE_START_BALANCE + inflows - outflows;
-
-    let wrong_events: i64 = ch
-        .query_one(
-            "SELECT count(*) FROM command_outcome o WHERE o.kind = 'money_transfer' AND
-               (SELECT count(*) FROM balance_event e WHERE e.command_id = o.command_id) <>
-               CASE WHEN o.success
-                 THEN (EXISTS (SELECT 1 FROM account a WHERE a.iban = o.from_party))::int
-                    + (EXISTS (SELECT 1 FROM account a WHERE a.iban = o.to_party))::int
-                 ELSE 0 END",
-            &[],
-        )
-        .await
-        .map_err(sql("matching events to transfers"))?
-        .get(0);
-
-    let produced: HashSet<String> = ch
-        .query("SELECT command_id::text || ':' || n FROM balance_event", &[])
-        .await
-        .map_err(sql("reading events"))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let stored: Vec<String> =
-        ge.query("SELECT event_id FROM transaction", &[]).await.map_err(sql("reading db-ge rows"))?.iter().map(|r| r.get(0)).collect();
-    let stored_set: HashSet<&String> = stored.iter().collect();
-    let missing = produced.iter().filter(|id| !stored_set.contains(id)).count();
-    let extra = stored.iter().filter(|id| !produced.contains(*id)).count() + (stored.len() - stored_set.len());
-
-    let outcomes: HashMap<Uuid, bool> = ch
-        .query("SELECT command_id, success FROM command_outcome WHERE kind = 'money_transfer'", &[])
-        .await
-        .map_err(sql("reading outcomes"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    let contradicted = answers.iter().filter(|(id, answer)| contradicts(answer, outcomes.get(id).copied())).count();
-
+    catch_up(&ch, &ge).await?;
+    let (balance_sum, expected_sum, confirmed) = money(&ch).await?;
+    let wrong_events = wrong_events(&ch).await?;
+    let (missing, extra) = stored_once(&ch, &ge).await?;
+    let contradicted = contradicted(&ch, answers).await?;
     let mut audit = Audit {
         passed: false,
         money_conserved: balance_sum == expected_sum,
@@ -110,6 +58,82 @@ async fn run(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)]) -> Result<Aud
     };
     audit.passed = audit.failures().is_empty();
     Ok(audit)
+}
+
+/// db-ge stores events asynchronously: waits (bounded) until it holds as many rows as db-ch produced events.
+async fn catch_up(ch: &Db, ge: &Db) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + CATCH_UP;
+    loop {
+        let events: i64 = ch.query_one("SELECT count(*) FROM balance_event", &[]).await.map_err(sql("counting events"))?.get(0);
+        let rows: i64 = ge.query_one("SELECT count(*) FROM transaction", &[]).await.map_err(sql("counting rows"))?.get(0);
+        if rows >= events || tokio::time::Instant::now() >= deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// (sum of balances, what it should be: start + inflows − outflows, confirmed transfers).
+async fn money(ch: &Db) -> Result<(i64, i64, i64), String> {
+    let money = ch
+        .query_one(
+            "SELECT (SELECT sum(balance) FROM account)::bigint,
+                    coalesce(sum(amount) FILTER (WHERE from_party NOT IN (SELECT iban FROM account)), 0)::bigint,
+                    coalesce(sum(amount) FILTER (WHERE to_party NOT IN (SELECT iban FROM account)), 0)::bigint,
+                    count(*)
+             FROM command_outcome WHERE kind = 'money_transfer' AND success",
+            &[],
+        )
+        .await
+        .map_err(sql("summing balances"))?;
+    let (balance_sum, inflows, outflows, confirmed): (i64, i64, i64, i64) = (money.get(0), money.get(1), money.get(2), money.get(3));
+    Ok((balance_sum, topology::iban::HOUSE_START_BALANCE + inflows - outflows, confirmed))
+}
+
+/// Transfers whose BalanceChanged events are not one per account of this bank they touched (none when failed).
+async fn wrong_events(ch: &Db) -> Result<i64, String> {
+    let row = ch
+        .query_one(
+            "SELECT count(*) FROM command_outcome o WHERE o.kind = 'money_transfer' AND
+               (SELECT count(*) FROM balance_event e WHERE e.command_id = o.command_id) <>
+               CASE WHEN o.success
+                 THEN (EXISTS (SELECT 1 FROM account a WHERE a.iban = o.from_party))::int
+                    + (EXISTS (SELECT 1 FROM account a WHERE a.iban = o.to_party))::int
+                 ELSE 0 END",
+            &[],
+        )
+        .await
+        .map_err(sql("matching events to transfers"))?;
+    Ok(row.get(0))
+}
+
+/// (events missing in db-ge, db-ge rows without an event or duplicated).
+async fn stored_once(ch: &Db, ge: &Db) -> Result<(usize, usize), String> {
+    let produced: HashSet<String> = ch
+        .query("SELECT command_id::text || ':' || n FROM balance_event", &[])
+        .await
+        .map_err(sql("reading events"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let stored: Vec<String> =
+        ge.query("SELECT event_id FROM transaction", &[]).await.map_err(sql("reading db-ge rows"))?.iter().map(|r| r.get(0)).collect();
+    let stored_set: HashSet<&String> = stored.iter().collect();
+    let missing = produced.iter().filter(|id| !stored_set.contains(id)).count();
+    let extra = stored.iter().filter(|id| !produced.contains(*id)).count() + (stored.len() - stored_set.len());
+    Ok((missing, extra))
+}
+
+/// Answers the load's clients received that the bank's stored outcomes contradict.
+async fn contradicted(ch: &Db, answers: &[(Uuid, Answer)]) -> Result<usize, String> {
+    let outcomes: HashMap<Uuid, bool> = ch
+        .query("SELECT command_id, success FROM command_outcome WHERE kind = 'money_transfer'", &[])
+        .await
+        .map_err(sql("reading outcomes"))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    Ok(answers.iter().filter(|(id, answer)| contradicts(answer, outcomes.get(id).copied())).count())
 }
 
 /// Whether a client's answer contradicts the bank's stored outcome (`None`: the bank never saw the command).

@@ -1,7 +1,8 @@
 //! The load of one run (DESIGN.md §6): a probe measuring end-to-end latency, and generators that join on a
 //! schedule to push the system until its answers time out.
 //!
-//! - [`client`] and [`legacy`]: GraphQL subscriptions over websockets in both subprotocols.
+//! - [`client`] and `legacy`: GraphQL subscriptions over websockets in both subprotocols, on what `wire`
+//!   holds for both (socket, errors, answers).
 //! - [`bank`]: the 2019 operations, and the [`bank::Bank`] trait the state machines are written against.
 //! - [`schedule`]: the slot grid shared by probe and generators (no catch-up bursts).
 //! - [`probe`], [`chain`], [`generator`]: the probe cycle, the generators' transfer chain and their tasks.
@@ -14,3 +15,4 @@ pub mod generator;
 mod legacy;
 pub mod probe;
 pub mod schedule;
+mod wire;

@@ -196,12 +196,21 @@ fn kv(k: &str, v: impl Into<String>) -> (String, String) {
 
 /// Plans the stack of `stack`; `stack_id` labels its containers, `db_password` guards both databases.
 pub fn plan(stack: &StackSettings, stack_id: &str, owner: Owner, db_password: &str, cluster_id: &str) -> StackPlan {
-    let b = Builder { stack_id, owner };
+    let planner = Planner { stack, builder: Builder { stack_id, owner }, endpoints: endpoints(stack, db_password) };
+    let mut ports = Vec::new();
+    let mut infrastructure = planner.brokers(cluster_id, &mut ports);
+    infrastructure.push(planner.registry(&mut ports));
+    infrastructure.extend(planner.databases(db_password, &mut ports));
+    let synchronizer = planner.synchronizer();
+    let services = planner.services(&mut ports);
+    StackPlan { infrastructure, synchronizer, services, endpoints: planner.endpoints, ports }
+}
+
+fn endpoints(stack: &StackSettings, db_password: &str) -> Endpoints {
     let p = &stack.ports;
     let bootstrap: Vec<String> = (0..stack.brokers).map(|i| format!("127.0.0.1:{}", p.kafka + i as u16)).collect();
-    let bootstrap = bootstrap.join(",");
-    let endpoints = Endpoints {
-        bootstrap: bootstrap.clone(),
+    Endpoints {
+        bootstrap: bootstrap.join(","),
         registry: format!("http://127.0.0.1:{}/apis/ccompat/v7", p.registry),
         db_ch: format!("postgres://postgres:{db_password}@127.0.0.1:{}/postgres", p.db_ch),
         db_ge: format!("postgres://postgres:{db_password}@127.0.0.1:{}/postgres", p.db_ge),
@@ -209,122 +218,144 @@ pub fn plan(stack: &StackSettings, stack_id: &str, owner: Owner, db_password: &s
         graphql_ws: format!("ws://127.0.0.1:{}/graphql", p.graphql),
         command_handler_health: format!("http://127.0.0.1:{}/health", p.command_handler_health),
         frontend: format!("http://127.0.0.1:{}/", p.frontend),
-    };
-    let mut ports = Vec::new();
-    let mut infrastructure = Vec::new();
+    }
+}
 
-    for i in 0..stack.brokers {
-        let name = format!("kgb-kafka-{}", i + 1);
+/// One stack being planned: each method plans one kind of part and notes the ports it listens on.
+struct Planner<'a> {
+    stack: &'a StackSettings,
+    builder: Builder<'a>,
+    endpoints: Endpoints,
+}
+
+impl Planner<'_> {
+    fn brokers(&self, cluster_id: &str, ports: &mut Vec<(u16, String)>) -> Vec<Part> {
+        let (stack, p) = (self.stack, &self.stack.ports);
+        (0..stack.brokers)
+            .map(|i| {
+                let name = format!("kgb-kafka-{}", i + 1);
+                let env = vec![
+                    kv("KAFKA_CLUSTER_ID", cluster_id),
+                    kv("KAFKA_SERVER_PROPERTIES", server_properties(stack, i)),
+                    kv("KAFKA_JVM_OPTS", stack.kafka_jvm_opts.clone()),
+                ];
+                ports.push((p.kafka + i as u16, name.clone()));
+                ports.push((p.controller + i as u16, name.clone()));
+                let check = Check::KafkaBrokers { bootstrap: format!("127.0.0.1:{}", p.kafka + i as u16), expected: stack.brokers as usize };
+                Part { role: Role::Kafka, spec: self.builder.spec(&name, &stack.images.kafka, env, stack.limits.kafka), wait: wait(&name, check, 120) }
+            })
+            .collect()
+    }
+
+    fn registry(&self, ports: &mut Vec<(u16, String)>) -> Part {
+        let (stack, p) = (self.stack, &self.stack.ports);
         let env = vec![
-            kv("KAFKA_CLUSTER_ID", cluster_id),
-            kv("KAFKA_SERVER_PROPERTIES", server_properties(stack, i)),
-            kv("KAFKA_JVM_OPTS", stack.kafka_jvm_opts.clone()),
+            kv("QUARKUS_HTTP_HOST", "127.0.0.1"),
+            kv("QUARKUS_HTTP_PORT", p.registry.to_string()),
+            kv("QUARKUS_MANAGEMENT_HOST", "127.0.0.1"),
+            kv("QUARKUS_MANAGEMENT_PORT", (p.registry + 1).to_string()),
+            kv("REGISTRY_JVM_OPTS", "-Xms256m -Xmx512m"),
         ];
-        ports.push((p.kafka + i as u16, name.clone()));
-        ports.push((p.controller + i as u16, name.clone()));
-        let check = Check::KafkaBrokers { bootstrap: format!("127.0.0.1:{}", p.kafka + i as u16), expected: stack.brokers as usize };
-        infrastructure.push(Part {
-            role: Role::Kafka,
-            spec: b.spec(&name, &stack.images.kafka, env, stack.limits.kafka),
-            wait: wait(&name, check, 120),
-        });
+        ports.push((p.registry, "kgb-schema-registry".to_string()));
+        Part {
+            role: Role::SchemaRegistry,
+            spec: self.builder.spec("kgb-schema-registry", &stack.images.schema_registry, env, stack.limits.schema_registry),
+            wait: wait("kgb-schema-registry", Check::Http { url: format!("{}/subjects", self.endpoints.registry) }, 120),
+        }
     }
 
-    let registry_env = vec![
-        kv("QUARKUS_HTTP_HOST", "127.0.0.1"),
-        kv("QUARKUS_HTTP_PORT", p.registry.to_string()),
-        kv("QUARKUS_MANAGEMENT_HOST", "127.0.0.1"),
-        kv("QUARKUS_MANAGEMENT_PORT", (p.registry + 1).to_string()),
-        kv("REGISTRY_JVM_OPTS", "-Xms256m -Xmx512m"),
-    ];
-    ports.push((p.registry, "kgb-schema-registry".to_string()));
-    infrastructure.push(Part {
-        role: Role::SchemaRegistry,
-        spec: b.spec("kgb-schema-registry", &stack.images.schema_registry, registry_env, stack.limits.schema_registry),
-        wait: wait("kgb-schema-registry", Check::Http { url: format!("{}/subjects", endpoints.registry) }, 120),
-    });
-
-    for (name, port, url, role) in
-        [("kgb-db-ch", p.db_ch, &endpoints.db_ch, Role::DbCh), ("kgb-db-ge", p.db_ge, &endpoints.db_ge, Role::DbGe)]
-    {
-        let env = vec![kv("PGPORT", port.to_string()), kv("POSTGRES_PASSWORD", db_password)];
-        ports.push((port, name.to_string()));
-        infrastructure.push(Part {
-            role,
-            spec: b.spec(name, &stack.images.postgres, env, stack.limits.db),
-            wait: wait(name, Check::Postgres { url: url.clone() }, 60),
-        });
+    fn databases(&self, db_password: &str, ports: &mut Vec<(u16, String)>) -> Vec<Part> {
+        let (stack, p, e) = (self.stack, &self.stack.ports, &self.endpoints);
+        [("kgb-db-ch", p.db_ch, &e.db_ch, Role::DbCh), ("kgb-db-ge", p.db_ge, &e.db_ge, Role::DbGe)]
+            .into_iter()
+            .map(|(name, port, url, role)| {
+                let env = vec![kv("PGPORT", port.to_string()), kv("POSTGRES_PASSWORD", db_password)];
+                ports.push((port, name.to_string()));
+                Part {
+                    role,
+                    spec: self.builder.spec(name, &stack.images.postgres, env, stack.limits.db),
+                    wait: wait(name, Check::Postgres { url: url.clone() }, 60),
+                }
+            })
+            .collect()
     }
 
-    let mut kafka_env = vec![kv(vars::KAFKA_BOOTSTRAP_SERVERS, bootstrap), kv(vars::SCHEMA_REGISTRY_URL, &endpoints.registry)];
-    let mut sync_env = kafka_env.clone();
-    if let Some(n) = stack.topics.partitions {
-        sync_env.push(kv(vars::TOPIC_PARTITIONS, n.to_string()));
+    /// Where Kafka and the registry are, as every bank service and the synchronizer are told.
+    fn kafka_env(&self) -> Vec<(String, String)> {
+        vec![kv(vars::KAFKA_BOOTSTRAP_SERVERS, self.endpoints.bootstrap.clone()), kv(vars::SCHEMA_REGISTRY_URL, &self.endpoints.registry)]
     }
-    if let Some(n) = stack.topics.replication {
-        sync_env.push(kv(vars::TOPIC_REPLICATION, n.to_string()));
-    }
-    for (k, v) in &stack.topics.configs {
-        sync_env.push(kv(&vars::property_var(vars::TOPIC_CONFIG_PREFIX, k), value_text(v)));
-    }
-    let synchronizer = Part {
-        role: Role::Synchronizer,
-        spec: b.spec("kgb-synchronizer", &stack.images.synchronizer, sync_env, Limit::default()),
-        wait: wait("kgb-synchronizer", Check::Exited, 120),
-    };
 
-    for (k, v) in merged(producer_defaults(), &stack.services.producer) {
-        kafka_env.push(kv(&vars::property_var(vars::PRODUCER_PREFIX, &k), v));
+    fn synchronizer(&self) -> Part {
+        let topics = &self.stack.topics;
+        let mut env = self.kafka_env();
+        if let Some(n) = topics.partitions {
+            env.push(kv(vars::TOPIC_PARTITIONS, n.to_string()));
+        }
+        if let Some(n) = topics.replication {
+            env.push(kv(vars::TOPIC_REPLICATION, n.to_string()));
+        }
+        for (k, v) in &topics.configs {
+            env.push(kv(&vars::property_var(vars::TOPIC_CONFIG_PREFIX, k), value_text(v)));
+        }
+        Part {
+            role: Role::Synchronizer,
+            spec: self.builder.spec("kgb-synchronizer", &self.stack.images.synchronizer, env, Limit::default()),
+            wait: wait("kgb-synchronizer", Check::Exited, 120),
+        }
     }
-    for (k, v) in merged(consumer_defaults(), &stack.services.consumer) {
-        kafka_env.push(kv(&vars::property_var(vars::CONSUMER_PREFIX, &k), v));
-    }
-    let service = |name: &str, image: &str, db: &str, port: u16, limit: Limit, role: Role, health: String| {
-        let mut env = kafka_env.clone();
-        env.extend([kv(vars::DATABASE_URL, db), kv(vars::HTTP_PORT, port.to_string()), kv("RUST_LOG", "info")]);
-        Part { role, spec: b.spec(name, image, env, limit), wait: wait(name, Check::Http { url: health }, 60) }
-    };
-    ports.push((p.command_handler_health, "kgb-command-handler".to_string()));
-    ports.push((p.graphql, "kgb-graphql-endpoint".to_string()));
-    let services = vec![
-        service(
-            "kgb-command-handler",
-            &stack.images.command_handler,
-            &endpoints.db_ch,
-            p.command_handler_health,
-            stack.limits.command_handler,
-            Role::CommandHandler,
-            endpoints.command_handler_health.clone(),
-        ),
-        service(
-            "kgb-graphql-endpoint",
-            &stack.images.graphql_endpoint,
-            &endpoints.db_ge,
-            p.graphql,
-            stack.limits.graphql_endpoint,
-            Role::GraphqlEndpoint,
-            format!("http://127.0.0.1:{}/health", p.graphql),
-        ),
-    ];
-    // The UI needs no Kafka or database: only where the endpoint is.
-    ports.push((p.frontend, "kgb-frontend".to_string()));
-    let mut services = services;
-    services.push(Part {
-        role: Role::Frontend,
-        spec: b.spec(
-            "kgb-frontend",
-            &stack.images.frontend,
-            vec![
-                kv("GRAPHQL_WS_URL", endpoints.graphql_ws.clone()),
-                kv(vars::HTTP_PORT, p.frontend.to_string()),
-                kv("RUST_LOG", "info"),
-            ],
-            Limit::default(),
-        ),
-        wait: wait("kgb-frontend", Check::Http { url: format!("http://127.0.0.1:{}/health", p.frontend) }, 60),
-    });
 
-    StackPlan { infrastructure, synchronizer, services, endpoints, ports }
+    /// The command handler and the endpoint (with the experiment's client properties), then the UI.
+    fn services(&self, ports: &mut Vec<(u16, String)>) -> Vec<Part> {
+        let (stack, p, e) = (self.stack, &self.stack.ports, &self.endpoints);
+        let mut kafka_env = self.kafka_env();
+        for (k, v) in merged(producer_defaults(), &stack.services.producer) {
+            kafka_env.push(kv(&vars::property_var(vars::PRODUCER_PREFIX, &k), v));
+        }
+        for (k, v) in merged(consumer_defaults(), &stack.services.consumer) {
+            kafka_env.push(kv(&vars::property_var(vars::CONSUMER_PREFIX, &k), v));
+        }
+        let service = |name: &str, image: &str, db: &str, port: u16, limit: Limit, role: Role, health: String| {
+            let mut env = kafka_env.clone();
+            env.extend([kv(vars::DATABASE_URL, db), kv(vars::HTTP_PORT, port.to_string()), kv("RUST_LOG", "info")]);
+            Part { role, spec: self.builder.spec(name, image, env, limit), wait: wait(name, Check::Http { url: health }, 60) }
+        };
+        ports.push((p.command_handler_health, "kgb-command-handler".to_string()));
+        ports.push((p.graphql, "kgb-graphql-endpoint".to_string()));
+        ports.push((p.frontend, "kgb-frontend".to_string()));
+        let images = &stack.images;
+        vec![
+            service(
+                "kgb-command-handler",
+                &images.command_handler,
+                &e.db_ch,
+                p.command_handler_health,
+                stack.limits.command_handler,
+                Role::CommandHandler,
+                e.command_handler_health.clone(),
+            ),
+            service(
+                "kgb-graphql-endpoint",
+                &images.graphql_endpoint,
+                &e.db_ge,
+                p.graphql,
+                stack.limits.graphql_endpoint,
+                Role::GraphqlEndpoint,
+                format!("http://127.0.0.1:{}/health", p.graphql),
+            ),
+            self.frontend(),
+        ]
+    }
+
+    /// The UI needs no Kafka or database: only where the endpoint is.
+    fn frontend(&self) -> Part {
+        let p = &self.stack.ports;
+        let env = vec![kv("GRAPHQL_WS_URL", self.endpoints.graphql_ws.clone()), kv(vars::HTTP_PORT, p.frontend.to_string()), kv("RUST_LOG", "info")];
+        Part {
+            role: Role::Frontend,
+            spec: self.builder.spec("kgb-frontend", &self.stack.images.frontend, env, Limit::default()),
+            wait: wait("kgb-frontend", Check::Http { url: format!("http://127.0.0.1:{}/health", p.frontend) }, 60),
+        }
+    }
 }
 
 #[cfg(test)]

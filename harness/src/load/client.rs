@@ -1,7 +1,6 @@
 //! GraphQL subscriptions over one websocket, in either subprotocol (DESIGN.md §3): `graphql-transport-ws`
 //! through graphql-ws-client, the legacy `graphql-ws` of 2019 clients through [`super::legacy`].
 
-use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use graphql_ws_client::graphql::GraphqlOperation;
 use serde::Serialize;
@@ -10,25 +9,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::legacy;
+pub use super::wire::{Answers, ClientError};
+use super::wire::{data_of, Socket};
 use crate::experiment::Protocol;
-
-pub(super) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// What can go wrong talking to the endpoint; all of it counts as an error or a timeout of the load, never a crash.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ClientError {
-    #[error("cannot connect to {url}: {message}")]
-    Connect { url: String, message: String },
-    #[error("the websocket closed")]
-    Closed,
-    #[error("GraphQL errors: {0}")]
-    Graphql(String),
-    #[error("unexpected answer: {0}")]
-    Unexpected(String),
-}
-
-/// The data payloads of one subscription, in order; dropping the stream stops the subscription.
-pub type Answers = BoxStream<'static, Result<Value, ClientError>>;
 
 /// One websocket connection to the GraphQL endpoint.
 pub enum Client {
@@ -104,19 +87,6 @@ fn http_value(name: &'static str) -> tokio_tungstenite::tungstenite::http::Heade
     tokio_tungstenite::tungstenite::http::HeaderValue::from_static(name)
 }
 
-/// The `data` of a GraphQL response, or its errors.
-pub(super) fn data_of(mut payload: Value) -> Result<Value, ClientError> {
-    if let Some(errors) = payload.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
-        let messages: Vec<String> =
-            errors.iter().map(|e| e.get("message").and_then(Value::as_str).map_or_else(|| e.to_string(), String::from)).collect();
-        return Err(ClientError::Graphql(messages.join("; ")));
-    }
-    match payload.get_mut("data") {
-        Some(data) if !data.is_null() => Ok(data.take()),
-        _ => Err(ClientError::Unexpected(format!("no data in {payload}"))),
-    }
-}
-
 #[derive(Serialize)]
 struct Operation {
     query: &'static str,
@@ -165,19 +135,5 @@ impl graphql_ws_client::Connection for Connection {
             M::Pong => Message::Pong(Default::default()),
         };
         self.0.send(message).await.map_err(|e| graphql_ws_client::Error::Send(e.to_string()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn graphql_errors_become_client_errors() {
-        let err = data_of(json!({"data": null, "errors": [{"message": "bad"}, {"message": "worse"}]})).unwrap_err();
-        assert_eq!(err.to_string(), "GraphQL errors: bad; worse");
-        assert_eq!(data_of(json!({"data": {"a": 1}})).unwrap(), json!({"a": 1}));
-        assert!(matches!(data_of(json!({})), Err(ClientError::Unexpected(_))));
     }
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::client::{data_of, Answers, ClientError, Socket};
+use super::wire::{data_of, Answers, ClientError, Socket};
 
 type Routes = Arc<Mutex<HashMap<u64, mpsc::UnboundedSender<Result<Value, ClientError>>>>>;
 
