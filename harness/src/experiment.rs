@@ -30,6 +30,13 @@ pub enum ExperimentError {
     UnknownVariant { path: PathBuf, name: String, known: String },
 }
 
+impl ExperimentError {
+    /// Every problem with an experiment file is the user's to fix.
+    pub fn is_bad_input(&self) -> bool {
+        true
+    }
+}
+
 /// An experiment file as written, before the matrix is expanded.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -24,3 +24,15 @@ pub mod results;
 pub mod run;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+/// Whether `error` is the user's input being wrong (exit code 2) rather than the run or the system failing: each
+/// error type of the library says so of itself.
+pub fn is_bad_input(error: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(e) = error.downcast_ref::<experiment::ExperimentError>() {
+        return e.is_bad_input();
+    }
+    if let Some(e) = error.downcast_ref::<report::ReportError>() {
+        return e.is_bad_input();
+    }
+    error.downcast_ref::<results::ResultsError>().is_some_and(results::ResultsError::is_bad_input)
+}

@@ -48,6 +48,18 @@ pub enum ReportError {
     },
 }
 
+impl ReportError {
+    /// Inputs that cannot be read or make no report are the user's to fix; failing to write is the system's fault.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            ReportError::Read { .. } | ReportError::Corrupt { .. } | ReportError::UnknownInput(_) | ReportError::Empty(_) => true,
+            ReportError::Results(e) => e.is_bad_input(),
+            ReportError::Experiment(e) => e.is_bad_input(),
+            ReportError::Write { .. } => false,
+        }
+    }
+}
+
 /// One probe loop as the report needs it, from either era.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LevelRow {

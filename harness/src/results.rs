@@ -33,3 +33,10 @@ pub enum ResultsError {
     Corrupt { path: PathBuf, line: usize, message: String },
 }
 
+
+impl ResultsError {
+    /// A file that cannot be read or is not a results file is bad input; failing to write is the system's fault.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, ResultsError::Read { .. } | ResultsError::Corrupt { .. })
+    }
+}

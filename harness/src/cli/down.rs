@@ -5,7 +5,14 @@ use std::process::ExitCode;
 use stack::docker::container::{remove_labelled, LABEL_OWNER};
 use stack::LABEL_BENCH;
 
-pub async fn run(all: bool) -> anyhow::Result<ExitCode> {
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Remove every container bench ever started, also those of runs that crashed.
+    #[arg(long)]
+    all: bool,
+}
+
+pub async fn run(Args { all }: Args) -> anyhow::Result<ExitCode> {
     let docker = stack::docker::connect().await?;
     let label = if all { LABEL_BENCH.to_string() } else { format!("{LABEL_OWNER}=up") };
     let removed = remove_labelled(&docker, &label).await?;

@@ -100,12 +100,6 @@ pub fn print(file: &ExperimentFile, variants: &[Variant], repeat: u32, results: 
 }
 
 /// The producer properties the services get: bench's profile with the experiment's merged over it.
-fn properties(mut merged: BTreeMap<String, String>, set: &BTreeMap<String, toml::Value>) -> String {
-    for (k, v) in set {
-        merged.insert(k.clone(), match v {
-            toml::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        });
-    }
-    merged.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+fn properties(defaults: BTreeMap<String, String>, set: &BTreeMap<String, toml::Value>) -> String {
+    stack::plan::merged(defaults, set).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
 }

@@ -8,7 +8,17 @@ use stack::images::{self, build, Status};
 
 use super::progress::Progress;
 
-pub async fn run(check: bool, quiet: bool) -> anyhow::Result<ExitCode> {
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only list what is missing or outdated; exit 1 if anything is.
+    #[arg(long)]
+    check: bool,
+    /// Print nothing when every image is up to date.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub async fn run(Args { check, quiet }: Args) -> anyhow::Result<ExitCode> {
     let docker = stack::docker::connect().await?;
     let planned = images::plan(&docker).await.context("checking the images")?;
     if quiet && planned.iter().all(|i| i.status == Status::Current) {

@@ -31,9 +31,19 @@ struct Matrix {
     include: Vec<Entry>,
 }
 
-pub fn run(experiments: &[PathBuf], repeat: Option<u32>) -> anyhow::Result<ExitCode> {
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Experiment files (TOML).
+    #[arg(required = true)]
+    experiments: Vec<PathBuf>,
+    /// Runs per variant written into each command (default: each file's `repeat`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: Option<u32>,
+}
+
+pub fn run(Args { experiments, repeat }: Args) -> anyhow::Result<ExitCode> {
     let mut include = Vec::new();
-    for path in experiments {
+    for path in &experiments {
         let file = ExperimentFile::load(path)?;
         let runs = repeat.unwrap_or(file.experiment.repeat);
         for v in &file.variants {

@@ -7,14 +7,35 @@ use std::time::Instant;
 use anyhow::Context;
 use harness::report;
 
+#[derive(Debug, clap::Args)]
 pub struct Args {
-    pub inputs: Vec<PathBuf>,
-    pub out: Option<PathBuf>,
-    pub results: PathBuf,
-    pub baseline: Vec<PathBuf>,
-    pub alpha: f64,
-    pub fail_on_regression: bool,
+    /// Experiment files (their results under --results), results folders or files, 2019 mapping files (.edn).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The HTML file to write; the JSON goes beside it (default: results/<first input's name>.html).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where experiment files' results are.
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    /// Earlier results (folder, file or experiment file) to check every variant against.
+    #[arg(long, value_name = "PATH")]
+    baseline: Vec<PathBuf>,
+    /// Significance level of the baseline checks (latency levels share it, Bonferroni-corrected).
+    #[arg(long, default_value_t = 0.05, value_parser = alpha)]
+    alpha: f64,
+    /// Exit 1 when a variant regressed significantly against the baseline.
+    #[arg(long, requires = "baseline")]
+    fail_on_regression: bool,
 }
+
+fn alpha(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 1.0 => Ok(a),
+        _ => Err(format!("{text:?} is not a significance level between 0 and 1 (exclusive), e.g. 0.05")),
+    }
+}
+
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Args { inputs, out, results, baseline, alpha, fail_on_regression } = args;

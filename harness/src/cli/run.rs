@@ -1,34 +1,56 @@
 //! `bench run <experiment> [--repeat N] [--variant NAME]... [--results DIR] [--platform docker|external]`.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use harness::experiment::ExperimentFile;
 use harness::results::BenchPeak;
-use harness::run::{self, Summary, Interrupts, Observer, Status};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
-use tokio::signal::unix::{signal, SignalKind};
+use harness::run::{self, Interrupts, Observer, Status, Summary};
 
-pub struct Args {
-    pub experiment: PathBuf,
-    pub repeat: Option<u32>,
-    pub variants: Vec<String>,
-    pub results: PathBuf,
-    pub dry_run: bool,
-    /// Measure the deployment of the file's `[external]` instead of bringing stacks up.
-    pub external: bool,
+use super::progress::Progress;
+use super::signals::{self, Signals};
+
+/// Where `bench run` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Platform {
+    Docker,
+    External,
 }
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Experiment file (TOML).
+    experiment: PathBuf,
+    /// Runs per variant (default: the file's `repeat`); variants are interleaved.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: Option<u32>,
+    /// Run only this variant (repeatable; default: all).
+    #[arg(long = "variant", value_name = "NAME")]
+    variants: Vec<String>,
+    /// Folder of the results files.
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    /// Print the variants, their settings and the expected duration; start nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// docker: a fresh stack per run; external: measure the running deployment named in the file's [external].
+    #[arg(long, value_enum, default_value_t = Platform::Docker)]
+    platform: Platform,
+}
+
+/// What bench says at the first, second and later signals during runs.
+const RUN_SIGNALS: Signals = [
+    "interrupted: stopping, writing the end line, removing the stack (again to skip the audit)",
+    "interrupted again: skipping the audit; the stack is still being removed",
+    "still removing the stack; if bench is killed, `bench down --all` removes what is left",
+];
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let file = ExperimentFile::load(&args.experiment)?;
     let variants = file.select(&args.variants)?;
     let repeat = args.repeat.unwrap_or(file.experiment.repeat);
-    let external = if args.external { Some(file.external(&variants)?) } else { None };
+    let external = if args.platform == Platform::External { Some(file.external(&variants)?) } else { None };
     if args.dry_run {
         super::dry_run::print(&file, &variants, repeat, &args.results);
         if let Some(e) = external {
@@ -46,15 +68,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => run::Platform::Docker(docker.as_ref().context("the docker platform needs the engine")?),
     };
     let interrupts = Interrupts::default();
-    let signal = listen(interrupts.clone())?;
+    let received = signals::listen(interrupts.clone(), RUN_SIGNALS)?;
 
     let order = run::order(&variants, repeat);
     let mut finished = Vec::new();
     for (i, (r, variant)) in order.iter().enumerate() {
         let title = format!("[{}/{}] {} {} #{r}", i + 1, order.len(), file.experiment.name, variant.name);
-        let bar = LoopBar::new(&title, variant.experiment.load.max_loops, variant.experiment.load.max_timeouts);
-        let stage = |s: String| bar.stage(&s);
-        let status = |s: &Status| bar.status(s);
+        let load = &variant.experiment.load;
+        let bar = Progress::counting(&title, u64::from(load.max_loops));
+        let stage = |s: String| bar.set(s);
+        let status = |s: &Status| bar.step(u64::from(s.loop_no), status_line(s, load.max_timeouts), 20);
         let observer = Observer { stage: &stage, status: &status };
         let outcome = run::run_one(platform, &file, variant, *r, &args.results, &interrupts, &observer).await;
         bar.finish();
@@ -67,35 +90,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     print_summary(&file.experiment.name, &args.results, &finished);
     if interrupts.interrupted() {
-        // The shell's convention: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM).
-        return Ok(ExitCode::from(128 + signal.load(Ordering::SeqCst)));
+        return Ok(received.exit_code());
     }
     let complete = finished.len() == order.len();
     Ok(if complete && finished.iter().all(Summary::ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-/// Turns SIGINT and SIGTERM into [`Interrupts`]; the returned cell holds the first signal's number.
-fn listen(interrupts: Interrupts) -> anyhow::Result<Arc<AtomicU8>> {
-    let first = Arc::new(AtomicU8::new(0));
-    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
-    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let number = first.clone();
-    tokio::spawn(async move {
-        loop {
-            let n = tokio::select! {
-                Some(()) = int.recv() => 2,
-                Some(()) = term.recv() => 15,
-                else => return,
-            };
-            let _ = number.compare_exchange(0, n, Ordering::SeqCst, Ordering::SeqCst);
-            match interrupts.signal() {
-                1 => eprintln!("\ninterrupted: stopping, writing the end line, removing the stack (again to skip the audit)"),
-                2 => eprintln!("\ninterrupted again: skipping the audit; the stack is still being removed"),
-                _ => eprintln!("\nstill removing the stack; if bench is killed, `bench down --all` removes what is left"),
-            }
-        }
-    });
-    Ok(first)
 }
 
 fn one_line(f: &Summary) -> String {
@@ -175,56 +173,12 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Summary]) {
     }
 }
 
-/// A bar of loops on a terminal; on CI a line per stage and every few dozen loops.
-struct LoopBar {
-    bar: Option<ProgressBar>,
-    max_timeouts: u32,
-    start: std::time::Instant,
-}
-
-impl LoopBar {
-    fn new(title: &str, max_loops: u32, max_timeouts: u32) -> LoopBar {
-        let start = std::time::Instant::now();
-        if !std::io::stderr().is_terminal() {
-            eprintln!("{title}");
-            return LoopBar { bar: None, max_timeouts, start };
-        }
-        let bar = ProgressBar::new(u64::from(max_loops));
-        if let Ok(style) = ProgressStyle::with_template("{prefix} [{elapsed:>4}] {bar:24} {pos:>5}/{len} {wide_msg}") {
-            bar.set_style(style);
-        }
-        bar.set_prefix(title.to_string());
-        bar.enable_steady_tick(Duration::from_millis(200));
-        LoopBar { bar: Some(bar), max_timeouts, start }
-    }
-
-    fn stage(&self, stage: &str) {
-        match &self.bar {
-            Some(bar) => bar.set_message(stage.to_string()),
-            None => eprintln!("  [{:>6.1}s] {stage}", self.start.elapsed().as_secs_f64()),
-        }
-    }
-
-    fn status(&self, s: &Status) {
-        let probe = s.last_probe_ms.map_or_else(|| "timeout".to_string(), |ms| format!("{ms:.0} ms"));
-        let faults = if s.fault_timeouts > 0 { format!(" (+{} in fault windows)", s.fault_timeouts) } else { String::new() };
-        let counted = s.timeouts - s.fault_timeouts;
-        let message = format!("generators {} · probe {probe} · timeouts {counted}/{}{faults} · errors {}", s.generators, self.max_timeouts, s.errors);
-        match &self.bar {
-            Some(bar) => {
-                bar.set_position(u64::from(s.loop_no));
-                bar.set_message(message);
-            }
-            None if s.loop_no % 20 == 0 => eprintln!("  [{:>6.1}s] loop {} · {message}", self.start.elapsed().as_secs_f64(), s.loop_no),
-            None => {}
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
+/// The progress line after each loop: generators, the probe, timeouts against the limit, errors.
+fn status_line(s: &Status, max_timeouts: u32) -> String {
+    let probe = s.last_probe_ms.map_or_else(|| "timeout".to_string(), |ms| format!("{ms:.0} ms"));
+    let faults = if s.fault_timeouts > 0 { format!(" (+{} in fault windows)", s.fault_timeouts) } else { String::new() };
+    let counted = s.timeouts - s.fault_timeouts;
+    format!("generators {} · probe {probe} · timeouts {counted}/{max_timeouts}{faults} · errors {}", s.generators, s.errors)
 }
 
 #[cfg(test)]

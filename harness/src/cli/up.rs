@@ -1,16 +1,35 @@
 //! `bench up <experiment> [--variant NAME]`.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use harness::experiment::ExperimentFile;
 use stack::{Options, Owner, Services, Stack};
 
-use super::progress::Progress;
+use harness::run::Interrupts;
 
-pub async fn run(path: &Path, variant: Option<String>) -> anyhow::Result<ExitCode> {
-    let file = ExperimentFile::load(path)?;
-    let variant = match variant {
+use super::progress::Progress;
+use super::signals::{self, Signals};
+
+/// What bench says at signals while the stack comes up.
+const UP_SIGNALS: Signals = [
+    "interrupted: removing what was started",
+    "still removing what was started",
+    "still removing what was started; if bench is killed, `bench down --all` removes what is left",
+];
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Experiment file (TOML).
+    experiment: PathBuf,
+    /// Variant to bring up (default: the first).
+    #[arg(long)]
+    variant: Option<String>,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let file = ExperimentFile::load(&args.experiment)?;
+    let variant = match args.variant {
         Some(name) => file.select(&[name])?.remove(0),
         None => file.variants[0].clone(),
     };
@@ -18,22 +37,16 @@ pub async fn run(path: &Path, variant: Option<String>) -> anyhow::Result<ExitCod
     let progress = Progress::new(&format!("{} [{}]", file.experiment.name, variant.name));
     let report = |line: String| progress.set(line);
     let options = Options { owner: Owner::Up, services: Services::IfPresent };
-    // Ctrl-C while coming up removes what was started instead of leaving half a stack behind.
-    let interrupt = tokio_util::sync::CancellationToken::new();
-    let on_signal = interrupt.clone();
-    let listener = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_signal.cancel();
-        }
-    });
-    let brought_up = Stack::up_until(&docker, &variant.experiment.stack, options, &report, &interrupt).await;
-    listener.abort();
+    // Ctrl-C or SIGTERM while coming up removes what was started instead of leaving half a stack behind.
+    let interrupts = Interrupts::default();
+    let received = signals::listen(interrupts.clone(), UP_SIGNALS)?;
+    let brought_up = Stack::up_until(&docker, &variant.experiment.stack, options, &report, &interrupts.first).await;
     progress.finish();
     let stack = match brought_up {
         Ok(stack) => stack,
         Err(stack::StackError::Interrupted) => {
             eprintln!("interrupted: what was started has been removed");
-            return Ok(ExitCode::from(130));
+            return Ok(received.exit_code());
         }
         Err(e) => return Err(e.into()),
     };

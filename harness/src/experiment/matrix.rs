@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use stack::settings::value_text;
+
 use super::Experiment;
 
 /// One configuration of an experiment.
@@ -59,13 +61,6 @@ fn label(path: &str) -> String {
     split_path(path).map(|(_, key)| key).unwrap_or_else(|_| path.to_string())
 }
 
-fn display(value: &toml::Value) -> String {
-    match value {
-        toml::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Expands the file's `[matrix]` into variants; without a matrix, one variant named `default`.
 ///
 /// # Errors
@@ -112,7 +107,7 @@ pub fn expand(file: &toml::Table) -> Result<Vec<Variant>, String> {
             let name = if values.is_empty() {
                 "default".to_string()
             } else {
-                values.iter().map(|(p, v)| format!("{}={}", label(p), display(v))).collect::<Vec<_>>().join(",")
+                values.iter().map(|(p, v)| format!("{}={}", label(p), value_text(v))).collect::<Vec<_>>().join(",")
             };
             Ok(Variant { name, values, experiment })
         })
