@@ -131,14 +131,10 @@ fn the_json_matches_its_snapshot() {
     let mut inputs = synthetic("linger.ms=0", 7, 2, 30);
     inputs.extend(synthetic("linger.ms=25", 8, 3, 25));
     let built = report::build("snapshot", &inputs);
-    let json = serde_json::to_string_pretty(&built.levels).expect("json") + "\n";
-    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/report.json");
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&snapshot, &json).expect("snapshot written");
-    }
-    let expected = std::fs::read_to_string(&snapshot).expect("snapshot exists (UPDATE_SNAPSHOTS=1 writes it)");
-    assert_eq!(json, expected, "report JSON changed; if on purpose, run with UPDATE_SNAPSHOTS=1 and review the diff");
-    let first = &serde_json::from_str::<serde_json::Value>(&json).expect("parses")[0];
+    // A change shows as a diff to review (`cargo insta review`), never silently re-recorded.
+    insta::assert_json_snapshot!("report_levels", built.levels);
+    let json = serde_json::to_value(&built.levels).expect("json");
+    let first = &json[0];
     for key in ["variant", "generators", "probe", "generator", "transactions", "tps", "resources"] {
         assert!(first.get(key).is_some(), "{key} missing");
     }
