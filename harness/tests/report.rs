@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use harness::testing::synthetic::Lcg;
 use harness::report::{self, Input, LevelRow};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 fn seed() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seed/results")
@@ -65,18 +66,18 @@ fn the_2019_aggregation_is_reproduced_from_the_seed_runs() {
 }
 
 fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<Input> {
-    let mut rng = Lcg(seed);
+    let mut rng = StdRng::seed_from_u64(seed);
     (0..runs)
         .map(|r| {
             let rows: Vec<LevelRow> = (0..loops)
                 .map(|k| {
                     let generators = (k / 10) as u32;
-                    let timeout = rng.uniform() < 0.05;
+                    let timeout = rng.gen::<f64>() < 0.05;
                     LevelRow {
                         generators,
-                        probe_ms: (!timeout).then(|| 5.0 + 100.0 * rng.uniform() + f64::from(generators)),
-                        generator_ms: (0..generators).map(|_| 1.0 + 50.0 * rng.uniform()).collect(),
-                        resources: (k % 5 == 0).then(|| BTreeMap::from([("kgb-kafka-1".to_string(), (100.0 * rng.uniform(), 500.0 + rng.uniform()))])),
+                        probe_ms: (!timeout).then(|| 5.0 + 100.0 * rng.gen::<f64>() + f64::from(generators)),
+                        generator_ms: (0..generators).map(|_| 1.0 + 50.0 * rng.gen::<f64>()).collect(),
+                        resources: (k % 5 == 0).then(|| BTreeMap::from([("kgb-kafka-1".to_string(), (100.0 * rng.gen::<f64>(), 500.0 + rng.gen::<f64>()))])),
                     }
                 })
                 .collect();

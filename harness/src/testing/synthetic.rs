@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
 use crate::results::{Audit, Counts, End, EndedBy, Header, Host, Line, ResultsError, Row, Sample, Writer};
 
 /// One made-up run.
@@ -22,16 +25,6 @@ pub struct Synthetic<'a> {
     pub seed: u64,
 }
 
-/// A deterministic pseudo-random sequence in [0, 1) (no test may depend on the clock).
-pub struct Lcg(pub u64);
-
-impl Lcg {
-    pub fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 impl Synthetic<'_> {
     /// Writes the run to `<results>/<experiment>/<variant>/<start>-r<repeat>.jsonl`, as `bench run` names it,
     /// and returns the path. The run ends by its timeouts after its last loop.
@@ -39,7 +32,8 @@ impl Synthetic<'_> {
     /// # Errors
     /// The file cannot be written.
     pub fn write(&self, results: &Path) -> Result<PathBuf, ResultsError> {
-        let mut rng = Lcg(self.seed);
+        // Seeded, so a test never depends on the clock.
+        let mut rng = StdRng::seed_from_u64(self.seed);
         let started = chrono::DateTime::from_timestamp(1_790_000_000 + i64::from(self.repeat) * 86_400 + (self.seed % 86_400) as i64, 0)
             .unwrap_or_default();
         let path = crate::results::path_for(results, self.experiment, self.variant, &started, self.repeat);
@@ -61,19 +55,19 @@ impl Synthetic<'_> {
         let mut timeouts = 0;
         for k in 1..=self.loops {
             let generators = k / self.loops_per_generator;
-            let timeout = rng.uniform() < 0.01;
+            let timeout = rng.gen::<f64>() < 0.01;
             timeouts += u32::from(timeout);
             let resources = (k % 20 == 0).then(|| {
-                self.containers.iter().map(|c| (c.to_string(), Sample { cpu_pct: 100.0 * rng.uniform(), mem_mib: 1000.0 * rng.uniform() })).collect()
+                self.containers.iter().map(|c| (c.to_string(), Sample { cpu_pct: 100.0 * rng.gen::<f64>(), mem_mib: 1000.0 * rng.gen::<f64>() })).collect()
             });
             let slow = self.base_ms * (1.0 + f64::from(generators) / 10.0);
             w.write(&Line::Row(Row {
                 r#loop: k,
                 t_ms: started.timestamp_millis() + i64::from(k) * 1000,
-                probe_ms: (!timeout).then(|| micro(slow * (0.5 + rng.uniform()))),
+                probe_ms: (!timeout).then(|| micro(slow * (0.5 + rng.gen::<f64>()))),
                 timeout,
                 generators,
-                generator_ms: (0..generators.min(40) * 4).map(|_| micro(slow * 2.0 * rng.uniform())).collect(),
+                generator_ms: (0..generators.min(40) * 4).map(|_| micro(slow * 2.0 * rng.gen::<f64>())).collect(),
                 errors: 0,
                 resources,
                 faults: Vec::new(),
