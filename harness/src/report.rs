@@ -2,7 +2,7 @@
 //! transactions and resources; sustained generators per variant; Welch's t-tests between variants; written as
 //! JSON and as one self-contained HTML file.
 //!
-//! - [`edn`]: the 2019 mapping file and EDN runs, read into the same [`Input`] as new results files.
+//! - [`edn`]: the 2019 mapping file and EDN runs, read into the same [`RunRows`] as new results files.
 //! - [`aggregate`]: the figures of one variant.
 //! - [`compare`]: Welch's t-test between variants, in plain words.
 //! - [`baseline`]: each variant against earlier results of the same variant, for CI.
@@ -71,9 +71,9 @@ pub struct LevelRow {
     pub resources: Option<BTreeMap<String, (f64, f64)>>,
 }
 
-/// One run, read from a results file or a 2019 EDN file.
+/// One run as the report reads it: its rows at the report's grain, from a results file ([`Run`]) or a 2019 EDN file.
 #[derive(Debug, Clone)]
-pub struct Input {
+pub struct RunRows {
     pub variant: String,
     pub path: PathBuf,
     pub rows: Vec<LevelRow>,
@@ -94,8 +94,8 @@ pub struct Input {
     pub faults: Vec<(u32, String)>,
 }
 
-impl Input {
-    fn from_run(run: Run) -> Input {
+impl RunRows {
+    fn from_run(run: Run) -> RunRows {
         let interval = run.header.parameters.load.probe_interval();
         let faults = run
             .rows
@@ -113,7 +113,7 @@ impl Input {
                 resources: r.resources.map(|m| m.into_iter().map(|(k, s)| (k, (s.cpu_pct, s.mem_mib))).collect()),
             })
             .collect();
-        Input {
+        RunRows {
             variant: run.header.variant.clone(),
             path: run.path,
             rows,
@@ -132,7 +132,7 @@ impl Input {
 /// What [`read_inputs`] found: the runs, and the results files it skipped because they are corrupt.
 #[derive(Debug, Default)]
 pub struct Inputs {
-    pub runs: Vec<Input>,
+    pub runs: Vec<RunRows>,
     /// `path:line: what is wrong`, one per skipped file.
     pub skipped: Vec<String>,
 }
@@ -146,7 +146,7 @@ pub struct Inputs {
 /// no readable run at all is an error too, naming what was skipped.
 pub fn read_inputs(paths: &[PathBuf], results: &Path) -> Result<Inputs, ReportError> {
     let mut found = Inputs::default();
-    let mut add = |(runs, skipped): (Vec<Input>, Vec<String>)| {
+    let mut add = |(runs, skipped): (Vec<RunRows>, Vec<String>)| {
         found.runs.extend(runs);
         found.skipped.extend(skipped);
     };
@@ -181,7 +181,7 @@ pub fn read_inputs(paths: &[PathBuf], results: &Path) -> Result<Inputs, ReportEr
 }
 
 /// Reads results files on every core (parsing dominates: a 2019-sized run is tens of MB of JSON).
-fn read_runs(files: &[PathBuf]) -> (Vec<Input>, Vec<String>) {
+fn read_runs(files: &[PathBuf]) -> (Vec<RunRows>, Vec<String>) {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = files.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
@@ -191,7 +191,7 @@ fn read_runs(files: &[PathBuf]) -> (Vec<Input>, Vec<String>) {
             // A reader thread only panics on a bug; surface it as such rather than hide it.
             for read in worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
                 match read {
-                    Ok(run) => inputs.push(Input::from_run(run)),
+                    Ok(run) => inputs.push(RunRows::from_run(run)),
                     Err(e) => skipped.push(error_chain(&e)),
                 }
             }
@@ -252,7 +252,7 @@ pub struct Report {
     pub baseline: Option<baseline::Baseline>,
 }
 
-impl Input {
+impl RunRows {
     /// Where the run sits in any results tree (`<experiment>/<variant>/<file>`), so the same run has the same
     /// name whichever machine or folder it is read from; 2019 runs keep the path they were read from.
     pub fn name(&self) -> String {
@@ -269,7 +269,7 @@ impl Input {
 }
 
 /// The experiments the runs belong to (`linger`, `linger + 2019`), for the report's title.
-pub fn title(inputs: &[Input]) -> String {
+pub fn title(inputs: &[RunRows]) -> String {
     let mut names: Vec<&str> = inputs.iter().map(|i| i.header.as_ref().map_or("2019", |h| h.experiment.as_str())).collect();
     names.sort_unstable();
     names.dedup();
@@ -278,10 +278,10 @@ pub fn title(inputs: &[Input]) -> String {
 
 /// Aggregates inputs into a report. The result depends only on the set of runs, not on the order or the
 /// folders they were read from, so results merged from several machines report exactly as on one.
-pub fn build(title: &str, inputs: &[Input]) -> Report {
-    let mut sorted: Vec<&Input> = inputs.iter().collect();
+pub fn build(title: &str, inputs: &[RunRows]) -> Report {
+    let mut sorted: Vec<&RunRows> = inputs.iter().collect();
     sorted.sort_by_cached_key(|i| i.order_key());
-    let mut by_variant: BTreeMap<&str, Vec<&Input>> = BTreeMap::new();
+    let mut by_variant: BTreeMap<&str, Vec<&RunRows>> = BTreeMap::new();
     for input in &sorted {
         by_variant.entry(input.variant.as_str()).or_default().push(input);
     }
@@ -291,7 +291,7 @@ pub fn build(title: &str, inputs: &[Input]) -> Report {
             .iter()
             .map(|(variant, runs)| {
                 scope.spawn(move || {
-                    let complete: Vec<&Input> = runs.iter().copied().filter(|r| r.complete).collect();
+                    let complete: Vec<&RunRows> = runs.iter().copied().filter(|r| r.complete).collect();
                     aggregate::levels(variant, &complete)
                 })
             })

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use harness::report::{self, Input, LevelRow};
+use harness::report::{self, RunRows, LevelRow};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -65,7 +65,7 @@ fn the_2019_aggregation_is_reproduced_from_the_seed_runs() {
     assert_eq!(sustained, [("2019 0".to_string(), 50.0), ("2019 100".to_string(), 25.0)]);
 }
 
-fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<Input> {
+fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<RunRows> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..runs)
         .map(|r| {
@@ -81,7 +81,7 @@ fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<Input> 
                     }
                 })
                 .collect();
-            Input {
+            RunRows {
                 variant: variant.into(),
                 path: PathBuf::from(format!("{variant}/r{r}.jsonl")),
                 sustained: rows.last().map(|r| r.generators),

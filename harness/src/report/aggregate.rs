@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use statrs::statistics::Statistics;
 
-use super::Input;
+use super::RunRows;
 
 /// Mean, standard error (sample sd / √n), min, max and p99 of some latencies; `None` where undefined
 /// (no values, or one value for the standard error).
@@ -79,7 +79,7 @@ pub struct Level {
 }
 
 /// The levels of `variant` from its complete runs, by generator count.
-pub fn levels(variant: &str, runs: &[&Input]) -> Vec<Level> {
+pub fn levels(variant: &str, runs: &[&RunRows]) -> Vec<Level> {
     #[derive(Default)]
     struct Pool {
         probe: Vec<f64>,
@@ -167,8 +167,8 @@ pub struct VariantSummary {
 }
 
 impl VariantSummary {
-    pub fn of(variant: &str, runs: &[&Input]) -> VariantSummary {
-        let complete: Vec<&&Input> = runs.iter().filter(|r| r.complete).collect();
+    pub fn of(variant: &str, runs: &[&RunRows]) -> VariantSummary {
+        let complete: Vec<&&RunRows> = runs.iter().filter(|r| r.complete).collect();
         let sustained: Vec<f64> = complete.iter().filter_map(|r| r.sustained.map(f64::from)).collect();
         let audits: Vec<bool> = complete.iter().filter_map(|r| r.audit.as_ref().map(|a| a.passed)).collect();
         VariantSummary {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use statrs::statistics::Statistics;
 
 use super::compare::welch;
-use super::Input;
+use super::RunRows;
 
 /// What a check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,7 +65,7 @@ struct PerRun {
     latency: BTreeMap<u32, Vec<f64>>,
 }
 
-fn per_run(runs: &[&Input]) -> PerRun {
+fn per_run(runs: &[&RunRows]) -> PerRun {
     let mut latency: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
     for run in runs.iter().filter(|r| r.complete) {
         let mut levels: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
@@ -115,8 +115,8 @@ fn check(variant: &str, metric: String, baseline: &[f64], current: &[f64], alpha
     c
 }
 
-fn by_variant(inputs: &[Input]) -> BTreeMap<&str, Vec<&Input>> {
-    let mut by: BTreeMap<&str, Vec<&Input>> = BTreeMap::new();
+fn by_variant(inputs: &[RunRows]) -> BTreeMap<&str, Vec<&RunRows>> {
+    let mut by: BTreeMap<&str, Vec<&RunRows>> = BTreeMap::new();
     for i in inputs {
         by.entry(i.variant.as_str()).or_default().push(i);
     }
@@ -124,7 +124,7 @@ fn by_variant(inputs: &[Input]) -> BTreeMap<&str, Vec<&Input>> {
 }
 
 /// Checks every variant of `current` that `baseline` also has.
-pub fn compare(source: &str, current: &[Input], baseline: &[Input], alpha: f64) -> Baseline {
+pub fn compare(source: &str, current: &[RunRows], baseline: &[RunRows], alpha: f64) -> Baseline {
     let (now, before) = (by_variant(current), by_variant(baseline));
     let mut checks = Vec::new();
     let mut unmatched = Vec::new();

@@ -7,7 +7,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use statrs::statistics::Statistics;
 
 use super::aggregate::VariantSummary;
-use super::Input;
+use super::RunRows;
 
 /// Below this p-value a difference is called clear.
 const ALPHA: f64 = 0.05;
@@ -61,7 +61,7 @@ fn compare(metric: String, (a, xs): (&str, &[f64]), (b, ys): (&str, &[f64]), uni
 }
 
 /// Every pair of variants: sustained generators over runs, and probe latency at each level both reached.
-pub fn all(variants: &[VariantSummary], runs: &BTreeMap<&str, Vec<&Input>>) -> Vec<Comparison> {
+pub fn all(variants: &[VariantSummary], runs: &BTreeMap<&str, Vec<&RunRows>>) -> Vec<Comparison> {
     struct Samples {
         sustained: Vec<f64>,
         latencies: BTreeMap<u32, Vec<f64>>,
@@ -69,7 +69,7 @@ pub fn all(variants: &[VariantSummary], runs: &BTreeMap<&str, Vec<&Input>>) -> V
     let samples: Vec<Samples> = variants
         .iter()
         .map(|v| {
-            let complete: Vec<&&Input> = runs.get(v.variant.as_str()).into_iter().flatten().filter(|r| r.complete).collect();
+            let complete: Vec<&&RunRows> = runs.get(v.variant.as_str()).into_iter().flatten().filter(|r| r.complete).collect();
             let mut latencies: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
             for row in complete.iter().flat_map(|r| &r.rows) {
                 if let Some(ms) = row.probe_ms {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Input, LevelRow, ReportError};
+use super::{RunRows, LevelRow, ReportError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Edn {
@@ -124,7 +124,7 @@ impl Parser<'_> {
 const CONTAINERS: [&str; 4] = ["db", "command-handler", "kafka (3 brokers)", "graphql-endpoint"];
 
 /// Reads a 2019 mapping file and every run it names; categories become variants named `2019 <category>`.
-pub fn read_mapping(path: &Path) -> Result<Vec<Input>, ReportError> {
+pub fn read_mapping(path: &Path) -> Result<Vec<RunRows>, ReportError> {
     let bad = |message: String| ReportError::Corrupt { path: path.into(), message };
     let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.into(), source })?;
     let root = parse(&text).map_err(bad)?;
@@ -190,7 +190,7 @@ fn wildcard(name: &str, parts: &[&str]) -> bool {
 
 /// One 2019 run. A timed-out loop wrote no row: gaps in the loop numbers are its timeouts, counted at the level
 /// of the row after the gap.
-pub fn read_run(path: &Path, variant: &str) -> Result<Input, ReportError> {
+pub fn read_run(path: &Path, variant: &str) -> Result<RunRows, ReportError> {
     let bad = |message: String| ReportError::Corrupt { path: path.into(), message };
     let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.into(), source })?;
     let Edn::Vector(rows) = parse(&text).map_err(bad)? else { return Err(bad("not a vector of rows".into())) };
@@ -224,7 +224,7 @@ pub fn read_run(path: &Path, variant: &str) -> Result<Input, ReportError> {
         out.push(LevelRow { generators: generators as u32, probe_ms: number(2).filter(|v| !v.is_nan()), generator_ms, resources });
     }
     let sustained = out.last().map(|r| r.generators);
-    Ok(Input {
+    Ok(RunRows {
         variant: variant.to_string(),
         path: path.into(),
         rows: out,
