@@ -130,6 +130,14 @@ impl Fault {
     pub fn container(&self) -> String {
         format!("kgb-{}", self.target)
     }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs(self.duration_s)
+    }
+
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs(self.grace_s)
+    }
 }
 
 /// Which websocket subprotocol clients speak.

@@ -183,7 +183,7 @@ impl<'a> Faults<'a> {
     fn marks(&mut self) -> Vec<Mark> {
         let mut marks = Vec::new();
         while let Ok((at, mark)) = self.marks.try_recv() {
-            let grace = self.planned.iter().find(|f| f.target == mark.target).map_or(Duration::ZERO, |f| Duration::from_secs(f.grace_s));
+            let grace = self.planned.iter().find(|f| f.target == mark.target).map_or(Duration::ZERO, Fault::grace);
             self.windows.record(at, &mark, grace);
             marks.push(mark);
         }

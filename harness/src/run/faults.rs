@@ -29,7 +29,7 @@ pub fn spawn(docker: Docker, fault: Fault, marks: mpsc::UnboundedSender<(Instant
             let _ = marks.send((Instant::now(), mark(Edge::End, Some(format!("the fault did not happen: {e}")))));
             return;
         }
-        tokio::time::sleep(Duration::from_secs(fault.duration_s)).await;
+        tokio::time::sleep(fault.duration()).await;
         let ended = match fault.action {
             FaultAction::Kill | FaultAction::Restart => docker.start_container(&name, None).await,
             FaultAction::Pause => docker.unpause_container(&name).await,
