@@ -17,6 +17,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::commands::Commands;
 use crate::events::Events;
 use crate::schema::{BankSchema, LiveSubscriptions, Query, SubscriptionRoot};
+use crate::state::AppState;
 use crate::store::Store;
 use crate::waiters::Waiters;
 
@@ -57,13 +58,6 @@ impl Settings {
             vars,
         })
     }
-}
-
-/// Shared by every request.
-#[derive(Clone)]
-pub struct AppState {
-    pub schema: BankSchema,
-    pub shutdown: CancellationToken,
 }
 
 /// A connected endpoint: the router to serve and the consumers to run ([`crate::events::run_all`]).

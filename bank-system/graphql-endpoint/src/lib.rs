@@ -7,6 +7,7 @@
 //! - [`overhead`]: the endpoint's own time per transfer, in its two halves (`/stats`).
 //! - [`store`]: db-ge, users and transactions.
 //! - [`ws`]: both websocket subprotocols, legacy clients without `connection_init` included.
+//! - [`state`]: what every request shares (the schema, the shutdown token).
 //! - [`app`]: settings, connections and the router of one endpoint process.
 
 pub mod app;
@@ -14,6 +15,7 @@ pub mod commands;
 pub mod events;
 pub mod overhead;
 pub mod schema;
+pub mod state;
 pub mod store;
 pub mod waiters;
 pub mod ws;
