@@ -2,6 +2,7 @@
 //!
 //! - [`schema`]: queries and subscriptions with the 2019 names; filters of `stream_transactions`.
 //! - [`commands`]: `get_account` and `money_transfer`: input checks, passwords, produce and wait.
+//! - [`answers`]: what those two subscriptions answer, and the answer to a transfer's feedback.
 //! - [`waiters`]: feedback routed to the waiting subscription by uuid.
 //! - [`events`]: the consumer: BalanceChanged stored once and pushed live; feedback handed to waiters.
 //! - [`overhead`]: the endpoint's own time per transfer, in its two halves (`/stats`).
@@ -10,6 +11,7 @@
 //! - [`state`]: what every request shares (the schema, the shutdown token).
 //! - [`app`]: settings, connections and the router of one endpoint process.
 
+pub mod answers;
 pub mod app;
 pub mod commands;
 pub mod events;
