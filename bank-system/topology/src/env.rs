@@ -28,6 +28,7 @@ pub const BIND_ADDRESS: &str = "BIND_ADDRESS";
 
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:19092";
 pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:18081/apis/ccompat/v7";
+pub const DEFAULT_BIND_ADDRESS: &str = "127.0.0.1";
 
 /// The variable that carries a property: `("KAFKA_PRODUCER_", "linger.ms")` -> `KAFKA_PRODUCER_LINGER_MS`.
 pub fn property_var(prefix: &str, property: &str) -> String {

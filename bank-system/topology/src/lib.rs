@@ -1,6 +1,7 @@
 //! The bank's shared ground: what every service and the harness must agree on.
 //!
 //! - [`env`]: the environment variables that configure a bank service (one contract for bench and compose).
+//! - [`settings`]: those variables read with clap, in the groups each service flattens into its own settings.
 //! - [`topics`]: the four topics and the records each carries (one place to change them).
 //! - [`records`]: the seven Avro records and their schemas.
 //! - [`registry`]: the Confluent wire format against the schema registry, with caches.
@@ -17,5 +18,6 @@ pub mod money;
 pub mod records;
 pub mod registry;
 pub mod service;
+pub mod settings;
 pub mod sql;
 pub mod topics;
