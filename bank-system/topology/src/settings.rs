@@ -32,7 +32,7 @@ pub struct KafkaSettings {
 /// Where a service answers (health, stats, GraphQL); `DEFAULT_PORT` is the service's own.
 #[derive(clap::Args, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpSettings<const DEFAULT_PORT: u16> {
-    /// The host to listen on: an IP address, IPv6 in brackets (127.0.0.1, 0.0.0.0, [::]).
+    /// The host to listen on: an IP address, IPv6 in brackets (`127.0.0.1`, `0.0.0.0`, `[::]`).
     #[arg(long, env = env::BIND_ADDRESS, default_value = env::DEFAULT_BIND_ADDRESS, value_parser = bind_address)]
     pub bind_address: BindAddress,
     /// The port to listen on.
