@@ -1,19 +1,19 @@
-//! `command-handler`: settings from the environment, the consume loop, and `/health` + `/stats` over HTTP.
+//! `command-handler`: settings from the environment (or arguments), the consume loop, and `/health` + `/stats`
+//! over HTTP.
 
 use anyhow::Context;
 use axum::routing::get;
-use command_handler::app::{App, Settings};
+use command_handler::app::App;
+use command_handler::settings::Settings;
 use topology::service;
-
-const DEFAULT_PORT: u16 = 8091;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     service::init_logging();
-    let settings = Settings::from_vars(std::env::vars().collect())?;
+    let settings = Settings::from_env();
     let app = App::connect(&settings).await?;
 
-    let address = service::listen_address(DEFAULT_PORT).map_err(anyhow::Error::msg)?;
+    let address = settings.service.http.address();
     let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
     let stats = app.handler.stats.clone();
     let routes = service::health_router().route("/stats", get(move || async move { axum::Json(stats.snapshot()) }));

@@ -1,4 +1,5 @@
-//! An endpoint process: settings, connections, the HTTP/websocket router and the event consumer.
+//! An endpoint process: its connections (from [`crate::settings`]), the HTTP/websocket router and the event
+//! consumers.
 
 use std::sync::Arc;
 
@@ -11,59 +12,26 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::FutureProducer;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-use topology::{env, kafka, registry::Registry, topics};
+use topology::{registry::Registry, topics};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::commands::Commands;
 use crate::events::Events;
 use crate::schema::{BankSchema, LiveSubscriptions, Query, SubscriptionRoot};
+use crate::settings::Settings;
+use crate::state::AppState;
 use crate::store::Store;
 use crate::waiters::Waiters;
 
 /// Why the endpoint could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("setting {name}: {problem}")]
-    Setting { name: &'static str, problem: String },
     #[error(transparent)]
     Database(#[from] topology::db::DbError),
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("latency histogram: {0}")]
     Histogram(#[from] hdrhistogram::CreationError),
-}
-
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub vars: Vec<(String, String)>,
-    pub database_url: String,
-    pub registry_url: String,
-    /// Names this instance's consumer group; every instance needs its own to see all feedback.
-    pub instance_id: String,
-    pub cors_origins: Vec<String>,
-}
-
-impl Settings {
-    pub fn from_vars(vars: Vec<(String, String)>) -> Result<Settings, AppError> {
-        let get = |name: &str| env::lookup(&vars, name);
-        let database_url =
-            get(env::DATABASE_URL).ok_or(AppError::Setting { name: env::DATABASE_URL, problem: "missing: it must name db-ge".into() })?;
-        let cors = get("CORS_ORIGINS").unwrap_or_else(|| "http://localhost:8181,http://127.0.0.1:8181".into());
-        Ok(Settings {
-            database_url,
-            registry_url: get(env::SCHEMA_REGISTRY_URL).unwrap_or_else(|| env::DEFAULT_REGISTRY.into()),
-            instance_id: get("INSTANCE_ID").unwrap_or_else(|| "1".into()),
-            cors_origins: cors.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-            vars,
-        })
-    }
-}
-
-/// Shared by every request.
-#[derive(Clone)]
-pub struct AppState {
-    pub schema: BankSchema,
-    pub shutdown: CancellationToken,
 }
 
 /// A connected endpoint: the router to serve and the consumers to run ([`crate::events::run_all`]).
@@ -76,12 +44,13 @@ pub struct App {
 
 impl App {
     pub async fn connect(settings: &Settings) -> Result<App, AppError> {
-        let store = Store::new(topology::db::connect(&settings.database_url, 32, topology::sql::DB_GE_SCHEMA, "db-ge").await?);
-        let registry = Arc::new(Registry::new(&settings.registry_url));
-        let producer: FutureProducer = kafka::producer_config(&settings.vars).create()?;
+        let service = &settings.service;
+        let store = Store::new(topology::db::connect(&service.database_url, 32, topology::sql::DB_GE_SCHEMA, "db-ge").await?);
+        let registry = Arc::new(Registry::new(&service.kafka.schema_registry_url));
+        let producer: FutureProducer = service.producer_config().create()?;
         let group = format!("graphql-endpoint-{}", settings.instance_id);
         let consumer = |group: &str, topics: &[&str]| -> Result<StreamConsumer, AppError> {
-            let consumer: StreamConsumer = kafka::consumer_config(&settings.vars, group).create()?;
+            let consumer: StreamConsumer = service.consumer_config(group).create()?;
             consumer.subscribe(topics)?;
             Ok(consumer)
         };
@@ -103,7 +72,7 @@ impl App {
         let state = AppState { schema: schema.clone(), shutdown: shutdown.clone() };
         let skipped = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let stats = Stats { live, waiters: waiters.clone(), overhead, skipped: skipped.clone() };
-        let router = router(schema, state, &settings.cors_origins, stats)?;
+        let router = router(schema, state, &settings.cors_origins.0, stats);
         let events = [balances, feedback]
             .into_iter()
             .map(|consumer| Events {
@@ -139,17 +108,13 @@ impl Stats {
     }
 }
 
-fn router(schema: BankSchema, state: AppState, origins: &[String], stats: Stats) -> Result<Router, AppError> {
-    let origins = origins
-        .iter()
-        .map(|o| o.parse().map_err(|_| AppError::Setting { name: "CORS_ORIGINS", problem: format!("{o:?} is not an origin") }))
-        .collect::<Result<Vec<axum::http::HeaderValue>, _>>()?;
+fn router(schema: BankSchema, state: AppState, origins: &[axum::http::HeaderValue], stats: Stats) -> Router {
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
         .allow_headers([axum::http::header::CONTENT_TYPE]);
     let graphiql = || async { Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").finish()).into_response() };
-    Ok(Router::new()
+    Router::new()
         .route("/", get(graphiql))
         .route("/graphql", get(crate::ws::handler).post_service(GraphQL::new(schema)))
         .route("/graphql-ws", get(crate::ws::handler))
@@ -159,5 +124,5 @@ fn router(schema: BankSchema, state: AppState, origins: &[String], stats: Stats)
             "/stats",
             get(move || async move { axum::Json(stats.json()) }),
         )
-        .layer(cors))
+        .layer(cors)
 }

@@ -3,7 +3,7 @@
 //! before the command is produced, so the feedback cannot arrive unseen.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -13,10 +13,13 @@ use topology::registry::Registry;
 use topology::topics::COMMANDS;
 use uuid::Uuid;
 
+use crate::answers::{transfer_result, AccountResult, MoneyTransferResult};
 use crate::overhead::Overhead;
-use crate::schema::{parse_uuid, transfer_result, AccountResult, MoneyTransferResult, FEEDBACK_TIMEOUT};
 use crate::store::Store;
 use crate::waiters::Waiters;
+
+/// How long a command may wait for its feedback before the subscription answers with a reason.
+pub const FEEDBACK_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct Commands {
@@ -38,6 +41,11 @@ pub struct TransferRequest {
     pub from: String,
     pub to: String,
     pub descr: String,
+}
+
+/// Parses a client's uuid, in any case.
+pub fn parse_uuid(s: &str) -> Option<Uuid> {
+    Uuid::parse_str(s.trim()).ok()
 }
 
 /// The first problem with a transfer's input, if any.
@@ -202,6 +210,13 @@ mod tests {
         assert_eq!(check_transfer(&request(&id, 1, " ", "cash", "x")).as_deref(), Some("username must not be empty"));
         assert_eq!(check_transfer(&request(&id, 1, "u", "", "x")).as_deref(), Some("from must not be empty"));
         assert_eq!(check_transfer(&request(&id, 1, "u", "cash", "")).as_deref(), Some("to must not be empty"));
+    }
+
+    #[test]
+    fn uuids_match_in_any_case() {
+        let id = Uuid::new_v4();
+        assert_eq!(parse_uuid(&id.to_string().to_uppercase()), Some(id));
+        assert_eq!(parse_uuid("not-a-uuid"), None);
     }
 
     #[tokio::test]

@@ -1,19 +1,31 @@
 //! The GraphQL endpoint: the read side and the API every client and the harness talk to (DESIGN.md §3).
 //!
+//! A command goes in through a subscription ([`ws`] or HTTP) to [`schema`], which hands it to [`commands`]:
+//! checked, registered with [`waiters`], produced to Kafka. The [`events`] consumers hand its feedback to the
+//! waiter, and [`answers`] turns it into the subscription's answer. BalanceChanged events go the other way:
+//! [`events`] stores them in [`store`] and broadcasts them to the `stream_transactions` subscriptions of
+//! [`schema`]. Each module below imports only modules listed after it, so there are no circles.
+//!
+//! - [`app`]: the connections, consumers and router of one endpoint process, made from its [`settings`].
+//! - [`ws`]: both websocket subprotocols, legacy clients without `connection_init` included.
+//! - [`state`]: what every request shares (the schema, the shutdown token).
 //! - [`schema`]: queries and subscriptions with the 2019 names; filters of `stream_transactions`.
 //! - [`commands`]: `get_account` and `money_transfer`: input checks, passwords, produce and wait.
+//! - [`answers`]: what those two subscriptions answer, and the answer to a transfer's feedback.
+//! - [`events`]: the consumers: BalanceChanged stored once and pushed live; feedback handed to waiters.
 //! - [`waiters`]: feedback routed to the waiting subscription by uuid.
-//! - [`events`]: the consumer: BalanceChanged stored once and pushed live; feedback handed to waiters.
 //! - [`overhead`]: the endpoint's own time per transfer, in its two halves (`/stats`).
 //! - [`store`]: db-ge, users and transactions.
-//! - [`ws`]: both websocket subprotocols, legacy clients without `connection_init` included.
-//! - [`app`]: settings, connections and the router of one endpoint process.
+//! - [`settings`]: what an endpoint is told, by the environment in its container (clap, [`topology::settings`]).
 
+pub mod answers;
 pub mod app;
 pub mod commands;
 pub mod events;
 pub mod overhead;
 pub mod schema;
+pub mod settings;
+pub mod state;
 pub mod store;
 pub mod waiters;
 pub mod ws;

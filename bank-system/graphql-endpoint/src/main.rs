@@ -1,19 +1,19 @@
-//! `graphql-endpoint`: settings from the environment, HTTP + websockets on one port, the event consumer.
+//! `graphql-endpoint`: settings from the environment (or arguments), HTTP + websockets on one port, the event
+//! consumers.
 //! SIGTERM completes open subscriptions, stops consuming and exits.
 
 use anyhow::Context;
-use graphql_endpoint::app::{App, Settings};
+use graphql_endpoint::app::App;
+use graphql_endpoint::settings::Settings;
 use topology::service;
-
-const DEFAULT_PORT: u16 = 8888;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     service::init_logging();
     return_large_blocks_to_the_os();
-    let settings = Settings::from_vars(std::env::vars().collect())?;
+    let settings = Settings::from_env();
     let app = App::connect(&settings).await?;
-    let address = service::listen_address(DEFAULT_PORT).map_err(anyhow::Error::msg)?;
+    let address = settings.service.http.address();
     let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
     tracing::info!(%address, instance = %settings.instance_id, "graphql endpoint running");
 

@@ -1,16 +1,13 @@
 //! The GraphQL schema of DESIGN.md §3, names as in 2019 so old clients keep working.
 
-use std::time::Duration;
-
 use async_graphql::{Context, Enum, Object, Result, Schema, SimpleObject, Subscription};
 use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
-use topology::records::Record;
-use uuid::Uuid;
-
-use crate::commands::Commands;
 use topology::money::euros;
+
+use crate::answers::{AccountResult, MoneyTransferResult};
+use crate::commands::{Commands, TransferRequest};
 use crate::store::{Store, StoredTransaction};
 
 pub type BankSchema = Schema<Query, async_graphql::EmptyMutation, SubscriptionRoot>;
@@ -49,22 +46,6 @@ impl From<&StoredTransaction> for Transaction {
             direction: Some(if t.changed_by < 0 { Direction::Debit } else { Direction::Credit }),
         }
     }
-}
-
-#[derive(SimpleObject, Clone, Debug, PartialEq, Default)]
-#[graphql(rename_fields = "snake_case")]
-pub struct AccountResult {
-    pub iban: Option<String>,
-    pub token: Option<String>,
-    pub reason: Option<String>,
-}
-
-#[derive(SimpleObject, Clone, Debug, PartialEq, Default)]
-#[graphql(rename_fields = "snake_case")]
-pub struct MoneyTransferResult {
-    pub uuid: Option<String>,
-    pub success: Option<bool>,
-    pub reason: Option<String>,
 }
 
 /// Largest page of `transactions_by_iban`.
@@ -142,9 +123,6 @@ impl Drop for LiveGuard {
     }
 }
 
-/// How long a command may wait for its feedback before the subscription answers with a reason.
-pub const FEEDBACK_TIMEOUT: Duration = Duration::from_secs(30);
-
 #[Subscription(rename_fields = "snake_case", rename_args = "snake_case")]
 impl SubscriptionRoot {
     async fn stream_transactions(
@@ -198,25 +176,9 @@ impl SubscriptionRoot {
         descr: String,
     ) -> Result<impl Stream<Item = Option<MoneyTransferResult>>> {
         let commands = ctx.data::<Commands>()?.clone();
-        let request = crate::commands::TransferRequest { uuid, username, token, amount: amount.into(), from, to, descr };
+        let request = TransferRequest { uuid, username, token, amount: amount.into(), from, to, descr };
         Ok(futures_util::stream::once(async move { Some(commands.money_transfer(request).await) }))
     }
-}
-
-/// The answer to a transfer's feedback record.
-pub fn transfer_result(uuid: &str, record: &Record) -> MoneyTransferResult {
-    match record {
-        Record::MoneyTransferConfirmed { .. } => MoneyTransferResult { uuid: Some(uuid.into()), success: Some(true), reason: None },
-        Record::MoneyTransferFailed { reason, .. } => {
-            MoneyTransferResult { uuid: Some(uuid.into()), success: Some(false), reason: Some(reason.clone()) }
-        }
-        other => MoneyTransferResult { uuid: Some(uuid.into()), success: Some(false), reason: Some(format!("unexpected answer {}", other.name())) },
-    }
-}
-
-/// Parses a client's uuid, in any case.
-pub fn parse_uuid(s: &str) -> Option<Uuid> {
-    Uuid::parse_str(s.trim()).ok()
 }
 
 #[cfg(test)]
@@ -248,12 +210,5 @@ mod tests {
         let shown = Transaction::from(&t(-1111, "drinks"));
         assert_eq!(shown.changed_by.as_deref(), Some("€11,11"));
         assert_eq!(shown.direction, Some(Direction::Debit));
-    }
-
-    #[test]
-    fn uuids_match_in_any_case() {
-        let id = Uuid::new_v4();
-        assert_eq!(parse_uuid(&id.to_string().to_uppercase()), Some(id));
-        assert_eq!(parse_uuid("not-a-uuid"), None);
     }
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{future, stream, FutureExt, SinkExt, Stream, StreamExt};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 const CONNECTION_INIT: &[u8] = br#"{"type":"connection_init","payload":{}}"#;
 

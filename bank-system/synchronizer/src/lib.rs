@@ -2,6 +2,10 @@
 //! (replication capped at the broker count, configs applied), deletes topics that are not in the topology
 //! (internal `_`/`__` topics excepted), registers every schema of every topic, and reports topics whose
 //! partition count or configs differ. It retries, within bounds, until cluster and registry answer.
+//!
+//! - [`settings`]: what it is told ([`Args`], read with clap from the environment in its container, and the
+//!   `TOPIC_CONFIG_*` configs) and the topics that makes ([`Settings`]).
+//! - this module: [`synchronize`], one pass against the cluster and the registry, and its [`Report`].
 
 pub mod settings;
 
@@ -14,7 +18,7 @@ use topology::records;
 use topology::registry::Registry;
 use topology::topics::subject;
 
-pub use settings::{Settings, TopicSpec};
+pub use settings::{Args, Settings, TopicSpec};
 
 /// Why synchronizing failed.
 #[derive(Debug, thiserror::Error)]

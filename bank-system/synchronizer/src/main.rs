@@ -7,14 +7,7 @@ use synchronizer::{synchronize, Settings};
 #[tokio::main]
 async fn main() -> ExitCode {
     topology::service::init_logging();
-    let vars: Vec<(String, String)> = std::env::vars().collect();
-    let settings = match Settings::from_vars(&vars) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("bad settings: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let settings = Settings::from_env();
     match synchronize(&settings).await {
         Ok(report) => {
             tracing::info!(created = ?report.created, deleted = ?report.deleted, schemas = report.registered.len(), "synchronized");

@@ -1,8 +1,13 @@
-//! The synchronizer's settings: the topology's topics with the overrides from the environment.
+//! The synchronizer's settings: the topology's topics with the overrides it is given, read by clap from
+//! arguments or, in its container, from the environment (see [`topology::env`]). The `TOPIC_CONFIG_<NAME>`
+//! configs cannot be arguments: they come from the environment alone.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use clap::Parser;
 use topology::env;
+use topology::settings::{self, KafkaSettings};
 use topology::topics::TOPICS;
 
 /// One topic as it should be.
@@ -27,45 +32,67 @@ pub struct Settings {
     pub retry_interval: Duration,
 }
 
+/// Makes the Kafka cluster and schema registry match the bank topology. Every setting is an argument or the
+/// environment variable named in its help.
+#[derive(Parser, Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
+    /// Partitions of every topic, instead of the topology's.
+    #[arg(long, env = env::TOPIC_PARTITIONS, value_parser = positive)]
+    pub topic_partitions: Option<i32>,
+    /// Wanted replication of every topic, instead of the topology's (capped at the broker count).
+    #[arg(long, env = env::TOPIC_REPLICATION, value_parser = positive)]
+    pub topic_replication: Option<i32>,
+}
+
+fn positive(value: &str) -> Result<i32, String> {
+    value.parse::<i32>().ok().filter(|n| *n > 0).ok_or_else(|| "not a positive number".to_string())
+}
+
 impl Settings {
-    /// The topology with overrides from `vars` (`TOPIC_PARTITIONS`, `TOPIC_REPLICATION`, `TOPIC_CONFIG_*`).
+    /// From the arguments and the environment. A bad value ends the process with clap's message, which names
+    /// the variable, and exit status 2.
+    pub fn from_env() -> Settings {
+        let configs = env::properties(env::TOPIC_CONFIG_PREFIX, std::env::vars());
+        Settings::new(Args::parse(), &configs)
+    }
+
+    /// From `vars` alone, as if they were the whole environment: for tests.
     ///
     /// # Errors
-    /// A message naming the variable that is not a positive number.
-    pub fn from_vars(vars: &[(String, String)]) -> Result<Settings, String> {
-        let get = |name: &str| env::lookup(vars, name);
-        let number = |name: &str| -> Result<Option<i32>, String> {
-            get(name)
-                .map(|v| v.parse::<i32>().ok().filter(|n| *n > 0).ok_or_else(|| format!("{name}={v} is not a positive number")))
-                .transpose()
-        };
-        let partitions = number(env::TOPIC_PARTITIONS)?;
-        let replication = number(env::TOPIC_REPLICATION)?;
-        let extra = env::properties(env::TOPIC_CONFIG_PREFIX, vars.iter().cloned());
+    /// Clap's, naming the variable that is not a positive number.
+    pub fn from_vars(vars: &[(String, String)]) -> Result<Settings, clap::Error> {
+        let configs = env::properties(env::TOPIC_CONFIG_PREFIX, vars.iter().cloned());
+        Ok(Settings::new(settings::parse_vars(vars)?, &configs))
+    }
+
+    /// The topology with the overrides of `args`, and `configs` (by name) on every topic.
+    pub fn new(args: Args, configs: &BTreeMap<String, String>) -> Settings {
         let topics = TOPICS
             .iter()
             .map(|t| {
-                let mut configs: Vec<(String, String)> = t.configs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-                for (k, v) in &extra {
-                    configs.retain(|(ck, _)| ck != k);
-                    configs.push((k.clone(), v.clone()));
+                let mut topic_configs: Vec<(String, String)> = t.configs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                for (k, v) in configs {
+                    topic_configs.retain(|(ck, _)| ck != k);
+                    topic_configs.push((k.clone(), v.clone()));
                 }
                 TopicSpec {
                     name: t.name.to_string(),
-                    partitions: partitions.unwrap_or(t.partitions),
-                    replication: replication.unwrap_or(t.replication),
+                    partitions: args.topic_partitions.unwrap_or(t.partitions),
+                    replication: args.topic_replication.unwrap_or(t.replication),
                     records: t.records.iter().map(|r| r.to_string()).collect(),
-                    configs,
+                    configs: topic_configs,
                 }
             })
             .collect();
-        Ok(Settings {
-            bootstrap: get(env::KAFKA_BOOTSTRAP_SERVERS).unwrap_or_else(|| env::DEFAULT_BOOTSTRAP.to_string()),
-            registry: get(env::SCHEMA_REGISTRY_URL).unwrap_or_else(|| env::DEFAULT_REGISTRY.to_string()),
+        Settings {
+            bootstrap: args.kafka.kafka_bootstrap_servers,
+            registry: args.kafka.schema_registry_url,
             topics,
             max_wait: Duration::from_secs(90),
             retry_interval: Duration::from_millis(500),
-        })
+        }
     }
 }
 
@@ -83,6 +110,7 @@ mod tests {
         assert_eq!(s.topics.len(), 4);
         assert!(s.topics.iter().all(|t| t.partitions == 24 && t.replication == 3));
         assert!(s.topics.iter().all(|t| t.configs == vec![("retention.ms".to_string(), "-1".to_string())]));
+        assert_eq!((s.bootstrap.as_str(), s.registry.as_str()), (env::DEFAULT_BOOTSTRAP, env::DEFAULT_REGISTRY));
     }
 
     #[test]
@@ -93,11 +121,15 @@ mod tests {
         assert!(t.configs.contains(&("retention.ms".to_string(), "1000".to_string())));
         assert!(t.configs.contains(&("min.insync.replicas".to_string(), "1".to_string())));
         assert_eq!(t.configs.len(), 2);
+        let s = Settings::from_vars(&vars(&[("KAFKA_BOOTSTRAP_SERVERS", "k:1"), ("TOPIC_REPLICATION", "1")])).unwrap();
+        assert_eq!((s.bootstrap.as_str(), s.topics[0].replication), ("k:1", 1));
     }
 
     #[test]
     fn a_bad_number_names_the_variable() {
-        let err = Settings::from_vars(&vars(&[("TOPIC_REPLICATION", "three")])).unwrap_err();
-        assert!(err.contains("TOPIC_REPLICATION=three"), "{err}");
+        for value in ["three", "0", "-3"] {
+            let err = Settings::from_vars(&vars(&[("TOPIC_REPLICATION", value)])).unwrap_err().to_string();
+            assert!(err.contains("TOPIC_REPLICATION") && err.contains(value) && err.contains("not a positive number"), "{err}");
+        }
     }
 }

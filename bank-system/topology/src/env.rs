@@ -4,14 +4,22 @@
 //! | --- | --- | --- |
 //! | `KAFKA_BOOTSTRAP_SERVERS` | brokers, `host:port,...` | `127.0.0.1:19092` |
 //! | `SCHEMA_REGISTRY_URL` | Confluent-compatible registry base URL | `http://127.0.0.1:18081/apis/ccompat/v7` |
-//! | `DATABASE_URL` | the service's PostgreSQL | per service |
+//! | `DATABASE_URL` | the service's PostgreSQL: db-ch for the command handler, db-ge for the GraphQL endpoint | required |
 //! | `KAFKA_PRODUCER_<NAME>` | librdkafka producer property: `KAFKA_PRODUCER_LINGER_MS=25` sets `linger.ms` | |
 //! | `KAFKA_CONSUMER_<NAME>` | librdkafka consumer property, likewise | |
 //! | `TOPIC_PARTITIONS`, `TOPIC_REPLICATION` | synchronizer: overrides for every topic | 24, 3 |
 //! | `TOPIC_CONFIG_<NAME>` | synchronizer: topic config for every topic (`TOPIC_CONFIG_RETENTION_MS`) | |
-//! | `HTTP_PORT`, `BIND_ADDRESS` | where a service answers (health, GraphQL) | per service, `127.0.0.1` |
+//! | `HTTP_PORT`, `BIND_ADDRESS` | where a service answers (health, GraphQL) | per service (command handler 8091, GraphQL endpoint 8888, frontend 8181), `127.0.0.1` |
+//! | `WORKERS`, `GROUP_ID` | command handler: messages handled at once, its consumer group | 16, `command-handler` |
+//! | `INSTANCE_ID`, `CORS_ORIGINS` | GraphQL endpoint: names its consumer groups; browser origins, comma-separated | `1`, `http://localhost:8181,http://127.0.0.1:8181` |
+//! | `GRAPHQL_WS_URL`, `RESULTS_URL` | frontend: the endpoint's websocket and the Results link, as the browser sees them | `ws://127.0.0.1:8888/graphql`, `/results/` |
 //!
-//! Property names map by lower-casing and turning `_` into `.`, as librdkafka names use dots only.
+//! The services read the named variables with clap ([`crate::settings`] and each service's settings): each is
+//! also an argument, `--lower-case-name` (an argument wins; the containers pass none), `--help` lists them,
+//! and a missing or bad value stops the service with a message naming the variable.
+//!
+//! The prefixed variables are not arguments: [`properties`] collects them. Property names map by lower-casing
+//! and turning `_` into `.`, as librdkafka names use dots only.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +36,7 @@ pub const BIND_ADDRESS: &str = "BIND_ADDRESS";
 
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:19092";
 pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:18081/apis/ccompat/v7";
+pub const DEFAULT_BIND_ADDRESS: &str = "127.0.0.1";
 
 /// The variable that carries a property: `("KAFKA_PRODUCER_", "linger.ms")` -> `KAFKA_PRODUCER_LINGER_MS`.
 pub fn property_var(prefix: &str, property: &str) -> String {
@@ -40,16 +49,6 @@ pub fn properties(prefix: &str, vars: impl IntoIterator<Item = (String, String)>
         .filter_map(|(k, v)| k.strip_prefix(prefix).map(|p| (p.replace('_', ".").to_ascii_lowercase(), v)))
         .filter(|(k, _)| !k.is_empty())
         .collect()
-}
-
-/// The value of `name` in `vars` (usually the environment, collected once).
-pub fn lookup(vars: &[(String, String)], name: &str) -> Option<String> {
-    vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-}
-
-/// A variable's value or a default.
-pub fn var_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
 #[cfg(test)]

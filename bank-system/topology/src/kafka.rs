@@ -1,11 +1,12 @@
-//! Kafka clients configured from the environment (see [`crate::env`]), so an experiment can set any
-//! librdkafka property (linger.ms, acks, batch.size, compression.type, ...) for every service at once.
+//! Kafka client configurations with the properties an experiment sets in the environment (see [`crate::env`]
+//! and [`crate::settings::KafkaProperties`]), so it can set any librdkafka property (linger.ms, acks,
+//! batch.size, compression.type, ...) for every service at once.
+
+use std::collections::BTreeMap;
 
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::ClientConfig;
 use uuid::Uuid;
-
-use crate::env;
 
 /// The header carrying an event's id, `<command uuid>:<n>`.
 pub const EVENT_ID_HEADER: &str = "event_id";
@@ -30,10 +31,9 @@ pub fn event_id_of(headers: Option<&rdkafka::message::BorrowedHeaders>) -> Optio
         .map(str::to_string)
 }
 
-fn base(vars: &[(String, String)]) -> ClientConfig {
-    let bootstrap = env::lookup(vars, env::KAFKA_BOOTSTRAP_SERVERS);
+fn base(bootstrap: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", bootstrap.as_deref().unwrap_or(env::DEFAULT_BOOTSTRAP));
+    config.set("bootstrap.servers", bootstrap);
     config
 }
 
@@ -46,29 +46,30 @@ fn base(vars: &[(String, String)]) -> ClientConfig {
 /// this project's 2-core machine that capped the command handler near 250 commands/s, with the limit ~700.
 pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[("max.in.flight.requests.per.connection", "5")];
 
-/// A producer configuration from `vars` (usually the environment): bootstrap servers, [`PRODUCER_DEFAULTS`],
-/// then every `KAFKA_PRODUCER_*` property.
-pub fn producer_config(vars: &[(String, String)]) -> ClientConfig {
-    let mut config = base(vars);
+/// A producer configuration: `bootstrap` servers, [`PRODUCER_DEFAULTS`], then every property of `properties`
+/// (the `KAFKA_PRODUCER_*` ones of the environment).
+pub fn producer_config(bootstrap: &str, properties: &BTreeMap<String, String>) -> ClientConfig {
+    let mut config = base(bootstrap);
     for (k, v) in PRODUCER_DEFAULTS {
         config.set(*k, *v);
     }
-    for (k, v) in env::properties(env::PRODUCER_PREFIX, vars.iter().cloned()) {
+    for (k, v) in properties {
         config.set(k, v);
     }
     config
 }
 
-/// A consumer configuration for `group_id` with at-least-once defaults (offsets are stored by the service
-/// only after its work is done), then every `KAFKA_CONSUMER_*` property of `vars`.
-pub fn consumer_config(vars: &[(String, String)], group_id: &str) -> ClientConfig {
-    let mut config = base(vars);
+/// A consumer configuration of `bootstrap` servers for `group_id` with at-least-once defaults (offsets are
+/// stored by the service only after its work is done), then every property of `properties` (the
+/// `KAFKA_CONSUMER_*` ones of the environment).
+pub fn consumer_config(bootstrap: &str, properties: &BTreeMap<String, String>, group_id: &str) -> ClientConfig {
+    let mut config = base(bootstrap);
     config
         .set("group.id", group_id)
         .set("enable.auto.commit", "true")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest");
-    for (k, v) in env::properties(env::CONSUMER_PREFIX, vars.iter().cloned()) {
+    for (k, v) in properties {
         config.set(k, v);
     }
     config
@@ -76,18 +77,17 @@ pub fn consumer_config(vars: &[(String, String)], group_id: &str) -> ClientConfi
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     #[test]
     fn experiment_properties_reach_the_client_config() {
-        let vars = vec![
-            ("KAFKA_BOOTSTRAP_SERVERS".to_string(), "127.0.0.1:1".to_string()),
-            ("KAFKA_PRODUCER_LINGER_MS".to_string(), "25".to_string()),
-            ("KAFKA_CONSUMER_AUTO_OFFSET_RESET".to_string(), "latest".to_string()),
-        ];
-        let producer = super::producer_config(&vars);
+        let producer = BTreeMap::from([("linger.ms".to_string(), "25".to_string())]);
+        let consumer = BTreeMap::from([("auto.offset.reset".to_string(), "latest".to_string())]);
+        let producer = super::producer_config("127.0.0.1:1", &producer);
         assert_eq!(producer.get("linger.ms"), Some("25"));
         assert_eq!(producer.get("bootstrap.servers"), Some("127.0.0.1:1"));
         assert_eq!(producer.get("max.in.flight.requests.per.connection"), Some("5"), "the Java client's limit");
-        let consumer = super::consumer_config(&vars, "g");
+        let consumer = super::consumer_config("127.0.0.1:1", &consumer, "g");
         assert_eq!(consumer.get("auto.offset.reset"), Some("latest"));
         assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(consumer.get("linger.ms"), None);

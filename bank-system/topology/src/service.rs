@@ -1,11 +1,8 @@
-//! What every bank service process shares: logging, shutdown on SIGTERM/SIGINT, a health endpoint.
-
-use std::net::SocketAddr;
+//! What every bank service process shares: logging, shutdown on SIGTERM/SIGINT, a health endpoint (where it
+//! listens is in [`crate::settings::HttpSettings`]).
 
 use axum::routing::get;
 use axum::Router;
-
-use crate::env;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_logging() {
@@ -35,16 +32,6 @@ pub async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// The address a service listens on: `BIND_ADDRESS` (default 127.0.0.1) and `HTTP_PORT`.
-///
-/// # Errors
-/// A message naming the variable that does not parse.
-pub fn listen_address(default_port: u16) -> Result<SocketAddr, String> {
-    let host = env::var_or(env::BIND_ADDRESS, "127.0.0.1");
-    let port = env::var_or(env::HTTP_PORT, &default_port.to_string());
-    format!("{host}:{port}").parse().map_err(|e| format!("{}={host} / {}={port}: {e}", env::BIND_ADDRESS, env::HTTP_PORT))
 }
 
 /// A router answering `GET /health` with 200 while the service runs.

@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use command_handler::app::{App, Settings};
+use command_handler::app::App;
+use command_handler::settings::Settings;
 use command_handler::handler::Handler;
 use stack::Stack;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -93,8 +94,8 @@ impl Client {
     async fn subscribed(stack: &Stack, topics: &[&str]) -> Client {
         let e = &stack.plan.endpoints;
         // Configured as the GraphQL endpoint's producer is, since it stands in for the endpoint.
-        let vars = [("KAFKA_BOOTSTRAP_SERVERS".to_string(), e.bootstrap.clone()), ("KAFKA_PRODUCER_ACKS".to_string(), "all".to_string())];
-        let producer: FutureProducer = topology::kafka::producer_config(&vars).create().expect("producer");
+        let properties = [("acks".to_string(), "all".to_string())].into();
+        let producer: FutureProducer = topology::kafka::producer_config(&e.bootstrap, &properties).create().expect("producer");
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", &e.bootstrap)
             .set("group.id", format!("test-{}", Uuid::new_v4()))

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use graphql_endpoint::app::{App, Settings};
+use graphql_endpoint::app::App;
+use graphql_endpoint::settings::Settings;
 use stack::docker::{container, readiness};
 use stack::testing::TestStack;
 use serde_json::{json, Value};
