@@ -35,7 +35,7 @@ async fn run(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)]) -> Result<Aud
     let ge = topology::db::connect(db_ge, 1, topology::sql::DB_GE_SCHEMA, "db-ge").await.map_err(|e| e.to_string())?;
     let ch = ch.get().await.map_err(|e| format!("db-ch: {e}"))?;
     let ge = ge.get().await.map_err(|e| format!("db-ge: {e}"))?;
-    catch_up(&ch, &ge).await?;
+    catch_up(&ch, &ge, tokio::time::Instant::now() + CATCH_UP).await?;
     let (balance_sum, expected_sum, confirmed) = money(&ch).await?;
     let wrong_events = wrong_events(&ch).await?;
     let (missing, extra) = stored_once(&ch, &ge).await?;
@@ -60,17 +60,32 @@ async fn run(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)]) -> Result<Aud
     Ok(audit)
 }
 
-/// db-ge stores events asynchronously: waits (bounded) until it holds as many rows as db-ch produced events.
-async fn catch_up(ch: &Db, ge: &Db) -> Result<(), String> {
-    let deadline = tokio::time::Instant::now() + CATCH_UP;
+/// db-ge stores events asynchronously: waits until it holds as many rows as db-ch produced events, or `until`;
+/// whether it does.
+async fn catch_up(ch: &Db, ge: &Db, until: tokio::time::Instant) -> Result<bool, String> {
     loop {
         let events: i64 = ch.query_one("SELECT count(*) FROM balance_event", &[]).await.map_err(sql("counting events"))?.get(0);
         let rows: i64 = ge.query_one("SELECT count(*) FROM transaction", &[]).await.map_err(sql("counting rows"))?.get(0);
-        if rows >= events || tokio::time::Instant::now() >= deadline {
-            return Ok(());
+        if rows >= events {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= until {
+            return Ok(false);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Whether db-ge caught up with db-ch's events by `until` (an open-model run drains after a failed step with it).
+/// It only reads; a database it cannot reach counts as not caught up.
+pub async fn caught_up(db_ch: &str, db_ge: &str, until: tokio::time::Instant) -> bool {
+    async fn connect(url: &str) -> Option<Db> {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.ok()?;
+        tokio::spawn(connection);
+        Some(client)
+    }
+    let (Some(ch), Some(ge)) = (connect(db_ch).await, connect(db_ge).await) else { return false };
+    catch_up(&ch, &ge, until).await.unwrap_or(false)
 }
 
 /// (sum of balances, what it should be: start + inflows − outflows, confirmed transfers).

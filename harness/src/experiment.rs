@@ -5,6 +5,7 @@
 
 pub mod estimate;
 pub mod matrix;
+pub mod search;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use stack::settings::StackSettings;
 
 pub use matrix::Variant;
+pub use search::Search;
 
 /// Problems with an experiment file, each naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,9 @@ pub struct Experiment {
     /// Dotted setting paths to lists of values; one variant per combination.
     #[serde(default)]
     pub matrix: BTreeMap<String, Vec<toml::Value>>,
+    /// How an open-model run searches for the capacity (`[search]`; only with `load.model = "open"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<Search>,
     /// Faults injected during the load (`[[faults]]`).
     #[serde(default)]
     pub faults: Vec<Fault>,
@@ -163,6 +168,28 @@ pub enum ProbeKind {
     Browser,
 }
 
+/// How load is offered.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    /// The 2019 ramp: generators that each wait for their answer before the next transfer.
+    #[default]
+    Closed,
+    /// Transfers arrive at a target rate whatever the answers, stepped by `[search]`.
+    Open,
+}
+
+/// When an open model's transfers arrive.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Evenly spaced at the rate.
+    #[default]
+    Uniform,
+    /// A Poisson process at the rate (exponential gaps, seeded per run).
+    Poisson,
+}
+
 /// Load settings; 2019 names in the comments, defaults are the values of the 2019 published runs.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -187,6 +214,15 @@ pub struct Load {
     pub probe: ProbeKind,
     /// Container resources are sampled every this many loops.
     pub resources_every_loops: u32,
+    /// `closed` (the 2019 ramp) or `open` (a rate searched by `[search]`; `max_loops`, `max_timeouts` and the
+    /// generator settings then do not apply).
+    pub model: Model,
+    /// Open model: websockets the offered transfers are spread over.
+    pub connections: u32,
+    /// Open model: accounts the transfers move money between (each its own key, so its own command partition).
+    pub accounts: u32,
+    /// Open model: `uniform` or `poisson` arrivals.
+    pub arrivals: Arrivals,
 }
 
 impl Default for Load {
@@ -202,6 +238,10 @@ impl Default for Load {
             protocol: Protocol::default(),
             probe: ProbeKind::default(),
             resources_every_loops: 20,
+            model: Model::default(),
+            connections: 8,
+            accounts: 64,
+            arrivals: Arrivals::default(),
         }
     }
 }
@@ -329,11 +369,14 @@ fn validate(e: &Experiment) -> Result<(), String> {
         ("load.loops_per_generator", l.loops_per_generator.into()),
         ("load.generators_per_step", l.generators_per_step.into()),
         ("load.resources_every_loops", l.resources_every_loops.into()),
+        ("load.connections", l.connections.into()),
+        ("load.accounts", l.accounts.into()),
     ] {
         if value == 0 {
             return Err(format!("{key} must be greater than 0"));
         }
     }
+    validate_model(e)?;
     for (i, f) in e.faults.iter().enumerate() {
         let at = format!("faults[{i}]");
         let broker = f.target.strip_prefix("kafka-").and_then(|n| n.parse::<u32>().ok());
@@ -351,6 +394,20 @@ fn validate(e: &Experiment) -> Result<(), String> {
         if !(1..=600).contains(&f.duration_s) {
             return Err(format!("{at}.duration_s = {} is out of range 1..=600", f.duration_s));
         }
+    }
+    Ok(())
+}
+
+/// An open model needs its `[search]`, a closed one must not have one.
+fn validate_model(e: &Experiment) -> Result<(), String> {
+    match (e.load.model, &e.search) {
+        (Model::Open, Some(search)) => search.validate()?,
+        (Model::Open, None) => return Err("load.model = \"open\" needs a [search] table (start_rate, slo_p99_ms, ...)".into()),
+        (Model::Closed, Some(_)) => return Err("[search] applies to load.model = \"open\" only".into()),
+        (Model::Closed, None) => {}
+    }
+    if e.load.accounts < 2 {
+        return Err(format!("load.accounts = {} must be at least 2 (transfers go from one to the next)", e.load.accounts));
     }
     Ok(())
 }

@@ -6,12 +6,14 @@
 //! - [`bank`]: the 2019 operations, and the [`bank::Bank`] trait the state machines are written against.
 //! - [`schedule`]: the slot grid shared by probe and generators (no catch-up bursts).
 //! - [`probe`], [`chain`], [`generator`]: the probe cycle, the generators' transfer chain and their tasks.
+//! - [`open`]: the open model's offered load: a ring of transfers at a rate, over a pool of connections.
 
 pub mod bank;
 pub mod browser_probe;
 pub mod chain;
 pub mod client;
 pub mod generator;
+pub mod open;
 mod legacy;
 pub mod probe;
 pub mod schedule;

@@ -5,6 +5,8 @@ pub mod driver;
 pub mod faults;
 pub mod interrupts;
 pub mod meta;
+pub mod open_load;
+pub mod search;
 pub mod usage;
 
 use std::collections::BTreeMap;
@@ -268,6 +270,9 @@ async fn measure(
         containers: deployment.containers.clone(),
         faults: &settings.faults,
         frontend: deployment.frontend.clone(),
+        search: settings.search.as_ref().map(|cfg| {
+            (cfg, open_load::ReadSide { db_ch: deployment.db_ch.clone(), db_ge: deployment.db_ge.clone() })
+        }),
     };
     let began = Instant::now();
     let driven = driver::drive(target, writer, &interrupts.first, observer.status).await?;
@@ -279,7 +284,8 @@ async fn measure(
         audit = crate::audit::audit(&deployment.db_ch, &deployment.db_ge, &driven.answers) => (audit, driven.ended_by),
         () = cut_short.cancelled() => (Audit::not_done("interrupted during the audit"), EndedBy::Interrupt),
     };
-    let end = end_line(&driven, ended_by, audit, stopped, began.elapsed());
+    let mut end = end_line(&driven, ended_by, audit, stopped, began.elapsed());
+    end.slo_p99_ms = settings.search.as_ref().map(|s| s.slo_p99_ms);
     writer.write(&Line::End(Box::new(end.clone())))?;
     Ok((end, driven))
 }
@@ -298,13 +304,15 @@ fn end_line(driven: &Driven, ended_by: EndedBy, audit: Audit, stopped: BTreeMap<
         bench_peak: driven.bench_peak,
         duration_s: took.as_secs_f64(),
         ended_at: chrono::Utc::now().to_rfc3339(),
+        capacity_tps: driven.capacity,
+        slo_p99_ms: None,
     }
 }
 
 impl Summary {
     /// Completed with a passing audit and not cut short.
     pub fn ok(&self) -> bool {
-        self.end.audit.passed && matches!(self.end.ended_by, EndedBy::Timeouts | EndedBy::MaxLoops)
+        self.end.audit.passed && self.end.ended_by.by_its_rule()
     }
 }
 

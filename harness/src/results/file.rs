@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use super::records::{End, Header, Line, Row};
+use super::records::{End, Header, Line, Row, Step};
 use super::ResultsError;
 
 /// Where a run's results file goes: `<results>/<experiment>/<variant>/<start time>-r<repeat>.jsonl`.
@@ -57,6 +57,8 @@ pub struct Run {
     pub path: PathBuf,
     pub header: Header,
     pub rows: Vec<Row>,
+    /// The steps of an open-model run's search (none for a closed run).
+    pub steps: Vec<Step>,
     /// `None`: the run did not finish (killed or still going).
     pub end: Option<End>,
 }
@@ -69,7 +71,7 @@ impl Run {
     pub fn read(path: &Path) -> Result<Run, ResultsError> {
         let file = File::open(path).map_err(|source| ResultsError::Read { path: path.into(), source })?;
         let corrupt = |line: usize, message: String| ResultsError::Corrupt { path: path.into(), line, message };
-        let (mut header, mut rows, mut end) = (None, Vec::new(), None);
+        let (mut header, mut rows, mut steps, mut end) = (None, Vec::new(), Vec::new(), None);
         for (i, text) in BufReader::new(file).lines().enumerate() {
             let number = i + 1;
             let text = text.map_err(|source| ResultsError::Read { path: path.into(), source })?;
@@ -97,11 +99,12 @@ impl Run {
                 (Line::Header(_), true) => return Err(corrupt(number, "a second header line".into())),
                 (_, false) => return Err(corrupt(number, "the first line must be the header".into())),
                 (Line::Row(r), true) => rows.push(r),
+                (Line::Step(s), true) => steps.push(*s),
                 (Line::End(e), true) => end = Some(*e),
             }
         }
         let header = header.ok_or_else(|| corrupt(1, "no header line (empty file)".into()))?;
-        Ok(Run { path: path.into(), header, rows, end })
+        Ok(Run { path: path.into(), header, rows, steps, end })
     }
 }
 
@@ -177,7 +180,7 @@ mod tests {
     }
 
     fn row(n: u32) -> Row {
-        Row { r#loop: n, t_ms: 1000 + i64::from(n), probe_ms: Some(5.0), timeout: false, generators: 0, generator_ms: vec![1.5], errors: 0, resources: None, faults: Vec::new() }
+        Row { r#loop: n, t_ms: 1000 + i64::from(n), probe_ms: Some(5.0), timeout: false, generators: 0, generator_ms: vec![1.5], errors: 0, resources: None, faults: Vec::new(), rate: None }
     }
 
     #[test]

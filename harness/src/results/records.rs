@@ -13,6 +13,8 @@ use crate::experiment::{Experiment, FaultAction};
 pub enum Line {
     Header(Box<Header>),
     Row(Row),
+    /// One step of an open-model run's capacity search, written when the step ends.
+    Step(Box<Step>),
     End(Box<End>),
 }
 
@@ -65,6 +67,9 @@ pub struct Row {
     /// Faults that began or ended during this loop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Mark>,
+    /// Open model: the rate offered while this loop ran (transfers per second; 0 while draining).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
 }
 
 /// Why a run ended.
@@ -75,6 +80,22 @@ pub enum EndedBy {
     MaxLoops,
     Interrupt,
     Error,
+    /// Open model: the search found its highest pass and confirmed it.
+    Converged,
+    /// Open model: `max_rate` passed, so the capacity is at least that (a lower bound).
+    MaxRate,
+}
+
+impl EndedBy {
+    /// Ended by its own rule rather than cut short, so its headline figure counts.
+    pub fn by_its_rule(self) -> bool {
+        matches!(self, EndedBy::Timeouts | EndedBy::MaxLoops | EndedBy::Converged | EndedBy::MaxRate)
+    }
+
+    /// Its headline is a bound, not a measurement: the run stopped at a cap before the system did.
+    pub fn censored(self) -> bool {
+        matches!(self, EndedBy::MaxLoops | EndedBy::MaxRate)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +119,12 @@ pub struct End {
     pub duration_s: f64,
     /// RFC 3339.
     pub ended_at: String,
+    /// Open model: the highest rate whose step passed and was confirmed (transfers per second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_tps: Option<f64>,
+    /// Open model: the p99 latency the steps were judged against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_p99_ms: Option<f64>,
 }
 
 /// What the load counted, in the end line (and as the run drives, in the driver).
@@ -149,6 +176,8 @@ impl End {
             bench_peak: None,
             duration_s: 0.0,
             ended_at: chrono::Utc::now().to_rfc3339(),
+            capacity_tps: None,
+            slo_p99_ms: None,
         }
     }
 }
@@ -228,4 +257,55 @@ impl Audit {
         .map(|(_, what)| what)
         .collect()
     }
+}
+
+/// One step of a capacity search: one rate offered for a warm-up and a dwell; the figures are over the transfers
+/// scheduled in the dwell. A latency quantile that falls on timeouts is absent (slower than the timeout).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// 1-based, in the order the steps ran.
+    pub step: u32,
+    /// The rate offered (transfers per second).
+    pub rate: f64,
+    /// Transfers answered within the timeout, per second of dwell.
+    pub achieved: f64,
+    pub sent: u64,
+    pub answered: u64,
+    /// Wrong answers, and transfers the connection lost.
+    pub errors: u64,
+    /// No answer within the timeout.
+    pub timeouts: u64,
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub p999_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub passed: bool,
+    /// This step repeated the highest pass to confirm it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirming: bool,
+    /// How late bench sent the dwell's transfers behind their schedule: p99 and maximum (ms).
+    pub lag_p99_ms: f64,
+    pub lag_max_ms: f64,
+    pub dwell_s: f64,
+    /// Seconds the system took to drain after this step (failed steps only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_s: Option<f64>,
+    /// Unix time in ms when the dwell ended.
+    pub t_ms: i64,
+    /// The probe over the dwell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeFigures>,
+    /// Mean resource use of each container (and bench) over the samples taken in the dwell.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, Sample>,
+}
+
+/// The probe's figures over one step's dwell.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProbeFigures {
+    pub loops: u32,
+    pub timeouts: u32,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
 }

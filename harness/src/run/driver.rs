@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 use super::faults;
 use super::usage::{cpu_time, OwnUsage};
-use crate::experiment::{Fault, Load, ProbeKind};
+use super::open_load::{self, OpenLoad, ReadSide};
+use crate::experiment::{Fault, Load, ProbeKind, Search};
 use crate::load::bank::{self, Answer};
 use crate::load::browser_probe::BrowserProbe;
 use crate::load::client::{Client, ClientError};
@@ -54,6 +55,8 @@ pub struct Driven {
     pub generator: Histogram<u64>,
     pub bench_cpu: Duration,
     pub bench_peak: Option<BenchPeak>,
+    /// Open model: the highest rate confirmed to meet the SLO.
+    pub capacity: Option<f64>,
 }
 
 impl Driven {
@@ -67,6 +70,7 @@ impl Driven {
             generator: histogram(),
             bench_cpu: Duration::ZERO,
             bench_peak: None,
+            capacity: None,
         }
     }
 
@@ -103,6 +107,8 @@ pub struct Target<'a> {
     pub faults: &'a [Fault],
     /// The bank UI, for `probe = "browser"`.
     pub frontend: String,
+    /// Open model: the search, and the databases a drain waits on.
+    pub search: Option<(&'a Search, ReadSide)>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -212,6 +218,8 @@ pub struct Driver<'a> {
     faults: Faults<'a>,
     sampler: Sampler,
     cpu_before: Duration,
+    /// Open model: the search under way.
+    open: Option<OpenLoad>,
 }
 
 /// Drives the load and writes a row per loop; `interrupt` stops it early (ended by `interrupt`).
@@ -224,7 +232,8 @@ pub async fn drive(
     interrupt: &CancellationToken,
     status: &(dyn Fn(&Status) + Sync),
 ) -> Result<Driven, ResultsError> {
-    let max_loops = target.load.max_loops;
+    // An open run ends when its search does; the closed rules do not apply to it.
+    let max_loops = if target.search.is_some() { u32::MAX } else { target.load.max_loops };
     let mut driver = match Driver::start(target).await {
         Ok(driver) => driver,
         Err(driven) => return Ok(driven),
@@ -236,12 +245,25 @@ pub async fn drive(
         };
         writer.write(&Line::Row(row.clone()))?;
         status(&driver.status(&row));
-        if driver.too_many_timeouts() {
+        if let Some(open) = driver.open.as_mut() {
+            for step in open.finished_steps() {
+                writer.write(&Line::Step(Box::new(step)))?;
+            }
+            if open.is_finished() {
+                break;
+            }
+        } else if driver.too_many_timeouts() {
             driver.driven.ended_by = EndedBy::Timeouts;
             break;
         }
     }
-    Ok(driver.finish().await)
+    let mut driver = driver;
+    let open = driver.open.take();
+    let mut driven = driver.finish().await;
+    if let Some(open) = open {
+        finish_search(open, &mut driven, writer).await?;
+    }
+    Ok(driven)
 }
 
 impl<'a> Driver<'a> {
@@ -255,8 +277,13 @@ impl<'a> Driver<'a> {
             driven.error = Some(format!("the probe could not start: {e}"));
             driven
         })?;
+        let open = match &target.search {
+            Some((cfg, read_side)) => Some(start_search(&target, cfg, read_side).await?),
+            None => None,
+        };
         let (replies_tx, replies) = mpsc::unbounded_channel();
         Ok(Driver {
+            open,
             probe,
             driven: Driven::new(),
             schedule: Schedule::new(Instant::now(), load.probe_interval()),
@@ -295,10 +322,10 @@ impl<'a> Driver<'a> {
         Some(row)
     }
 
-    /// What is due at loop `loop_no` before its probe: new generators, faults, a resource sample.
+    /// What is due at loop `loop_no` before its probe: new generators (closed model), faults, a resource sample.
     fn join(&mut self, loop_no: u32) {
         let load = self.target.load;
-        let wanted = loop_no / load.loops_per_generator * load.generators_per_step;
+        let wanted = if self.open.is_some() { 0 } else { loop_no / load.loops_per_generator * load.generators_per_step };
         while (self.generators.len() as u32) < wanted {
             let n = self.generators.len() as u32 + 1;
             let replies = self.replies_tx.clone();
@@ -322,6 +349,7 @@ impl<'a> Driver<'a> {
             errors: 0,
             resources: self.sampler.take().await,
             faults: self.faults.marks(),
+            rate: None,
         };
         match outcome {
             Outcome::Arrived(latency) => {
@@ -339,6 +367,10 @@ impl<'a> Driver<'a> {
         }
         while let Ok(reply) = self.replies.try_recv() {
             self.driven.take(reply, Some(&mut row));
+        }
+        if let Some(open) = self.open.as_mut() {
+            row.rate = Some(open.rate());
+            open.saw(slot, row.probe_ms.map(|ms| Duration::from_secs_f64(ms / 1000.0)), row.resources.as_ref());
         }
         row
     }
@@ -377,6 +409,41 @@ impl<'a> Driver<'a> {
         self.driven.bench_peak = self.sampler.own.peak();
         self.driven
     }
+}
+
+/// Opens the open model's pool and starts its search; a pool that cannot be opened ends the run as an error.
+async fn start_search(target: &Target<'_>, cfg: &Search, read_side: &ReadSide) -> Result<OpenLoad, Driven> {
+    match open_load::pool(&target.url, target.load).await {
+        Ok(offerer) => {
+            let drain = ReadSide { db_ch: read_side.db_ch.clone(), db_ge: read_side.db_ge.clone() };
+            Ok(OpenLoad::start(offerer, cfg.clone(), target.load, drain))
+        }
+        Err(e) => {
+            let mut driven = Driven::new();
+            driven.ended_by = EndedBy::Error;
+            driven.error = Some(format!("the open model's connections and accounts could not be opened: {e}"));
+            Err(driven)
+        }
+    }
+}
+
+/// Waits for the search (stopping it if the load was cut short), writes the steps it finished since the last row,
+/// and counts its transfers and answers with the run's.
+async fn finish_search(open: OpenLoad, driven: &mut Driven, writer: &mut Writer) -> Result<(), ResultsError> {
+    let mut open = open;
+    let steps = open.finished_steps();
+    let searched = open.finish().await;
+    for step in steps {
+        writer.write(&Line::Step(Box::new(step)))?;
+    }
+    driven.counts.transfers += searched.answered;
+    driven.counts.errors += searched.errors;
+    driven.answers.extend(searched.answers);
+    if driven.ended_by != EndedBy::Interrupt {
+        driven.ended_by = searched.ended_by.unwrap_or(EndedBy::Error);
+        driven.capacity = searched.capacity;
+    }
+    Ok(())
 }
 
 /// The probe of a run: GraphQL (`None` while its connection is being made again) or the browser.

@@ -71,6 +71,7 @@ impl Synthetic<'_> {
                 errors: 0,
                 resources,
                 faults: Vec::new(),
+                rate: None,
             }))?;
         }
         w.write(&Line::End(Box::new(End {
@@ -84,6 +85,8 @@ impl Synthetic<'_> {
             bench_peak: None,
             duration_s: f64::from(self.loops),
             ended_at: (started + chrono::Duration::seconds(i64::from(self.loops))).to_rfc3339(),
+            capacity_tps: None,
+            slo_p99_ms: None,
         })))?;
         Ok(path)
     }

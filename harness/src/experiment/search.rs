@@ -1,0 +1,141 @@
+//! `[search]`: how an open-model run looks for the highest rate that meets its SLO (the capacity issue, DESIGN.md §6).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Rates grow by `growth` from `start_rate` until a step fails, then bisect between the highest pass and the lowest
+/// fail until they are within `precision`; the highest pass is confirmed by a second step at that rate.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Search {
+    /// The first rate offered, in transfers per second.
+    pub start_rate: f64,
+    /// No rate above this is offered; passing it ends the run by `max_rate` (the capacity is then a lower bound).
+    pub max_rate: f64,
+    /// Factor between rates while no step has failed.
+    pub growth: f64,
+    /// Bisection stops when (lowest fail − highest pass) / highest pass is at most this.
+    pub precision: f64,
+    /// Seconds each step offers its rate before its dwell is measured (and once more before the first step,
+    /// while the brokers' JIT warms up).
+    pub warmup_s: f64,
+    /// Seconds of each step that are judged.
+    pub dwell_s: f64,
+    /// A step passes only when the p99 latency of the transfers offered in its dwell, timeouts counted as slower
+    /// than any answer, is at most this.
+    pub slo_p99_ms: f64,
+    /// A step passes only when at most this share of its transfers got a wrong answer or none.
+    pub max_error_rate: f64,
+    /// A step passes only when transfers were answered at least at this share of the rate offered.
+    pub min_achieved: f64,
+    /// A transfer without an answer after this long is a timeout.
+    pub timeout_ms: u64,
+    /// After a failed step, at most this long for the system to drain before the next step starts.
+    pub drain_timeout_s: f64,
+    /// A search ends by `error` after this many steps without converging.
+    pub max_steps: u32,
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Search {
+            start_rate: 100.0,
+            max_rate: 20_000.0,
+            growth: 2.0,
+            precision: 0.05,
+            warmup_s: 5.0,
+            dwell_s: 15.0,
+            slo_p99_ms: 500.0,
+            max_error_rate: 0.001,
+            min_achieved: 0.95,
+            timeout_ms: 5000,
+            drain_timeout_s: 30.0,
+            max_steps: 20,
+        }
+    }
+}
+
+impl Search {
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup_s)
+    }
+
+    pub fn dwell(&self) -> Duration {
+        Duration::from_secs_f64(self.dwell_s)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.drain_timeout_s)
+    }
+
+    pub fn slo(&self) -> Duration {
+        Duration::from_secs_f64(self.slo_p99_ms / 1000.0)
+    }
+
+    /// The most steps a search can take: growing from the start to the maximum, bisecting a growth factor down to
+    /// the precision, a confirmation, and every confirmation that fails reopening one bisection step; capped at
+    /// `max_steps`.
+    pub fn steps_bound(&self) -> u32 {
+        let grow = ((self.max_rate / self.start_rate).ln() / self.growth.ln()).ceil().max(0.0) as u32 + 1;
+        let bisect = ((self.growth - 1.0) / self.precision).log2().ceil().max(0.0) as u32;
+        (grow + 2 * (bisect + 1)).min(self.max_steps)
+    }
+
+    /// Checks every value; the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("search.start_rate", self.start_rate),
+            ("search.max_rate", self.max_rate),
+            ("search.dwell_s", self.dwell_s),
+            ("search.slo_p99_ms", self.slo_p99_ms),
+        ];
+        if let Some((key, value)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+            return Err(format!("{key} = {value} must be a positive number"));
+        }
+        let checks = [
+            (self.start_rate <= self.max_rate, "search.start_rate must not be above search.max_rate"),
+            (self.growth.is_finite() && self.growth > 1.0 && self.growth <= 10.0, "search.growth must be above 1 and at most 10"),
+            (self.precision > 0.0 && self.precision < 1.0, "search.precision must be between 0 and 1 (exclusive), e.g. 0.05"),
+            (self.warmup_s.is_finite() && self.warmup_s >= 0.0 && self.warmup_s <= 600.0, "search.warmup_s must be 0 to 600"),
+            (self.dwell_s <= 3600.0, "search.dwell_s must be at most 3600"),
+            ((0.0..1.0).contains(&self.max_error_rate), "search.max_error_rate must be at least 0 and below 1"),
+            (self.min_achieved > 0.0 && self.min_achieved <= 1.0, "search.min_achieved must be above 0 and at most 1"),
+            ((1..=600_000).contains(&self.timeout_ms), "search.timeout_ms must be 1 to 600000"),
+            (self.drain_timeout_s.is_finite() && (0.0..=600.0).contains(&self.drain_timeout_s), "search.drain_timeout_s must be 0 to 600"),
+            ((2..=100).contains(&self.max_steps), "search.max_steps must be 2 to 100"),
+            (self.slo_p99_ms < self.timeout_ms as f64, "search.slo_p99_ms must be below search.timeout_ms"),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, message)) => Err(message.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_step_bound_counts_growth_bisection_and_confirmations() {
+        // 100 -> 200 -> ... -> 25,600 > 20,000: 9 rates; bisecting a factor of 2 to 5 %: log2(20) -> 5 steps.
+        let s = Search::default();
+        assert_eq!(s.steps_bound(), (9 + 2 * (5 + 1)).min(20));
+        let small = Search { start_rate: 100.0, max_rate: 1000.0, max_steps: 100, ..Search::default() };
+        assert_eq!(small.steps_bound(), 5 + 2 * 6);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let bad = Search { growth: 1.0, ..Search::default() };
+        assert!(bad.validate().unwrap_err().contains("search.growth"));
+        let bad = Search { start_rate: f64::NAN, ..Search::default() };
+        assert!(bad.validate().unwrap_err().contains("search.start_rate"));
+        assert!(Search::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,151 @@
+//! An open-model run's load beside the probe: the pool of connections and accounts, the capacity search running as
+//! a task of its own, and each finished step given the probe's figures and the resource samples over its dwell.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::future::try_join_all;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::search::{self, Drain, Progress, Searched, StepDone};
+use crate::experiment::{Load, Search};
+use crate::load::bank;
+use crate::load::client::{Client, ClientError};
+use crate::load::open::{Offerer, Ring};
+use crate::results::{ProbeFigures, Sample, Step};
+
+/// The search under way, and what the probe and the sampler saw since the last step.
+pub struct OpenLoad {
+    task: JoinHandle<Searched>,
+    steps: mpsc::UnboundedReceiver<StepDone>,
+    rate: watch::Receiver<f64>,
+    cancel: CancellationToken,
+    probes: Vec<(Instant, Option<Duration>)>,
+    samples: Vec<(Instant, BTreeMap<String, Sample>)>,
+}
+
+/// The read side's database caught up with the events the command handler stored (as the audit waits for it).
+pub struct ReadSide {
+    pub db_ch: String,
+    pub db_ge: String,
+}
+
+impl Drain for ReadSide {
+    async fn caught_up(&self, until: Instant) -> bool {
+        crate::audit::caught_up(&self.db_ch, &self.db_ge, until).await
+    }
+}
+
+/// Opens `load.connections` websockets and `load.accounts` accounts (`open-account-<i>`, spread over the
+/// connections), the pool the search offers its transfers over.
+///
+/// # Errors
+/// A connection or an account that cannot be opened.
+pub async fn pool(url: &str, load: &Load) -> Result<Offerer<Client>, ClientError> {
+    let clients = try_join_all((0..load.connections).map(|_| Client::connect(url, load.protocol))).await?;
+    let accounts = try_join_all((0..load.accounts as usize).map(|i| {
+        let name = format!("open-account-{i}");
+        let client = &clients[i % clients.len()];
+        async move { bank::open_account(client, &name, &name).await }
+    }))
+    .await?;
+    Ok(Offerer::new(clients, Ring::new(accounts)))
+}
+
+impl OpenLoad {
+    /// Starts the search over `offerer` as a task of its own.
+    pub fn start(offerer: Offerer<Client>, cfg: Search, load: &Load, drain: ReadSide) -> OpenLoad {
+        let (steps_tx, steps) = mpsc::unbounded_channel();
+        let (rate_tx, rate) = watch::channel(0.0);
+        let cancel = CancellationToken::new();
+        let (token, arrivals) = (cancel.clone(), load.arrivals);
+        let task = tokio::spawn(async move {
+            let progress = Progress { steps: steps_tx, rate: rate_tx };
+            search::search(offerer, &cfg, arrivals, &drain, &progress, &token).await
+        });
+        OpenLoad { task, steps, rate, cancel, probes: Vec::new(), samples: Vec::new() }
+    }
+
+    /// The rate offered now.
+    pub fn rate(&self) -> f64 {
+        *self.rate.borrow()
+    }
+
+    /// What a probe loop and a resource sample (if one came in) saw, for the steps' figures.
+    pub fn saw(&mut self, slot: Instant, probe: Option<Duration>, resources: Option<&BTreeMap<String, Sample>>) {
+        self.probes.push((slot, probe));
+        if let Some(samples) = resources {
+            self.samples.push((Instant::now(), samples.clone()));
+        }
+    }
+
+    /// The steps finished since the last call, with the probe's and the containers' figures over their dwells.
+    pub fn finished_steps(&mut self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        while let Ok(StepDone { mut step, dwell: (from, to) }) = self.steps.try_recv() {
+            step.probe = Some(probe_figures(self.probes.iter().filter(|(t, _)| (from..to).contains(t)).map(|(_, p)| *p)));
+            step.resources = mean_samples(self.samples.iter().filter(|(t, _)| (from..to).contains(t)).map(|(_, s)| s));
+            self.probes.retain(|(t, _)| *t >= to);
+            self.samples.retain(|(t, _)| *t >= to);
+            steps.push(step);
+        }
+        steps
+    }
+
+    /// Whether the search has ended by itself.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops the search (if it still runs) and waits for it: its answers go to the audit.
+    pub async fn finish(self) -> Searched {
+        self.cancel.cancel();
+        self.task.await.unwrap_or_default()
+    }
+}
+
+fn probe_figures(outcomes: impl Iterator<Item = Option<Duration>>) -> ProbeFigures {
+    let mut latencies = Vec::new();
+    let mut timeouts = 0;
+    for outcome in outcomes {
+        match outcome {
+            Some(latency) => latencies.push(latency.as_secs_f64() * 1000.0),
+            None => timeouts += 1,
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let n = latencies.len() + timeouts as usize;
+    // Nearest rank, timeouts slower than any answer.
+    let quantile = |q: f64| {
+        let rank = ((q * n as f64).ceil() as usize).max(1);
+        latencies.get(rank - 1).copied()
+    };
+    ProbeFigures { loops: n as u32, timeouts, p50_ms: quantile(0.5), p99_ms: quantile(0.99) }
+}
+
+fn mean_samples<'a>(samples: impl Iterator<Item = &'a BTreeMap<String, Sample>>) -> BTreeMap<String, Sample> {
+    let mut sums: BTreeMap<String, (f64, f64, u32)> = BTreeMap::new();
+    for sample in samples {
+        for (name, s) in sample {
+            let e = sums.entry(name.clone()).or_default();
+            *e = (e.0 + s.cpu_pct, e.1 + s.mem_mib, e.2 + 1);
+        }
+    }
+    sums.into_iter().map(|(name, (cpu, mem, n))| (name, Sample { cpu_pct: cpu / f64::from(n), mem_mib: mem / f64::from(n) })).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_quantiles_count_timeouts_as_slowest() {
+        let ms = |m: u64| Some(Duration::from_millis(m));
+        let f = probe_figures([ms(10), ms(20), ms(30), None].into_iter());
+        assert_eq!((f.loops, f.timeouts, f.p50_ms), (4, 1, Some(20.0)));
+        assert_eq!(f.p99_ms, None, "the slowest of four is the timeout");
+    }
+}

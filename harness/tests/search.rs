@@ -1,0 +1,196 @@
+//! The open model and its capacity search on a paused clock, against endpoint doubles whose capacity and stalls are
+//! known: the search converges on the capacity within its precision and confirms it, never passes a rate above it,
+//! and a stall counts against every transfer scheduled during it (no coordinated omission).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use harness::experiment::{Arrivals, Search};
+use harness::load::bank::{Account, Answer, Bank, Transfer};
+use harness::load::client::ClientError;
+use harness::load::open::{Done, Fate, Offerer, Ring, Schedule, Tag};
+use harness::results::EndedBy;
+use harness::run::search::{self, NothingElse, Progress, Searcher};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The bank's rule for the ring's transfers: a wrong token fails, everything else succeeds.
+fn answer(t: &Transfer) -> Answer {
+    if t.token == "bogus-token" {
+        Answer { success: false, reason: Some("invalid token".into()) }
+    } else {
+        Answer { success: true, reason: None }
+    }
+}
+
+/// Answers in 5 ms while at most `capacity` transfers arrived in the last second, else after 2 s: a system that
+/// keeps up below its capacity and falls over above it.
+#[derive(Clone)]
+struct Capacity {
+    capacity: usize,
+    arrivals: Arc<Mutex<VecDeque<Instant>>>,
+}
+
+impl Bank for Capacity {
+    async fn transfer(&self, _id: Uuid, t: &Transfer) -> Result<Answer, ClientError> {
+        let now = Instant::now();
+        let over = {
+            let mut window = self.arrivals.lock().unwrap();
+            window.push_back(now);
+            while window.front().is_some_and(|t| now - *t >= Duration::from_secs(1)) {
+                window.pop_front();
+            }
+            window.len() > self.capacity
+        };
+        tokio::time::sleep(if over { Duration::from_secs(2) } else { Duration::from_millis(5) }).await;
+        Ok(answer(t))
+    }
+}
+
+/// Answers in 1 ms, except that nothing is answered from `from` until `until` (a stall of the endpoint).
+#[derive(Clone)]
+struct Stall {
+    from: Instant,
+    until: Instant,
+}
+
+impl Bank for Stall {
+    async fn transfer(&self, _id: Uuid, t: &Transfer) -> Result<Answer, ClientError> {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let now = Instant::now();
+        if now >= self.from && now < self.until {
+            tokio::time::sleep_until(self.until).await;
+        }
+        Ok(answer(t))
+    }
+}
+
+fn ring(n: usize) -> Ring {
+    Ring::new((0..n).map(|i| Account { username: format!("u{i}"), iban: format!("NL{i}"), token: format!("t{i}") }).collect())
+}
+
+fn cfg() -> Search {
+    Search {
+        start_rate: 25.0,
+        max_rate: 100_000.0,
+        warmup_s: 1.0,
+        dwell_s: 4.0,
+        slo_p99_ms: 50.0,
+        timeout_ms: 1000,
+        drain_timeout_s: 10.0,
+        max_error_rate: 0.0,
+        ..Search::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_search_converges_on_a_known_capacity_and_confirms_it() {
+    let capacity = 330;
+    let double = Capacity { capacity, arrivals: Arc::default() };
+    let offerer = Offerer::new(vec![double.clone(), double.clone(), double], ring(16));
+    let (steps_tx, mut steps) = mpsc::unbounded_channel();
+    let (rate, _) = watch::channel(0.0);
+    let progress = Progress { steps: steps_tx, rate };
+    let cfg = cfg();
+    let searched = search::search(offerer, &cfg, Arrivals::Uniform, &NothingElse, &progress, &CancellationToken::new()).await;
+    drop(progress);
+    let mut all = Vec::new();
+    while let Some(done) = steps.recv().await {
+        all.push(done.step);
+    }
+    let found = searched.capacity.expect("a capacity");
+    assert_eq!(searched.ended_by, Some(EndedBy::Converged), "{all:#?}");
+    let c = capacity as f64;
+    assert!(found <= c && found >= c * (1.0 - cfg.precision), "found {found} for a capacity of {c}");
+    for step in &all {
+        if step.rate > c {
+            assert!(!step.passed, "step {} passed at {} tx/s, above the capacity", step.step, step.rate);
+        }
+        if step.passed {
+            assert!(step.rate <= c && step.p99_ms.is_some_and(|p| p <= cfg.slo_p99_ms));
+        }
+    }
+    let (last, before) = (&all[all.len() - 1], &all[all.len() - 2]);
+    assert!(last.confirming && last.passed && last.rate == found, "the last step confirms the capacity: {last:?}");
+    assert!(all.iter().filter(|s| s.rate == found && s.passed).count() >= 2, "{before:?} {last:?}");
+    assert!(all.iter().any(|s| !s.passed && s.drain_s.is_some()), "failed steps drain");
+    assert!(searched.errors == 0 && searched.answered > 0, "every answer is the expected one");
+}
+
+#[test]
+fn the_searcher_brackets_then_confirms() {
+    let cfg = Search { start_rate: 100.0, growth: 2.0, precision: 0.05, max_rate: 1e6, ..Search::default() };
+    let truth = 730.0;
+    let mut s = Searcher::new(cfg);
+    let mut next = s.first();
+    let mut rates = Vec::new();
+    while let search::Next::Step { rate, confirming } = next {
+        rates.push((rate, confirming));
+        next = s.next(rate, rate <= truth, confirming);
+    }
+    let search::Next::Done { ended_by, capacity } = next else { unreachable!() };
+    assert_eq!(ended_by, EndedBy::Converged);
+    let capacity = capacity.unwrap();
+    assert!(capacity <= truth && capacity >= truth * 0.95, "{capacity} {rates:?}");
+    assert_eq!(&rates[..4], &[(100.0, false), (200.0, false), (400.0, false), (800.0, false)]);
+    assert_eq!(rates.last(), Some(&(capacity, true)));
+}
+
+#[test]
+fn a_failed_confirmation_reopens_the_bracket_below() {
+    let cfg = Search { start_rate: 100.0, precision: 0.05, ..Search::default() };
+    let mut s = Searcher::new(cfg);
+    // 100 and 200 pass, 400 fails; bisect 300 (pass), 350 (pass), 375 (fail), 362.5 (pass), 368.75 (fail): within 5 %.
+    for (rate, passed) in [(100.0, true), (200.0, true), (400.0, false), (300.0, true), (350.0, true), (375.0, false)] {
+        s.next(rate, passed, false);
+    }
+    let next = s.next(362.5, true, false);
+    assert_eq!(next, search::Next::Step { rate: 362.5, confirming: true });
+    // The confirmation fails: 362.5 is a fail now, the bracket is 350..362.5, within precision: confirm 350.
+    assert_eq!(s.next(362.5, false, true), search::Next::Step { rate: 350.0, confirming: true });
+    assert_eq!(s.next(350.0, true, true), search::Next::Done { ended_by: EndedBy::Converged, capacity: Some(350.0) });
+}
+
+#[test]
+fn passing_the_maximum_rate_ends_with_a_lower_bound() {
+    let cfg = Search { start_rate: 100.0, max_rate: 300.0, ..Search::default() };
+    let mut s = Searcher::new(cfg);
+    assert_eq!(s.next(100.0, true, false), search::Next::Step { rate: 200.0, confirming: false });
+    assert_eq!(s.next(200.0, true, false), search::Next::Step { rate: 300.0, confirming: false });
+    assert_eq!(s.next(300.0, true, false), search::Next::Done { ended_by: EndedBy::MaxRate, capacity: Some(300.0) });
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stall_counts_against_every_transfer_scheduled_in_it() {
+    let start = Instant::now();
+    let (stall_from, stall_until) = (start + Duration::from_secs(1), start + Duration::from_secs(3));
+    let mut offerer = Offerer::new(vec![Stall { from: stall_from, until: stall_until }], ring(4));
+    let mut schedule = Schedule::new(Arrivals::Uniform, 1);
+    schedule.set_rate(100.0, start);
+    let mut done: Vec<Done> = Vec::new();
+    let tag = Tag { step: 1, judged: true };
+    let sent = offerer
+        .offer(&mut schedule, start + Duration::from_secs(5), tag, &mut |d| {
+            done.push(d);
+            false
+        })
+        .await;
+    offerer.empty(start + Duration::from_secs(60), &mut |d| {
+        done.push(d);
+        false
+    })
+    .await;
+    assert_eq!(sent, 500);
+    assert_eq!(done.len(), 500);
+    let in_stall: Vec<&Done> = done.iter().filter(|d| d.intended >= stall_from && d.intended < stall_until).collect();
+    assert_eq!(in_stall.len(), 200, "two seconds at 100/s");
+    for d in in_stall {
+        let Fate::Answered { latency, .. } = d.fate else { panic!("no answer: {:?}", d.fate) };
+        let wait = stall_until - d.intended;
+        assert!(latency >= wait, "scheduled {:?} into the stall, waited {wait:?}, recorded {latency:?}", d.intended - start);
+    }
+    assert!(done.iter().all(|d| d.lag == Duration::ZERO), "bench itself kept its schedule on a paused clock");
+}
