@@ -10,6 +10,7 @@
 
 pub mod aggregate;
 pub mod baseline;
+pub mod capacity;
 pub mod compare;
 pub mod edn;
 pub mod html;
@@ -19,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::experiment::ExperimentFile;
-use crate::results::{Audit, BenchPeak, Edge, EndedBy, Header, Run};
+use crate::experiment::{ExperimentFile, Search};
+use crate::results::{Audit, BenchPeak, Edge, EndedBy, Header, Run, Step};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -72,7 +73,7 @@ pub struct LevelRow {
 }
 
 /// One run as the report reads it: its rows at the report's grain, from a results file ([`Run`]) or a 2019 EDN file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunRows {
     pub variant: String,
     pub path: PathBuf,
@@ -92,6 +93,12 @@ pub struct RunRows {
     pub bench_peak: Option<BenchPeak>,
     /// Faults that began during the run: (generators at that loop, `kill kafka-2`).
     pub faults: Vec<(u32, String)>,
+    /// Its headline (sustained generators, capacity) is a lower bound: the run stopped at a cap, not by the system.
+    pub censored: bool,
+    /// Open model: the search's settings, its steps, and the capacity it found.
+    pub search: Option<Search>,
+    pub steps: Vec<Step>,
+    pub capacity: Option<f64>,
 }
 
 impl RunRows {
@@ -117,7 +124,15 @@ impl RunRows {
             variant: run.header.variant.clone(),
             path: run.path,
             rows,
-            sustained: run.end.as_ref().filter(|e| matches!(e.ended_by, EndedBy::Timeouts | EndedBy::MaxLoops)).map(|e| e.counts.generators),
+            sustained: run
+                .end
+                .as_ref()
+                .filter(|e| matches!(e.ended_by, EndedBy::Timeouts | EndedBy::MaxLoops))
+                .map(|e| e.counts.generators),
+            censored: run.end.as_ref().is_some_and(|e| e.ended_by.censored()),
+            capacity: run.end.as_ref().filter(|e| e.ended_by.by_its_rule()).and_then(|e| e.capacity_tps),
+            search: run.header.parameters.search.clone(),
+            steps: run.steps,
             interval_s: interval.as_secs_f64(),
             era_2019: false,
             complete: run.end.is_some(),
@@ -217,6 +232,10 @@ pub struct RunEntry {
     pub path: String,
     pub complete: bool,
     pub sustained: Option<u32>,
+    /// The headline is a lower bound (ended by `max_loops` or `max_rate`).
+    pub censored: bool,
+    pub capacity: Option<f64>,
+    pub steps: usize,
     pub loops: usize,
     pub audit: Option<Audit>,
     pub bench_peak: Option<BenchPeak>,
@@ -239,6 +258,11 @@ pub struct Report {
     pub levels: Vec<aggregate::Level>,
     pub variants: Vec<aggregate::VariantSummary>,
     pub comparisons: Vec<compare::Comparison>,
+    /// Comparisons that were not made, and why (censored values are bounds, not measurements).
+    pub not_compared: Vec<String>,
+    /// Open-model runs: capacity per variant, and every step as a point of the latency–throughput curve.
+    pub capacity: Vec<capacity::Capacity>,
+    pub curve: Vec<capacity::CurvePoint>,
     pub runs: Vec<RunEntry>,
     /// Image ids, hosts and commits seen in the headers.
     pub images: BTreeMap<String, Vec<String>>,
@@ -300,7 +324,9 @@ pub fn build(title: &str, inputs: &[RunRows]) -> Report {
     });
     let variants: Vec<aggregate::VariantSummary> =
         by_variant.iter().map(|(variant, runs)| aggregate::VariantSummary::of(variant, runs)).collect();
-    let comparisons = compare::all(&variants, &by_variant);
+    let capacity: Vec<capacity::Capacity> = by_variant.iter().filter_map(|(variant, runs)| capacity::Capacity::of(variant, runs)).collect();
+    let curve = by_variant.iter().flat_map(|(variant, runs)| capacity::curve(variant, runs)).collect();
+    let (comparisons, not_compared) = compare::all(&variants, &capacity, &by_variant);
     let mut images: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut hosts = Vec::new();
     for header in sorted.iter().filter_map(|i| i.header.as_ref()) {
@@ -333,6 +359,9 @@ pub fn build(title: &str, inputs: &[RunRows]) -> Report {
             path: i.name(),
             complete: i.complete,
             sustained: i.sustained,
+            censored: i.censored,
+            capacity: i.capacity,
+            steps: i.steps.len(),
             loops: i.rows.len(),
             audit: i.audit.clone(),
             bench_peak: i.bench_peak,
@@ -340,5 +369,19 @@ pub fn build(title: &str, inputs: &[RunRows]) -> Report {
             started_at: i.header.as_ref().map(|h| h.started_at.clone()),
         })
         .collect();
-    Report { title: title.to_string(), levels, variants, comparisons, runs, images, hosts, faults, skipped: Vec::new(), baseline: None }
+    Report {
+        title: title.to_string(),
+        levels,
+        variants,
+        comparisons,
+        not_compared,
+        capacity,
+        curve,
+        runs,
+        images,
+        hosts,
+        faults,
+        skipped: Vec::new(),
+        baseline: None,
+    }
 }

@@ -90,9 +90,7 @@ fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<RunRows
                 era_2019: false,
                 complete: true,
                 header: None,
-                audit: None,
-                bench_peak: None,
-                faults: Vec::new(),
+                ..RunRows::default()
             }
         })
         .collect()

@@ -60,16 +60,7 @@ pub fn print(file: &ExperimentFile, variants: &[Variant], repeat: u32, results: 
             serde_json::to_value(l.protocol).ok().and_then(|p| p.as_str().map(str::to_string)).unwrap_or_default(),
             properties(stack::plan::producer_defaults(), &s.services.producer)
         );
-        println!(
-            "  load:      a probe loop every {} ms; {} generator(s) join every {} loops (at most {} by loop {}); ends after {} timeouts (> {} ms)",
-            l.probe_interval_ms,
-            l.generators_per_step,
-            l.loops_per_generator,
-            estimate::max_generators(&v.experiment),
-            l.max_loops,
-            l.max_timeouts + 1,
-            l.probe_timeout_ms
-        );
+        println!("  load:      {}", load_line(&v.experiment));
         if !v.experiment.faults.is_empty() {
             let faults: Vec<String> = v
                 .experiment
@@ -97,6 +88,28 @@ pub fn print(file: &ExperimentFile, variants: &[Variant], repeat: u32, results: 
         println!("                   about {} judging by earlier runs (variants without any counted at their bound)", estimate::human(likely_total));
     }
     println!("nothing was started (--dry-run)");
+}
+
+/// What the load of a run does, in one line.
+fn load_line(e: &harness::experiment::Experiment) -> String {
+    let l = &e.load;
+    match &e.search {
+        Some(s) => format!(
+            "open: {:?} arrivals over {} connections and {} accounts, rates from {} tx/s (x{} until a step fails, then bisected to {} %, at most {} steps, ≤ {} tx/s); a step passes with p99 ≤ {} ms over its {} s dwell; a probe loop every {} ms",
+            l.arrivals, l.connections, l.accounts, s.start_rate, s.growth, s.precision * 100.0, s.steps_bound(), s.max_rate, s.slo_p99_ms, s.dwell_s, l.probe_interval_ms
+        )
+        .to_lowercase(),
+        None => format!(
+            "a probe loop every {} ms; {} generator(s) join every {} loops (at most {} by loop {}); ends after {} timeouts (> {} ms)",
+            l.probe_interval_ms,
+            l.generators_per_step,
+            l.loops_per_generator,
+            estimate::max_generators(e),
+            l.max_loops,
+            l.max_timeouts + 1,
+            l.probe_timeout_ms
+        ),
+    }
 }
 
 /// The producer properties the services get: bench's profile with the experiment's merged over it.

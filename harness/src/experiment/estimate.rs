@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::Experiment;
+use super::{Experiment, Search};
 
 /// Bring-up of one broker's stack on the reference machine (2 cores) took 10 s; each further broker adds
 /// about 5 s (they start one after another so their logs stay readable).
@@ -24,13 +24,29 @@ pub struct Bound {
 
 impl Bound {
     pub fn of(e: &Experiment) -> Bound {
-        let load = e.load.probe_interval().saturating_mul(e.load.max_loops) + e.load.probe_timeout();
+        let load = match &e.search {
+            Some(search) => search_bound(search),
+            None => e.load.probe_interval().saturating_mul(e.load.max_loops) + e.load.probe_timeout(),
+        };
         Bound { bring_up: BRING_UP_FIRST + BRING_UP_PER_BROKER * e.stack.brokers.saturating_sub(1), load, after: AFTER_LOAD }
     }
 
     pub fn total(&self) -> Duration {
         self.bring_up + self.load + self.after
     }
+}
+
+/// Opening the open model's connections and accounts (an account's password hash takes the endpoint ~50 ms,
+/// two at a time).
+pub const POOL_SETUP: Duration = Duration::from_secs(15);
+
+/// The longest a search can take: the pool, the first warm-up, and at most `steps_bound` steps, each with its
+/// warm-up, its dwell and waiting out its last answers (at most the timeout), with a drain between steps; at the
+/// end, the answers still in flight (at most the timeout again).
+pub fn search_bound(s: &Search) -> Duration {
+    let steps = s.steps_bound();
+    let step = s.warmup() + s.dwell() + s.timeout();
+    POOL_SETUP + s.warmup() + step * steps + s.drain_timeout() * steps.saturating_sub(1) + s.timeout()
 }
 
 /// Generators running when the load reaches `max_loops`: the most a run of these settings can sustain.
@@ -60,6 +76,18 @@ mod tests {
         assert_eq!(b.bring_up, Duration::from_secs(20));
         assert_eq!(human(b.total()), "1h 41m");
         assert_eq!(max_generators(&e), 100);
+    }
+
+    #[test]
+    fn a_search_is_bounded_by_its_steps() {
+        let e: Experiment = toml::from_str(
+            "name = \"s\"\n[load]\nmodel = \"open\"\n[search]\nstart_rate = 250\nmax_rate = 8000\nwarmup_s = 3\ndwell_s = 10\ntimeout_ms = 2000\ndrain_timeout_s = 15\nmax_steps = 12",
+        )
+        .unwrap();
+        // 250 .. 8000 is 5 doublings: 6 steps growing; bisecting a doubling to 5 % takes 5, each may be confirmed: 12 at most.
+        let search = e.search.as_ref().unwrap();
+        assert_eq!(search.steps_bound(), 12);
+        assert_eq!(Bound::of(&e).load, Duration::from_secs(15 + 3 + 12 * (3 + 10 + 2) + 11 * 15 + 2));
     }
 
     #[test]

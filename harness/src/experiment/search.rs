@@ -123,9 +123,11 @@ mod tests {
 
     #[test]
     fn the_step_bound_counts_growth_bisection_and_confirmations() {
-        // 100 -> 200 -> ... -> 25,600 > 20,000: 9 rates; bisecting a factor of 2 to 5 %: log2(20) -> 5 steps.
+        // 100 -> 200 -> ... -> 25,600 > 20,000: 9 rates; bisecting a factor of 2 to 5 %: log2(20) -> 5 steps, each
+        // with a confirmation that may fail: 9 + 12 = 21, capped at max_steps.
         let s = Search::default();
-        assert_eq!(s.steps_bound(), (9 + 2 * (5 + 1)).min(20));
+        assert_eq!(s.steps_bound(), s.max_steps);
+        assert_eq!(Search { max_steps: 100, ..Search::default() }.steps_bound(), 9 + 2 * (5 + 1));
         let small = Search { start_rate: 100.0, max_rate: 1000.0, max_steps: 100, ..Search::default() };
         assert_eq!(small.steps_bound(), 5 + 2 * 6);
     }

@@ -160,8 +160,13 @@ pub struct VariantSummary {
     pub complete: usize,
     /// Paths of runs without an end line: listed, left out of every figure.
     pub incomplete: Vec<String>,
-    /// Generators reached, over complete runs that ended by their own rule (not interrupted).
+    /// Generators reached, over complete runs that ended by their timeouts (runs that ended by `max_loops` are
+    /// left out: their generator count is only a lower bound).
     pub sustained: Figures,
+    /// Runs that ended by `max_loops` (or `max_rate`), and the lowest count they reached: the variant sustained
+    /// at least that much in each of them.
+    pub censored: usize,
+    pub sustained_at_least: Option<u32>,
     pub audits_passed: usize,
     pub audits_failed: usize,
 }
@@ -169,7 +174,8 @@ pub struct VariantSummary {
 impl VariantSummary {
     pub fn of(variant: &str, runs: &[&RunRows]) -> VariantSummary {
         let complete: Vec<&&RunRows> = runs.iter().filter(|r| r.complete).collect();
-        let sustained: Vec<f64> = complete.iter().filter_map(|r| r.sustained.map(f64::from)).collect();
+        let sustained: Vec<f64> = complete.iter().filter(|r| !r.censored).filter_map(|r| r.sustained.map(f64::from)).collect();
+        let censored: Vec<&&&RunRows> = complete.iter().filter(|r| r.censored).collect();
         let audits: Vec<bool> = complete.iter().filter_map(|r| r.audit.as_ref().map(|a| a.passed)).collect();
         VariantSummary {
             variant: variant.to_string(),
@@ -177,6 +183,8 @@ impl VariantSummary {
             complete: complete.len(),
             incomplete: runs.iter().filter(|r| !r.complete).map(|r| r.name()).collect(),
             sustained: Figures::moments(&sustained),
+            censored: censored.len(),
+            sustained_at_least: censored.iter().filter_map(|r| r.sustained).min(),
             audits_passed: audits.iter().filter(|p| **p).count(),
             audits_failed: audits.iter().filter(|p| !**p).count(),
         }

@@ -7,6 +7,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use statrs::statistics::Statistics;
 
 use super::aggregate::VariantSummary;
+use super::capacity::Capacity;
 use super::RunRows;
 
 /// Below this p-value a difference is called clear.
@@ -60,8 +61,9 @@ fn compare(metric: String, (a, xs): (&str, &[f64]), (b, ys): (&str, &[f64]), uni
     Some(Comparison { metric, a: a.into(), b: b.into(), mean_a, mean_b, t, df, p, words })
 }
 
-/// Every pair of variants: sustained generators over runs, and probe latency at each level both reached.
-pub fn all(variants: &[VariantSummary], runs: &BTreeMap<&str, Vec<&RunRows>>) -> Vec<Comparison> {
+/// Every pair of variants: sustained generators and capacity over runs, and probe latency at each level both
+/// reached; with what was not compared and why (a censored value is a bound, not a measurement).
+pub fn all(variants: &[VariantSummary], capacity: &[Capacity], runs: &BTreeMap<&str, Vec<&RunRows>>) -> (Vec<Comparison>, Vec<String>) {
     struct Samples {
         sustained: Vec<f64>,
         latencies: BTreeMap<u32, Vec<f64>>,
@@ -76,14 +78,22 @@ pub fn all(variants: &[VariantSummary], runs: &BTreeMap<&str, Vec<&RunRows>>) ->
                     latencies.entry(row.generators).or_default().push(ms);
                 }
             }
-            Samples { sustained: complete.iter().filter_map(|r| r.sustained.map(f64::from)).collect(), latencies }
+            Samples { sustained: complete.iter().filter(|r| !r.censored).filter_map(|r| r.sustained.map(f64::from)).collect(), latencies }
         })
         .collect();
     let mut out = Vec::new();
+    let mut not_compared = Vec::new();
     for (i, (va, sa)) in variants.iter().zip(&samples).enumerate() {
         for (vb, sb) in variants[i + 1..].iter().zip(&samples[i + 1..]) {
             let (a, b) = (va.variant.as_str(), vb.variant.as_str());
-            out.extend(compare("sustained generators".into(), (a, &sa.sustained), (b, &sb.sustained), ""));
+            if va.censored + vb.censored > 0 {
+                not_compared.push(format!(
+                    "sustained generators, {a} against {b}: {} run(s) ended by max_loops, so their generator counts are lower bounds, not measurements",
+                    va.censored + vb.censored
+                ));
+            } else {
+                out.extend(compare("sustained generators".into(), (a, &sa.sustained), (b, &sb.sustained), ""));
+            }
             for (level, xs) in &sa.latencies {
                 if let Some(ys) = sb.latencies.get(level) {
                     out.extend(compare(format!("probe latency at {level} generators"), (a, xs), (b, ys), " ms"));
@@ -91,8 +101,30 @@ pub fn all(variants: &[VariantSummary], runs: &BTreeMap<&str, Vec<&RunRows>>) ->
             }
         }
     }
-    out
+    compare_capacity(capacity, &mut out, &mut not_compared);
+    (out, not_compared)
 }
+
+/// Capacity between every pair of variants, over their runs; runs that passed `max_rate` make it a bound.
+fn compare_capacity(capacity: &[Capacity], out: &mut Vec<Comparison>, not_compared: &mut Vec<String>) {
+    for (i, ca) in capacity.iter().enumerate() {
+        for cb in &capacity[i + 1..] {
+            let (a, b) = (ca.variant.as_str(), cb.variant.as_str());
+            if ca.censored + cb.censored > 0 {
+                not_compared.push(format!(
+                    "capacity, {a} against {b}: {} run(s) passed max_rate, so their capacity is a lower bound, not a measurement",
+                    ca.censored + cb.censored
+                ));
+                continue;
+            }
+            let values = |c: &Capacity| c.runs.iter().map(|r| r.capacity).collect::<Vec<f64>>();
+            out.extend(compare(CAPACITY.into(), (a, &values(ca)), (b, &values(cb)), " tx/s"));
+        }
+    }
+}
+
+/// The metric name of capacity comparisons.
+pub const CAPACITY: &str = "capacity";
 
 #[cfg(test)]
 mod tests {

@@ -233,9 +233,7 @@ pub fn read_run(path: &Path, variant: &str) -> Result<RunRows, ReportError> {
         era_2019: true,
         complete: true,
         header: None,
-        audit: None,
-        bench_peak: None,
-        faults: Vec::new(),
+        ..RunRows::default()
     })
 }
 
