@@ -10,15 +10,11 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use harness::experiment::Protocol;
 use harness::load::bank::{self, Account};
 use harness::load::client::Client;
 use harness::load::generator::{self, Reply};
-use serde_json::{json, Value};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 fn env(name: &str, default: u64) -> u64 {
@@ -32,61 +28,6 @@ fn thread_cpu() -> (Duration, Duration) {
     unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
     let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
     (Duration::from_micros(micros(usage.ru_utime)), Duration::from_micros(micros(usage.ru_stime)))
-}
-
-/// The endpoint double: answers every operation after `delay`, as the bank would answer the chain.
-fn endpoint(delay: Duration) -> anyhow::Result<String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    listener.set_nonblocking(true)?;
-    let url = format!("ws://{}/graphql", listener.local_addr()?);
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("endpoint runtime");
-        runtime.block_on(async move {
-            let listener = TcpListener::from_std(listener).expect("listener");
-            while let Ok((stream, _)) = listener.accept().await {
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream, delay));
-            }
-        });
-    });
-    Ok(url)
-}
-
-async fn serve(stream: tokio::net::TcpStream, delay: Duration) {
-    let Some(mut socket) = harness::testing::accept_websocket(stream).await else { return };
-    while let Some(Ok(Message::Text(text))) = socket.next().await {
-        let message: Value = serde_json::from_str(&text).unwrap_or_default();
-        let id = &message["id"];
-        let replies = match message["type"].as_str() {
-            Some("connection_init") => vec![json!({"type": "connection_ack"})],
-            Some(kind @ ("subscribe" | "start")) => {
-                let vars = &message["payload"]["variables"];
-                let reason = if vars["t"] == "bogus-token" {
-                    Some("invalid token")
-                } else if vars["a"] == 100_000 {
-                    Some("insufficient funds")
-                } else {
-                    None
-                };
-                let data = json!({"money_transfer": {"uuid": vars["id"], "success": reason.is_none(), "reason": reason}});
-                let next = if kind == "start" { "data" } else { "next" };
-                vec![json!({"id": id, "type": next, "payload": {"data": data}}), json!({"id": id, "type": "complete"})]
-            }
-            _ => continue,
-        };
-        if delay > Duration::ZERO {
-            tokio::time::sleep(delay).await;
-        }
-        // The bank's endpoint sends an answer and its `complete` in one write.
-        for reply in replies {
-            if socket.feed(Message::text(reply.to_string())).await.is_err() {
-                return;
-            }
-        }
-        if socket.flush().await.is_err() {
-            return;
-        }
-    }
 }
 
 struct Measured {
@@ -173,7 +114,7 @@ fn main() -> anyhow::Result<()> {
         Err(_) => std::env::var("BENCH_DELAY_MS")
             .map_or(vec![0, 20], |ms| vec![ms.parse().unwrap_or(20)])
             .into_iter()
-            .map(|ms| Ok((endpoint(Duration::from_millis(ms))?, false, format!("a double answering after {ms} ms"))))
+            .map(|ms| Ok((harness::testing::double::endpoint(Duration::from_millis(ms))?, false, format!("a double answering after {ms} ms"))))
             .collect::<anyhow::Result<_>>()?,
     };
     println!("{generators} generators, 100 ms pause ({} transfers/s), {seconds} s measured per line", generators * 10);

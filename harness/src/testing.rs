@@ -1,6 +1,7 @@
 //! Test helpers of the harness (feature `testing`, enabled only by its own tests and benchmarks): made-up results
 //! files for reports, and a websocket accept for endpoint doubles. Stacks for tests are `stack::testing`'s.
 
+pub mod double;
 pub mod synthetic;
 
 /// The server side of a websocket handshake for endpoint doubles in tests and benchmarks: accepts `stream` and

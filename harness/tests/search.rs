@@ -93,7 +93,7 @@ async fn the_search_converges_on_a_known_capacity_and_confirms_it() {
     let offerer = Offerer::new(vec![double.clone(), double.clone(), double], ring(16));
     let (steps_tx, mut steps) = mpsc::unbounded_channel();
     let (rate, _) = watch::channel(0.0);
-    let progress = Progress { steps: steps_tx, rate };
+    let progress = Progress { steps: steps_tx, rate, answered: Default::default() };
     let cfg = cfg();
     let searched = search::search(offerer, &cfg, Arrivals::Uniform, &NothingElse, &progress, &CancellationToken::new()).await;
     drop(progress);

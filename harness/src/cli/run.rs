@@ -100,9 +100,35 @@ fn one_line(f: &Summary) -> String {
     let e = &f.end;
     let audit = if e.audit.passed { "audit passed".to_string() } else { format!("AUDIT FAILED: {}", e.audit.failures().join(", ")) };
     format!(
-        "  {} #{}: {} generators, {} loops, ended by {:?}, probe p99 {:.0} ms, {} transfers, {audit}",
-        f.variant, f.repeat, e.counts.generators, e.counts.loops, e.ended_by, f.probe.p99_ms, e.counts.transfers
+        "  {} #{}: {}, {} loops, ended by {:?}, probe p99 {:.0} ms, {} transfers, {audit}",
+        f.variant,
+        f.repeat,
+        headline(e),
+        e.counts.loops,
+        e.ended_by,
+        f.probe.p99_ms,
+        e.counts.transfers
     )
+}
+
+/// What the run sustained: its capacity (open model) or its generators, "≥" when that is a lower bound.
+fn headline(e: &harness::results::End) -> String {
+    let at_least = if e.ended_by.censored() { "≥ " } else { "" };
+    match (e.capacity_tps, e.slo_p99_ms) {
+        (Some(c), Some(slo)) => format!("capacity {at_least}{c:.0} tx/s at p99 ≤ {slo} ms"),
+        (None, Some(slo)) => format!("no capacity found at p99 ≤ {slo} ms"),
+        _ => format!("{at_least}{} generators", e.counts.generators),
+    }
+}
+
+/// The summary table's "sustained" cell: generators, or capacity in tx/s; "≥" for a lower bound.
+fn sustained(e: &harness::results::End) -> String {
+    let at_least = if e.ended_by.censored() { "≥" } else { "" };
+    match e.capacity_tps {
+        Some(c) => format!("{at_least}{c:.0} tx/s"),
+        None if e.slo_p99_ms.is_some() => "-".to_string(),
+        None => format!("{at_least}{} gens", e.counts.generators),
+    }
 }
 
 /// bench's share of the machine above which the stack it measures has noticeably less.
@@ -143,8 +169,8 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Summary]) {
     }
     println!("\n{experiment}: {} run(s), results in {}", finished.len(), results.join(experiment).display());
     println!(
-        "{:<24} {:>3} {:>5} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}  ended by / audit",
-        "variant", "#", "gens", "loops", "timeouts", "probe p50", "probe p99", "gen p50", "gen p99", "transfers", "peak/s", "bench"
+        "{:<24} {:>3} {:>12} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}  ended by / audit",
+        "variant", "#", "sustained", "loops", "timeouts", "probe p50", "probe p99", "gen p50", "gen p99", "transfers", "peak/s", "bench"
     );
     for f in finished {
         let e = &f.end;
@@ -153,8 +179,8 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Summary]) {
             (format!("{:.0}", p.transfers_per_s), format!("{:.1} %", p.cpu_pct))
         });
         println!(
-            "{:<24} {:>3} {:>5} {:>6} {:>8} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>9} {:>7} {:>7}  {:?} / {audit}",
-            f.variant, f.repeat, e.counts.generators, e.counts.loops, e.counts.timeouts, f.probe.p50_ms, f.probe.p99_ms, f.generator.p50_ms,
+            "{:<24} {:>3} {:>12} {:>6} {:>8} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>9} {:>7} {:>7}  {:?} / {audit}",
+            f.variant, f.repeat, sustained(e), e.counts.loops, e.counts.timeouts, f.probe.p50_ms, f.probe.p99_ms, f.generator.p50_ms,
             f.generator.p99_ms, e.counts.transfers, peak, bench, e.ended_by
         );
     }

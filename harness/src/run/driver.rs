@@ -333,7 +333,8 @@ impl<'a> Driver<'a> {
         }
         self.faults.start(self.target.docker, loop_no);
         if loop_no % load.resources_every_loops == 0 {
-            self.sampler.start(self.driven.counts.transfers);
+            let offered = self.open.as_ref().map_or(0, OpenLoad::answered);
+            self.sampler.start(self.driven.counts.transfers + offered);
         }
     }
 

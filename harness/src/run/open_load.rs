@@ -2,6 +2,8 @@
 //! a task of its own, and each finished step given the probe's figures and the resource samples over its dwell.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
@@ -23,6 +25,7 @@ pub struct OpenLoad {
     steps: mpsc::UnboundedReceiver<StepDone>,
     rate: watch::Receiver<f64>,
     cancel: CancellationToken,
+    answered: Arc<AtomicU64>,
     probes: Vec<(Instant, Option<Duration>)>,
     samples: Vec<(Instant, BTreeMap<String, Sample>)>,
 }
@@ -61,12 +64,18 @@ impl OpenLoad {
         let (steps_tx, steps) = mpsc::unbounded_channel();
         let (rate_tx, rate) = watch::channel(0.0);
         let cancel = CancellationToken::new();
-        let (token, arrivals) = (cancel.clone(), load.arrivals);
+        let (token, arrivals, answered) = (cancel.clone(), load.arrivals, Arc::new(AtomicU64::new(0)));
+        let counter = answered.clone();
         let task = tokio::spawn(async move {
-            let progress = Progress { steps: steps_tx, rate: rate_tx };
+            let progress = Progress { steps: steps_tx, rate: rate_tx, answered: counter };
             search::search(offerer, &cfg, arrivals, &drain, &progress, &token).await
         });
-        OpenLoad { task, steps, rate, cancel, probes: Vec::new(), samples: Vec::new() }
+        OpenLoad { task, steps, rate, cancel, answered, probes: Vec::new(), samples: Vec::new() }
+    }
+
+    /// Transfers answered so far.
+    pub fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
     }
 
     /// The rate offered now.

@@ -3,6 +3,8 @@
 //! every failed step so one step's backlog never counts against the next.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -207,10 +209,12 @@ pub struct StepDone {
     pub dwell: (Instant, Instant),
 }
 
-/// Where a search tells what it does: each step as it ends, and the rate it offers now.
+/// Where a search tells what it does: each step as it ends, the rate it offers now, and how many transfers have
+/// been answered so far (for bench's own CPU per transfer).
 pub struct Progress {
     pub steps: mpsc::UnboundedSender<StepDone>,
     pub rate: watch::Sender<f64>,
+    pub answered: Arc<AtomicU64>,
 }
 
 /// How a search ended, and everything the audit needs to know of its transfers.
@@ -223,6 +227,8 @@ pub struct Searched {
     pub sent: u64,
     pub answered: u64,
     pub errors: u64,
+    /// `answered`, as the search goes.
+    live: Arc<AtomicU64>,
 }
 
 impl Searched {
@@ -231,6 +237,7 @@ impl Searched {
         match &done.fate {
             Fate::Answered { right, id, answer, .. } => {
                 self.answered += 1;
+                self.live.fetch_add(1, Ordering::Relaxed);
                 self.errors += u64::from(!right);
                 self.answers.push((*id, answer.clone()));
             }
@@ -250,7 +257,7 @@ pub async fn search<B: Bank + 'static>(
     progress: &Progress,
     cancel: &CancellationToken,
 ) -> Searched {
-    let mut searched = Searched::default();
+    let mut searched = Searched { live: progress.answered.clone(), ..Searched::default() };
     let mut schedule = Schedule::new(arrivals, u64::from(std::process::id()));
     let mut searcher = Searcher::new(cfg.clone());
     let run = async {
