@@ -27,6 +27,11 @@ use crate::experiment::Arrivals;
 /// step that sent it judged it a timeout long before.
 pub const ANSWER_LIMIT: Duration = Duration::from_secs(35);
 
+/// tokio's timer ticks every millisecond and wakes at the first tick at or after a deadline; waking for a transfer
+/// half a tick early and sending what is due within half a tick puts every send within half a tick of its
+/// schedule instead of up to a whole tick late.
+const HALF_TICK: Duration = Duration::from_micros(500);
+
 /// Transfers in flight above this are not sent: the system has stalled so far that each further one can only be a
 /// timeout, and bench's memory must stay bounded.
 pub const MAX_IN_FLIGHT: usize = 50_000;
@@ -142,7 +147,8 @@ pub struct Tag {
 /// How one offered transfer ended.
 #[derive(Debug, Clone)]
 pub enum Fate {
-    /// Answered this long after its intended send time; `right` when the answer was the expected one.
+    /// Answered this long after its intended send time (or after it was sent, when that was up to half a timer
+    /// tick earlier: never shorter than the real wait); `right` when the answer was the expected one.
     Answered { latency: Duration, right: bool, id: Uuid, answer: Answer },
     /// No answer within [`ANSWER_LIMIT`].
     NoAnswer,
@@ -195,13 +201,14 @@ impl<B: Bank + 'static> Offerer<B> {
             let due = schedule.peek().min(until);
             tokio::select! {
                 biased;
-                () = tokio::time::sleep_until(due) => {
+                () = tokio::time::sleep_until(due.checked_sub(HALF_TICK).unwrap_or(due)) => {
                     if due >= until {
                         return handed;
                     }
-                    // Everything due by now goes out at once: a late bench catches up, and its lag is recorded.
+                    // Everything due by now (within half a tick) goes out at once: a late bench catches up, and
+                    // its lag is recorded.
                     let now = Instant::now();
-                    while schedule.peek() <= now && schedule.peek() < until {
+                    while schedule.peek() <= now + HALF_TICK && schedule.peek() < until {
                         let intended = schedule.take();
                         self.send(intended, now, tag, done);
                         handed += 1;
@@ -253,8 +260,9 @@ impl<B: Bank + 'static> Offerer<B> {
             let (transfer, expect) = ring.transfer(k);
             let bank = &banks[(k % banks.len() as u64) as usize];
             let id = Uuid::new_v4();
+            let from = intended.min(now);
             let fate = match tokio::time::timeout_at(intended + ANSWER_LIMIT, bank.transfer(id, &transfer)).await {
-                Ok(Ok(answer)) => Fate::Answered { latency: Instant::now() - intended, right: expect.is_met_by(&answer), id, answer },
+                Ok(Ok(answer)) => Fate::Answered { latency: Instant::now() - from, right: expect.is_met_by(&answer), id, answer },
                 Ok(Err(_)) => Fate::Lost,
                 Err(_) => Fate::NoAnswer,
             };

@@ -287,8 +287,9 @@ pub async fn search<B: Bank + 'static>(
         () = cancel.cancelled() => None,
     };
     let _ = progress.rate.send(0.0);
-    // What is still in flight gets its answer (bounded), so the audit knows every transfer the bank confirmed.
-    offerer.empty(Instant::now() + crate::load::open::ANSWER_LIMIT, &mut |d| {
+    // What is still in flight gets the step timeout to answer, so the audit knows what the bank confirmed by then;
+    // transfers still unanswered are not checked against the books (the bank may still apply them).
+    offerer.empty(Instant::now() + cfg.timeout(), &mut |d| {
         searched.book(&d);
         false
     }).await;
