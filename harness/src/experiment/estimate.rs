@@ -40,13 +40,15 @@ impl Bound {
 /// two at a time).
 pub const POOL_SETUP: Duration = Duration::from_secs(15);
 
-/// The longest a search can take: the pool, the first warm-up, and at most `steps_bound` steps, each with its
+/// The longest a search can take: the pool, the first warm-up (at most `warmup_max_s`), and at most `steps_bound` steps, each with its
 /// warm-up, its dwell and waiting out its last answers (at most the timeout), with a drain between steps; at the
 /// end, the answers still in flight (at most the timeout again).
 pub fn search_bound(s: &Search) -> Duration {
     let steps = s.steps_bound();
     let step = s.warmup() + s.dwell() + s.timeout();
-    POOL_SETUP + s.warmup() + step * steps + s.drain_timeout() * steps.saturating_sub(1) + s.timeout()
+    // The first warm-up's last window may start just before its budget ends and wait out its timeout.
+    let first_warmup = s.warmup_max() + s.timeout();
+    POOL_SETUP + first_warmup + step * steps + s.drain_timeout() * steps.saturating_sub(1) + s.timeout()
 }
 
 /// Generators running when the load reaches `max_loops`: the most a run of these settings can sustain.
@@ -87,7 +89,8 @@ mod tests {
         // 250 .. 8000 is 5 doublings: 6 steps growing; bisecting a doubling to 5 % takes 5, each may be confirmed: 12 at most.
         let search = e.search.as_ref().unwrap();
         assert_eq!(search.steps_bound(), 12);
-        assert_eq!(Bound::of(&e).load, Duration::from_secs(15 + 3 + 12 * (3 + 10 + 2) + 11 * 15 + 2));
+        // The first warm-up: at most warmup_max_s (30 by default) and one timeout.
+        assert_eq!(Bound::of(&e).load, Duration::from_secs(15 + (30 + 2) + 12 * (3 + 10 + 2) + 11 * 15 + 2));
     }
 
     #[test]

@@ -17,9 +17,11 @@ pub struct Search {
     pub growth: f64,
     /// Bisection stops when (lowest fail − highest pass) / highest pass is at most this.
     pub precision: f64,
-    /// Seconds each step offers its rate before its dwell is measured (and once more before the first step,
-    /// while the brokers' JIT warms up).
+    /// Seconds each step offers its rate before its dwell is measured, and the least the first warm-up lasts.
     pub warmup_s: f64,
+    /// The first warm-up goes on at `start_rate` (while the brokers' JIT compiles under load) until two seconds of
+    /// it meet the SLO, at most this long in all.
+    pub warmup_max_s: f64,
     /// Seconds of each step that are judged.
     pub dwell_s: f64,
     /// A step passes only when the p99 latency of the transfers offered in its dwell, timeouts counted as slower
@@ -45,6 +47,7 @@ impl Default for Search {
             growth: 2.0,
             precision: 0.05,
             warmup_s: 5.0,
+            warmup_max_s: 30.0,
             dwell_s: 15.0,
             slo_p99_ms: 500.0,
             max_error_rate: 0.001,
@@ -59,6 +62,10 @@ impl Default for Search {
 impl Search {
     pub fn warmup(&self) -> Duration {
         Duration::from_secs_f64(self.warmup_s)
+    }
+
+    pub fn warmup_max(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup_max_s)
     }
 
     pub fn dwell(&self) -> Duration {
@@ -102,6 +109,10 @@ impl Search {
             (self.growth.is_finite() && self.growth > 1.0 && self.growth <= 10.0, "search.growth must be above 1 and at most 10"),
             (self.precision > 0.0 && self.precision < 1.0, "search.precision must be between 0 and 1 (exclusive), e.g. 0.05"),
             (self.warmup_s.is_finite() && self.warmup_s >= 0.0 && self.warmup_s <= 600.0, "search.warmup_s must be 0 to 600"),
+            (
+                self.warmup_max_s.is_finite() && self.warmup_max_s >= self.warmup_s && self.warmup_max_s <= 1200.0,
+                "search.warmup_max_s must be at least search.warmup_s and at most 1200",
+            ),
             (self.dwell_s <= 3600.0, "search.dwell_s must be at most 3600"),
             ((0.0..1.0).contains(&self.max_error_rate), "search.max_error_rate must be at least 0 and below 1"),
             (self.min_achieved > 0.0 && self.min_achieved <= 1.0, "search.min_achieved must be above 0 and at most 1"),
