@@ -57,7 +57,7 @@ pub fn print(file: &ExperimentFile, variants: &[Variant], repeat: u32, results: 
         println!(
             "  stack:     {} broker(s), {} protocol, producer {}",
             s.brokers,
-            serde_json::to_value(l.protocol).ok().and_then(|p| p.as_str().map(str::to_string)).unwrap_or_default(),
+            name(&l.protocol),
             properties(stack::plan::producer_defaults(), &s.services.producer)
         );
         println!("  load:      {}", load_line(&v.experiment));
@@ -90,15 +90,19 @@ pub fn print(file: &ExperimentFile, variants: &[Variant], repeat: u32, results: 
     println!("nothing was started (--dry-run)");
 }
 
+/// A setting's name as experiment files spell it.
+fn name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
 /// What the load of a run does, in one line.
 fn load_line(e: &harness::experiment::Experiment) -> String {
     let l = &e.load;
     match &e.search {
         Some(s) => format!(
-            "open: {:?} arrivals over {} connections and {} accounts, rates from {} tx/s (x{} until a step fails, then bisected to {} %, at most {} steps, ≤ {} tx/s); a step passes with p99 ≤ {} ms over its {} s dwell; a probe loop every {} ms",
-            l.arrivals, l.connections, l.accounts, s.start_rate, s.growth, s.precision * 100.0, s.steps_bound(), s.max_rate, s.slo_p99_ms, s.dwell_s, l.probe_interval_ms
-        )
-        .to_lowercase(),
+            "open: {} arrivals over {} connections and {} accounts, rates from {} tx/s (x{} until a step fails, then bisected to {} %, at most {} steps, ≤ {} tx/s); a step passes with p99 ≤ {} ms over its {} s dwell; a probe loop every {} ms",
+            name(&l.arrivals), l.connections, l.accounts, s.start_rate, s.growth, s.precision * 100.0, s.steps_bound(), s.max_rate, s.slo_p99_ms, s.dwell_s, l.probe_interval_ms
+        ),
         None => format!(
             "a probe loop every {} ms; {} generator(s) join every {} loops (at most {} by loop {}); ends after {} timeouts (> {} ms)",
             l.probe_interval_ms,

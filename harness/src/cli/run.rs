@@ -121,6 +121,15 @@ fn headline(e: &harness::results::End) -> String {
     }
 }
 
+/// A latency cell: "-" when nothing was measured (an open run has no generators).
+fn ms(latency: &harness::run::Latency, value: f64) -> String {
+    if latency.n == 0 {
+        "-".to_string()
+    } else {
+        format!("{value:.0} ms")
+    }
+}
+
 /// The summary table's "sustained" cell: generators, or capacity in tx/s; "≥" for a lower bound.
 fn sustained(e: &harness::results::End) -> String {
     let at_least = if e.ended_by.censored() { "≥" } else { "" };
@@ -179,9 +188,20 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Summary]) {
             (format!("{:.0}", p.transfers_per_s), format!("{:.1} %", p.cpu_pct))
         });
         println!(
-            "{:<24} {:>3} {:>12} {:>6} {:>8} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>9} {:>7} {:>7}  {:?} / {audit}",
-            f.variant, f.repeat, sustained(e), e.counts.loops, e.counts.timeouts, f.probe.p50_ms, f.probe.p99_ms, f.generator.p50_ms,
-            f.generator.p99_ms, e.counts.transfers, peak, bench, e.ended_by
+            "{:<24} {:>3} {:>12} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}  {:?} / {audit}",
+            f.variant,
+            f.repeat,
+            sustained(e),
+            e.counts.loops,
+            e.counts.timeouts,
+            ms(&f.probe, f.probe.p50_ms),
+            ms(&f.probe, f.probe.p99_ms),
+            ms(&f.generator, f.generator.p50_ms),
+            ms(&f.generator, f.generator.p99_ms),
+            e.counts.transfers,
+            peak,
+            bench,
+            e.ended_by
         );
     }
     println!("  peak/s: transfers per second in the busiest sampled window; bench: its own CPU there, % of the machine");
@@ -202,6 +222,9 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Summary]) {
 /// The progress line after each loop: generators, the probe, timeouts against the limit, errors.
 fn status_line(s: &Status, max_timeouts: u32) -> String {
     let probe = s.last_probe_ms.map_or_else(|| "timeout".to_string(), |ms| format!("{ms:.0} ms"));
+    if let Some(rate) = s.rate {
+        return format!("offering {rate:.0} tx/s · probe {probe} · probe timeouts {}", s.timeouts);
+    }
     let faults = if s.fault_timeouts > 0 { format!(" (+{} in fault windows)", s.fault_timeouts) } else { String::new() };
     let counted = s.timeouts - s.fault_timeouts;
     format!("generators {} · probe {probe} · timeouts {counted}/{max_timeouts}{faults} · errors {}", s.generators, s.errors)

@@ -21,6 +21,9 @@ pub struct Comparison {
     pub b: String,
     pub mean_a: f64,
     pub mean_b: f64,
+    /// mean_a − mean_b, and its 95 % confidence interval (Welch).
+    pub diff: f64,
+    pub ci95: (f64, f64),
     pub t: f64,
     pub df: f64,
     pub p: f64,
@@ -47,18 +50,25 @@ pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
 fn compare(metric: String, (a, xs): (&str, &[f64]), (b, ys): (&str, &[f64]), unit: &str) -> Option<Comparison> {
     let (t, df, p) = welch(xs, ys)?;
     let (mean_a, mean_b) = (xs.mean(), ys.mean());
+    let diff = mean_a - mean_b;
+    // t is diff / se, so the standard error of the difference is diff / t (t is never 0 with a difference).
+    let se = if t == 0.0 { 0.0 } else { diff / t };
+    let half = StudentsT::new(0.0, 1.0, df).ok()?.inverse_cdf(0.975) * se.abs();
+    let ci95 = (diff - half, diff + half);
     let p_text = if p < 0.001 { "p < 0.001".to_string() } else { format!("p = {p:.3}") };
     let words = if p < ALPHA {
         let direction = if mean_a > mean_b { "higher" } else { "lower" };
         format!(
-            "{metric}: {a} is {direction} than {b} ({mean_a:.1}{unit} vs {mean_b:.1}{unit}); {p_text}, so a difference this large would come from chance alone less than 1 time in 20"
+            "{metric}: {a} is {direction} than {b} ({mean_a:.1}{unit} vs {mean_b:.1}{unit}, difference {diff:.1}{unit}, 95 % CI {:.1} to {:.1}); {p_text}, so a difference this large would come from chance alone less than 1 time in 20",
+            ci95.0, ci95.1
         )
     } else {
         format!(
-            "{metric}: no clear difference between {a} and {b} ({mean_a:.1}{unit} vs {mean_b:.1}{unit}); {p_text}, chance alone gives differences like this often"
+            "{metric}: no clear difference between {a} and {b} ({mean_a:.1}{unit} vs {mean_b:.1}{unit}, difference {diff:.1}{unit}, 95 % CI {:.1} to {:.1}); {p_text}, chance alone gives differences like this often",
+            ci95.0, ci95.1
         )
     };
-    Some(Comparison { metric, a: a.into(), b: b.into(), mean_a, mean_b, t, df, p, words })
+    Some(Comparison { metric, a: a.into(), b: b.into(), mean_a, mean_b, diff, ci95, t, df, p, words })
 }
 
 /// Every pair of variants: sustained generators and capacity over runs, and probe latency at each level both
@@ -139,6 +149,11 @@ mod tests {
         assert!((t - -2.46).abs() < 0.01, "{t}");
         assert!((df - 24.99).abs() < 0.05, "{df}");
         assert!((p - 0.021).abs() < 0.001, "{p}");
+        // The difference's 95 % CI: -2.1667 ± t(0.975, 25 df) × se, with t = 2.0595 from a printed t table and
+        // se = sqrt(var(a)/15 + var(b)/15) = 0.88242 by hand.
+        let c = compare("x".into(), ("A", &a), ("B", &b), "").unwrap();
+        let (lo, hi) = (-2.16667 - 2.0595 * 0.88242, -2.16667 + 2.0595 * 0.88242);
+        assert!((c.ci95.0 - lo).abs() < 0.005 && (c.ci95.1 - hi).abs() < 0.005, "{:?} against ({lo}, {hi})", c.ci95);
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct Status {
     /// Of `timeouts`, those inside fault windows (not counted towards the stop rule).
     pub fault_timeouts: u32,
     pub errors: u64,
+    /// Open model: the rate offered now (the stop rule is the search's, not the probe's timeouts).
+    pub rate: Option<f64>,
 }
 
 /// What the load did, for the end line and the summary.
@@ -385,6 +387,7 @@ impl<'a> Driver<'a> {
             timeouts: c.timeouts,
             fault_timeouts: c.fault_timeouts,
             errors: c.errors,
+            rate: row.rate,
         }
     }
 
