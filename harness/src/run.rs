@@ -6,6 +6,7 @@ pub mod faults;
 pub mod interrupts;
 pub mod meta;
 pub mod open_load;
+pub mod priority;
 pub mod search;
 pub mod usage;
 
@@ -177,6 +178,7 @@ impl RunId<'_> {
             host: meta::host(),
             started_at: self.started.to_rfc3339(),
             stack_ready_s,
+            scheduling: Some(priority::current()),
         }))
     }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use harness::experiment::ExperimentFile;
-use harness::results::BenchPeak;
+use harness::results::{BenchPeak, Scheduling};
 use harness::run::{self, Interrupts, Observer, Status, Summary};
 
 use super::progress::Progress;
@@ -69,6 +69,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let interrupts = Interrupts::default();
     let received = signals::listen(interrupts.clone(), RUN_SIGNALS)?;
+    if run::priority::raise() == Scheduling::Normal {
+        eprintln!(
+            "warning: bench could not raise its scheduling priority (run it as root or with CAP_SYS_NICE): on a machine the stack saturates, its own delays then show in the latencies it measures"
+        );
+    }
 
     let order = run::order(&variants, repeat);
     let mut finished = Vec::new();

@@ -176,6 +176,7 @@ mod tests {
             host: Host { hostname: "h".into(), cpus: 2, mem_mib: 1024 },
             started_at: "2026-01-01T00:00:00Z".into(),
             stack_ready_s: Some(1.0),
+            scheduling: None,
         }
     }
 

@@ -36,6 +36,9 @@ pub struct Header {
     /// Seconds the stack took to come up; absent when bring-up was interrupted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack_ready_s: Option<f64>,
+    /// How bench itself was scheduled (absent in files written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling: Option<Scheduling>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -308,4 +311,16 @@ pub struct ProbeFigures {
     pub timeouts: u32,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+}
+
+/// How bench is scheduled while it measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheduling {
+    /// SCHED_RR at priority 1: bench runs whenever it is runnable.
+    RealTime,
+    /// nice -10: favoured by the fair scheduler, not guaranteed.
+    Nice,
+    /// Neither was allowed (not root, no CAP_SYS_NICE): bench's own delays may show in its latencies.
+    Normal,
 }

@@ -49,6 +49,7 @@ impl Synthetic<'_> {
             host: Host { hostname: self.hostname.into(), cpus: 2, mem_mib: 24_000 },
             started_at: started.to_rfc3339(),
             stack_ready_s: Some(18.0),
+            scheduling: None,
         })))?;
         // Latencies as bench writes them: milliseconds at microsecond resolution.
         let micro = |x: f64| (x * 1000.0).round() / 1000.0;
