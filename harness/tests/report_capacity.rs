@@ -117,3 +117,26 @@ fn the_page_draws_capacity_and_the_latency_throughput_curve() {
     assert_eq!(attribute("data-curve-drawn"), "16", "p50 and p99 of 8 steps; console:\n{err}");
     assert!(out.contains("Capacity per variant") && out.contains("1050 ± 50"), "the table shows mean ± SE over runs");
 }
+
+#[test]
+fn closed_runs_ended_by_max_loops_are_bounds_not_compared() {
+    let closed = |variant: &str, i: usize, generators: u32, censored: bool| RunRows {
+        variant: variant.into(),
+        path: PathBuf::from(format!("{variant}/c{i}.jsonl")),
+        complete: true,
+        sustained: Some(generators),
+        censored,
+        interval_s: 1.0,
+        ..RunRows::default()
+    };
+    // linger.ms=0 and 100 both stopped by max_loops at 90 generators, as the fast ramp did here: "90 ± 0" before.
+    let runs = vec![closed("0", 0, 90, true), closed("0", 1, 90, true), closed("100", 0, 90, true), closed("100", 1, 90, true)];
+    let built = report::build("censored", &runs);
+    for v in &built.variants {
+        assert_eq!((v.sustained.n, v.censored, v.sustained_at_least), (0, 2, Some(90)), "{v:?}");
+    }
+    assert!(!built.comparisons.iter().any(|c| c.metric == "sustained generators"), "bounds are not tested as if exact");
+    assert!(built.not_compared.iter().any(|n| n.contains("sustained generators, 0 against 100") && n.contains("lower bounds")));
+    let page = harness::report::html::render(&built).expect("page");
+    assert!(page.contains("≥ 90 in 2 run(s) ended by max_loops"), "the page shows the bound");
+}

@@ -37,6 +37,28 @@ pub struct Args {
     /// docker: a fresh stack per run; external: measure the running deployment named in the file's [external].
     #[arg(long, value_enum, default_value_t = Platform::Docker)]
     platform: Platform,
+    /// How bench schedules itself: real-time (on time even on a machine the stack saturates), nice (-10), or
+    /// normal (its own delays then show in the latencies it measures).
+    #[arg(long, value_enum, default_value_t = Priority::RealTime)]
+    priority: Priority,
+}
+
+/// `--priority`, as the results header's [`Scheduling`] names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Priority {
+    RealTime,
+    Nice,
+    Normal,
+}
+
+impl From<Priority> for Scheduling {
+    fn from(p: Priority) -> Scheduling {
+        match p {
+            Priority::RealTime => Scheduling::RealTime,
+            Priority::Nice => Scheduling::Nice,
+            Priority::Normal => Scheduling::Normal,
+        }
+    }
 }
 
 /// What bench says at the first, second and later signals during runs.
@@ -69,9 +91,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let interrupts = Interrupts::default();
     let received = signals::listen(interrupts.clone(), RUN_SIGNALS)?;
-    if run::priority::raise() == Scheduling::Normal {
+    if run::priority::raise(args.priority.into()) != Scheduling::from(args.priority) {
         eprintln!(
-            "warning: bench could not raise its scheduling priority (run it as root or with CAP_SYS_NICE): on a machine the stack saturates, its own delays then show in the latencies it measures"
+            "warning: bench could not get the --priority asked for (run it as root or with CAP_SYS_NICE): on a machine the stack saturates, its own delays then show in the latencies it measures"
         );
     }
 

@@ -7,15 +7,16 @@
 
 use crate::results::Scheduling;
 
-/// Raises the calling thread's priority as far as allowed; the results header records what it got.
-pub fn raise() -> Scheduling {
+/// Raises the calling thread's priority up to `wanted`, as far as allowed; returns what it got (the results header
+/// records it).
+pub fn raise(wanted: Scheduling) -> Scheduling {
     let param = libc::sched_param { sched_priority: 1 };
     // SAFETY: sched_setscheduler only reads `param`; pid 0 is the calling thread.
-    if unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) } == 0 {
+    if wanted == Scheduling::RealTime && unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) } == 0 {
         return Scheduling::RealTime;
     }
     // SAFETY: setpriority changes only this process's nice value.
-    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, -10) } == 0 {
+    if wanted != Scheduling::Normal && unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, -10) } == 0 {
         return Scheduling::Nice;
     }
     Scheduling::Normal

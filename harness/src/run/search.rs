@@ -2,190 +2,26 @@
 //! ([`Tally`]), and the search itself ([`search`]) driving an [`Offerer`] step by step, draining the system after
 //! every failed step so one step's backlog never counts against the next.
 
+mod searcher;
+mod tally;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub use searcher::{Next, Searcher};
+pub use tally::Tally;
+
 use crate::experiment::{Arrivals, Search};
 use crate::load::bank::{Answer, Bank};
 use crate::load::open::{Done, Fate, Offerer, Schedule, Tag};
 use crate::results::{EndedBy, Step};
-
-/// What to do after a step.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Next {
-    Step { rate: f64, confirming: bool },
-    Done { ended_by: EndedBy, capacity: Option<f64> },
-}
-
-/// Chooses the rates: geometric growth until a step fails, then bisection between the highest pass and the lowest
-/// fail until they are within `precision`, then the highest pass once more to confirm it. A confirmation that fails
-/// counts as a fail at that rate and the bisection goes on below it.
-#[derive(Debug, Clone)]
-pub struct Searcher {
-    cfg: Search,
-    passes: Vec<f64>,
-    fails: Vec<f64>,
-    steps: u32,
-}
-
-impl Searcher {
-    pub fn new(cfg: Search) -> Searcher {
-        Searcher { cfg, passes: Vec::new(), fails: Vec::new(), steps: 0 }
-    }
-
-    pub fn first(&self) -> Next {
-        Next::Step { rate: self.cfg.start_rate, confirming: false }
-    }
-
-    /// Records that a step at `rate` passed or not, and says what comes next.
-    pub fn next(&mut self, rate: f64, passed: bool, confirming: bool) -> Next {
-        self.steps += 1;
-        if passed {
-            self.passes.push(rate);
-        } else {
-            self.fails.push(rate);
-        }
-        if confirming && passed && self.bracket().is_some_and(|(lo, _)| lo == rate) {
-            return Next::Done { ended_by: EndedBy::Converged, capacity: Some(rate) };
-        }
-        if self.steps >= self.cfg.max_steps {
-            return Next::Done { ended_by: EndedBy::Error, capacity: None };
-        }
-        let Some(hi) = self.lowest_fail() else {
-            if rate >= self.cfg.max_rate {
-                return Next::Done { ended_by: EndedBy::MaxRate, capacity: Some(rate) };
-            }
-            return Next::Step { rate: (rate * self.cfg.growth).min(self.cfg.max_rate), confirming: false };
-        };
-        match self.bracket() {
-            // Nothing passed below the lowest fail: shrink until something does, down to a floor.
-            None => {
-                let lower = hi / self.cfg.growth;
-                if lower < self.cfg.start_rate / self.cfg.growth.powi(4) {
-                    Next::Done { ended_by: EndedBy::Error, capacity: None }
-                } else {
-                    Next::Step { rate: lower, confirming: false }
-                }
-            }
-            Some((lo, hi)) if (hi - lo) / lo <= self.cfg.precision => Next::Step { rate: lo, confirming: true },
-            Some((lo, hi)) => Next::Step { rate: (lo + hi) / 2.0, confirming: false },
-        }
-    }
-
-    fn lowest_fail(&self) -> Option<f64> {
-        self.fails.iter().copied().reduce(f64::min)
-    }
-
-    /// (highest pass below the lowest fail, lowest fail).
-    fn bracket(&self) -> Option<(f64, f64)> {
-        let hi = self.lowest_fail()?;
-        let lo = self.passes.iter().copied().filter(|p| *p < hi).reduce(f64::max)?;
-        Some((lo, hi))
-    }
-}
-
-fn histogram() -> Histogram<u64> {
-    // 1 µs to 1 h at 3 significant figures: constant, valid bounds, so creation cannot fail.
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|e| unreachable!("constant histogram bounds: {e}"))
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).clamp(1, 3_600_000_000)
-}
-
-/// The transfers scheduled in one step's dwell, as they finish.
-#[derive(Debug)]
-pub struct Tally {
-    timeout: Duration,
-    sent: u64,
-    finished: u64,
-    /// Answered within the timeout (right or wrong).
-    latencies: Histogram<u64>,
-    wrong: u64,
-    lost: u64,
-    lag: Histogram<u64>,
-}
-
-impl Tally {
-    pub fn new(timeout: Duration) -> Tally {
-        Tally { timeout, sent: 0, finished: 0, latencies: histogram(), wrong: 0, lost: 0, lag: histogram() }
-    }
-
-    fn finished(&mut self, done: &Done) {
-        self.finished += 1;
-        let _ = self.lag.record(micros(done.lag));
-        match &done.fate {
-            Fate::Answered { latency, right, .. } => {
-                if *latency <= self.timeout {
-                    let _ = self.latencies.record(micros(*latency));
-                }
-                self.wrong += u64::from(!right);
-            }
-            Fate::Lost => self.lost += 1,
-            Fate::NoAnswer | Fate::NotSent => {}
-        }
-    }
-
-    /// Transfers of the dwell still waiting for their answer (once the dwell's count is known).
-    pub fn pending(&self) -> u64 {
-        self.sent.saturating_sub(self.finished)
-    }
-
-    /// Latency quantile `q` in ms, timeouts counted as slower than any answer; `None` when it falls on them.
-    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
-        let answered = self.latencies.len();
-        let rank = ((q * self.sent as f64).ceil() as u64).max(1);
-        if answered == 0 || rank > answered {
-            return None;
-        }
-        let value = self.latencies.value_at_quantile(rank as f64 / answered as f64).min(self.latencies.max());
-        Some(value as f64 / 1000.0)
-    }
-
-    /// The step's line: figures over its dwell, and whether it met the SLO.
-    pub fn judge(&self, cfg: &Search, step: u32, rate: f64, confirming: bool) -> Step {
-        let answered = self.latencies.len();
-        let errors = self.wrong + self.lost;
-        let achieved = answered as f64 / cfg.dwell_s;
-        let p99_ms = self.quantile_ms(0.99);
-        let passed = self.sent > 0
-            && p99_ms.is_some_and(|p| p <= cfg.slo_p99_ms)
-            && errors as f64 <= cfg.max_error_rate * self.sent as f64
-            && achieved >= cfg.min_achieved * rate;
-        let ms = |us: u64| us as f64 / 1000.0;
-        Step {
-            step,
-            rate,
-            achieved,
-            sent: self.sent,
-            answered,
-            errors,
-            timeouts: self.sent - answered - self.lost,
-            p50_ms: self.quantile_ms(0.5),
-            p90_ms: self.quantile_ms(0.9),
-            p99_ms,
-            p999_ms: self.quantile_ms(0.999),
-            max_ms: self.quantile_ms(1.0),
-            passed,
-            confirming,
-            lag_p99_ms: ms(self.lag.value_at_quantile(0.99).min(self.lag.max())),
-            lag_max_ms: ms(self.lag.max()),
-            dwell_s: cfg.dwell_s,
-            drain_s: None,
-            t_ms: chrono::Utc::now().timestamp_millis(),
-            probe: None,
-            resources: Default::default(),
-        }
-    }
-}
 
 /// Whatever else must have caught up before the next step after a failed one (the read side's database).
 pub trait Drain {
@@ -356,10 +192,11 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
             record(d, &mut tally);
             false
         }).await;
-        tally.sent = offerer.offer(schedule, dwell_end, judged, &mut |d| {
+        let sent = offerer.offer(schedule, dwell_end, judged, &mut |d| {
             record(d, &mut tally);
             false
         }).await;
+        tally.set_sent(sent);
         if tally.pending() > 0 {
             offerer.offer(schedule, dwell_end + self.cfg.timeout(), unjudged, &mut |d| record(d, &mut tally)).await;
         }

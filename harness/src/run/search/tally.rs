@@ -1,0 +1,111 @@
+//! One step's judgement: the transfers scheduled in its dwell as they finish, their latency quantiles with
+//! timeouts counted as slower than any answer, and whether the step met its SLO.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::experiment::Search;
+use crate::load::open::{Done, Fate};
+use crate::results::Step;
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs to 1 h at 3 significant figures: constant, valid bounds, so creation cannot fail.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|e| unreachable!("constant histogram bounds: {e}"))
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).clamp(1, 3_600_000_000)
+}
+
+/// The transfers scheduled in one step's dwell, as they finish.
+#[derive(Debug)]
+pub struct Tally {
+    timeout: Duration,
+    sent: u64,
+    finished: u64,
+    /// Answered within the timeout (right or wrong).
+    latencies: Histogram<u64>,
+    wrong: u64,
+    lost: u64,
+    lag: Histogram<u64>,
+}
+
+impl Tally {
+    pub fn new(timeout: Duration) -> Tally {
+        Tally { timeout, sent: 0, finished: 0, latencies: histogram(), wrong: 0, lost: 0, lag: histogram() }
+    }
+
+    /// Counts a transfer of the dwell that finished.
+    pub(super) fn finished(&mut self, done: &Done) {
+        self.finished += 1;
+        let _ = self.lag.record(micros(done.lag));
+        match &done.fate {
+            Fate::Answered { latency, right, .. } => {
+                if *latency <= self.timeout {
+                    let _ = self.latencies.record(micros(*latency));
+                }
+                self.wrong += u64::from(!right);
+            }
+            Fate::Lost => self.lost += 1,
+            Fate::NoAnswer | Fate::NotSent => {}
+        }
+    }
+
+    /// How many transfers the dwell handed out (known once the dwell is over).
+    pub(super) fn set_sent(&mut self, sent: u64) {
+        self.sent = sent;
+    }
+
+    /// Transfers of the dwell still waiting for their answer (once the dwell's count is known).
+    pub fn pending(&self) -> u64 {
+        self.sent.saturating_sub(self.finished)
+    }
+
+    /// Latency quantile `q` in ms, timeouts counted as slower than any answer; `None` when it falls on them.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        let answered = self.latencies.len();
+        let rank = ((q * self.sent as f64).ceil() as u64).max(1);
+        if answered == 0 || rank > answered {
+            return None;
+        }
+        let value = self.latencies.value_at_quantile(rank as f64 / answered as f64).min(self.latencies.max());
+        Some(value as f64 / 1000.0)
+    }
+
+    /// The step's line: figures over its dwell, and whether it met the SLO.
+    pub fn judge(&self, cfg: &Search, step: u32, rate: f64, confirming: bool) -> Step {
+        let answered = self.latencies.len();
+        let errors = self.wrong + self.lost;
+        let achieved = answered as f64 / cfg.dwell_s;
+        let p99_ms = self.quantile_ms(0.99);
+        let passed = self.sent > 0
+            && p99_ms.is_some_and(|p| p <= cfg.slo_p99_ms)
+            && errors as f64 <= cfg.max_error_rate * self.sent as f64
+            && achieved >= cfg.min_achieved * rate;
+        let ms = |us: u64| us as f64 / 1000.0;
+        Step {
+            step,
+            rate,
+            achieved,
+            sent: self.sent,
+            answered,
+            errors,
+            timeouts: self.sent - answered - self.lost,
+            p50_ms: self.quantile_ms(0.5),
+            p90_ms: self.quantile_ms(0.9),
+            p99_ms,
+            p999_ms: self.quantile_ms(0.999),
+            max_ms: self.quantile_ms(1.0),
+            passed,
+            confirming,
+            lag_p99_ms: ms(self.lag.value_at_quantile(0.99).min(self.lag.max())),
+            lag_max_ms: ms(self.lag.max()),
+            dwell_s: cfg.dwell_s,
+            drain_s: None,
+            t_ms: chrono::Utc::now().timestamp_millis(),
+            probe: None,
+            resources: Default::default(),
+        }
+    }
+}
