@@ -194,3 +194,30 @@ async fn a_stall_counts_against_every_transfer_scheduled_in_it() {
     }
     assert!(done.iter().all(|d| d.lag == Duration::ZERO), "bench itself kept its schedule on a paused clock");
 }
+
+/// Loses every transfer, as a deployment whose endpoint died does.
+#[derive(Clone)]
+struct Dead;
+
+impl Bank for Dead {
+    async fn transfer(&self, _id: Uuid, _t: &Transfer) -> Result<Answer, ClientError> {
+        Err(ClientError::Closed)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deployment_that_stopped_answering_ends_the_search_at_once() {
+    let (steps_tx, mut steps) = mpsc::unbounded_channel();
+    let (rate, _) = watch::channel(0.0);
+    let progress = Progress { steps: steps_tx, rate, answered: Default::default() };
+    let cfg = cfg();
+    let searched = search::search(Offerer::new(vec![Dead], ring(4)), &cfg, Arrivals::Uniform, &NothingElse, &progress, &CancellationToken::new()).await;
+    drop(progress);
+    let mut all = Vec::new();
+    while let Some(done) = steps.recv().await {
+        all.push(done.step);
+    }
+    assert_eq!(searched.ended_by, Some(EndedBy::Error));
+    assert_eq!(all.len(), 1, "one step shows it; {all:?}");
+    assert!(searched.error.as_deref().is_some_and(|e| e.contains("stopped answering")), "{:?}", searched.error);
+}

@@ -37,9 +37,10 @@ pub struct Args {
     /// docker: a fresh stack per run; external: measure the running deployment named in the file's [external].
     #[arg(long, value_enum, default_value_t = Platform::Docker)]
     platform: Platform,
-    /// How bench schedules itself: real-time (on time even on a machine the stack saturates), nice (-10), or
-    /// normal (its own delays then show in the latencies it measures).
-    #[arg(long, value_enum, default_value_t = Priority::RealTime)]
+    /// How bench schedules itself: nice (-10: its lag stays a few ms on a machine the stack saturates), real-time
+    /// (lag near 1 ms, but preempting the stack at every wake-up costs it capacity), or normal (bench waits behind
+    /// the stack and its own delays show in the latencies it measures).
+    #[arg(long, value_enum, default_value_t = Priority::Nice)]
     priority: Priority,
 }
 

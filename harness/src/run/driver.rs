@@ -446,6 +446,7 @@ async fn finish_search(open: OpenLoad, driven: &mut Driven, writer: &mut Writer)
     if driven.ended_by != EndedBy::Interrupt {
         driven.ended_by = searched.ended_by.unwrap_or(EndedBy::Error);
         driven.capacity = searched.capacity;
+        driven.error = driven.error.take().or(searched.error);
     }
     Ok(())
 }

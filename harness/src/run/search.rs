@@ -63,6 +63,8 @@ pub struct Searched {
     pub sent: u64,
     pub answered: u64,
     pub errors: u64,
+    /// Why the search ended by `error`.
+    pub error: Option<String>,
     /// `answered`, as the search goes.
     live: Arc<AtomicU64>,
 }
@@ -116,6 +118,11 @@ pub async fn search<B: Bank + 'static>(
     searched
 }
 
+/// Twice what Little's law allows within the timeout at `rate` (see `Offerer::set_cap`), and never below 64.
+fn in_flight_cap(rate: f64, cfg: &Search) -> usize {
+    (2.0 * rate * cfg.timeout().as_secs_f64()).ceil().max(64.0) as usize
+}
+
 /// The windows the first warm-up is judged in.
 const WARM_WINDOW: Duration = Duration::from_secs(2);
 
@@ -140,6 +147,13 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
             let (tally, dwell) = self.measure(number, rate, self.cfg.warmup(), self.cfg.dwell()).await;
             let mut step = tally.judge(self.cfg, number, rate, confirming);
             next = searcher.next(rate, step.passed, confirming);
+            if step.answered == 0 && step.errors * 2 > step.sent {
+                // No answer in time and most transfers lost: the deployment stopped answering (a part died), which
+                // every later step would only measure again. (A slow system times out; it does not lose them.)
+                self.searched.error =
+                    Some(format!("no transfer of step {number} ({rate:.0} tx/s) was answered: the endpoint stopped answering"));
+                next = Next::Done { ended_by: EndedBy::Error, capacity: None };
+            }
             if !step.passed && matches!(next, Next::Step { .. }) {
                 step.drain_s = Some(self.drain().await.as_secs_f64());
             }
@@ -153,6 +167,7 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
     /// the rate.
     async fn warm_up(&mut self) {
         let (start, rate) = (Instant::now(), self.cfg.start_rate);
+        self.offerer.set_cap(in_flight_cap(rate, self.cfg));
         self.schedule.set_rate(rate, start);
         let _ = self.progress.rate.send(rate);
         let searched = &mut self.searched;
@@ -173,6 +188,7 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
     /// transfer of the dwell has its answer or its timeout; the dwell's tally and when it ran.
     async fn measure(&mut self, number: u32, rate: f64, warmup: Duration, dwell: Duration) -> (Tally, (Instant, Instant)) {
         let start = Instant::now();
+        self.offerer.set_cap(in_flight_cap(rate, self.cfg));
         self.schedule.set_rate(rate, start);
         let _ = self.progress.rate.send(rate);
         let (warm_end, dwell_end) = (start + warmup, start + warmup + dwell);
