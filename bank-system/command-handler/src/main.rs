@@ -4,7 +4,7 @@
 use anyhow::Context;
 use axum::routing::get;
 use command_handler::app::App;
-use command_handler::settings::Settings;
+use command_handler::settings::{Settings, WithKafkaProperties};
 use topology::service;
 
 #[tokio::main]

@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use graphql_endpoint::app::App;
-use graphql_endpoint::settings::Settings;
+use graphql_endpoint::settings::{Settings, WithKafkaProperties};
 use topology::service;
 
 #[tokio::main]

@@ -4,6 +4,7 @@
 use axum::http::HeaderValue;
 use clap::Parser;
 use topology::settings::{self, KafkaProperties, ServiceSettings};
+pub use topology::settings::WithKafkaProperties;
 
 /// The port of GraphQL, websockets, `/health` and `/stats` unless `HTTP_PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 8888;
@@ -35,24 +36,9 @@ fn origins(list: &str) -> Result<Origins, String> {
         .map(Origins)
 }
 
-impl Settings {
-    /// From the arguments and the environment. A missing or bad value ends the process with clap's message,
-    /// which names the variable, and exit status 2.
-    pub fn from_env() -> Settings {
-        Settings::parse().with_properties(&std::env::vars().collect::<Vec<_>>())
-    }
-
-    /// From `vars` alone, as if they were the whole environment: for tests.
-    ///
-    /// # Errors
-    /// Clap's, naming the variable that is missing or does not parse.
-    pub fn from_vars(vars: Vec<(String, String)>) -> Result<Settings, clap::Error> {
-        Ok(settings::parse_vars::<Settings>(&vars)?.with_properties(&vars))
-    }
-
-    fn with_properties(mut self, vars: &[(String, String)]) -> Settings {
-        self.service.properties = KafkaProperties::from_vars(vars);
-        self
+impl settings::WithKafkaProperties for Settings {
+    fn kafka_properties(&mut self) -> &mut KafkaProperties {
+        &mut self.service.properties
     }
 }
 

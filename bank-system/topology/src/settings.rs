@@ -102,6 +102,30 @@ impl<const DEFAULT_PORT: u16> ServiceSettings<DEFAULT_PORT> {
     }
 }
 
+/// A service's settings that carry its Kafka properties: clap reads the named variables, and the prefixed
+/// `KAFKA_PRODUCER_*` / `KAFKA_CONSUMER_*` properties come from the same variables.
+pub trait WithKafkaProperties: Parser {
+    fn kafka_properties(&mut self) -> &mut KafkaProperties;
+
+    /// From the arguments and the environment. A missing or bad value ends the process with clap's message,
+    /// which names the variable, and exit status 2.
+    fn from_env() -> Self {
+        let mut settings = Self::parse();
+        *settings.kafka_properties() = KafkaProperties::from_vars(&std::env::vars().collect::<Vec<_>>());
+        settings
+    }
+
+    /// From `vars` alone, as if they were the whole environment: for tests.
+    ///
+    /// # Errors
+    /// Clap's, naming the variable that is missing or does not parse.
+    fn from_vars(vars: Vec<(String, String)>) -> Result<Self, clap::Error> {
+        let mut settings = parse_vars::<Self>(&vars)?;
+        *settings.kafka_properties() = KafkaProperties::from_vars(&vars);
+        Ok(settings)
+    }
+}
+
 /// Settings from `vars` alone, as if they were the whole environment and there were no arguments: for tests,
 /// which must not depend on the process environment.
 ///

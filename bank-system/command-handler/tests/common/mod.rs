@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use command_handler::app::App;
-use command_handler::settings::Settings;
+use command_handler::settings::{Settings, WithKafkaProperties};
 use command_handler::handler::Handler;
 use stack::Stack;
 use rdkafka::consumer::{Consumer, StreamConsumer};

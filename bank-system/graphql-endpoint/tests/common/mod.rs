@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use graphql_endpoint::app::App;
-use graphql_endpoint::settings::Settings;
+use graphql_endpoint::settings::{Settings, WithKafkaProperties};
 use stack::docker::{container, readiness};
 use stack::testing::TestStack;
 use serde_json::{json, Value};
