@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let inputs = harness::report::read_inputs(&[dir.path().join("linger")], Path::new("results"))?.runs;
     let read = started.elapsed();
-    let report = harness::report::build("bench", &inputs);
+    let report = harness::report::build("bench", &inputs, harness::report::ALPHA);
     let built = started.elapsed();
     let (html, _) = harness::report::html::write(&report, &dir.path().join("report.html"))?;
     let done = started.elapsed();

@@ -1,27 +1,35 @@
-//! Reports (DESIGN.md §8): runs grouped per variant and generator level into means, standard errors, p99s,
-//! transactions and resources; sustained generators per variant; Welch's t-tests between variants; written as
-//! JSON and as one self-contained HTML file.
+//! Reports (DESIGN.md §8): runs grouped per variant and load level (generators, or an open run's offered rate).
+//! Runs are the samples: each run's own figure per level, then mean, SE, n = runs and a 95 % CI over runs drive
+//! the error bars, the comparisons between variants (Welch, Holm-adjusted over the report) and the baseline
+//! checks; the 2019 pooled-row figures stay under their 2019 names. Written as one self-contained HTML page and
+//! a JSON document holding the whole report.
 //!
-//! - [`edn`]: the 2019 mapping file and EDN runs, read into the same [`RunRows`] as new results files.
-//! - [`aggregate`]: the figures of one variant.
-//! - [`compare`]: Welch's t-test between variants, in plain words.
-//! - [`baseline`]: each variant against earlier results of the same variant, for CI.
-//! - [`html`]: the page, a tera template with Vega inlined.
+//! - [`inputs`] reads results files and, through [`edn`], the 2019 runs into [`RunRows`].
+//! - [`per_run`] computes each run's figures per level; [`estimate`] the figures over runs; [`tail`] quantiles
+//!   that count timeouts; [`aggregate`] a variant's levels and headline; [`capacity`] open runs' capacity.
+//! - [`compare`] tests variants against each other; [`baseline`] against earlier results, for CI.
+//! - [`timeline`] each run over time; [`html`] the page, a tera template with Vega inlined.
 
 pub mod aggregate;
 pub mod baseline;
 pub mod capacity;
 pub mod compare;
 pub mod edn;
+pub mod estimate;
 pub mod html;
+pub mod inputs;
+pub mod per_run;
+pub mod tail;
+pub mod timeline;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::experiment::{ExperimentFile, Search};
-use crate::results::{Audit, BenchPeak, Edge, EndedBy, Header, Run, Step};
+use crate::results::{Audit, BenchPeak};
+
+pub use inputs::{read_inputs, FaultWindow, Inputs, LevelRow, RunRows, DISTURBED_PCT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -61,170 +69,6 @@ impl ReportError {
     }
 }
 
-/// One probe loop as the report needs it, from either era.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LevelRow {
-    pub generators: u32,
-    /// `None`: a timeout.
-    pub probe_ms: Option<f64>,
-    pub generator_ms: Vec<f64>,
-    /// Container -> (cpu %, memory MiB), on sampled rows.
-    pub resources: Option<BTreeMap<String, (f64, f64)>>,
-}
-
-/// One run as the report reads it: its rows at the report's grain, from a results file ([`Run`]) or a 2019 EDN file.
-#[derive(Debug, Clone, Default)]
-pub struct RunRows {
-    pub variant: String,
-    pub path: PathBuf,
-    pub rows: Vec<LevelRow>,
-    /// Generators reached when the run ended by its own rule (timeouts or max_loops): the load it sustained.
-    /// `None` for a run cut short by an interrupt or an error, whose rows still count.
-    pub sustained: Option<u32>,
-    /// Seconds between probe loops.
-    pub interval_s: f64,
-    /// 2019 runs use the 2019 formulas for transactions per second.
-    pub era_2019: bool,
-    /// Incomplete runs are listed but left out of the figures.
-    pub complete: bool,
-    pub header: Option<Header>,
-    pub audit: Option<Audit>,
-    /// bench's own CPU in the run's busiest window (results files since it was recorded).
-    pub bench_peak: Option<BenchPeak>,
-    /// Faults that began during the run: (generators at that loop, `kill kafka-2`).
-    pub faults: Vec<(u32, String)>,
-    /// Its headline (sustained generators, capacity) is a lower bound: the run stopped at a cap, not by the system.
-    pub censored: bool,
-    /// Open model: the search's settings, its steps, and the capacity it found.
-    pub search: Option<Search>,
-    pub steps: Vec<Step>,
-    pub capacity: Option<f64>,
-}
-
-impl RunRows {
-    fn from_run(run: Run) -> RunRows {
-        let interval = run.header.parameters.load.probe_interval();
-        let faults = run
-            .rows
-            .iter()
-            .flat_map(|r| r.faults.iter().filter(|m| m.edge == Edge::Start).map(move |m| (r.generators, m)))
-            .map(|(generators, m)| (generators, format!("{} {}", m.action, m.target)))
-            .collect();
-        let rows = run
-            .rows
-            .into_iter()
-            .map(|r| LevelRow {
-                generators: r.generators,
-                probe_ms: r.probe_ms.filter(|_| !r.timeout),
-                generator_ms: r.generator_ms,
-                resources: r.resources.map(|m| m.into_iter().map(|(k, s)| (k, (s.cpu_pct, s.mem_mib))).collect()),
-            })
-            .collect();
-        RunRows {
-            variant: run.header.variant.clone(),
-            path: run.path,
-            rows,
-            sustained: run
-                .end
-                .as_ref()
-                .filter(|e| matches!(e.ended_by, EndedBy::Timeouts | EndedBy::MaxLoops))
-                .map(|e| e.counts.generators),
-            censored: run.end.as_ref().is_some_and(|e| e.ended_by.censored()),
-            capacity: run.end.as_ref().filter(|e| e.ended_by.by_its_rule()).and_then(|e| e.capacity_tps),
-            search: run.header.parameters.search.clone(),
-            steps: run.steps,
-            interval_s: interval.as_secs_f64(),
-            era_2019: false,
-            complete: run.end.is_some(),
-            bench_peak: run.end.as_ref().and_then(|e| e.bench_peak),
-            audit: run.end.map(|e| e.audit),
-            header: Some(run.header),
-            faults,
-        }
-    }
-}
-
-/// What [`read_inputs`] found: the runs, and the results files it skipped because they are corrupt.
-#[derive(Debug, Default)]
-pub struct Inputs {
-    pub runs: Vec<RunRows>,
-    /// `path:line: what is wrong`, one per skipped file.
-    pub skipped: Vec<String>,
-}
-
-/// Reads every input named on the command line: experiment files (their results folder under `results`),
-/// results folders (searched recursively), results files, and 2019 mapping files. A results file that cannot be
-/// read or is corrupt is skipped and named in [`Inputs::skipped`]: one bad file must not hide a night of runs.
-///
-/// # Errors
-/// [`ReportError`] naming the path that is wrong (a missing path, an unknown kind of file, a bad 2019 file);
-/// no readable run at all is an error too, naming what was skipped.
-pub fn read_inputs(paths: &[PathBuf], results: &Path) -> Result<Inputs, ReportError> {
-    let mut found = Inputs::default();
-    let mut add = |(runs, skipped): (Vec<RunRows>, Vec<String>)| {
-        found.runs.extend(runs);
-        found.skipped.extend(skipped);
-    };
-    for path in paths {
-        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
-        if path.is_dir() {
-            add(read_runs(&crate::results::files(path)?));
-        } else if extension == "toml" {
-            let file = ExperimentFile::load(path)?;
-            let folder = results.join(&file.experiment.name);
-            if folder.is_dir() {
-                add(read_runs(&crate::results::files(&folder)?));
-            }
-        } else if extension == "jsonl" && path.is_file() {
-            add(read_runs(std::slice::from_ref(path)));
-        } else if extension == "edn" {
-            add((edn::read_mapping(path)?, Vec::new()));
-        } else if !path.exists() {
-            return Err(ReportError::Read { path: path.clone(), source: std::io::ErrorKind::NotFound.into() });
-        } else {
-            return Err(ReportError::UnknownInput(path.clone()));
-        }
-    }
-    if found.runs.is_empty() {
-        let mut names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
-        if !found.skipped.is_empty() {
-            names.push(format!("skipped: {}", found.skipped.join("; ")));
-        }
-        return Err(ReportError::Empty(names.join(", ")));
-    }
-    Ok(found)
-}
-
-/// Reads results files on every core (parsing dominates: a 2019-sized run is tens of MB of JSON).
-fn read_runs(files: &[PathBuf]) -> (Vec<RunRows>, Vec<String>) {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunk = files.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = files.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(|f| Run::read(f)).collect::<Vec<_>>())).collect();
-        let (mut inputs, mut skipped) = (Vec::with_capacity(files.len()), Vec::new());
-        for worker in workers {
-            // A reader thread only panics on a bug; surface it as such rather than hide it.
-            for read in worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
-                match read {
-                    Ok(run) => inputs.push(RunRows::from_run(run)),
-                    Err(e) => skipped.push(error_chain(&e)),
-                }
-            }
-        }
-        (inputs, skipped)
-    })
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
-}
-
 /// A run listed in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunEntry {
@@ -241,6 +85,35 @@ pub struct RunEntry {
     pub bench_peak: Option<BenchPeak>,
     pub commit: Option<String>,
     pub started_at: Option<String>,
+    pub probe_kind: String,
+    /// Mean share of the machine used by neither the stack nor bench (%), when recorded.
+    pub interference_pct: Option<f64>,
+    pub disturbed: bool,
+    /// Left out of the figures by `--exclude-disturbed`.
+    pub excluded: bool,
+}
+
+impl RunEntry {
+    fn of(i: &RunRows) -> RunEntry {
+        RunEntry {
+            variant: i.variant.clone(),
+            path: i.name(),
+            complete: i.complete,
+            sustained: i.sustained,
+            censored: i.censored,
+            capacity: i.capacity,
+            steps: i.steps.len(),
+            loops: i.rows.len(),
+            audit: i.audit.clone(),
+            bench_peak: i.bench_peak,
+            commit: i.header.as_ref().map(|h| h.git_commit.clone()),
+            started_at: i.header.as_ref().map(|h| h.started_at.clone()),
+            probe_kind: i.probe_kind.clone(),
+            interference_pct: i.interference_pct,
+            disturbed: i.disturbed(),
+            excluded: i.excluded,
+        }
+    }
 }
 
 /// A fault drawn on the charts: a rule at the generator count of the loop it began in.
@@ -251,19 +124,26 @@ pub struct FaultSpot {
     pub label: String,
 }
 
-/// Everything a report shows.
+/// Everything a report shows; its JSON is the whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub title: String,
-    pub levels: Vec<aggregate::Level>,
+    /// What the runs were read from (the command line's inputs).
+    pub sources: Vec<String>,
     pub variants: Vec<aggregate::VariantSummary>,
+    pub levels: Vec<aggregate::Level>,
+    /// Between variants, over runs, Holm-adjusted over the family.
     pub comparisons: Vec<compare::Comparison>,
-    /// Comparisons that were not made, and why (censored values are bounds, not measurements).
+    pub family: compare::Family,
+    /// Comparisons that were not made, and why (censored values are bounds, probes of different kinds differ).
     pub not_compared: Vec<String>,
     /// Open-model runs: capacity per variant, and every step as a point of the latency–throughput curve.
     pub capacity: Vec<capacity::Capacity>,
     pub curve: Vec<capacity::CurvePoint>,
     pub runs: Vec<RunEntry>,
+    /// Each run over time, and its fault windows.
+    pub timeline: Vec<timeline::Point>,
+    pub fault_windows: Vec<timeline::Window>,
     /// Image ids, hosts and commits seen in the headers.
     pub images: BTreeMap<String, Vec<String>>,
     pub hosts: Vec<String>,
@@ -276,22 +156,6 @@ pub struct Report {
     pub baseline: Option<baseline::Baseline>,
 }
 
-impl RunRows {
-    /// Where the run sits in any results tree (`<experiment>/<variant>/<file>`), so the same run has the same
-    /// name whichever machine or folder it is read from; 2019 runs keep the path they were read from.
-    pub fn name(&self) -> String {
-        match (&self.header, self.path.file_name()) {
-            (Some(h), Some(file)) => format!("{}/{}/{}", h.experiment, h.variant, file.to_string_lossy()),
-            _ => self.path.display().to_string(),
-        }
-    }
-
-    /// Runs in a fixed order whatever order they were read in: floating-point sums depend on it.
-    fn order_key(&self) -> (&str, &str, String) {
-        (&self.variant, self.header.as_ref().map_or("", |h| h.started_at.as_str()), self.name())
-    }
-}
-
 /// The experiments the runs belong to (`linger`, `linger + 2019`), for the report's title.
 pub fn title(inputs: &[RunRows]) -> String {
     let mut names: Vec<&str> = inputs.iter().map(|i| i.header.as_ref().map_or("2019", |h| h.experiment.as_str())).collect();
@@ -300,36 +164,81 @@ pub fn title(inputs: &[RunRows]) -> String {
     names.join(" + ")
 }
 
-/// Aggregates inputs into a report. The result depends only on the set of runs, not on the order or the
-/// folders they were read from, so results merged from several machines report exactly as on one.
-pub fn build(title: &str, inputs: &[RunRows]) -> Report {
+/// Significance level of a report's comparisons unless `--alpha` says otherwise.
+pub const ALPHA: f64 = 0.05;
+
+/// Aggregates inputs into a report, comparisons held to `alpha` (Holm over the family). The result depends only
+/// on the set of runs, not on the order or the folders they were read from, so results merged from several
+/// machines report exactly as on one.
+pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
     let mut sorted: Vec<&RunRows> = inputs.iter().collect();
     sorted.sort_by_cached_key(|i| i.order_key());
     let mut by_variant: BTreeMap<&str, Vec<&RunRows>> = BTreeMap::new();
     for input in &sorted {
         by_variant.entry(input.variant.as_str()).or_default().push(input);
     }
-    // Variants are independent: one thread each (pooling hundreds of MB of latencies is the report's main cost).
-    let levels: Vec<aggregate::Level> = std::thread::scope(|scope| {
+    let levels = all_levels(&by_variant);
+    let capacity: Vec<capacity::Capacity> = by_variant.iter().filter_map(|(variant, runs)| capacity::Capacity::of(variant, runs)).collect();
+    let variants: Vec<aggregate::VariantSummary> = by_variant
+        .iter()
+        .map(|(variant, runs)| {
+            let figures = capacity.iter().find(|c| c.variant == *variant).map(|c| c.figures.clone());
+            aggregate::VariantSummary::of(variant, runs, figures)
+        })
+        .collect();
+    let curve = by_variant.iter().flat_map(|(variant, runs)| capacity::curve(variant, runs)).collect();
+    let compare::Comparisons { comparisons, family, not_compared } = compare::all(&variants, &levels, alpha);
+    let (images, hosts) = provenance(&sorted);
+    let counted: Vec<&&RunRows> = sorted.iter().filter(|i| i.counts()).collect();
+    let mut faults: Vec<FaultSpot> = counted
+        .iter()
+        .flat_map(|i| i.faults.iter().map(|(generators, label)| FaultSpot { variant: i.variant.clone(), generators: *generators, label: label.clone() }))
+        .collect();
+    faults.sort();
+    faults.dedup();
+    Report {
+        title: title.to_string(),
+        sources: Vec::new(),
+        levels,
+        variants,
+        comparisons,
+        family,
+        not_compared,
+        capacity,
+        curve,
+        runs: sorted.iter().map(|i| RunEntry::of(i)).collect(),
+        timeline: counted.iter().flat_map(|i| timeline::points(i)).collect(),
+        fault_windows: counted.iter().flat_map(|i| timeline::windows(i)).collect(),
+        images,
+        hosts,
+        faults,
+        skipped: Vec::new(),
+        baseline: None,
+    }
+}
+
+/// Every variant's levels over its counted runs. Variants are independent: one thread each (pooling hundreds of MB
+/// of latencies is the report's main cost).
+fn all_levels(by_variant: &BTreeMap<&str, Vec<&RunRows>>) -> Vec<aggregate::Level> {
+    std::thread::scope(|scope| {
         let workers: Vec<_> = by_variant
             .iter()
             .map(|(variant, runs)| {
                 scope.spawn(move || {
-                    let complete: Vec<&RunRows> = runs.iter().copied().filter(|r| r.complete).collect();
-                    aggregate::levels(variant, &complete)
+                    let counted: Vec<&RunRows> = runs.iter().copied().filter(|r| r.counts()).collect();
+                    aggregate::levels(variant, &counted)
                 })
             })
             .collect();
         workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    });
-    let variants: Vec<aggregate::VariantSummary> =
-        by_variant.iter().map(|(variant, runs)| aggregate::VariantSummary::of(variant, runs)).collect();
-    let capacity: Vec<capacity::Capacity> = by_variant.iter().filter_map(|(variant, runs)| capacity::Capacity::of(variant, runs)).collect();
-    let curve = by_variant.iter().flat_map(|(variant, runs)| capacity::curve(variant, runs)).collect();
-    let (comparisons, not_compared) = compare::all(&variants, &capacity, &by_variant);
+    })
+}
+
+/// Image ids and hosts seen in the headers, sorted.
+fn provenance(runs: &[&RunRows]) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
     let mut images: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut hosts = Vec::new();
-    for header in sorted.iter().filter_map(|i| i.header.as_ref()) {
+    for header in runs.iter().filter_map(|i| i.header.as_ref()) {
         for (image, id) in &header.images {
             let ids = images.entry(image.clone()).or_default();
             if !ids.contains(id) {
@@ -345,43 +254,5 @@ pub fn build(title: &str, inputs: &[RunRows]) -> Report {
         ids.sort();
     }
     hosts.sort();
-    let mut faults: Vec<FaultSpot> = sorted
-        .iter()
-        .filter(|i| i.complete)
-        .flat_map(|i| i.faults.iter().map(|(generators, label)| FaultSpot { variant: i.variant.clone(), generators: *generators, label: label.clone() }))
-        .collect();
-    faults.sort();
-    faults.dedup();
-    let runs = sorted
-        .iter()
-        .map(|i| RunEntry {
-            variant: i.variant.clone(),
-            path: i.name(),
-            complete: i.complete,
-            sustained: i.sustained,
-            censored: i.censored,
-            capacity: i.capacity,
-            steps: i.steps.len(),
-            loops: i.rows.len(),
-            audit: i.audit.clone(),
-            bench_peak: i.bench_peak,
-            commit: i.header.as_ref().map(|h| h.git_commit.clone()),
-            started_at: i.header.as_ref().map(|h| h.started_at.clone()),
-        })
-        .collect();
-    Report {
-        title: title.to_string(),
-        levels,
-        variants,
-        comparisons,
-        not_compared,
-        capacity,
-        curve,
-        runs,
-        images,
-        hosts,
-        faults,
-        skipped: Vec::new(),
-        baseline: None,
-    }
+    (images, hosts)
 }

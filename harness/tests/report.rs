@@ -27,7 +27,7 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn the_2019_aggregation_is_reproduced_from_the_seed_runs() {
     let inputs = report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results")).expect("2019 results read").runs;
-    let built = report::build("2019", &inputs);
+    let built = report::build("2019", &inputs, report::ALPHA);
     // Independently: split each EDN line on whitespace, as the 2019 rows are one per line.
     for (category, file) in [("0", "linger-ms-0-2019-09-21-05-28.edn"), ("100", "linger-ms-100-2019-09-27-00-39.edn")] {
         let text = std::fs::read_to_string(seed().join(file)).expect("seed file");
@@ -61,7 +61,7 @@ fn the_2019_aggregation_is_reproduced_from_the_seed_runs() {
         }
     }
     let sustained: Vec<(String, f64)> =
-        built.variants.iter().map(|v| (v.variant.clone(), v.sustained.mean.unwrap_or_default())).collect();
+        built.variants.iter().map(|v| (v.variant.clone(), v.sustained.as_ref().and_then(|s| s.mean).unwrap_or_default())).collect();
     assert_eq!(sustained, [("2019 0".to_string(), 50.0), ("2019 100".to_string(), 25.0)]);
 }
 
@@ -75,6 +75,8 @@ fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<RunRows
                     let timeout = rng.gen::<f64>() < 0.05;
                     LevelRow {
                         generators,
+                        rate: None,
+                        t_ms: None,
                         probe_ms: (!timeout).then(|| 5.0 + 100.0 * rng.gen::<f64>() + f64::from(generators)),
                         generator_ms: (0..generators).map(|_| 1.0 + 50.0 * rng.gen::<f64>()).collect(),
                         resources: (k % 5 == 0).then(|| BTreeMap::from([("kgb-kafka-1".to_string(), (100.0 * rng.gen::<f64>(), 500.0 + rng.gen::<f64>()))])),
@@ -87,6 +89,7 @@ fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<RunRows
                 sustained: rows.last().map(|r| r.generators),
                 rows,
                 interval_s: 0.5,
+                timeout_ms: 5000.0,
                 era_2019: false,
                 complete: true,
                 header: None,
@@ -100,7 +103,7 @@ fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<RunRows
 fn pooled_figures_match_a_naive_computation_for_random_runs() {
     for seed in 1..=25u64 {
         let inputs = synthetic("v", seed, 1 + (seed as usize % 4), 20 + (seed as usize * 7) % 60);
-        let built = report::build("p", &inputs);
+        let built = report::build("p", &inputs, report::ALPHA);
         for level in &built.levels {
             let rows: Vec<&LevelRow> = inputs.iter().flat_map(|i| &i.rows).filter(|r| r.generators == level.generators).collect();
             let probe: Vec<f64> = rows.iter().filter_map(|r| r.probe_ms).collect();
@@ -113,11 +116,18 @@ fn pooled_figures_match_a_naive_computation_for_random_runs() {
                 let max = probe.iter().copied().fold(f64::MIN, f64::max);
                 let min = probe.iter().copied().fold(f64::MAX, f64::min);
                 assert_eq!((level.probe.min.unwrap(), level.probe.max.unwrap()), (min, max));
+                // A timeout is slower than any answer: the 99th percentile by rank over answers and timeouts.
                 let mut sorted = probe.clone();
                 sorted.sort_by(f64::total_cmp);
-                let rank = ((0.99 * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-                let p99 = level.probe.p99.unwrap();
-                assert!((p99 - sorted[rank]).abs() <= sorted[rank] * 0.002 + 0.002, "seed {seed}: p99 {p99} vs {}", sorted[rank]);
+                let total = rows.len();
+                let rank = ((0.99 * total as f64).ceil() as usize).clamp(1, total);
+                if rank > sorted.len() {
+                    assert_eq!((level.probe.p99, level.probe.p99_above_ms), (None, Some(5000.0)), "seed {seed}");
+                } else {
+                    let p99 = level.probe.p99.unwrap();
+                    let want = sorted[rank - 1];
+                    assert!((p99 - want).abs() <= want * 0.002 + 0.002 && p99 <= max, "seed {seed}: p99 {p99} vs {want}");
+                }
             }
             let seconds = rows.len() as f64 * 0.5;
             assert!(close(level.tps.unwrap(), (probe.len() + gen.len()) as f64 / seconds));
@@ -129,13 +139,19 @@ fn pooled_figures_match_a_naive_computation_for_random_runs() {
 fn the_json_matches_its_snapshot() {
     let mut inputs = synthetic("linger.ms=0", 7, 2, 30);
     inputs.extend(synthetic("linger.ms=25", 8, 3, 25));
-    let built = report::build("snapshot", &inputs);
+    let built = report::build("snapshot", &inputs, report::ALPHA);
     // A change shows as a diff to review (`cargo insta review`), never silently re-recorded.
-    insta::assert_json_snapshot!("report_levels", built.levels);
-    let json = serde_json::to_value(&built.levels).expect("json");
-    let first = &json[0];
-    for key in ["variant", "generators", "probe", "generator", "transactions", "tps", "resources"] {
-        assert!(first.get(key).is_some(), "{key} missing");
+    insta::assert_json_snapshot!("report_json", built);
+    let json = serde_json::to_value(&built).expect("json");
+    for key in ["variants", "levels", "comparisons", "family", "not_compared", "runs", "sources"] {
+        assert!(json.get(key).is_some(), "{key} missing");
+    }
+    let level = &json["levels"][0];
+    for key in ["variant", "generators", "probe", "generator", "transactions", "tps", "resources", "probe_runs", "generator_runs"] {
+        assert!(level.get(key).is_some(), "levels: {key} missing");
+    }
+    for key in ["mean", "se", "n", "ci95"] {
+        assert!(level["probe_runs"].get(key).is_some(), "probe_runs: {key} missing");
     }
 }
 
@@ -145,7 +161,7 @@ fn the_page_draws_its_charts_in_headless_chromium() {
     let mut inputs = synthetic("linger.ms=0", 3, 3, 40);
     inputs[0].faults.push((2, "kill kafka-2".into()));
     inputs.extend(report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results")).expect("2019").runs);
-    let built = report::build("chromium", &inputs);
+    let built = report::build("chromium", &inputs, report::ALPHA);
     let (html, json) = report::html::write(&built, &dir.path().join("report.html")).expect("written");
     assert!(json.exists());
     let size = std::fs::metadata(&html).expect("html").len();
@@ -167,6 +183,12 @@ fn the_page_draws_its_charts_in_headless_chromium() {
     let drawn = out.split("data-drawn=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("");
     assert!(drawn.parse::<usize>().is_ok_and(|n| n > 0), "chart not drawn ({drawn:?}); console:\n{err}");
     assert!(out.contains("<svg"), "no chart in the page");
+    // Every view drew marks: sustained load per run, the latency–throughput curve, the distribution at a level,
+    // a run over time (the 2019 runs have times), resources against load.
+    for view in ["data-headline-drawn", "data-curve-drawn", "data-distribution-drawn", "data-timeline-drawn", "data-resources-drawn"] {
+        let n = out.split(&format!("{view}=\"")).nth(1).and_then(|s| s.split('"').next()).unwrap_or("");
+        assert!(n.parse::<usize>().is_ok_and(|n| n > 0), "{view}: {n:?}; console:\n{err}");
+    }
     let console_errors: Vec<&str> =
         err.lines().filter(|l| l.contains("CONSOLE") && (l.contains("Error") || l.contains("error") || l.contains("Uncaught"))).collect();
     assert!(console_errors.is_empty(), "console errors: {console_errors:?}");
@@ -200,9 +222,9 @@ fn bad_inputs_name_what_is_wrong() {
 fn an_interrupted_run_adds_its_rows_but_not_its_generator_count() {
     let mut inputs = synthetic("v", 11, 3, 40);
     inputs[2].sustained = None; // ended by an interrupt after 40 loops
-    let built = report::build("interrupted", &inputs);
+    let built = report::build("interrupted", &inputs, report::ALPHA);
     let v = &built.variants[0];
-    assert_eq!((v.complete, v.sustained.n), (3, 2));
+    assert_eq!((v.complete, v.sustained.as_ref().map(|s| s.n)), (3, Some(2)));
     let level0 = built.levels.iter().find(|l| l.generators == 0).expect("level 0");
     assert_eq!(level0.data_points + level0.timeouts, 30, "rows of all three runs are pooled");
 }

@@ -69,15 +69,15 @@ fn capacity_is_the_mean_over_runs_and_censored_runs_are_bounds() {
     runs.extend(b.iter().enumerate().map(|(i, &c)| open_run("B", i, c, false)));
     runs.push(open_run("C", 0, 900.0, false));
     runs.push(open_run("C", 1, 16000.0, true));
-    let built = report::build("capacity", &runs);
+    let built = report::build("capacity", &runs, report::ALPHA);
 
     let by = |v: &str| built.capacity.iter().find(|c| c.variant == v).expect("variant");
     let (mean, se) = mean_se(&a);
     let ca = by("A");
     assert!((ca.figures.mean.unwrap() - mean).abs() < 1e-9 && (ca.figures.se.unwrap() - se).abs() < 1e-9);
-    assert_eq!((ca.figures.n, ca.censored, ca.slo_p99_ms), (3, 0, Some(500.0)));
+    assert_eq!((ca.figures.n, ca.figures.censored_runs, ca.slo_p99_ms), (3, 0, Some(500.0)));
     let cc = by("C");
-    assert_eq!((cc.figures.n, cc.censored, cc.figures.mean), (1, 1, Some(900.0)), "the bound is left out of the mean");
+    assert_eq!((cc.figures.n, cc.figures.censored_runs, cc.figures.mean), (1, 1, Some(900.0)), "the bound is left out of the mean");
     assert!(cc.runs.iter().any(|r| r.censored && r.capacity == 16000.0), "but shown");
 
     // At 250 ms: steps meet it while 400 × rate / capacity ≤ 250, i.e. at capacity / 4 and / 2 only.
@@ -88,13 +88,16 @@ fn capacity_is_the_mean_over_runs_and_censored_runs_are_bounds() {
     let at_1000 = ca.at_slos.iter().find(|s| s.slo_p99_ms == 1000.0).expect("1000 ms");
     assert!((at_1000.figures.mean.unwrap() - mean).abs() < 1e-9 && at_1000.bounded_below == 0);
 
-    // Welch's t between A and B over runs, computed here.
+    // Welch's difference and its 95 % CI between A and B over runs, computed here (Welch–Satterthwaite df).
     let (ma, sa) = mean_se(&a);
     let (mb, sb) = mean_se(&b);
-    let t = (ma - mb) / (sa * sa + sb * sb).sqrt();
+    let se = (sa * sa + sb * sb).sqrt();
+    let df = (sa * sa + sb * sb).powi(2) / (sa.powi(4) / 2.0 + sb.powi(4) / 2.0);
+    let half = statrs::distribution::ContinuousCDF::inverse_cdf(&statrs::distribution::StudentsT::new(0.0, 1.0, df).unwrap(), 0.975) * se;
     let ab = built.comparisons.iter().find(|c| c.metric == "capacity" && c.a == "A" && c.b == "B").expect("A against B");
-    assert!((ab.t - t).abs() < 1e-9, "{} vs {t}", ab.t);
-    assert!(ab.p < 0.01 && ab.words.contains("A is higher than B"), "{}", ab.words);
+    let ci = ab.ci95.expect("a CI");
+    assert!((ab.diff - (ma - mb)).abs() < 1e-9 && (ci.0 - (ma - mb - half)).abs() < 1e-6 && (ci.1 - (ma - mb + half)).abs() < 1e-6, "{ab:?}");
+    assert!(ab.p.unwrap() < 0.01 && ab.significant && ab.words.contains("A is higher than B"), "{}", ab.words);
     assert!(!built.comparisons.iter().any(|c| c.metric == "capacity" && (c.a == "C" || c.b == "C")), "C has a bound");
     assert!(built.not_compared.iter().any(|n| n.starts_with("capacity, A against C") && n.contains("lower bound")), "{:?}", built.not_compared);
     assert_eq!(built.curve.len(), 4 * runs.len(), "every step is a point of the curve");
@@ -104,7 +107,7 @@ fn capacity_is_the_mean_over_runs_and_censored_runs_are_bounds() {
 fn the_page_draws_capacity_and_the_latency_throughput_curve() {
     let dir = tempfile::tempdir().expect("temp dir");
     let runs: Vec<RunRows> = [1000.0, 1100.0].iter().enumerate().map(|(i, &c)| open_run("linger.ms=0", i, c, false)).collect();
-    let built = report::build("curve", &runs);
+    let built = report::build("curve", &runs, report::ALPHA);
     let (html, _) = report::html::write(&built, &dir.path().join("report.html")).expect("written");
     let dom = std::process::Command::new("chromium")
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom"])
@@ -115,7 +118,7 @@ fn the_page_draws_capacity_and_the_latency_throughput_curve() {
     let attribute = |name: &str| out.split(&format!("{name}=\"")).nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string();
     assert_eq!(attribute("data-capacity-drawn"), "2", "one dot per run; console:\n{err}");
     assert_eq!(attribute("data-curve-drawn"), "16", "p50 and p99 of 8 steps; console:\n{err}");
-    assert!(out.contains("Capacity per variant") && out.contains("1050 ± 50"), "the table shows mean ± SE over runs");
+    assert!(out.contains("Capacity per variant") && out.contains("1050.0 ± 50.0 tx/s (n = 2"), "the table shows mean ± SE over runs");
 }
 
 #[test]
@@ -131,12 +134,13 @@ fn closed_runs_ended_by_max_loops_are_bounds_not_compared() {
     };
     // linger.ms=0 and 100 both stopped by max_loops at 90 generators, as the fast ramp did here: "90 ± 0" before.
     let runs = vec![closed("0", 0, 90, true), closed("0", 1, 90, true), closed("100", 0, 90, true), closed("100", 1, 90, true)];
-    let built = report::build("censored", &runs);
+    let built = report::build("censored", &runs, report::ALPHA);
     for v in &built.variants {
-        assert_eq!((v.sustained.n, v.censored, v.sustained_at_least), (0, 2, Some(90)), "{v:?}");
+        let s = v.sustained.as_ref().expect("closed runs have a sustained load");
+        assert_eq!((s.n, s.censored, s.censored_runs, s.at_least, s.mean), (0, true, 2, Some(90.0), None), "{v:?}");
     }
     assert!(!built.comparisons.iter().any(|c| c.metric == "sustained generators"), "bounds are not tested as if exact");
     assert!(built.not_compared.iter().any(|n| n.contains("sustained generators, 0 against 100") && n.contains("lower bounds")));
     let page = harness::report::html::render(&built).expect("page");
-    assert!(page.contains("≥ 90 in 2 run(s) ended by max_loops"), "the page shows the bound");
+    assert!(page.contains("≥ 90 in 2 run(s) stopped by a cap"), "the page shows the bound");
 }

@@ -1,6 +1,6 @@
-//! `bench report <inputs>... [--out FILE] [--results DIR]`.
+//! `bench report <inputs>... [--out FILE] [--results DIR] [--alpha A] [--exclude-disturbed] [--baseline PATH]...`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -12,18 +12,24 @@ pub struct Args {
     /// Experiment files (their results under --results), results folders or files, 2019 mapping files (.edn).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// The HTML file to write; the JSON goes beside it (default: results/<first input's name>.html).
+    /// The HTML file to write; the JSON goes beside it (default: reports/<experiment>.html).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where reports go when --out is not given.
+    #[arg(long, default_value = "reports")]
+    reports: PathBuf,
     /// Where experiment files' results are.
     #[arg(long, default_value = "results")]
     results: PathBuf,
     /// Earlier results (folder, file or experiment file) to check every variant against.
     #[arg(long, value_name = "PATH")]
     baseline: Vec<PathBuf>,
-    /// Significance level of the baseline checks (latency levels share it, Bonferroni-corrected).
-    #[arg(long, default_value_t = 0.05, value_parser = alpha)]
+    /// Significance level of the comparisons and of the baseline checks, each family Holm-adjusted.
+    #[arg(long, default_value_t = report::ALPHA, value_parser = alpha)]
     alpha: f64,
+    /// Leave out runs where another program used more than 5 % of the machine (they stay listed).
+    #[arg(long)]
+    exclude_disturbed: bool,
     /// Exit 1 when a variant regressed significantly against the baseline.
     #[arg(long, requires = "baseline")]
     fail_on_regression: bool,
@@ -38,65 +44,83 @@ fn alpha(text: &str) -> Result<f64, String> {
 
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let Args { inputs, out, results, baseline, alpha, fail_on_regression } = args;
-    let results = results.as_path();
     let started = Instant::now();
-    let report::Inputs { runs, skipped } = report::read_inputs(&inputs, results)?;
-    for s in &skipped {
-        eprintln!("warning: skipped {s}");
-    }
-    let baseline = if baseline.is_empty() {
-        None
-    } else {
-        let earlier = report::read_inputs(&baseline, results).context("reading the baseline")?;
-        for s in &earlier.skipped {
-            eprintln!("warning: baseline: skipped {s}");
-        }
-        let earlier = earlier.runs;
-        let source = baseline.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-        Some(report::baseline::compare(&source, &runs, &earlier, alpha))
-    };
-    let title = report::title(&runs);
-    let out = out.unwrap_or_else(|| results.join(format!("{}.html", title.replace(" + ", "+").replace(' ', "-"))));
-    let mut report = report::build(&title, &runs);
-    report.baseline = baseline;
-    report.skipped = skipped;
-    let (html, json) = report::html::write(&report, &out)?;
-    for v in &report.variants {
-        let sustained = match (v.sustained.mean, v.sustained.se) {
-            (Some(m), Some(se)) => format!("{m:.1} ± {se:.1}"),
-            (Some(m), None) => format!("{m:.1}"),
-            _ => "–".into(),
-        };
-        let incomplete = if v.incomplete.is_empty() { String::new() } else { format!(", {} incomplete (left out)", v.incomplete.len()) };
-        println!("{:<24} {} complete run(s){incomplete}, sustained generators {sustained}", v.variant, v.complete);
-    }
-    for c in report.comparisons.iter().filter(|c| c.metric == "sustained generators") {
-        println!("{}", c.words);
-    }
-    let mut regressed = 0;
-    if let Some(b) = &report.baseline {
-        println!("against the baseline ({}), alpha {}:", b.source, b.alpha);
-        for c in b.checks.iter().filter(|c| c.metric == "sustained generators" || c.verdict != report::baseline::Verdict::Unchanged) {
-            println!("  {}", c.words);
-        }
-        for v in &b.unmatched {
-            println!("  {v}: not in the baseline, not checked");
-        }
-        regressed = b.regressions().count();
-    }
+    let (report, html, json) = write(&args)?;
+    summarise(&report);
     let size = std::fs::metadata(&html).map(|m| m.len()).unwrap_or(0);
     println!(
         "report: {} ({:.1} MB) and {} from {} run(s) in {:.2} s",
         html.display(),
         size as f64 / 1e6,
         json.display(),
-        runs.len(),
+        report.runs.len(),
         started.elapsed().as_secs_f64()
     );
-    if regressed > 0 && fail_on_regression {
+    let regressed = report.baseline.as_ref().map_or(0, |b| b.regressions().count());
+    if regressed > 0 && args.fail_on_regression {
         eprintln!("{regressed} significant regression(s) against the baseline (--fail-on-regression)");
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The runs, disturbed ones marked left out when asked, and the corrupt files skipped (each named on stderr).
+fn read(inputs: &[PathBuf], results: &Path, exclude_disturbed: bool, what: &str) -> anyhow::Result<report::Inputs> {
+    let mut found = report::read_inputs(inputs, results).with_context(|| format!("reading the {what}"))?;
+    let label = if what == "baseline" { "baseline: " } else { "" };
+    for s in &found.skipped {
+        eprintln!("warning: {label}skipped {s}");
+    }
+    for run in found.runs.iter_mut().filter(|r| r.disturbed()) {
+        run.excluded = exclude_disturbed;
+    }
+    Ok(found)
+}
+
+fn write(args: &Args) -> anyhow::Result<(report::Report, PathBuf, PathBuf)> {
+    let report::Inputs { runs, skipped } = read(&args.inputs, &args.results, args.exclude_disturbed, "results")?;
+    let title = report::title(&runs);
+    let out = args.out.clone().unwrap_or_else(|| args.reports.join(format!("{}.html", title.replace(" + ", "+").replace(' ', "-"))));
+    let mut report = report::build(&title, &runs, args.alpha);
+    if !args.baseline.is_empty() {
+        let earlier = read(&args.baseline, &args.results, args.exclude_disturbed, "baseline")?.runs;
+        let source = args.baseline.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        report.baseline = Some(report::baseline::compare(&source, &runs, &earlier, args.alpha));
+    }
+    report.skipped = skipped;
+    report.sources = args.inputs.iter().map(|p| p.display().to_string()).collect();
+    let (html, json) = report::html::write(&report, &out)?;
+    Ok((report, html, json))
+}
+
+/// One line per variant, the headline comparisons, disturbed runs and the baseline's findings.
+fn summarise(report: &report::Report) {
+    for v in &report.variants {
+        let incomplete = if v.incomplete.is_empty() { String::new() } else { format!(", {} incomplete (left out)", v.incomplete.len()) };
+        let excluded = if v.excluded > 0 { format!(", {} disturbed left out", v.excluded) } else { String::new() };
+        let headline = [("sustained generators", &v.sustained, ""), ("capacity", &v.capacity, " tx/s")]
+            .into_iter()
+            .filter_map(|(name, e, unit)| e.as_ref().map(|e| format!("{name} {}", e.describe(unit))))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!("{:<24} {} run(s) in the figures{incomplete}{excluded}; {headline}", v.variant, v.complete);
+    }
+    for c in report.comparisons.iter().filter(|c| c.level.is_none()) {
+        println!("{}", c.words);
+    }
+    for r in report.runs.iter().filter(|r| r.disturbed) {
+        let pct = r.interference_pct.unwrap_or_default();
+        let what = if r.excluded { "left out" } else { "kept (--exclude-disturbed leaves it out)" };
+        println!("warning: {}: another program used {pct:.1} % of the machine during the run; {what}", r.path);
+    }
+    if let Some(b) = &report.baseline {
+        println!("against the baseline ({}), alpha {}, Holm over {} check(s):", b.source, b.alpha, b.checks.len());
+        for c in b.checks.iter().filter(|c| !c.metric.contains(" at ") || c.verdict != report::baseline::Verdict::Unchanged) {
+            println!("  {}", c.words);
+        }
+        for v in &b.unmatched {
+            println!("  {v}: not in the baseline, not checked");
+        }
+    }
+}
+

@@ -1,15 +1,17 @@
 //! `bench report --baseline`: each variant against the same variant in earlier results, for CI to catch
-//! regressions. Runs are the independent units here: rows within a run share one stack's state, so pooling
-//! them would make small drifts look significant. Sustained generators are compared over runs; probe latency
-//! per generator level over the runs' mean latency at that level, with a Bonferroni correction for the
-//! number of levels tested.
+//! regressions. Runs are the samples (rows within a run share one stack's state, so pooling them would make small
+//! drifts look significant): sustained generators and capacity over runs, and probe latency per load level over
+//! the runs' mean latency there; every check's p-value Holm-adjusted over all the checks, at `alpha`. Censored
+//! headlines (lower bounds) are not checked.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use statrs::statistics::Statistics;
 
-use super::compare::welch;
+use super::aggregate::{self, Level, VariantSummary};
+use super::compare::{holm, test, CAPACITY, PROBE_LATENCY, SUSTAINED};
+use super::estimate::Estimate;
 use super::RunRows;
 
 /// What a check found.
@@ -20,7 +22,7 @@ pub enum Verdict {
     Regressed,
     Improved,
     Unchanged,
-    /// Fewer than two runs on a side.
+    /// Fewer than two runs on a side, or neither side varies (the difference is then stated, not tested).
     Untestable,
 }
 
@@ -33,11 +35,13 @@ pub struct Check {
     pub current_mean: f64,
     pub baseline_runs: usize,
     pub current_runs: usize,
-    /// Two-sided Welch p-value; 0 when neither side varies and the means differ.
+    /// Two-sided Welch p-value over runs; `None` when untestable (neither side varies and the means differ).
     pub p: Option<f64>,
-    /// The significance level this check was held to (alpha, divided by the levels tested for latency).
-    pub alpha: f64,
+    /// Holm-adjusted over every check of the baseline.
+    pub p_adjusted: Option<f64>,
     pub verdict: Verdict,
+    #[serde(skip)]
+    higher_is_worse: bool,
     /// The finding in one line, for the terminal and the page.
     pub words: String,
 }
@@ -59,68 +63,85 @@ impl Baseline {
     }
 }
 
-/// Per complete run: its sustained generators and its mean probe latency at each level.
-struct PerRun {
-    sustained: Vec<f64>,
-    latency: BTreeMap<u32, Vec<f64>>,
-}
-
-fn per_run(runs: &[&RunRows]) -> PerRun {
-    let mut latency: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-    for run in runs.iter().filter(|r| r.complete) {
-        let mut levels: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-        for row in &run.rows {
-            if let Some(ms) = row.probe_ms {
-                levels.entry(row.generators).or_default().push(ms);
-            }
-        }
-        for (level, values) in levels {
-            latency.entry(level).or_default().push(values.mean());
-        }
-    }
-    PerRun { sustained: runs.iter().filter(|r| r.complete).filter_map(|r| r.sustained.map(f64::from)).collect(), latency }
-}
-
-/// `higher_is_worse`: latency; otherwise (generators) lower is worse.
-fn check(variant: &str, metric: String, baseline: &[f64], current: &[f64], alpha: f64, higher_is_worse: bool) -> Check {
+/// `higher_is_worse`: latency; otherwise (generators, capacity) lower is worse. The verdict waits for [`adjust`].
+fn check(variant: &str, metric: String, baseline: &[f64], current: &[f64], higher_is_worse: bool) -> Check {
+    let outcome = test(current, baseline);
     let (baseline_mean, current_mean) = (baseline.mean(), current.mean());
-    let p = if baseline.len() < 2 || current.len() < 2 {
-        None
-    } else if let Some((_, _, p)) = welch(current, baseline) {
-        Some(p)
-    } else {
-        // Neither side varies: the difference, if any, is in every run.
-        Some(if (baseline_mean - current_mean).abs() > 0.0 { 0.0 } else { 1.0 })
-    };
-    let worse = if higher_is_worse { current_mean > baseline_mean } else { current_mean < baseline_mean };
-    let verdict = match p {
-        None => Verdict::Untestable,
-        Some(p) if p < alpha && worse => Verdict::Regressed,
-        Some(p) if p < alpha => Verdict::Improved,
-        Some(_) => Verdict::Unchanged,
-    };
-    let mut c = Check {
+    Check {
         variant: variant.into(),
         metric,
         baseline_mean,
         current_mean,
         baseline_runs: baseline.len(),
         current_runs: current.len(),
-        p,
-        alpha,
-        verdict,
+        p: outcome.and_then(|o| o.p),
+        p_adjusted: None,
+        verdict: Verdict::Untestable,
+        higher_is_worse,
         words: String::new(),
-    };
-    c.words = c.describe();
-    c
+    }
+}
+
+/// Holm over all checks, then each verdict at `alpha`.
+fn adjust(checks: &mut [Check], alpha: f64) {
+    let adjusted = holm(&checks.iter().map(|c| c.p).collect::<Vec<_>>());
+    for (c, p) in checks.iter_mut().zip(adjusted) {
+        c.p_adjusted = p;
+        let worse = if c.higher_is_worse { c.current_mean > c.baseline_mean } else { c.current_mean < c.baseline_mean };
+        c.verdict = match p {
+            None => Verdict::Untestable,
+            Some(p) if p < alpha && worse => Verdict::Regressed,
+            Some(p) if p < alpha => Verdict::Improved,
+            Some(_) => Verdict::Unchanged,
+        };
+        c.words = c.describe(alpha);
+    }
 }
 
 fn by_variant(inputs: &[RunRows]) -> BTreeMap<&str, Vec<&RunRows>> {
     let mut by: BTreeMap<&str, Vec<&RunRows>> = BTreeMap::new();
-    for i in inputs {
+    for i in inputs.iter().filter(|i| i.counts()) {
         by.entry(i.variant.as_str()).or_default().push(i);
     }
     by
+}
+
+/// What one side of a check has: the headlines and the levels, over its runs.
+struct Side {
+    summary: VariantSummary,
+    levels: Vec<Level>,
+}
+
+fn side(variant: &str, runs: &[&RunRows]) -> Side {
+    let capacity = super::capacity::Capacity::of(variant, runs).map(|c| c.figures);
+    Side { summary: VariantSummary::of(variant, runs, capacity), levels: aggregate::levels(variant, runs) }
+}
+
+/// Exact values of a headline both sides have (censored headlines are bounds: not checked).
+fn headline<'a>(now: &'a Option<Estimate>, before: &'a Option<Estimate>) -> Option<(&'a [f64], &'a [f64])> {
+    match (now, before) {
+        (Some(a), Some(b)) if !a.censored && !b.censored => Some((&a.values, &b.values)),
+        _ => None,
+    }
+}
+
+fn checks_of(variant: &str, now: &Side, before: &Side) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for (metric, a, b) in [(SUSTAINED, &now.summary.sustained, &before.summary.sustained), (CAPACITY, &now.summary.capacity, &before.summary.capacity)] {
+        if let Some((a, b)) = headline(a, b) {
+            checks.push(check(variant, metric.into(), b, a, false));
+        }
+    }
+    let earlier: BTreeMap<(u32, Option<u64>), &Level> = before.levels.iter().map(|l| ((l.generators, l.rate.map(f64::to_bits)), l)).collect();
+    for level in &now.levels {
+        let Some(old) = earlier.get(&(level.generators, level.rate.map(f64::to_bits))) else { continue };
+        let (xs, ys) = (&level.probe_runs.values, &old.probe_runs.values);
+        if xs.len() >= 2 && ys.len() >= 2 {
+            let at = level.rate.map_or(format!("{} generators", level.generators), |r| format!("{r} tx/s"));
+            checks.push(check(variant, format!("{PROBE_LATENCY} at {at}"), ys, xs, true));
+        }
+    }
+    checks
 }
 
 /// Checks every variant of `current` that `baseline` also has.
@@ -133,28 +154,18 @@ pub fn compare(source: &str, current: &[RunRows], baseline: &[RunRows], alpha: f
             unmatched.push((*variant).to_string());
             continue;
         };
-        let (a, b) = (per_run(runs), per_run(old));
-        checks.push(check(variant, "sustained generators".into(), &b.sustained, &a.sustained, alpha, false));
-        let shared: Vec<(u32, &Vec<f64>, &Vec<f64>)> = a
-            .latency
-            .iter()
-            .filter_map(|(level, xs)| b.latency.get(level).map(|ys| (*level, xs, ys)))
-            .filter(|(_, xs, ys)| xs.len() >= 2 && ys.len() >= 2)
-            .collect();
-        let corrected = alpha / shared.len().max(1) as f64;
-        for (level, xs, ys) in shared {
-            checks.push(check(variant, format!("probe latency at {level} generators"), ys, xs, corrected, true));
-        }
+        checks.extend(checks_of(variant, &side(variant, runs), &side(variant, old)));
     }
+    adjust(&mut checks, alpha);
     Baseline { source: source.into(), alpha, checks, unmatched }
 }
 
 impl Check {
-    fn describe(&self) -> String {
-        let p = match self.p {
-            Some(p) if p < 0.001 => "p < 0.001".to_string(),
-            Some(p) => format!("p = {p:.3}"),
-            None => "fewer than 2 runs on a side".to_string(),
+    fn describe(&self, alpha: f64) -> String {
+        let p = match (self.p, self.p_adjusted) {
+            (Some(p), Some(adjusted)) => format!("p = {}, Holm-adjusted {}", p_text(p), p_text(adjusted)),
+            _ if self.baseline_runs < 2 || self.current_runs < 2 => "fewer than 2 runs on a side".to_string(),
+            _ => "neither side varies, so no test can weigh the difference".to_string(),
         };
         let what = match self.verdict {
             Verdict::Regressed => "REGRESSED",
@@ -163,9 +174,17 @@ impl Check {
             Verdict::Untestable => "not testable",
         };
         format!(
-            "{} {}: {what}: {:.1} now ({} runs) vs {:.1} in the baseline ({} runs); {p}, alpha {:.4}",
-            self.variant, self.metric, self.current_mean, self.current_runs, self.baseline_mean, self.baseline_runs, self.alpha
+            "{} {}: {what}: {:.1} now ({} runs) vs {:.1} in the baseline ({} runs); {p}, alpha {alpha}",
+            self.variant, self.metric, self.current_mean, self.current_runs, self.baseline_mean, self.baseline_runs
         )
+    }
+}
+
+fn p_text(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".into()
+    } else {
+        format!("{p:.3}")
     }
 }
 
@@ -173,29 +192,45 @@ impl Check {
 mod tests {
     use super::*;
 
-    #[test]
-    fn fewer_generators_is_a_regression_more_is_an_improvement() {
-        let worse = check("v", "sustained generators".into(), &[30.0, 31.0, 29.0, 30.0], &[20.0, 21.0, 19.0, 20.0], 0.05, false);
-        assert_eq!(worse.verdict, Verdict::Regressed);
-        let better = check("v", "sustained generators".into(), &[20.0, 21.0, 19.0], &[30.0, 31.0, 29.0], 0.05, false);
-        assert_eq!(better.verdict, Verdict::Improved);
-        let noise = check("v", "sustained generators".into(), &[20.0, 30.0, 25.0], &[22.0, 28.0, 26.0], 0.05, false);
-        assert_eq!(noise.verdict, Verdict::Unchanged);
+    fn judged(baseline: &[f64], current: &[f64], higher_is_worse: bool) -> Check {
+        let mut checks = [check("v", "m".into(), baseline, current, higher_is_worse)];
+        adjust(&mut checks, 0.05);
+        checks[0].clone()
     }
 
     #[test]
-    fn no_variance_on_either_side_still_decides() {
-        let c = check("v", "sustained generators".into(), &[36.0, 36.0], &[30.0, 30.0], 0.05, false);
-        assert_eq!((c.verdict, c.p), (Verdict::Regressed, Some(0.0)));
-        let same = check("v", "sustained generators".into(), &[36.0, 36.0], &[36.0, 36.0], 0.05, false);
-        assert_eq!(same.verdict, Verdict::Unchanged);
-        assert_eq!(check("v", "x".into(), &[1.0], &[2.0, 3.0], 0.05, true).verdict, Verdict::Untestable);
+    fn fewer_generators_is_a_regression_more_is_an_improvement() {
+        assert_eq!(judged(&[30.0, 31.0, 29.0, 30.0], &[20.0, 21.0, 19.0, 20.0], false).verdict, Verdict::Regressed);
+        assert_eq!(judged(&[20.0, 21.0, 19.0], &[30.0, 31.0, 29.0], false).verdict, Verdict::Improved);
+        assert_eq!(judged(&[20.0, 30.0, 25.0], &[22.0, 28.0, 26.0], false).verdict, Verdict::Unchanged);
+    }
+
+    #[test]
+    fn no_variance_is_never_a_p_of_zero() {
+        let apart = judged(&[36.0, 36.0], &[30.0, 30.0], false);
+        assert_eq!((apart.verdict, apart.p), (Verdict::Untestable, None));
+        assert!(apart.words.contains("neither side varies"), "{}", apart.words);
+        let same = judged(&[36.0, 36.0], &[36.0, 36.0], false);
+        assert_eq!((same.verdict, same.p), (Verdict::Unchanged, Some(1.0)));
+        assert_eq!(judged(&[1.0], &[2.0, 3.0], true).verdict, Verdict::Untestable);
     }
 
     #[test]
     fn higher_latency_is_worse() {
-        let c = check("v", "probe latency at 3 generators".into(), &[10.0, 11.0, 10.5], &[20.0, 21.0, 19.5], 0.01, true);
+        let c = judged(&[10.0, 11.0, 10.5], &[20.0, 21.0, 19.5], true);
         assert_eq!(c.verdict, Verdict::Regressed);
         assert!(c.words.contains("REGRESSED"), "{}", c.words);
+    }
+
+    #[test]
+    fn holm_holds_many_checks_to_a_stricter_bar() {
+        // Alone, p ≈ 0.03 regresses at 0.05; beside nine checks with p = 0.5 it is adjusted to ≈ 0.3.
+        let mut checks = vec![check("v", "m".into(), &[10.0, 11.0, 10.5, 10.2], &[11.0, 12.0, 11.2, 11.9], true)];
+        let alone = checks[0].p.unwrap();
+        assert!(alone < 0.05, "{alone}");
+        checks.extend((0..9).map(|i| check("v", format!("other {i}"), &[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0], true)));
+        adjust(&mut checks, 0.05);
+        assert_eq!(checks[0].verdict, Verdict::Unchanged, "{}", checks[0].words);
+        assert!((checks[0].p_adjusted.unwrap() - (alone * 10.0).min(1.0)).abs() < 1e-12);
     }
 }

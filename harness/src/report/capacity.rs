@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::aggregate::Figures;
+use super::estimate::Estimate;
 use super::RunRows;
 use crate::experiment::Search;
 use crate::results::Step;
@@ -26,7 +26,7 @@ pub struct RunCapacity {
 pub struct AtSlo {
     pub slo_p99_ms: f64,
     /// Over the runs where some step failed this SLO (the others only bound it from below).
-    pub figures: Figures,
+    pub figures: Estimate,
     /// Runs whose every step met this SLO: their highest step is only a lower bound.
     pub bounded_below: usize,
 }
@@ -38,9 +38,8 @@ pub struct Capacity {
     /// The SLO the runs searched for (ms).
     pub slo_p99_ms: Option<f64>,
     pub runs: Vec<RunCapacity>,
-    /// Over the runs that converged (censored ones left out).
-    pub figures: Figures,
-    pub censored: usize,
+    /// Over the runs that converged; runs that passed `max_rate` are lower bounds, left out of the mean.
+    pub figures: Estimate,
     pub at_slos: Vec<AtSlo>,
 }
 
@@ -82,7 +81,7 @@ pub fn capacity_at(steps: &[Step], slo_ms: f64, search: &Search) -> Option<(f64,
 impl Capacity {
     /// `None` for a variant without complete open runs.
     pub fn of(variant: &str, runs: &[&RunRows]) -> Option<Capacity> {
-        let open: Vec<&&RunRows> = runs.iter().filter(|r| r.complete && r.search.is_some() && !r.steps.is_empty()).collect();
+        let open: Vec<&&RunRows> = runs.iter().filter(|r| r.counts() && r.search.is_some() && !r.steps.is_empty()).collect();
         if open.is_empty() {
             return None;
         }
@@ -91,20 +90,20 @@ impl Capacity {
             .filter_map(|r| r.capacity.map(|capacity| RunCapacity { run: r.name(), capacity, censored: r.censored }))
             .collect();
         let exact: Vec<f64> = per_run.iter().filter(|r| !r.censored).map(|r| r.capacity).collect();
+        let bounds: Vec<f64> = per_run.iter().filter(|r| r.censored).map(|r| r.capacity).collect();
         let at_slos = OTHER_SLOS_MS
             .iter()
             .map(|&slo| {
                 let read: Vec<(f64, bool)> =
                     open.iter().filter_map(|r| r.search.as_ref().and_then(|s| capacity_at(&r.steps, slo, s))).collect();
                 let told: Vec<f64> = read.iter().filter(|(_, failed)| *failed).map(|(c, _)| *c).collect();
-                AtSlo { slo_p99_ms: slo, figures: Figures::moments(&told), bounded_below: read.len() - told.len() }
+                AtSlo { slo_p99_ms: slo, bounded_below: read.len() - told.len(), figures: Estimate::over(told) }
             })
             .collect();
         Some(Capacity {
             variant: variant.to_string(),
             slo_p99_ms: open.iter().find_map(|r| r.search.as_ref().map(|s| s.slo_p99_ms)),
-            censored: per_run.len() - exact.len(),
-            figures: Figures::moments(&exact),
+            figures: Estimate::with_bounds(exact, &bounds),
             runs: per_run,
             at_slos,
         })
@@ -114,7 +113,7 @@ impl Capacity {
 /// Every step of every complete open run of a variant.
 pub fn curve(variant: &str, runs: &[&RunRows]) -> Vec<CurvePoint> {
     runs.iter()
-        .filter(|r| r.complete)
+        .filter(|r| r.counts())
         .flat_map(|r| {
             r.steps.iter().map(|s| CurvePoint {
                 variant: variant.to_string(),

@@ -1,4 +1,8 @@
-//! Welch's t-test between variants (unequal variances), with the p-value said in plain words.
+//! Differences between variants, over runs (the sample unit): Welch's t-test (unequal variances) on one value per
+//! run, the difference with its 95 % CI, and every p-value of the report adjusted together by Holm's method, so
+//! dozens of levels × variant pairs tested at once do not find differences by chance. Variants whose probes drove
+//! different things (GraphQL, a browser, the 2019 browser) are never compared, and censored headlines are not
+//! compared at all: a lower bound is not a measurement.
 
 use std::collections::BTreeMap;
 
@@ -6,28 +10,22 @@ use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use statrs::statistics::Statistics;
 
-use super::aggregate::VariantSummary;
-use super::capacity::Capacity;
-use super::RunRows;
+use super::aggregate::{Level, VariantSummary};
+use super::estimate::{t975, Estimate};
 
-/// Below this p-value a difference is called clear.
-const ALPHA: f64 = 0.05;
+/// The metric names of comparisons.
+pub const SUSTAINED: &str = "sustained generators";
+pub const CAPACITY: &str = "capacity";
+pub const PROBE_LATENCY: &str = "probe latency";
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Comparison {
-    /// `sustained generators`, or `probe latency at N generators`.
-    pub metric: String,
-    pub a: String,
-    pub b: String,
-    pub mean_a: f64,
-    pub mean_b: f64,
-    /// mean_a − mean_b, and its 95 % confidence interval (Welch).
+/// The outcome of a test between two sets of per-run values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    /// mean(a) − mean(b)
     pub diff: f64,
-    pub ci95: (f64, f64),
-    pub t: f64,
-    pub df: f64,
-    pub p: f64,
-    pub words: String,
+    pub ci95: Option<(f64, f64)>,
+    /// `None` when neither side varies and the means differ: nothing to weigh the difference against.
+    pub p: Option<f64>,
 }
 
 /// Welch's t statistic, degrees of freedom and two-sided p-value; `None` with fewer than 2 values a side or
@@ -47,94 +45,222 @@ pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
     Some((t, df, p))
 }
 
-fn compare(metric: String, (a, xs): (&str, &[f64]), (b, ys): (&str, &[f64]), unit: &str) -> Option<Comparison> {
-    let (t, df, p) = welch(xs, ys)?;
-    let (mean_a, mean_b) = (xs.mean(), ys.mean());
-    let diff = mean_a - mean_b;
-    // t is diff / se, so the standard error of the difference is diff / t (t is never 0 with a difference).
-    let se = if t == 0.0 { 0.0 } else { diff / t };
-    let half = StudentsT::new(0.0, 1.0, df).ok()?.inverse_cdf(0.975) * se.abs();
-    let ci95 = (diff - half, diff + half);
-    let p_text = if p < 0.001 { "p < 0.001".to_string() } else { format!("p = {p:.3}") };
-    let words = if p < ALPHA {
-        let direction = if mean_a > mean_b { "higher" } else { "lower" };
-        format!(
-            "{metric}: {a} is {direction} than {b} ({mean_a:.1}{unit} vs {mean_b:.1}{unit}, difference {diff:.1}{unit}, 95 % CI {:.1} to {:.1}); {p_text}, so a difference this large would come from chance alone less than 1 time in 20",
-            ci95.0, ci95.1
-        )
+/// Tests `a` against `b`; `None` with fewer than two values a side. Without spread on either side, equal values
+/// are no difference (p = 1) and unequal ones are stated without a p-value.
+pub fn test(a: &[f64], b: &[f64]) -> Option<Outcome> {
+    if a.len() < 2 || b.len() < 2 {
+        return None;
+    }
+    let diff = a.mean() - b.mean();
+    if let Some((_, df, p)) = welch(a, b) {
+        let se = (a.variance() / a.len() as f64 + b.variance() / b.len() as f64).sqrt();
+        let half = t975(df)? * se;
+        return Some(Outcome { diff, ci95: Some((diff - half, diff + half)), p: Some(p) });
+    }
+    if diff == 0.0 {
+        Some(Outcome { diff, ci95: Some((0.0, 0.0)), p: Some(1.0) })
     } else {
-        format!(
-            "{metric}: no clear difference between {a} and {b} ({mean_a:.1}{unit} vs {mean_b:.1}{unit}, difference {diff:.1}{unit}, 95 % CI {:.1} to {:.1}); {p_text}, chance alone gives differences like this often",
-            ci95.0, ci95.1
-        )
-    };
-    Some(Comparison { metric, a: a.into(), b: b.into(), mean_a, mean_b, diff, ci95, t, df, p, words })
+        Some(Outcome { diff, ci95: None, p: None })
+    }
 }
 
-/// Every pair of variants: sustained generators and capacity over runs, and probe latency at each level both
-/// reached; with what was not compared and why (a censored value is a bound, not a measurement).
-pub fn all(variants: &[VariantSummary], capacity: &[Capacity], runs: &BTreeMap<&str, Vec<&RunRows>>) -> (Vec<Comparison>, Vec<String>) {
-    struct Samples {
-        sustained: Vec<f64>,
-        latencies: BTreeMap<u32, Vec<f64>>,
+/// Holm's step-down adjustment: the i-th smallest of m p-values times (m − i + 1), kept monotone, at most 1.
+/// `None`s (no test) stay `None` and do not count towards m.
+pub fn holm(ps: &[Option<f64>]) -> Vec<Option<f64>> {
+    let mut order: Vec<(usize, f64)> = ps.iter().enumerate().filter_map(|(i, p)| p.map(|p| (i, p))).collect();
+    order.sort_by(|x, y| x.1.total_cmp(&y.1));
+    let m = order.len();
+    let mut adjusted = vec![None; ps.len()];
+    let mut running: f64 = 0.0;
+    for (rank, (i, p)) in order.into_iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p).min(1.0));
+        adjusted[i] = Some(running);
     }
-    let samples: Vec<Samples> = variants
-        .iter()
-        .map(|v| {
-            let complete: Vec<&&RunRows> = runs.get(v.variant.as_str()).into_iter().flatten().filter(|r| r.complete).collect();
-            let mut latencies: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-            for row in complete.iter().flat_map(|r| &r.rows) {
-                if let Some(ms) = row.probe_ms {
-                    latencies.entry(row.generators).or_default().push(ms);
-                }
-            }
-            Samples { sustained: complete.iter().filter(|r| !r.censored).filter_map(|r| r.sustained.map(f64::from)).collect(), latencies }
-        })
-        .collect();
-    let mut out = Vec::new();
-    let mut not_compared = Vec::new();
-    for (i, (va, sa)) in variants.iter().zip(&samples).enumerate() {
-        for (vb, sb) in variants[i + 1..].iter().zip(&samples[i + 1..]) {
-            let (a, b) = (va.variant.as_str(), vb.variant.as_str());
-            if va.censored + vb.censored > 0 {
-                not_compared.push(format!(
-                    "sustained generators, {a} against {b}: {} run(s) ended by max_loops, so their generator counts are lower bounds, not measurements",
-                    va.censored + vb.censored
-                ));
-            } else {
-                out.extend(compare("sustained generators".into(), (a, &sa.sustained), (b, &sb.sustained), ""));
-            }
-            for (level, xs) in &sa.latencies {
-                if let Some(ys) = sb.latencies.get(level) {
-                    out.extend(compare(format!("probe latency at {level} generators"), (a, xs), (b, ys), " ms"));
-                }
-            }
+    adjusted
+}
+
+/// One comparison between two variants over their runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// [`SUSTAINED`], [`CAPACITY`] or [`PROBE_LATENCY`].
+    pub metric: String,
+    pub a: String,
+    pub b: String,
+    /// Per-level comparisons: the generator count (closed runs) or offered rate (open runs), in `level_unit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level_unit: Option<&'static str>,
+    pub mean_a: f64,
+    pub mean_b: f64,
+    /// Runs on each side.
+    pub n_a: usize,
+    pub n_b: usize,
+    pub diff: f64,
+    pub ci95: Option<(f64, f64)>,
+    pub p: Option<f64>,
+    /// Holm-adjusted over every comparison in the report.
+    pub p_adjusted: Option<f64>,
+    pub significant: bool,
+    pub words: String,
+}
+
+/// Every comparison of a report, the family their p-values were adjusted over, and what was not compared and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Comparisons {
+    pub comparisons: Vec<Comparison>,
+    pub family: Family,
+    pub not_compared: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Family {
+    /// Tests with a p-value, adjusted together (Holm).
+    pub size: usize,
+    pub alpha: f64,
+}
+
+struct Side<'a> {
+    name: &'a str,
+    values: &'a [f64],
+}
+
+fn comparison(metric: &str, level: Option<(f64, &'static str)>, a: Side, b: Side, unit: &str) -> Option<Comparison> {
+    let outcome = test(a.values, b.values)?;
+    let mut c = Comparison {
+        metric: metric.into(),
+        a: a.name.into(),
+        b: b.name.into(),
+        level: level.map(|l| l.0),
+        level_unit: level.map(|l| l.1),
+        mean_a: a.values.mean(),
+        mean_b: b.values.mean(),
+        n_a: a.values.len(),
+        n_b: b.values.len(),
+        diff: outcome.diff,
+        ci95: outcome.ci95,
+        p: outcome.p,
+        p_adjusted: None,
+        significant: false,
+        words: String::new(),
+    };
+    c.words = words(&c, unit);
+    Some(c)
+}
+
+impl Comparison {
+    /// `capacity`, or `probe latency at 10 generators`.
+    pub fn title(&self) -> String {
+        match (self.level, self.level_unit) {
+            (Some(level), Some(unit)) => format!("{} at {level} {unit}", self.metric),
+            _ => self.metric.clone(),
         }
     }
-    compare_capacity(capacity, &mut out, &mut not_compared);
-    (out, not_compared)
 }
 
-/// Capacity between every pair of variants, over their runs; runs that passed `max_rate` make it a bound.
-fn compare_capacity(capacity: &[Capacity], out: &mut Vec<Comparison>, not_compared: &mut Vec<String>) {
-    for (i, ca) in capacity.iter().enumerate() {
-        for cb in &capacity[i + 1..] {
-            let (a, b) = (ca.variant.as_str(), cb.variant.as_str());
-            if ca.censored + cb.censored > 0 {
-                not_compared.push(format!(
-                    "capacity, {a} against {b}: {} run(s) passed max_rate, so their capacity is a lower bound, not a measurement",
-                    ca.censored + cb.censored
+fn unit_of(metric: &str) -> &'static str {
+    match metric {
+        CAPACITY => " tx/s",
+        PROBE_LATENCY => " ms",
+        _ => "",
+    }
+}
+
+/// The finding in one line; `c.p_adjusted` and `c.significant` must be set.
+fn words(c: &Comparison, unit: &str) -> String {
+    let (a, b, title) = (&c.a, &c.b, c.title());
+    let means = format!("{:.1}{unit} vs {:.1}{unit} over {} and {} runs", c.mean_a, c.mean_b, c.n_a, c.n_b);
+    let Some(p) = c.p else {
+        return format!("{title}: {a} and {b} differ in every run ({means}), but neither varies, so no test can weigh it");
+    };
+    let ci = c.ci95.map_or(String::new(), |(lo, hi)| format!(", 95 % CI {lo:.1} to {hi:.1}"));
+    let adjusted = c.p_adjusted.unwrap_or(p);
+    let p_text = format!("p = {}, Holm-adjusted {}", p_value(p), p_value(adjusted));
+    if c.significant {
+        let direction = if c.diff > 0.0 { "higher" } else { "lower" };
+        format!("{title}: {a} is {direction} than {b} ({means}; difference {:.1}{unit}{ci}); {p_text}", c.diff)
+    } else {
+        format!("{title}: no clear difference between {a} and {b} ({means}; difference {:.1}{unit}{ci}); {p_text}", c.diff)
+    }
+}
+
+fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// Every pair of variants of one probe kind: sustained generators, capacity, and probe latency at each level both
+/// reached, each over runs; Holm-adjusted together at `alpha`.
+pub fn all(variants: &[VariantSummary], levels: &[Level], alpha: f64) -> Comparisons {
+    let mut by_variant: BTreeMap<&str, Vec<&Level>> = BTreeMap::new();
+    for level in levels {
+        by_variant.entry(level.variant.as_str()).or_default().push(level);
+    }
+    let mut out = Comparisons { family: Family { size: 0, alpha }, ..Comparisons::default() };
+    for (i, va) in variants.iter().enumerate() {
+        for vb in &variants[i + 1..] {
+            if va.probe_kind != vb.probe_kind {
+                out.not_compared.push(format!(
+                    "{} ({} probe) against {} ({} probe): their probes measure different things, so latencies and the load they sustain are not comparable",
+                    va.variant, va.probe_kind, vb.variant, vb.probe_kind
                 ));
                 continue;
             }
-            let values = |c: &Capacity| c.runs.iter().map(|r| r.capacity).collect::<Vec<f64>>();
-            out.extend(compare(CAPACITY.into(), (a, &values(ca)), (b, &values(cb)), " tx/s"));
+            pair(va, vb, &by_variant, &mut out);
         }
+    }
+    adjust(&mut out.comparisons, alpha);
+    out.family.size = out.comparisons.iter().filter(|c| c.p.is_some()).count();
+    out
+}
+
+fn pair(va: &VariantSummary, vb: &VariantSummary, levels: &BTreeMap<&str, Vec<&Level>>, out: &mut Comparisons) {
+    let (a, b) = (va.variant.as_str(), vb.variant.as_str());
+    for (metric, x, y) in [(SUSTAINED, &va.sustained, &vb.sustained), (CAPACITY, &va.capacity, &vb.capacity)] {
+        let (Some(x), Some(y)) = (x, y) else { continue };
+        headline(metric, (a, x), (b, y), out);
+    }
+    let theirs: BTreeMap<(u32, Option<u64>), &Level> =
+        levels.get(b).into_iter().flatten().map(|l| ((l.generators, l.rate.map(f64::to_bits)), *l)).collect();
+    for la in levels.get(a).into_iter().flatten() {
+        let Some(lb) = theirs.get(&(la.generators, la.rate.map(f64::to_bits))) else { continue };
+        let level = match la.rate {
+            Some(rate) => (rate, "tx/s"),
+            None => (f64::from(la.generators), "generators"),
+        };
+        let (x, y) = (&la.probe_runs.values, &lb.probe_runs.values);
+        out.comparisons.extend(comparison(PROBE_LATENCY, Some(level), Side { name: a, values: x }, Side { name: b, values: y }, " ms"));
     }
 }
 
-/// The metric name of capacity comparisons.
-pub const CAPACITY: &str = "capacity";
+fn headline(metric: &str, (a, x): (&str, &Estimate), (b, y): (&str, &Estimate), out: &mut Comparisons) {
+    if x.censored || y.censored {
+        let bound = if metric == CAPACITY {
+            "passed max_rate, so their capacity is a lower bound, not a measurement"
+        } else {
+            "ended by max_loops, so their generator counts are lower bounds, not measurements"
+        };
+        out.not_compared.push(format!("{metric}, {a} against {b}: {} run(s) {bound}", x.censored_runs + y.censored_runs));
+    } else if x.n < 2 || y.n < 2 {
+        out.not_compared.push(format!("{metric}, {a} against {b}: a test needs at least 2 runs a side ({} and {})", x.n, y.n));
+    } else {
+        let unit = unit_of(metric);
+        out.comparisons.extend(comparison(metric, None, Side { name: a, values: &x.values }, Side { name: b, values: &y.values }, unit));
+    }
+}
+
+/// Holm over all of them, then the verdict and the words.
+pub fn adjust(comparisons: &mut [Comparison], alpha: f64) {
+    let adjusted = holm(&comparisons.iter().map(|c| c.p).collect::<Vec<_>>());
+    for (c, p) in comparisons.iter_mut().zip(adjusted) {
+        c.p_adjusted = p;
+        c.significant = p.is_some_and(|p| p < alpha);
+        c.words = words(c, unit_of(&c.metric));
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -151,22 +277,30 @@ mod tests {
         assert!((p - 0.021).abs() < 0.001, "{p}");
         // The difference's 95 % CI: -2.1667 ± t(0.975, 25 df) × se, with t = 2.0595 from a printed t table and
         // se = sqrt(var(a)/15 + var(b)/15) = 0.88242 by hand.
-        let c = compare("x".into(), ("A", &a), ("B", &b), "").unwrap();
+        let o = test(&a, &b).unwrap();
         let (lo, hi) = (-2.16667 - 2.0595 * 0.88242, -2.16667 + 2.0595 * 0.88242);
-        assert!((c.ci95.0 - lo).abs() < 0.005 && (c.ci95.1 - hi).abs() < 0.005, "{:?} against ({lo}, {hi})", c.ci95);
+        let ci = o.ci95.unwrap();
+        assert!((ci.0 - lo).abs() < 0.005 && (ci.1 - hi).abs() < 0.005, "{ci:?} against ({lo}, {hi})");
     }
 
     #[test]
-    fn too_few_values_or_no_variance_give_no_test() {
-        assert!(welch(&[1.0], &[1.0, 2.0]).is_none());
-        assert!(welch(&[3.0, 3.0], &[3.0, 3.0]).is_none());
+    fn holm_matches_a_worked_example() {
+        // p = 0.01, 0.04, 0.03, 0.005 (m = 4): sorted 0.005, 0.01, 0.03, 0.04 -> ×4, ×3, ×2, ×1 = 0.02, 0.03,
+        // 0.06, 0.04 -> monotone 0.02, 0.03, 0.06, 0.06 (by hand, as in Holm 1979's procedure).
+        let adjusted = holm(&[Some(0.01), Some(0.04), None, Some(0.03), Some(0.005)]);
+        let expected = [Some(0.03), Some(0.06), None, Some(0.06), Some(0.02)];
+        for (got, want) in adjusted.iter().zip(expected) {
+            assert_eq!(got.map(|p| (p * 1e9).round()), want.map(|p: f64| (p * 1e9).round()));
+        }
+        assert_eq!(holm(&[Some(0.6), Some(0.9)]), [Some(1.0), Some(1.0)], "never above 1");
     }
 
     #[test]
-    fn words_say_whether_the_difference_is_clear() {
-        let clear = compare("x".into(), ("A", &[10.0, 11.0, 10.5, 10.2]), ("B", &[5.0, 5.5, 5.2, 4.9]), "").unwrap();
-        assert!(clear.words.contains("A is higher than B"), "{}", clear.words);
-        let unclear = compare("x".into(), ("A", &[10.0, 12.0, 8.0]), ("B", &[11.0, 9.0, 10.5]), "").unwrap();
-        assert!(unclear.words.contains("no clear difference"), "{}", unclear.words);
+    fn zero_variance_is_no_difference_or_stated_never_a_p_of_zero() {
+        let same = test(&[36.0, 36.0], &[36.0, 36.0]).unwrap();
+        assert_eq!((same.diff, same.p), (0.0, Some(1.0)));
+        let apart = test(&[36.0, 36.0], &[30.0, 30.0]).unwrap();
+        assert_eq!((apart.diff, apart.p, apart.ci95), (6.0, None, None));
+        assert!(test(&[1.0], &[1.0, 2.0]).is_none());
     }
 }

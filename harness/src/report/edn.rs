@@ -202,13 +202,13 @@ pub fn read_run(path: &Path, variant: &str) -> Result<RunRows, ReportError> {
             Some(Edn::Number(n)) => Some(*n),
             _ => None,
         };
-        let (Some(loop_no), Some(_t), Some(generators)) = (number(0), number(1), number(3)) else {
+        let (Some(loop_no), Some(t), Some(generators)) = (number(0), number(1), number(3)) else {
             return Err(bad(format!("row {} lacks [loop unix-ms latency generators]", i + 1)));
         };
         let missed = (loop_no - previous_loop - 1.0).max(0.0) as u32;
         previous_loop = loop_no;
         for _ in 0..missed {
-            out.push(LevelRow { generators: generators as u32, probe_ms: None, generator_ms: Vec::new(), resources: None });
+            out.push(LevelRow { generators: generators as u32, ..LevelRow::default() });
         }
         let generator_ms = match fields.get(4) {
             Some(Edn::Vector(v)) => v.iter().filter_map(|x| if let Edn::Number(n) = x { Some(*n) } else { None }).collect(),
@@ -221,7 +221,8 @@ pub fn read_run(path: &Path, variant: &str) -> Result<RunRows, ReportError> {
                 .filter_map(|(c, name)| Some((name.to_string(), (number(5 + 2 * c)?, number(6 + 2 * c)?))))
                 .collect::<BTreeMap<_, _>>()
         });
-        out.push(LevelRow { generators: generators as u32, probe_ms: number(2).filter(|v| !v.is_nan()), generator_ms, resources });
+        let (probe_ms, t_ms) = (number(2).filter(|v| !v.is_nan()), Some(t as i64));
+        out.push(LevelRow { generators: generators as u32, t_ms, probe_ms, generator_ms, resources, rate: None });
     }
     let sustained = out.last().map(|r| r.generators);
     Ok(RunRows {
@@ -232,6 +233,9 @@ pub fn read_run(path: &Path, variant: &str) -> Result<RunRows, ReportError> {
         interval_s: 1.0,
         era_2019: true,
         complete: true,
+        probe_kind: "browser (2019)".into(),
+        // The 2019 `max-interaction-time`, the default of our probe timeout.
+        timeout_ms: crate::experiment::Load::default().probe_timeout_ms as f64,
         header: None,
         ..RunRows::default()
     })

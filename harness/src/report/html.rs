@@ -1,10 +1,14 @@
-//! The report page: one self-contained HTML file (tera template, Vega inlined), and the JSON beside it.
+//! The report page: one self-contained HTML file (tera template, Vega inlined), and the JSON beside it (the whole
+//! [`Report`]).
 
 use std::path::{Path, PathBuf};
 
+use super::estimate::Estimate;
 use super::{Report, ReportError};
 
 const TEMPLATE: &str = include_str!("report.html.tera");
+/// The page's charts, drawn from the report's JSON with Vega-Lite.
+const CHARTS: &str = include_str!("report.charts.js");
 const VEGA: &str = include_str!(concat!(env!("OUT_DIR"), "/vega.min.js"));
 const VEGA_LITE: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-lite.min.js"));
 const VEGA_EMBED: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-embed.min.js"));
@@ -16,16 +20,25 @@ const VEGA_EMBED: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-embed.min.
 pub fn render(report: &Report) -> Result<String, tera::Error> {
     let mut tera = tera::Tera::default();
     tera.add_raw_template("report.html", TEMPLATE)?;
+    tera.register_filter("estimate", estimate_filter);
     let mut context = tera::Context::new();
     // Inside <script>, "</" must not appear literally or it could end the element.
     let data = serde_json::to_string(report).map_err(tera::Error::json)?.replace("</", "<\\/");
     context.insert("title", &report.title);
     context.insert("report", report);
     context.insert("data", &data);
+    context.insert("charts", CHARTS);
     context.insert("vega", VEGA);
     context.insert("vega_lite", VEGA_LITE);
     context.insert("vega_embed", VEGA_EMBED);
     tera.render("report.html", &context)
+}
+
+/// `{{ e | estimate(unit=" tx/s") }}`: an [`Estimate`] in words.
+fn estimate_filter(value: &tera::Value, args: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let estimate: Estimate = serde_json::from_value(value.clone()).map_err(tera::Error::json)?;
+    let unit = args.get("unit").and_then(|u| u.as_str()).unwrap_or("");
+    Ok(tera::Value::String(estimate.describe(unit)))
 }
 
 /// Writes `<out>` and `<out without .html>.json`, each through a temporary file renamed into place, so a
@@ -36,7 +49,7 @@ pub fn render(report: &Report) -> Result<String, tera::Error> {
 pub fn write(report: &Report, out: &Path) -> Result<(PathBuf, PathBuf), ReportError> {
     let json_path = out.with_extension("json");
     let page = render(report).map_err(|e| ReportError::Write { path: out.into(), source: std::io::Error::other(format!("{e:?}")) })?;
-    let json = serde_json::to_string_pretty(&report.levels)
+    let json = serde_json::to_string_pretty(report)
         .map_err(|e| ReportError::Write { path: json_path.clone(), source: e.into() })?;
     for (path, text) in [(out, page.as_str()), (json_path.as_path(), json.as_str())] {
         let error = |source| ReportError::Write { path: path.into(), source };
