@@ -235,7 +235,7 @@ async fn bring_up<'a>(
         Platform::External(external, docker) => return Ok(Some(Deployment::external(external, docker))),
         Platform::Docker(docker) => docker,
     };
-    let options = Options { owner: Owner::Run, services: Services::Require };
+    let options = Options { owner: Owner::Run, services: Services::Require, reports: None };
     match Stack::up_until(docker, settings, options, observer.stage, &interrupts.first).await {
         Ok(stack) => Ok(Some(Deployment::of_stack(docker, stack))),
         Err(StackError::Interrupted) => Ok(None),

@@ -87,7 +87,7 @@ fn down_all_removes_what_a_crashed_bench_left() {
         let docker = stack::docker::connect().await.expect("a Docker engine");
         let text = "name = \"crash\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms256m -Xmx512m\"\n";
         let e = harness::experiment::ExperimentFile::parse(std::path::Path::new("crash.toml"), text).expect("parses");
-        let options = stack::Options { owner: stack::Owner::Run, services: stack::Services::None };
+        let options = stack::Options { owner: stack::Owner::Run, services: stack::Services::None, reports: None };
         let stack = stack::Stack::up(&docker, &e.experiment.stack, options, &|_| {}).await.expect("up");
         // A crash: the process dies without running Drop.
         std::mem::forget(stack);

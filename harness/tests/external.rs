@@ -15,7 +15,7 @@ fn an_external_deployment_is_measured_and_left_running() {
         let docker = stack::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
         let text = "name = \"deployment\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n";
         let file = harness::experiment::ExperimentFile::parse(Path::new("deployment.toml"), text).expect("parses");
-        let options = Options { owner: Owner::Run, services: Services::Require };
+        let options = Options { owner: Owner::Run, services: Services::Require, reports: None };
         let stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("the deployment comes up");
         (docker, stack)
     });

@@ -1,7 +1,9 @@
 //! The bank UI end to end, in headless Chromium against the whole stack (frontend in its own container): log in,
-//! deposit, transfer, and see both transactions arrive in the list; screenshots kept as artifacts.
+//! deposit, transfer, and see both transactions arrive in the list; the Results page lists the reports of the
+//! folder bench shows the frontend and opens them; screenshots kept as artifacts.
 
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use harness::browser::Browser;
 use harness::experiment::ExperimentFile;
@@ -17,7 +19,8 @@ async fn log_in_deposit_transfer_and_see_both_transactions() {
     let _serial = SERIAL.lock().await;
     let file = ExperimentFile::parse(Path::new("frontend.toml"), SETTINGS).expect("settings");
     let docker = stack::docker::connect().await.expect("a Docker engine");
-    let options = Options { owner: Owner::Run, services: Services::Require };
+    let reports = reports_folder();
+    let options = Options { owner: Owner::Run, services: Services::Require, reports: Some(reports.path().to_path_buf()) };
     let mut stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("the whole stack with its frontend");
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
     std::fs::create_dir_all(&artifacts).expect("artifacts folder");
@@ -90,8 +93,53 @@ async fn log_in_deposit_transfer_and_see_both_transactions() {
     // Euros typed by a person become cents exactly (2019 truncated €0,29 to 28 cents).
     let cents = browser.eval(r##"[toCents("0.29"), toCents("0,29"), toCents("1000000"), toCents("1000000.01"), toCents("0"), toCents("12.345"), euros(123456)]"##).await;
     assert_eq!(cents.expect("evaluated"), serde_json::json!([29, 29, 100_000_000, null, null, null, "€1.234,56"]));
+    results_page_lists_and_opens_the_reports(&mut browser, &ui, &artifacts).await;
     drop(browser);
     stack.teardown().await.expect("teardown");
+}
+
+/// A reports folder as `bench report` leaves it: two pages (one an hour older), the data of one, a README.
+fn reports_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, text: &str, age: Duration| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let file = std::fs::File::options().write(true).open(&path).expect("open");
+        file.set_modified(SystemTime::now() - age).expect("mtime");
+    };
+    write("older.html", "<title>older</title><h1 id=\"report\">older</h1>", Duration::from_secs(3600));
+    write("e2e.html", "<title>e2e</title><h1 id=\"report\">runs from results/e2e</h1>", Duration::ZERO);
+    write("e2e.json", "{}", Duration::ZERO);
+    write("README.md", "# reports/", Duration::ZERO);
+    dir
+}
+
+async fn results_page_lists_and_opens_the_reports(browser: &mut Browser, ui: &str, artifacts: &Path) {
+    browser.goto(&format!("{ui}#/results")).await.expect("the results page loads");
+    let listed = browser
+        .eval(
+            r##"(async () => {
+                await kgbWait('#reports-status[data-state="listed"]');
+                return [...document.querySelectorAll("#reports-list a.report")].map(a => [a.textContent, a.getAttribute("href")]);
+            })()"##,
+        )
+        .await
+        .expect("reports listed");
+    assert_eq!(listed, serde_json::json!([["e2e", "/reports/e2e.html"], ["older", "/reports/older.html"]]), "newest first, pages only");
+    assert_eq!(browser.eval("window.kgbErrors").await.expect("errors"), serde_json::json!([]), "no error in the page");
+    browser.screenshot(&artifacts.join("frontend-4-results.png")).await.expect("screenshot");
+    browser.eval("document.querySelector('#reports-list a.report').click()").await.expect("clicked");
+    // The click navigates: until the report has loaded, evaluating may hit the page being left.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let opened = loop {
+        let state = browser.eval(r##"[location.pathname, document.readyState, document.querySelector("#report")?.textContent]"##).await;
+        match state {
+            Ok(v) if v[0] == "/reports/e2e.html" && v[1] == "complete" => break v,
+            _ if tokio::time::Instant::now() > deadline => panic!("the report did not open: {state:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    assert_eq!(opened[2], "runs from results/e2e", "the report itself, served from the folder");
 }
 
 #[test]

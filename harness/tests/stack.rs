@@ -17,7 +17,7 @@ fn experiment(text: &str) -> harness::experiment::Experiment {
 }
 
 const ONE_BROKER: &str = "name = \"it\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms256m -Xmx512m\"\n";
-const INFRA_ONLY: Options = Options { owner: Owner::Run, services: Services::None };
+const INFRA_ONLY: Options = Options { owner: Owner::Run, services: Services::None, reports: None };
 
 async fn leftovers(docker: &bollard::Docker, stack_id: &str) -> Vec<String> {
     list_labelled(docker, &format!("{LABEL_STACK}={stack_id}")).await.expect("engine answers")

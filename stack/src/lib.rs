@@ -23,6 +23,7 @@ pub mod testing;
 /// The label every container and image made by bench carries, so leftovers can always be found.
 pub const LABEL_BENCH: &str = "kgb.bench";
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -66,10 +67,12 @@ pub enum Services {
 }
 
 /// How to bring a stack up.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub owner: Owner,
     pub services: Services,
+    /// A folder of reports for the frontend to serve read-only (see [`StackPlan::serve_reports`]).
+    pub reports: Option<PathBuf>,
 }
 
 /// A running stack. Dropping it removes its containers; [`Stack::detach`] leaves them running.
@@ -131,7 +134,10 @@ impl Stack {
     ) -> Result<Stack, StackError> {
         let start = Instant::now();
         let id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"), random_token(6));
-        let plan = plan::plan(settings, &id, options.owner, &random_token(16), &cluster_id());
+        let mut plan = plan::plan(settings, &id, options.owner, &random_token(16), &cluster_id());
+        if let Some(reports) = &options.reports {
+            plan.serve_reports(reports);
+        }
         ports::check_free(&plan.ports)?;
         let infra_images: Vec<String> = plan.infrastructure.iter().map(|p| p.spec.image.clone()).collect();
         images::require(docker, &infra_images).await?;

@@ -2,11 +2,12 @@
 //! Pure data, so the whole stack can be checked without an engine.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::time::Duration;
 
 use topology::env as vars;
 
-use crate::docker::container::{ContainerSpec, LABEL_OWNER, LABEL_STACK};
+use crate::docker::container::{ContainerSpec, ReadOnlyFolder, LABEL_OWNER, LABEL_STACK};
 use crate::docker::readiness::{Check, WaitFor};
 use crate::settings::{value_text, Limit, StackSettings};
 
@@ -108,10 +109,21 @@ pub struct StackPlan {
     pub ports: Vec<(u16, String)>,
 }
 
+/// Where the frontend's container sees the reports folder it serves.
+pub const FRONTEND_REPORTS: &str = "/srv/reports";
+
 impl StackPlan {
     /// Every part, in bring-up order.
     pub fn parts(&self) -> impl Iterator<Item = &Part> {
         self.infrastructure.iter().chain(std::iter::once(&self.synchronizer)).chain(self.services.iter())
+    }
+
+    /// Lets the frontend serve `host` (an absolute folder) read-only, so its Results page lists those reports.
+    pub fn serve_reports(&mut self, host: &Path) {
+        for part in self.services.iter_mut().filter(|p| p.role == Role::Frontend) {
+            part.spec.read_only.push(ReadOnlyFolder { host: host.to_path_buf(), container: FRONTEND_REPORTS.to_string() });
+            part.spec.env.push(kv("REPORTS_DIR", FRONTEND_REPORTS));
+        }
     }
 }
 
@@ -177,6 +189,7 @@ impl Builder<'_> {
             ]),
             memory_mib: limit.memory_mib,
             cpus: limit.cpus,
+            read_only: Vec::new(),
         }
     }
 }
@@ -406,5 +419,17 @@ mod tests {
         ports.sort();
         ports.dedup();
         assert_eq!(ports.len(), plan.ports.len(), "no port is planned twice");
+        assert!(plan.parts().all(|p| p.spec.read_only.is_empty()), "no host folder unless asked for");
+    }
+
+    #[test]
+    fn only_the_frontend_is_shown_the_reports_folder() {
+        let mut plan = plan(&stack(1), "id1", Owner::Up, "pw", "cluster");
+        plan.serve_reports(Path::new("/work/checkout/reports"));
+        let frontend = &plan.services[2].spec;
+        let folder = ReadOnlyFolder { host: "/work/checkout/reports".into(), container: FRONTEND_REPORTS.into() };
+        assert_eq!(frontend.read_only, [folder]);
+        assert!(frontend.env.contains(&("REPORTS_DIR".into(), FRONTEND_REPORTS.into())));
+        assert_eq!(plan.parts().filter(|p| !p.spec.read_only.is_empty()).count(), 1);
     }
 }

@@ -36,7 +36,7 @@ pub async fn stack(stack_toml: &str) -> TestStack {
     let text = format!("brokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n{stack_toml}");
     let settings: StackSettings = toml::from_str(&text).expect("test stack settings parse");
     let docker = crate::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
-    let options = Options { owner: Owner::Run, services: Services::SynchronizerOnly };
+    let options = Options { owner: Owner::Run, services: Services::SynchronizerOnly, reports: None };
     let stack = Stack::up(&docker, &settings, options, &|_| {}).await.expect("test stack comes up");
     TestStack { stack, _serial: serial }
 }

@@ -37,7 +37,7 @@ async fn main() {
     let extra = std::env::var("BENCH_STACK").unwrap_or_default().replace("\\n", "\n");
     let settings: StackSettings = toml::from_str(&format!("brokers = {brokers}\n{extra}\n")).expect("stack settings");
     let docker = stack::docker::connect().await.expect("a Docker engine (scripts/setup)");
-    let options = Options { owner: Owner::Run, services: Services::SynchronizerOnly };
+    let options = Options { owner: Owner::Run, services: Services::SynchronizerOnly, reports: None };
     let stack = Stack::up(&docker, &settings, options, &|_| {}).await.expect("stack");
     let part = stack.plan.services.iter().find(|p| p.spec.name == "kgb-command-handler").expect("planned").clone();
     let mut spec = part.spec.clone();

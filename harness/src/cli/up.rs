@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use harness::experiment::ExperimentFile;
 use stack::{Options, Owner, Services, Stack};
 
@@ -36,7 +38,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let docker = stack::docker::connect().await?;
     let progress = Progress::new(&format!("{} [{}]", file.experiment.name, variant.name));
     let report = |line: String| progress.set(line);
-    let options = Options { owner: Owner::Up, services: Services::IfPresent };
+    let reports = reports_folder()?;
+    let options = Options { owner: Owner::Up, services: Services::IfPresent, reports: Some(reports.clone()) };
     // Ctrl-C or SIGTERM while coming up removes what was started instead of leaving half a stack behind.
     let interrupts = Interrupts::default();
     let received = signals::listen(interrupts.clone(), UP_SIGNALS)?;
@@ -62,6 +65,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if stack.running_containers().iter().any(|c| c == "kgb-frontend") {
         println!("  bank UI           {}", e.frontend);
+        println!("  reports           {}  (listed on the UI's Results page, read-only)", reports.display());
     }
     if !stack.skipped.is_empty() {
         println!("  not started (no image; `bench images` after `cargo build --release`): {}", stack.skipped.join(", "));
@@ -69,4 +73,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("remove it with `bench down`");
     stack.detach();
     Ok(ExitCode::SUCCESS)
+}
+
+/// `reports/` of the current directory (the checkout, where `bench report` writes), made when missing so the
+/// frontend has a folder to show; the engine needs its absolute path.
+fn reports_folder() -> anyhow::Result<PathBuf> {
+    let folder = std::env::current_dir().context("the current directory")?.join("reports");
+    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    Ok(folder)
 }

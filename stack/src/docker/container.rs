@@ -1,8 +1,9 @@
 //! Containers as bench makes them: host networking, labels, resource limits; removal by label.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
     WaitContainerOptionsBuilder,
@@ -35,6 +36,30 @@ pub struct ContainerSpec {
     pub memory_mib: Option<u64>,
     /// CPU limit in cores.
     pub cpus: Option<f64>,
+    /// Host folders the container sees, read-only.
+    pub read_only: Vec<ReadOnlyFolder>,
+}
+
+/// A folder of the host shown read-only inside a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOnlyFolder {
+    /// Absolute path on the host (the engine resolves nothing relative).
+    pub host: PathBuf,
+    /// Where the container sees it.
+    pub container: String,
+}
+
+impl ReadOnlyFolder {
+    // A mount rather than a `host:container:ro` bind string, which a `:` in the host path would break.
+    fn mount(&self) -> Mount {
+        Mount {
+            source: Some(self.host.display().to_string()),
+            target: Some(self.container.clone()),
+            typ: Some(MountType::BIND),
+            read_only: Some(true),
+            ..Default::default()
+        }
+    }
 }
 
 impl ContainerSpec {
@@ -52,6 +77,7 @@ impl ContainerSpec {
                 memory: self.memory_mib.map(|m| (m * 1024 * 1024) as i64),
                 nano_cpus: self.cpus.map(|c| (c * 1e9) as i64),
                 init: Some(true),
+                mounts: (!self.read_only.is_empty()).then(|| self.read_only.iter().map(ReadOnlyFolder::mount).collect()),
                 ..Default::default()
             }),
             ..Default::default()

@@ -4,7 +4,7 @@
 
 const HOUSE_IBAN = "NL66OPEN0000000000";
 const DEPOSITS = [1000, 2000, 5000, 10000, 20000, 50000];
-const config = window.KGB_CONFIG || { graphql: "ws://127.0.0.1:8888/graphql", results: "/results/" };
+const config = window.KGB_CONFIG || { graphql: "ws://127.0.0.1:8888/graphql", results: null, reports: "/reports/" };
 window.kgbErrors = [];
 window.addEventListener("error", e => window.kgbErrors.push(String(e.message)));
 
@@ -237,8 +237,60 @@ pages.employee = () => {
   return () => stopFollow();
 };
 
+// "2025-06-01 14:05" in the reader's time zone: when the report was written is what tells them apart.
+function when(iso) {
+  const d = new Date(iso);
+  const two = n => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
+function reportItem(r) {
+  const li = document.createElement("li");
+  const page = document.createElement("a");
+  page.className = "report";
+  page.href = config.reports + encodeURIComponent(r.file);
+  page.textContent = r.name;
+  const about = document.createElement("span");
+  about.className = "muted";
+  about.textContent = ` ${when(r.modified)} · ${Math.max(1, Math.round(r.bytes / 1024))} KiB`;
+  li.append(page, about);
+  if (r.data) {
+    const data = document.createElement("a");
+    data.href = config.reports + encodeURIComponent(r.data);
+    data.textContent = "data (JSON)";
+    li.append(" · ", data);
+  }
+  return li;
+}
+
+// Lists what this frontend serves from its reports folder; an empty or absent folder is not an error.
+async function listReports() {
+  const list = document.getElementById("reports-list");
+  const note = document.getElementById("reports-status");
+  delete note.dataset.state;
+  note.className = "muted";
+  note.textContent = "looking for reports…";
+  try {
+    const response = await fetch(config.reports, { cache: "no-store" });
+    if (!response.ok) throw new Error(`${response.status} ${(await response.text()).trim()}`);
+    const reports = await response.json();
+    list.replaceChildren(...reports.map(reportItem));
+    note.textContent = reports.length ? "" : "no reports yet: `bench report` writes them to reports/";
+  } catch (e) {
+    list.replaceChildren();
+    note.className = "error";
+    note.textContent = `cannot list the reports: ${e.message}`;
+  }
+  note.dataset.state = "listed";
+}
+
+// With RESULTS_URL set (reports published somewhere else), a link there; else the reports served here.
 pages.results = () => {
-  document.getElementById("results-link").href = config.results;
+  const elsewhere = Boolean(config.results) && config.results !== config.reports;
+  document.getElementById("results-elsewhere").hidden = !elsewhere;
+  document.getElementById("results-here").hidden = elsewhere;
+  if (elsewhere) document.getElementById("results-link").href = config.results;
+  else listReports();
   return () => {};
 };
 
