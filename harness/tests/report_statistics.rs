@@ -1,0 +1,175 @@
+//! The report's statistics against values computed here, by hand or by textbook formulas: runs (not rows) are the
+//! samples, timeouts sit in the tail, throughput comes from time, Holm adjusts the report's whole family, zero
+//! variance is handled, and probes of different kinds are never compared.
+
+use std::path::PathBuf;
+
+use harness::report::{self, LevelRow, RunRows};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn var(v: &[f64]) -> f64 {
+    let m = mean(v);
+    v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0)
+}
+
+/// Welch's two-sided p, written out from the textbook formulas.
+fn welch_p(a: &[f64], b: &[f64]) -> f64 {
+    let (sa, sb) = (var(a) / a.len() as f64, var(b) / b.len() as f64);
+    let t = (mean(a) - mean(b)) / (sa + sb).sqrt();
+    let df = (sa + sb).powi(2) / (sa.powi(2) / (a.len() as f64 - 1.0) + sb.powi(2) / (b.len() as f64 - 1.0));
+    2.0 * (1.0 - StudentsT::new(0.0, 1.0, df).unwrap().cdf(t.abs()))
+}
+
+/// A closed run at one generator level: `latencies` as probe loops one second apart (None: a timeout).
+fn run(variant: &str, i: usize, generators: u32, latencies: &[Option<f64>]) -> RunRows {
+    let rows = latencies
+        .iter()
+        .enumerate()
+        .map(|(k, &probe_ms)| LevelRow { generators, probe_ms, t_ms: Some(1_000 * (k as i64 + 1)), ..LevelRow::default() })
+        .collect();
+    RunRows {
+        variant: variant.into(),
+        path: PathBuf::from(format!("{variant}/r{i}.jsonl")),
+        rows,
+        sustained: Some(generators),
+        interval_s: 1.0,
+        complete: true,
+        probe_kind: "graphql".into(),
+        timeout_ms: 5000.0,
+        ..RunRows::default()
+    }
+}
+
+#[test]
+fn pooled_rows_would_call_a_difference_that_runs_do_not() {
+    // Each run has its own level (its stack), rows vary little around it: 201 rows per run, −1, 0, +1 ms in turn.
+    let rows = |centre: f64| -> Vec<Option<f64>> { (0..201).map(|k| Some(centre + f64::from(k % 3) - 1.0)).collect() };
+    let (a_runs, b_runs) = ([40.0, 60.0, 50.0], [55.0, 45.0, 65.0]);
+    let mut inputs: Vec<RunRows> = a_runs.iter().enumerate().map(|(i, &c)| run("A", i, 1, &rows(c))).collect();
+    inputs.extend(b_runs.iter().enumerate().map(|(i, &c)| run("B", i, 1, &rows(c))));
+    let pooled = |centres: &[f64]| -> Vec<f64> { centres.iter().flat_map(|&c| rows(c).into_iter().flatten()).collect() };
+    let pooled_p = welch_p(&pooled(&a_runs), &pooled(&b_runs));
+    assert!(pooled_p < 1e-9, "the pooled-row test calls it ({pooled_p})");
+
+    let built = report::build("runs", &inputs, 0.05);
+    let c = built.comparisons.iter().find(|c| c.metric == "probe latency").expect("a comparison at 1 generator");
+    // Over runs: each run's mean is its centre (the ±1 ms average out), so the test is on 40, 60, 50 vs 55, 45, 65.
+    let expected = welch_p(&a_runs, &b_runs);
+    assert!((c.p.unwrap() - expected).abs() < 1e-9 && expected > 0.5, "{c:?} against {expected}");
+    assert!(!c.significant && c.words.contains("no clear difference"), "{}", c.words);
+    assert_eq!((c.n_a, c.n_b, c.level, c.level_unit), (3, 3, Some(1.0), Some("generators")));
+    // The error bar is the CI over runs: 50 ± t(0.975, 2) × sd/√3, with sd = 10 and t = 4.3027 from a table.
+    let level = built.levels.iter().find(|l| l.variant == "A").expect("A's level");
+    let (lo, hi) = level.probe_runs.ci95.expect("a CI");
+    let half = 4.3027 * 10.0 / 3f64.sqrt();
+    assert!((lo - (50.0 - half)).abs() < 1e-3 && (hi - (50.0 + half)).abs() < 1e-3, "({lo}, {hi})");
+}
+
+#[test]
+fn timeouts_move_the_p99_above_the_timeout() {
+    // 98 answers (1..=98 ms) and 2 timeouts per run: the 99th percentile of 200 loops is a timeout.
+    let with_timeouts: Vec<Option<f64>> = (1..=98).map(|ms| Some(f64::from(ms))).chain([None, None]).collect();
+    let inputs = vec![run("v", 0, 3, &with_timeouts), run("v", 1, 3, &with_timeouts)];
+    let built = report::build("tail", &inputs, 0.05);
+    let level = &built.levels[0];
+    assert_eq!((level.probe.p99, level.probe.p99_above_ms, level.timeouts), (None, Some(5000.0), 4));
+    let json = serde_json::to_value(level).expect("json");
+    assert!(json["probe"]["p99"].is_null() && json["probe"]["p99_above_ms"] == 5000.0, "{}", json["probe"]);
+    assert!(report::html::render(&built).expect("page").contains("&gt; 5000 (timeout)"));
+    // The same loops answered at 99 and 100 ms instead: the 99th of 200 sorted values (rank 198) is 99 ms.
+    let answered: Vec<Option<f64>> = (1..=98).map(|ms| Some(f64::from(ms))).chain([Some(99.0), Some(100.0)]).collect();
+    let built = report::build("tail", &[run("v", 0, 3, &answered), run("v", 1, 3, &answered)], 0.05);
+    let p99 = built.levels[0].probe.p99.expect("a number");
+    assert!((p99 - 99.0).abs() < 0.1 && p99 <= 100.0, "{p99}");
+}
+
+#[test]
+fn slow_loops_lower_the_throughput() {
+    // Ten loops ending at 1..=10 s, each with 4 generator answers: 10 + 40 transactions over 10 s = 5 tx/s.
+    let mut steady = run("v", 0, 2, &[Some(10.0); 10]);
+    for row in &mut steady.rows {
+        row.generator_ms = vec![5.0; 4];
+    }
+    // The same loops, but the fifth took 6 s instead of 1 (a slow answer): 50 transactions over 15 s.
+    let mut slow = steady.clone();
+    slow.path = PathBuf::from("v/r1.jsonl");
+    for row in slow.rows.iter_mut().skip(4) {
+        row.t_ms = row.t_ms.map(|t| t + 5_000);
+    }
+    let tps = |r: &RunRows| report::build("tps", std::slice::from_ref(r), 0.05).levels[0].tps.expect("tps");
+    assert!((tps(&steady) - 5.0).abs() < 1e-9, "{}", tps(&steady));
+    assert!((tps(&slow) - 50.0 / 15.0).abs() < 1e-9, "{}", tps(&slow));
+    let both = report::build("tps", &[steady, slow], 0.05);
+    let runs = &both.levels[0].tps_runs;
+    assert_eq!(runs.n, 2);
+    assert!((runs.mean.unwrap() - (5.0 + 50.0 / 15.0) / 2.0).abs() < 1e-9, "{runs:?}");
+}
+
+#[test]
+fn holm_adjusts_every_comparison_of_the_report_together() {
+    // Three variants, five levels each: 3 pairs × 5 levels of latency, plus 3 of sustained generators.
+    let mut inputs = Vec::new();
+    for (v, offset) in [("A", 0.0), ("B", 3.0), ("C", 9.0)] {
+        for i in 0..3 {
+            for level in 1..=5u32 {
+                let jitter = [0.0, 2.5, -1.5][i] * f64::from(level);
+                let mut r = run(v, i * 10 + level as usize, level, &[Some(20.0 + offset + jitter + f64::from(level)); 5]);
+                r.sustained = Some(10 + i as u32 + (offset as u32));
+                inputs.push(r);
+            }
+        }
+    }
+    let built = report::build("family", &inputs, 0.05);
+    let ps: Vec<f64> = built.comparisons.iter().filter_map(|c| c.p).collect();
+    assert_eq!(built.family.size, ps.len());
+    // Holm by the textbook: sort ascending, multiply the i-th (from 0) by m − i, carry the maximum, cap at 1.
+    let mut order: Vec<usize> = (0..ps.len()).collect();
+    order.sort_by(|&x, &y| ps[x].total_cmp(&ps[y]));
+    let mut expected = vec![0.0; ps.len()];
+    let mut carried: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        carried = carried.max((ps[i] * (ps.len() - rank) as f64).min(1.0));
+        expected[i] = carried;
+    }
+    let adjusted: Vec<f64> = built.comparisons.iter().filter_map(|c| c.p_adjusted).collect();
+    for (got, want) in adjusted.iter().zip(&expected) {
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    }
+    for c in &built.comparisons {
+        assert_eq!(c.significant, c.p_adjusted.is_some_and(|p| p < 0.05), "{}", c.words);
+    }
+}
+
+#[test]
+fn zero_variance_is_no_difference_or_stated() {
+    let same = |v: &str, g: u32| (0..3).map(|i| run(v, i, g, &[Some(10.0); 4])).collect::<Vec<_>>();
+    let mut inputs = same("A", 30);
+    inputs.extend(same("B", 30));
+    inputs.extend(same("C", 36));
+    let built = report::build("flat", &inputs, 0.05);
+    let sustained = |a: &str, b: &str| {
+        built.comparisons.iter().find(|c| c.metric == "sustained generators" && c.a == a && c.b == b).cloned().expect("compared")
+    };
+    let ab = sustained("A", "B");
+    assert_eq!((ab.diff, ab.p, ab.significant), (0.0, Some(1.0), false), "{}", ab.words);
+    let ac = sustained("A", "C");
+    assert_eq!((ac.diff, ac.p, ac.ci95, ac.significant), (-6.0, None, None, false));
+    assert!(ac.words.contains("differ in every run") && ac.words.contains("neither varies"), "{}", ac.words);
+}
+
+#[test]
+fn probes_of_different_kinds_are_never_compared() {
+    let mut inputs: Vec<RunRows> = (0..3).map(|i| run("graphql", i, 2, &[Some(10.0 + i as f64); 5])).collect();
+    let mut browser: Vec<RunRows> = (0..3).map(|i| run("browser", i, 2, &[Some(300.0 + i as f64); 5])).collect();
+    for r in &mut browser {
+        r.probe_kind = "browser".into();
+    }
+    inputs.extend(browser);
+    let built = report::build("kinds", &inputs, 0.05);
+    assert!(built.comparisons.is_empty(), "{:?}", built.comparisons);
+    assert!(built.not_compared.iter().any(|n| n.contains("browser (browser probe) against graphql (graphql probe)")), "{:?}", built.not_compared);
+}
