@@ -142,7 +142,7 @@ pub struct Report {
     pub curve: Vec<capacity::CurvePoint>,
     pub runs: Vec<RunEntry>,
     /// Each run over time, and its fault windows.
-    pub timeline: Vec<timeline::Point>,
+    pub timeline: Vec<timeline::Series>,
     pub fault_windows: Vec<timeline::Window>,
     /// Image ids, hosts and commits seen in the headers.
     pub images: BTreeMap<String, Vec<String>>,
@@ -207,7 +207,7 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
         capacity,
         curve,
         runs: sorted.iter().map(|i| RunEntry::of(i)).collect(),
-        timeline: counted.iter().flat_map(|i| timeline::points(i)).collect(),
+        timeline: counted.iter().filter_map(|i| timeline::series(i)).collect(),
         fault_windows: counted.iter().flat_map(|i| timeline::windows(i)).collect(),
         images,
         hosts,

@@ -23,7 +23,7 @@ pub fn render(report: &Report) -> Result<String, tera::Error> {
     tera.register_filter("estimate", estimate_filter);
     let mut context = tera::Context::new();
     // Inside <script>, "</" must not appear literally or it could end the element.
-    let data = serde_json::to_string(report).map_err(tera::Error::json)?.replace("</", "<\\/");
+    let data = serde_json::to_string(&chart_data(report).map_err(tera::Error::json)?).map_err(tera::Error::json)?.replace("</", "<\\/");
     context.insert("title", &report.title);
     context.insert("report", report);
     context.insert("data", &data);
@@ -32,6 +32,36 @@ pub fn render(report: &Report) -> Result<String, tera::Error> {
     context.insert("vega_lite", VEGA_LITE);
     context.insert("vega_embed", VEGA_EMBED);
     tera.render("report.html", &context)
+}
+
+/// What the charts draw from, embedded in the page: the report without what only the tables show (they are
+/// rendered into the page already), numbers at 5 significant figures (far finer than a chart shows), so the page
+/// stays small; the JSON beside it keeps everything at full precision.
+fn chart_data(report: &Report) -> Result<serde_json::Value, serde_json::Error> {
+    let mut value = serde_json::to_value(report)?;
+    if let Some(map) = value.as_object_mut() {
+        for key in ["comparisons", "not_compared", "runs", "baseline", "skipped", "images", "hosts"] {
+            map.remove(key);
+        }
+    }
+    round(&mut value);
+    Ok(value)
+}
+
+fn round(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(x) = n.as_f64().filter(|x| *x != 0.0 && x.is_finite()) {
+                let scale = 10f64.powi(4 - x.abs().log10().floor() as i32);
+                if let Some(r) = serde_json::Number::from_f64((x * scale).round() / scale) {
+                    *n = r;
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(round),
+        serde_json::Value::Object(map) => map.values_mut().for_each(round),
+        _ => {}
+    }
 }
 
 /// `{{ e | estimate(unit=" tx/s") }}`: an [`Estimate`] in words.

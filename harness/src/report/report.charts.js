@@ -159,7 +159,10 @@ function drawDistribution(select, labels) {
 
 function drawTimeline(select, runs) {
   const run = runs[select.value];
-  const points = report.timeline.filter(p => p.run === run);
+  const series = report.timeline.find(s => s.run === run);
+  const points = series.t_s.map((t_s, i) => ({
+    t_s, probe_ms: series.probe_ms[i], probe_max_ms: series.probe_max_ms[i], timeouts: series.timeouts[i], load: series.load[i],
+  }));
   const windows = report.fault_windows.filter(w => w.run === run).map(w => ({ ...w, end_s: w.end_s ?? Math.max(w.start_s, ...points.map(p => p.t_s)) }));
   const x = { field: "t_s", type: "quantitative", title: "seconds since the run's first loop" };
   const latency = { type: "quantitative", scale: { type: "log" }, title: "probe latency (ms)" };
@@ -208,7 +211,7 @@ const shared = levelLabels.filter(lbl => report.variants.every(v => report.level
 levelSelect.value = String(Math.max(0, levelLabels.indexOf(shared[shared.length - 1] ?? levelLabels[0])));
 levelSelect.addEventListener("change", () => drawDistribution(levelSelect, levelLabels));
 if (levelLabels.length > 0) drawDistribution(levelSelect, levelLabels);
-const runNames = [...new Set(report.timeline.map(p => p.run))];
+const runNames = report.timeline.map(s => s.run);
 const runSelect = options("timeline-run", runNames);
 runSelect.addEventListener("change", () => drawTimeline(runSelect, runNames));
 if (runNames.length > 0) drawTimeline(runSelect, runNames);

@@ -9,19 +9,29 @@ use super::RunRows;
 
 pub const BUCKETS: usize = 150;
 
-/// One span of one run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Point {
+/// One run's spans, column by column (the page holds dozens of runs: keys and names once per run, not per span).
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Series {
     pub run: String,
     pub variant: String,
-    /// Seconds since the run's first loop, at the span's end.
-    pub t_s: f64,
+    /// Seconds since the run's first loop, at each span's end.
+    pub t_s: Vec<f64>,
     /// Mean and worst probe latency of the loops answered in the span; `None` when all timed out.
-    pub probe_ms: Option<f64>,
-    pub probe_max_ms: Option<f64>,
-    pub timeouts: u32,
+    pub probe_ms: Vec<Option<f64>>,
+    pub probe_max_ms: Vec<Option<f64>>,
+    pub timeouts: Vec<u32>,
     /// Generators (closed runs) or offered rate (open runs) at the span's end.
-    pub load: f64,
+    pub load: Vec<f64>,
+}
+
+impl Series {
+    pub fn len(&self) -> usize {
+        self.t_s.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.t_s.is_empty()
+    }
 }
 
 /// A fault's window in one run (seconds since its first loop); `end_s` absent when it never ended.
@@ -43,10 +53,10 @@ struct Bucket {
     load: f64,
 }
 
-/// The run's spans; runs read without times (none of their rows has one) have none.
-pub fn points(run: &RunRows) -> Vec<Point> {
+/// The run's spans; `None` for runs read without times (none of their rows has one).
+pub fn series(run: &RunRows) -> Option<Series> {
     let times: Vec<(f64, &super::LevelRow)> = run.rows.iter().filter_map(|r| r.t_ms.map(|t| (t as f64 / 1000.0, r))).collect();
-    let (Some(first), Some(last)) = (times.first().map(|t| t.0), times.last().map(|t| t.0)) else { return Vec::new() };
+    let (first, last) = (times.first()?.0, times.last()?.0);
     let width = ((last - first) / BUCKETS as f64).max(1e-3);
     let mut buckets: Vec<Bucket> = (0..BUCKETS).map(|_| Bucket::default()).collect();
     for (t, row) in &times {
@@ -62,20 +72,15 @@ pub fn points(run: &RunRows) -> Vec<Point> {
         b.t_s = t - first;
         b.load = row.rate.unwrap_or(f64::from(row.generators));
     }
-    let (name, variant) = (run.name(), run.variant.clone());
-    buckets
-        .into_iter()
-        .filter(|b| b.answered + b.timeouts > 0)
-        .map(|b| Point {
-            run: name.clone(),
-            variant: variant.clone(),
-            t_s: b.t_s,
-            probe_ms: (b.answered > 0).then(|| b.sum / f64::from(b.answered)),
-            probe_max_ms: b.max,
-            timeouts: b.timeouts,
-            load: b.load,
-        })
-        .collect()
+    let mut series = Series { run: run.name(), variant: run.variant.clone(), ..Series::default() };
+    for b in buckets.into_iter().filter(|b| b.answered + b.timeouts > 0) {
+        series.t_s.push(b.t_s);
+        series.probe_ms.push((b.answered > 0).then(|| b.sum / f64::from(b.answered)));
+        series.probe_max_ms.push(b.max);
+        series.timeouts.push(b.timeouts);
+        series.load.push(b.load);
+    }
+    Some(series)
 }
 
 /// The run's fault windows, relative to its first timed loop.
@@ -103,9 +108,10 @@ mod tests {
             .map(|i| LevelRow { generators: i / 100, t_ms: Some(i64::from(i) * 500), probe_ms: (i % 7 != 0).then_some(10.0), ..LevelRow::default() })
             .collect();
         let run = RunRows { rows, ..RunRows::default() };
-        let points = points(&run);
-        assert_eq!(points.len(), BUCKETS);
-        assert_eq!(points.iter().map(|p| p.timeouts).sum::<u32>(), (0..10_000).filter(|i| i % 7 == 0).count() as u32);
-        assert_eq!(points.last().map(|p| (p.t_s, p.load)), Some((4999.5, 99.0)));
+        let s = series(&run).expect("timed rows");
+        assert_eq!(s.len(), BUCKETS);
+        assert_eq!(s.timeouts.iter().sum::<u32>(), (0..10_000).filter(|i| i % 7 == 0).count() as u32);
+        assert_eq!((s.t_s.last(), s.load.last()), (Some(&4999.5), Some(&99.0)));
+        assert!(series(&RunRows::default()).is_none());
     }
 }
