@@ -4,9 +4,11 @@
 pub mod driver;
 pub mod faults;
 pub mod interrupts;
+pub mod machine;
 pub mod meta;
 pub mod open_load;
 pub mod priority;
+pub mod sampler;
 pub mod search;
 pub mod usage;
 
@@ -308,6 +310,7 @@ fn end_line(driven: &Driven, ended_by: EndedBy, audit: Audit, stopped: BTreeMap<
         ended_at: chrono::Utc::now().to_rfc3339(),
         capacity_tps: driven.capacity,
         slo_p99_ms: None,
+        interference: driven.interference,
     }
 }
 

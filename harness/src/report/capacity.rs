@@ -157,6 +157,7 @@ mod tests {
             t_ms: 0,
             probe: None,
             resources: Default::default(),
+            machine_cpu_pct: None,
         }
     }
 
