@@ -1,5 +1,9 @@
 //! Fetches Vega, Vega-Lite and vega-embed from the npm registry (pinned versions, kept in a cache outside the
 //! checkout) so reports can inline them and open offline. Never pasted by hand: these lines are the source.
+//! Also records the commit bench is built from (`build/git_commit.rs`).
+
+#[path = "build/git_commit.rs"]
+mod git_commit;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +18,8 @@ const PACKAGES: [(&str, &str, &str); 3] = [
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=KGB_CACHE");
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| fail("CARGO_MANIFEST_DIR is not set")));
+    git_commit::emit(&manifest_dir);
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| fail("OUT_DIR is not set")));
     let cache = std::env::var("KGB_CACHE")
         .map(PathBuf::from)

@@ -14,9 +14,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `bench --version`: the version and the commit it was built from, as results headers record it.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("KGB_GIT_COMMIT"), ")");
+
 /// Benchmark harness for event-sourced systems on Kafka behind GraphQL.
 #[derive(Debug, Parser)]
-#[command(name = "bench", version, about, propagate_version = true)]
+#[command(name = "bench", version = VERSION, about, propagate_version = true)]
 pub struct Args {
     #[command(subcommand)]
     command: Command,

@@ -4,9 +4,11 @@
 pub mod driver;
 pub mod faults;
 pub mod interrupts;
+pub mod machine;
 pub mod meta;
 pub mod open_load;
 pub mod priority;
+pub mod sampler;
 pub mod search;
 pub mod usage;
 
@@ -173,7 +175,7 @@ impl RunId<'_> {
             parameters: self.variant.experiment.clone(),
             repeat: self.repeat,
             harness_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: meta::git_commit(&self.file.path),
+            git_commit: meta::git_commit().to_string(),
             images,
             host: meta::host(),
             started_at: self.started.to_rfc3339(),
@@ -308,6 +310,7 @@ fn end_line(driven: &Driven, ended_by: EndedBy, audit: Audit, stopped: BTreeMap<
         ended_at: chrono::Utc::now().to_rfc3339(),
         capacity_tps: driven.capacity,
         slo_p99_ms: None,
+        interference: driven.interference,
     }
 }
 
@@ -328,5 +331,30 @@ mod tests {
         let f = ExperimentFile::parse(Path::new("t.toml"), "name = \"t\"\n[matrix]\n\"stack.brokers\" = [1, 3]\n").unwrap();
         let names: Vec<String> = order(&f.variants, 3).iter().map(|(r, v)| format!("{}#{r}", v.name)).collect();
         assert_eq!(names, ["brokers=1#1", "brokers=3#1", "brokers=1#2", "brokers=3#2", "brokers=1#3", "brokers=3#3"]);
+    }
+
+    /// git's output in the harness crate's folder: the source tree this test was built from.
+    fn git(args: &[&str]) -> String {
+        let out = std::process::Command::new("git").arg("-C").arg(env!("CARGO_MANIFEST_DIR")).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    #[test]
+    fn the_header_names_the_commit_bench_was_built_from_wherever_the_experiment_lies() {
+        // Outside any checkout: the commit of the experiment's folder would be "unknown" here.
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("t.toml");
+        std::fs::write(&path, "name = \"t\"\n").unwrap();
+        let file = ExperimentFile::load(&path).unwrap();
+        let id = RunId { file: &file, variant: &file.variants[0], repeat: 1, started: chrono::Utc::now() };
+        let Line::Header(header) = id.header(BTreeMap::new(), None) else { panic!("a header") };
+        let head = git(&["rev-parse", "HEAD"]);
+        let commit = header.git_commit.as_str();
+        assert!(commit == head || commit == format!("{head}-dirty"), "{commit} is not {head}");
+        // Only changes to tracked files can make a build dirty.
+        if commit.ends_with("-dirty") {
+            assert!(!git(&["status", "--porcelain", "--untracked-files=no"]).is_empty());
+        }
     }
 }

@@ -31,6 +31,7 @@ fn step(n: u32, rate: f64, p99: Option<f64>) -> Step {
         t_ms: 0,
         probe: None,
         resources: Default::default(),
+        machine_cpu_pct: None,
     }
 }
 

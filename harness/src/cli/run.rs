@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use harness::experiment::ExperimentFile;
-use harness::results::{BenchPeak, Scheduling};
+use harness::results::{BenchPeak, Interference, Scheduling};
 use harness::run::{self, Interrupts, Observer, Status, Summary};
 
 use super::progress::Progress;
@@ -127,8 +127,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn one_line(f: &Summary) -> String {
     let e = &f.end;
     let audit = if e.audit.passed { "audit passed".to_string() } else { format!("AUDIT FAILED: {}", e.audit.failures().join(", ")) };
+    let interference = e.interference.as_ref().map(|i| format!(", {}", interference(i))).unwrap_or_default();
     format!(
-        "  {} #{}: {}, {} loops, ended by {:?}, probe p99 {:.0} ms, {} transfers, {audit}",
+        "  {} #{}: {}, {} loops, ended by {:?}, probe p99 {:.0} ms, {} transfers, {audit}{interference}",
         f.variant,
         f.repeat,
         headline(e),
@@ -137,6 +138,20 @@ fn one_line(f: &Summary) -> String {
         f.probe.p99_ms,
         e.counts.transfers
     )
+}
+
+/// Mean interference above which another program is taken to have shared the machine (what the report flags too):
+/// the engine's and the kernel's own work leave a little even on a quiet machine.
+const INTERFERENCE_WARNING: f64 = 5.0;
+
+/// The run's interference in words, with a warning when it is above [`INTERFERENCE_WARNING`].
+fn interference(i: &Interference) -> String {
+    let mean = format!("interference {:.1} % of the machine (mean)", i.mean_pct);
+    if i.mean_pct > INTERFERENCE_WARNING {
+        format!("{mean} — another program shared the machine; results may be disturbed")
+    } else {
+        mean
+    }
 }
 
 /// What the run sustained: its capacity (open model) or its generators, "≥" when that is a lower bound.
@@ -236,6 +251,10 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Summary]) {
     for warning in bench_warnings(finished) {
         println!("  {warning}");
     }
+    let disturbed = finished.iter().filter_map(|f| f.end.interference.map(|i| (f, i))).filter(|(_, i)| i.mean_pct > INTERFERENCE_WARNING);
+    for (f, i) in disturbed {
+        println!("  warning: in {} #{} {} (max {:.1} %, {} samples)", f.variant, f.repeat, interference(&i), i.max_pct, i.samples);
+    }
     for f in finished {
         println!("  {}", f.path.display());
         for (name, logs) in &f.end.stopped {
@@ -250,12 +269,14 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Summary]) {
 /// The progress line after each loop: generators, the probe, timeouts against the limit, errors.
 fn status_line(s: &Status, max_timeouts: u32) -> String {
     let probe = s.last_probe_ms.map_or_else(|| "timeout".to_string(), |ms| format!("{ms:.0} ms"));
+    // Shown as it goes, so a run disturbed by another program can be stopped early.
+    let others = s.interference_pct.map(|pct| format!(" · interference {pct:.1} %")).unwrap_or_default();
     if let Some(rate) = s.rate {
-        return format!("offering {rate:.0} tx/s · probe {probe} · probe timeouts {}", s.timeouts);
+        return format!("offering {rate:.0} tx/s · probe {probe} · probe timeouts {}{others}", s.timeouts);
     }
     let faults = if s.fault_timeouts > 0 { format!(" (+{} in fault windows)", s.fault_timeouts) } else { String::new() };
     let counted = s.timeouts - s.fault_timeouts;
-    format!("generators {} · probe {probe} · timeouts {counted}/{max_timeouts}{faults} · errors {}", s.generators, s.errors)
+    format!("generators {} · probe {probe} · timeouts {counted}/{max_timeouts}{faults} · errors {}{others}", s.generators, s.errors)
 }
 
 #[cfg(test)]
@@ -285,5 +306,16 @@ mod tests {
         let warnings = bench_warnings(&[finished(4, Some((6000.0, 1.9, 100.0)))]);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].starts_with("warning: in v #4 bench's one thread was busy 60 % of the time at 6000 transfers/s"));
+    }
+
+    #[test]
+    fn interference_above_five_percent_is_a_warning() {
+        let quiet = Interference { mean_pct: 1.24, max_pct: 3.0, samples: 5 };
+        assert_eq!(interference(&quiet), "interference 1.2 % of the machine (mean)");
+        let shared = Interference { mean_pct: 7.3, max_pct: 20.0, samples: 5 };
+        assert_eq!(
+            interference(&shared),
+            "interference 7.3 % of the machine (mean) — another program shared the machine; results may be disturbed"
+        );
     }
 }

@@ -156,6 +156,7 @@ mod tests {
             t_ms: 0,
             probe: None,
             resources: Default::default(),
+            machine_cpu_pct: None,
         }
     }
 

@@ -181,7 +181,7 @@ mod tests {
     }
 
     fn row(n: u32) -> Row {
-        Row { r#loop: n, t_ms: 1000 + i64::from(n), probe_ms: Some(5.0), timeout: false, generators: 0, generator_ms: vec![1.5], errors: 0, resources: None, faults: Vec::new(), rate: None }
+        Row { r#loop: n, t_ms: 1000 + i64::from(n), probe_ms: Some(5.0), timeout: false, generators: 0, generator_ms: vec![1.5], errors: 0, resources: None, faults: Vec::new(), rate: None, machine_cpu_pct: None }
     }
 
     #[test]

@@ -73,6 +73,10 @@ pub struct Row {
     /// Open model: the rate offered while this loop ran (transfers per second; 0 while draining).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// On sampled rows: how busy the whole machine was (% of all cores, from /proc/stat) over the window in which
+    /// the engine sampled the containers; what `resources` does not account for was used by another program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_cpu_pct: Option<f64>,
 }
 
 /// Why a run ended.
@@ -128,6 +132,20 @@ pub struct End {
     /// Open model: the p99 latency the steps were judged against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo_p99_ms: Option<f64>,
+    /// CPU another program took from the machine during the run (absent when nothing was sampled, and in files
+    /// written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interference: Option<Interference>,
+}
+
+/// Share of the whole machine's CPU, % of all cores, used by neither the stack's containers nor bench, over the
+/// run's resource samples: busy CPU from /proc/stat minus every container's and bench's over the same window.
+/// Much above a few % means another program shared the machine and the run's figures may be disturbed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interference {
+    pub mean_pct: f64,
+    pub max_pct: f64,
+    pub samples: u32,
 }
 
 /// What the load counted, in the end line (and as the run drives, in the driver).
@@ -181,6 +199,7 @@ impl End {
             ended_at: chrono::Utc::now().to_rfc3339(),
             capacity_tps: None,
             slo_p99_ms: None,
+            interference: None,
         }
     }
 }
@@ -302,6 +321,9 @@ pub struct Step {
     /// Mean resource use of each container (and bench) over the samples taken in the dwell.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resources: BTreeMap<String, Sample>,
+    /// Mean busy CPU of the whole machine (% of all cores) over the samples taken in the dwell, as on rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_cpu_pct: Option<f64>,
 }
 
 /// The probe's figures over one step's dwell.

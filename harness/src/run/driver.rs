@@ -4,12 +4,10 @@
 //! [`Driver`] holds the loop's state; [`drive`] starts it, takes one [`Driver::step`] per loop, and
 //! [`Driver::finish`]es it.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bollard::Docker;
 use hdrhistogram::Histogram;
-use stack::docker::stats;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -17,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::faults;
-use super::usage::{cpu_time, OwnUsage};
+use super::sampler::Sampler;
+use super::usage::cpu_time;
 use super::open_load::{self, OpenLoad, ReadSide};
 use crate::experiment::{Fault, Load, ProbeKind, Search};
 use crate::load::bank::{self, Answer};
@@ -26,7 +25,7 @@ use crate::load::client::{Client, ClientError};
 use crate::load::generator::{self, Reply};
 use crate::load::probe::{Answered, Cause, Outcome, Probe};
 use crate::load::schedule::Schedule;
-use crate::results::{BenchPeak, Counts, EndedBy, Line, Mark, ResultsError, Row, Sample, Writer};
+use crate::results::{BenchPeak, Counts, EndedBy, Interference, Line, Mark, ResultsError, Row, Writer};
 
 /// The probe's account (2019: `testuser`).
 pub const PROBE_USER: &str = "testuser";
@@ -43,6 +42,8 @@ pub struct Status {
     pub errors: u64,
     /// Open model: the rate offered now (the stop rule is the search's, not the probe's timeouts).
     pub rate: Option<f64>,
+    /// CPU another program took from the machine so far, mean over the samples (% of the machine).
+    pub interference_pct: Option<f64>,
 }
 
 /// What the load did, for the end line and the summary.
@@ -57,6 +58,8 @@ pub struct Driven {
     pub generator: Histogram<u64>,
     pub bench_cpu: Duration,
     pub bench_peak: Option<BenchPeak>,
+    /// CPU neither the containers nor bench used, over the run's resource samples.
+    pub interference: Option<Interference>,
     /// Open model: the highest rate confirmed to meet the SLO.
     pub capacity: Option<f64>,
 }
@@ -72,6 +75,7 @@ impl Driven {
             generator: histogram(),
             bench_cpu: Duration::ZERO,
             bench_peak: None,
+            interference: None,
             capacity: None,
         }
     }
@@ -126,41 +130,6 @@ fn millis(d: Duration) -> f64 {
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).clamp(1, 3_600_000_000)
-}
-
-/// Container samples taken off the probe's path (the engine takes about a second per sample).
-struct Sampler {
-    docker: Option<Docker>,
-    containers: Vec<String>,
-    own: OwnUsage,
-    pending: Option<(Sample, JoinHandle<BTreeMap<String, Sample>>)>,
-}
-
-impl Sampler {
-    /// Starts a sample; `transfers` is the count answered so far, for bench's own window.
-    fn start(&mut self, transfers: u64) {
-        if self.pending.is_some() {
-            return;
-        }
-        let (docker, names) = (self.docker.clone(), self.containers.clone());
-        let task = tokio::spawn(async move {
-            let Some(docker) = docker else { return BTreeMap::new() };
-            let usages = stats::sample_all(&docker, &names).await.unwrap_or_default();
-            usages.into_iter().map(|(name, u)| (name, Sample { cpu_pct: u.cpu_pct, mem_mib: u.mem_mib })).collect()
-        });
-        self.pending = Some((self.own.sample(transfers), task));
-    }
-
-    /// The finished sample, if any.
-    async fn take(&mut self) -> Option<BTreeMap<String, Sample>> {
-        if !self.pending.as_ref().is_some_and(|(_, task)| task.is_finished()) {
-            return None;
-        }
-        let (own, task) = self.pending.take()?;
-        let mut samples = task.await.unwrap_or_default();
-        samples.insert("bench".to_string(), own);
-        Some(samples)
-    }
 }
 
 /// The faults of a run: started at their loops, their marks collected for rows, their windows for the stop rule.
@@ -295,7 +264,7 @@ impl<'a> Driver<'a> {
             replies,
             stop_generators: CancellationToken::new(),
             faults: Faults::new(target.faults),
-            sampler: Sampler { docker: target.docker.cloned(), containers: target.containers.clone(), own: OwnUsage::new(), pending: None },
+            sampler: Sampler::new(target.docker.cloned(), target.containers.clone()),
             cpu_before,
             target,
         })
@@ -342,6 +311,8 @@ impl<'a> Driver<'a> {
 
     /// The row of loop `loop_no` whose probe ended with `outcome`.
     async fn row(&mut self, loop_no: u32, outcome: Outcome, slot: Instant) -> Row {
+        let sampled = self.sampler.take().await;
+        let machine_cpu_pct = sampled.as_ref().and_then(|s| s.machine_cpu_pct);
         let mut row = Row {
             r#loop: loop_no,
             t_ms: chrono::Utc::now().timestamp_millis(),
@@ -350,9 +321,10 @@ impl<'a> Driver<'a> {
             generators: self.generators.len() as u32,
             generator_ms: Vec::new(),
             errors: 0,
-            resources: self.sampler.take().await,
+            resources: sampled.map(|s| s.resources),
             faults: self.faults.marks(),
             rate: None,
+            machine_cpu_pct,
         };
         match outcome {
             Outcome::Arrived(latency) => {
@@ -373,7 +345,8 @@ impl<'a> Driver<'a> {
         }
         if let Some(open) = self.open.as_mut() {
             row.rate = Some(open.rate());
-            open.saw(slot, row.probe_ms.map(|ms| Duration::from_secs_f64(ms / 1000.0)), row.resources.as_ref());
+            let probe = row.probe_ms.map(|ms| Duration::from_secs_f64(ms / 1000.0));
+            open.saw(slot, probe, row.resources.as_ref(), row.machine_cpu_pct);
         }
         row
     }
@@ -388,6 +361,7 @@ impl<'a> Driver<'a> {
             fault_timeouts: c.fault_timeouts,
             errors: c.errors,
             rate: row.rate,
+            interference_pct: self.sampler.interference().map(|i| i.mean_pct),
         }
     }
 
@@ -410,7 +384,8 @@ impl<'a> Driver<'a> {
             self.driven.take(reply, None);
         }
         self.driven.bench_cpu = cpu_time().saturating_sub(self.cpu_before);
-        self.driven.bench_peak = self.sampler.own.peak();
+        self.driven.bench_peak = self.sampler.bench_peak();
+        self.driven.interference = self.sampler.interference();
         self.driven
     }
 }

@@ -1,20 +1,15 @@
 //! What a results header records about where a run ran: commit, host and the exact images.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use bollard::Docker;
 
 use crate::results::Host;
 
-/// The commit of the repository holding `near` (the experiment file), `unknown` outside a git checkout.
-pub fn git_commit(near: &Path) -> String {
-    let folder = near.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let output = std::process::Command::new("git").arg("-C").arg(folder).args(["rev-parse", "HEAD"]).output();
-    match output {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
-        _ => "unknown".to_string(),
-    }
+/// The commit bench was built from (`-dirty` when its sources differed from it), `unknown` when built without git:
+/// the code that produced a results file, wherever the experiment file lies.
+pub fn git_commit() -> &'static str {
+    env!("KGB_GIT_COMMIT")
 }
 
 pub fn host() -> Host {

@@ -27,7 +27,8 @@ pub struct OpenLoad {
     cancel: CancellationToken,
     answered: Arc<AtomicU64>,
     probes: Vec<(Instant, Option<Duration>)>,
-    samples: Vec<(Instant, BTreeMap<String, Sample>)>,
+    /// When each sample came in, its resources and the machine's busy CPU.
+    samples: Vec<(Instant, BTreeMap<String, Sample>, Option<f64>)>,
 }
 
 /// The read side's database caught up with the events the command handler stored (as the audit waits for it).
@@ -83,11 +84,12 @@ impl OpenLoad {
         *self.rate.borrow()
     }
 
-    /// What a probe loop and a resource sample (if one came in) saw, for the steps' figures.
-    pub fn saw(&mut self, slot: Instant, probe: Option<Duration>, resources: Option<&BTreeMap<String, Sample>>) {
+    /// What a probe loop and a resource sample (if one came in, with the machine's busy CPU) saw, for the steps'
+    /// figures.
+    pub fn saw(&mut self, slot: Instant, probe: Option<Duration>, resources: Option<&BTreeMap<String, Sample>>, machine: Option<f64>) {
         self.probes.push((slot, probe));
         if let Some(samples) = resources {
-            self.samples.push((Instant::now(), samples.clone()));
+            self.samples.push((Instant::now(), samples.clone(), machine));
         }
     }
 
@@ -96,9 +98,11 @@ impl OpenLoad {
         let mut steps = Vec::new();
         while let Ok(StepDone { mut step, dwell: (from, to) }) = self.steps.try_recv() {
             step.probe = Some(probe_figures(self.probes.iter().filter(|(t, _)| (from..to).contains(t)).map(|(_, p)| *p)));
-            step.resources = mean_samples(self.samples.iter().filter(|(t, _)| (from..to).contains(t)).map(|(_, s)| s));
+            let in_dwell = || self.samples.iter().filter(|(t, ..)| (from..to).contains(t));
+            step.resources = mean_samples(in_dwell().map(|(_, s, _)| s));
+            step.machine_cpu_pct = mean(in_dwell().filter_map(|(.., m)| *m));
             self.probes.retain(|(t, _)| *t >= to);
-            self.samples.retain(|(t, _)| *t >= to);
+            self.samples.retain(|(t, ..)| *t >= to);
             steps.push(step);
         }
         steps
@@ -133,6 +137,12 @@ fn probe_figures(outcomes: impl Iterator<Item = Option<Duration>>) -> ProbeFigur
         latencies.get(rank - 1).copied()
     };
     ProbeFigures { loops: n as u32, timeouts, p50_ms: quantile(0.5), p99_ms: quantile(0.99) }
+}
+
+/// The mean, `None` of nothing.
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values.fold((0.0, 0u32), |(sum, n), v| (sum + v, n + 1));
+    (n > 0).then(|| sum / f64::from(n))
 }
 
 fn mean_samples<'a>(samples: impl Iterator<Item = &'a BTreeMap<String, Sample>>) -> BTreeMap<String, Sample> {

@@ -73,6 +73,7 @@ impl Synthetic<'_> {
                 resources,
                 faults: Vec::new(),
                 rate: None,
+                machine_cpu_pct: None,
             }))?;
         }
         w.write(&Line::End(Box::new(End {
@@ -88,6 +89,7 @@ impl Synthetic<'_> {
             ended_at: (started + chrono::Duration::seconds(i64::from(self.loops))).to_rfc3339(),
             capacity_tps: None,
             slo_p99_ms: None,
+            interference: None,
         })))?;
         Ok(path)
     }

@@ -106,6 +106,7 @@ impl Tally {
             t_ms: chrono::Utc::now().timestamp_millis(),
             probe: None,
             resources: Default::default(),
+            machine_cpu_pct: None,
         }
     }
 }

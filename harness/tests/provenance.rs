@@ -1,0 +1,14 @@
+//! bench names the commit it was built from (results headers record the same), not that of the folder it runs in.
+
+use assert_cmd::Command;
+
+#[test]
+fn bench_version_names_the_commit_it_was_built_from_outside_any_checkout() {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let head = std::process::Command::new("git").args(["-C", manifest, "rev-parse", "HEAD"]).output().expect("git runs");
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let out = Command::cargo_bin("bench").expect("bench is built").current_dir(elsewhere.path()).arg("--version").output().expect("runs");
+    let version = String::from_utf8_lossy(&out.stdout);
+    assert!(version.contains(&format!("({head})")) || version.contains(&format!("({head}-dirty)")), "{version} lacks {head}");
+}
