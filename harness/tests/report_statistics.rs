@@ -173,3 +173,51 @@ fn probes_of_different_kinds_are_never_compared() {
     assert!(built.comparisons.is_empty(), "{:?}", built.comparisons);
     assert!(built.not_compared.iter().any(|n| n.contains("browser (browser probe) against graphql (graphql probe)")), "{:?}", built.not_compared);
 }
+
+#[test]
+fn disturbed_runs_are_flagged_and_left_out_when_asked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files: Vec<PathBuf> = (1..=3u32)
+        .map(|repeat| {
+            let run = harness::testing::synthetic::Synthetic {
+                experiment: "noisy",
+                variant: "v",
+                repeat,
+                hostname: "h",
+                loops: 60,
+                loops_per_generator: 10,
+                containers: &[],
+                base_ms: 10.0,
+                seed: u64::from(repeat),
+            };
+            run.write(dir.path()).expect("synthetic run")
+        })
+        .collect();
+    // The second run shared the machine with a compiler: 12 % of it went to neither the stack nor bench.
+    let text = std::fs::read_to_string(&files[1]).expect("read");
+    let mut lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let end = lines.last_mut().expect("end line");
+    end["interference"] = serde_json::json!({ "mean_pct": 12.0, "max_pct": 30.0, "samples": 6 });
+    std::fs::write(&files[1], lines.iter().map(|l| l.to_string() + "\n").collect::<String>()).expect("write");
+
+    let report = |extra: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("bench")
+            .expect("bench")
+            .current_dir(dir.path())
+            .args(["report", "noisy", "--out", "r.html"])
+            .args(extra)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("json")).expect("json");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), json)
+    };
+    let (out, json) = report(&[]);
+    assert!(out.contains("another program used 12.0 % of the machine") && out.contains("kept"), "{out}");
+    assert_eq!(json["variants"][0]["complete"], 3);
+    assert_eq!(json["runs"].as_array().expect("runs").iter().filter(|r| r["disturbed"] == true).count(), 1);
+    let (out, json) = report(&["--exclude-disturbed"]);
+    assert!(out.contains("left out"), "{out}");
+    assert_eq!((json["variants"][0]["complete"].as_u64(), json["variants"][0]["excluded"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(json["variants"][0]["sustained"]["n"], 2, "the disturbed run is not in the figures");
+}

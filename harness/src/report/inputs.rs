@@ -137,7 +137,7 @@ impl RunRows {
             search: run.header.parameters.search.clone(),
             probe_kind: probe_kind(run.header.parameters.load.probe).into(),
             timeout_ms: run.header.parameters.load.probe_timeout_ms as f64,
-            interference_pct: None,
+            interference_pct: run.end.as_ref().and_then(|e| e.interference).map(|i| i.mean_pct),
             excluded: false,
             fault_windows,
             steps: run.steps,

@@ -34,6 +34,39 @@ impl Ticks {
     }
 }
 
+/// Processes of the container engine: they run the stack's containers (pulling stats, shims, the runtime) but
+/// their CPU is in no container's cgroup, so without them an idle engine looks like another program.
+const ENGINE: [&str; 5] = ["dockerd", "containerd", "containerd-shim", "runc", "docker-proxy"];
+
+/// CPU time (user + system, clock ticks as in /proc/stat) the engine's processes used since they started.
+pub fn engine_ticks() -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|stat| process_ticks(&stat).filter(|(name, _)| ENGINE.iter().any(|e| name.starts_with(e))).map(|(_, t)| t))
+        .sum()
+}
+
+/// A /proc/<pid>/stat line's command name and utime + stime. The name is in parentheses and may hold spaces,
+/// so fields are counted from the last `)`: utime and stime are the 14th and 15th fields of the line.
+fn process_ticks(stat: &str) -> Option<(&str, u64)> {
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let name = stat.get(open + 1..close)?;
+    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
+    // After the name, field 3 (state) is index 0, so utime (14) is index 11 and stime (15) index 12.
+    let (utime, stime) = (fields.get(11)?.parse::<u64>().ok()?, fields.get(12)?.parse::<u64>().ok()?);
+    Some((name, utime + stime))
+}
+
+impl Ticks {
+    /// Ticks that passed on all cores since `earlier` (the denominator of every share of the machine).
+    pub fn total_since(self, earlier: Ticks) -> u64 {
+        self.total.saturating_sub(earlier.total)
+    }
+}
+
 /// What neither the containers nor bench used of the machine's busy share (all in % of the machine). Never below
 /// 0: the engine's readings and /proc/stat's cover nearly, not exactly, the same window.
 pub fn interference_pct(machine_pct: f64, containers_pct: f64, bench_pct: f64) -> f64 {
@@ -68,6 +101,14 @@ intr 123999 0 0
         let pct = after.busy_pct_since(before).unwrap();
         assert!((pct - 160.0 / 3.0).abs() < 1e-9, "{pct}");
         assert_eq!(before.busy_pct_since(before), None, "no tick passed");
+    }
+
+    #[test]
+    fn a_process_line_gives_its_name_and_cpu_ticks() {
+        // From a real /proc/<pid>/stat, the name with a space and a parenthesis in it: utime 1234, stime 56.
+        let line = "4242 (containerd-shim (x)) S 1 4242 4242 0 -1 4194560 1500 0 0 0 1234 56 0 0 20 0 11 0 777 0 0";
+        assert_eq!(process_ticks(line), Some(("containerd-shim (x)", 1290)));
+        assert_eq!(process_ticks("garbage"), None);
     }
 
     #[test]

@@ -28,15 +28,17 @@ struct Window {
     machine_pct: Option<f64>,
     /// bench's own CPU over the same window, % of the machine.
     bench_pct: f64,
+    /// The engine's own processes over the same window, % of the machine: part of running the stack.
+    engine_pct: f64,
 }
 
 /// The moment a window opens or closes: the machine's ticks, bench's CPU time, the clock.
 #[derive(Clone, Copy)]
-struct Mark(Option<Ticks>, Duration, Instant);
+struct Mark(Option<Ticks>, Duration, Instant, u64);
 
 impl Mark {
     fn now() -> Mark {
-        Mark(Ticks::read(), cpu_time(), Instant::now())
+        Mark(Ticks::read(), cpu_time(), Instant::now(), machine::engine_ticks())
     }
 }
 
@@ -60,8 +62,9 @@ impl Sampler {
             return;
         }
         let (docker, names) = (self.docker.clone(), self.containers.clone());
-        let opened = Mark::now();
         let task = tokio::spawn(async move {
+            // Opened here, off the driver's path: reading the engine's processes scans /proc.
+            let opened = Mark::now();
             let containers = match docker {
                 Some(docker) => stats::sample_all(&docker, &names).await.ok().map(|usages| {
                     usages.into_iter().map(|(name, u)| (name, Sample { cpu_pct: u.cpu_pct, mem_mib: u.mem_mib })).collect()
@@ -79,9 +82,9 @@ impl Sampler {
             return None;
         }
         let (own, task) = self.pending.take()?;
-        let window = task.await.unwrap_or(Window { containers: None, machine_pct: None, bench_pct: 0.0 });
+        let window = task.await.unwrap_or(Window { containers: None, machine_pct: None, bench_pct: 0.0, engine_pct: 0.0 });
         if let (Some(containers), Some(machine_pct)) = (&window.containers, window.machine_pct) {
-            let stack_pct = containers.values().map(|s| s.cpu_pct).sum();
+            let stack_pct = containers.values().map(|s| s.cpu_pct).sum::<f64>() + window.engine_pct;
             self.interference.add(machine::interference_pct(machine_pct, stack_pct, window.bench_pct));
         }
         let mut resources = window.containers.unwrap_or_default();
@@ -109,7 +112,9 @@ fn window(opened: Mark, closed: Mark, containers: Option<BTreeMap<String, Sample
     let cpus = std::thread::available_parallelism().map_or(1, usize::from) as f64;
     let cpu = closed.1.saturating_sub(opened.1).as_secs_f64();
     let bench_pct = if wall > 0.0 { cpu / wall / cpus * 100.0 } else { 0.0 };
-    Window { containers, machine_pct, bench_pct }
+    let ticks = closed.0.zip(opened.0).map_or(0, |(c, o)| c.total_since(o));
+    let engine_pct = if ticks > 0 { closed.3.saturating_sub(opened.3) as f64 / ticks as f64 * 100.0 } else { 0.0 };
+    Window { containers, machine_pct, bench_pct, engine_pct }
 }
 
 /// Interference per sample, summed up.
