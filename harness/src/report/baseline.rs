@@ -10,7 +10,7 @@ use serde::Serialize;
 use statrs::statistics::Statistics;
 
 use super::aggregate::{self, Level, VariantSummary};
-use super::compare::{holm, test, CAPACITY, PROBE_LATENCY, SUSTAINED};
+use super::compare::{holm, p_value, test, CAPACITY, PROBE_LATENCY, SUSTAINED};
 use super::estimate::Estimate;
 use super::RunRows;
 
@@ -163,7 +163,7 @@ pub fn compare(source: &str, current: &[RunRows], baseline: &[RunRows], alpha: f
 impl Check {
     fn describe(&self, alpha: f64) -> String {
         let p = match (self.p, self.p_adjusted) {
-            (Some(p), Some(adjusted)) => format!("p = {}, Holm-adjusted {}", p_text(p), p_text(adjusted)),
+            (Some(p), Some(adjusted)) => format!("p = {}, Holm-adjusted {}", p_value(p), p_value(adjusted)),
             _ if self.baseline_runs < 2 || self.current_runs < 2 => "fewer than 2 runs on a side".to_string(),
             _ => "neither side varies, so no test can weigh the difference".to_string(),
         };
@@ -177,14 +177,6 @@ impl Check {
             "{} {}: {what}: {:.1} now ({} runs) vs {:.1} in the baseline ({} runs); {p}, alpha {alpha}",
             self.variant, self.metric, self.current_mean, self.current_runs, self.baseline_mean, self.baseline_runs
         )
-    }
-}
-
-fn p_text(p: f64) -> String {
-    if p < 0.001 {
-        "< 0.001".into()
-    } else {
-        format!("{p:.3}")
     }
 }
 

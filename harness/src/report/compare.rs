@@ -184,7 +184,8 @@ fn words(c: &Comparison, unit: &str) -> String {
     }
 }
 
-fn p_value(p: f64) -> String {
+/// `0.021`, or `< 0.001`.
+pub(super) fn p_value(p: f64) -> String {
     if p < 0.001 {
         "< 0.001".into()
     } else {
