@@ -39,13 +39,19 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The page and the JSON of a report, without the one thing that must differ: the inputs it names as its sources.
 fn report(dir: &Path, args: &[&str], out: &str) -> (String, String) {
     let out = dir.join(out);
     let run = Command::cargo_bin("bench").expect("bench").current_dir(dir).arg("report").args(args).arg("--out").arg(&out).output().expect("runs");
     assert!(run.status.success(), "bench report {args:?}: {}", String::from_utf8_lossy(&run.stderr));
     let html = std::fs::read_to_string(&out).expect("html");
-    let json = std::fs::read_to_string(out.with_extension("json")).expect("json");
-    (html, json)
+    let (before, rest) = html.split_once("Runs read from: ").expect("the page names its sources");
+    let html = format!("{before}{}", rest.split_once(".\n").map_or("", |(_, after)| after));
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).expect("json")).expect("json");
+    let sources = json.as_object_mut().and_then(|o| o.remove("sources")).expect("the JSON names its sources");
+    let named: Vec<&str> = sources.as_array().expect("a list").iter().filter_map(|s| s.as_str()).collect();
+    assert_eq!(named, args.iter().take_while(|a| !a.starts_with("--")).copied().collect::<Vec<_>>());
+    (html, json.to_string())
 }
 
 #[test]
