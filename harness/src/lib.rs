@@ -10,6 +10,7 @@
 //!   a file holds and imports nothing from what produces them.
 //! - [`report`]: runs (and 2019 results) aggregated per variant and generator level, as HTML and JSON; it reads
 //!   [`results`] and [`experiment`] only.
+//! - [`summary`]: a night's headline figures (`bench report --summary`), the points `bench history` reads.
 //! - [`browser`]: headless Chromium over the DevTools protocol, for the browser probe.
 //! - `testing` (feature `testing`): made-up results files for report tests and benchmarks, endpoint doubles.
 //!
@@ -22,6 +23,7 @@ pub mod load;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod summary;
 #[cfg(feature = "testing")]
 pub mod testing;
 
