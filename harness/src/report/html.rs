@@ -82,14 +82,23 @@ pub fn write(report: &Report, out: &Path) -> Result<(PathBuf, PathBuf), ReportEr
     let json = serde_json::to_string_pretty(report)
         .map_err(|e| ReportError::Write { path: json_path.clone(), source: e.into() })?;
     for (path, text) in [(out, page.as_str()), (json_path.as_path(), json.as_str())] {
-        let error = |source| ReportError::Write { path: path.into(), source };
-        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(folder).map_err(error)?;
-        let mut temp = tempfile::NamedTempFile::new_in(folder).map_err(error)?;
-        std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(error)?;
-        // Reports are for sharing: readable by everyone, like any file written without a temporary.
-        temp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(error)?;
-        temp.persist(path).map_err(|e| error(e.error))?;
+        write_atomically(path, text)?;
     }
     Ok((out.to_path_buf(), json_path))
+}
+
+/// Writes `text` to `path` through a temporary file renamed into place, so a failure never leaves half a file.
+///
+/// # Errors
+/// [`ReportError::Write`] naming the file.
+pub fn write_atomically(path: &Path, text: &str) -> Result<(), ReportError> {
+    let error = |source| ReportError::Write { path: path.into(), source };
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).map_err(error)?;
+    let mut temp = tempfile::NamedTempFile::new_in(folder).map_err(error)?;
+    std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(error)?;
+    // Reports are for sharing: readable by everyone, like any file written without a temporary.
+    temp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(error)?;
+    temp.persist(path).map_err(|e| error(e.error))?;
+    Ok(())
 }
