@@ -38,6 +38,7 @@ fn groups(history: &History) -> Vec<Group<'_>> {
 pub fn render(history: &History, settings: &Settings) -> Result<String, tera::Error> {
     let mut tera = tera::Tera::default();
     tera.add_raw_template("history.html", TEMPLATE)?;
+    tera.register_filter("p", p_filter);
     let mut data = serde_json::to_value(history).map_err(tera::Error::json)?;
     round(&mut data);
     // Inside <script>, "</" must not appear literally or it could end the element.
@@ -54,6 +55,12 @@ pub fn render(history: &History, settings: &Settings) -> Result<String, tera::Er
     context.insert("vega_lite", VEGA_LITE);
     context.insert("vega_embed", VEGA_EMBED);
     tera.render("history.html", &context)
+}
+
+/// `{{ c.p | p }}`: a p-value in scientific notation (tera's numbers would print 3e-36 as 36 zeros).
+fn p_filter(value: &tera::Value, _: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let p = value.as_f64().ok_or_else(|| tera::Error::msg(format!("p: {value} is not a number")))?;
+    Ok(tera::Value::String(format!("{p:.2e}")))
 }
 
 /// Writes the page to `out` through a temporary file renamed into place.
