@@ -56,6 +56,6 @@ pub fn summary(report: &Report) -> Summary {
 pub fn write(report: &Report, path: &std::path::Path) -> Result<Summary, ReportError> {
     let summary = summary(report);
     let text = serde_json::to_string_pretty(&summary).map_err(|e| ReportError::Write { path: path.into(), source: e.into() })?;
-    super::html::write_atomically(path, &text)?;
+    super::html::write_whole(path, &text).map_err(|source| ReportError::Write { path: path.into(), source })?;
     Ok(summary)
 }
