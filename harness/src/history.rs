@@ -92,8 +92,10 @@ pub struct Series {
 impl Series {
     /// Regressions whose first night after the change is among the newest `recent` nights.
     pub fn recent_regressions(&self, recent: usize) -> impl Iterator<Item = &Change> {
-        let newest = self.points.len().saturating_sub(recent);
-        self.changes.iter().filter(move |c| c.regression && c.index >= newest)
+        // A change is found only with MIN_SEGMENT nights from it on, so the newest `recent` nights revealed those
+        // whose index lies within MIN_SEGMENT − 1 nights before them: without those nights they could not be seen.
+        let revealed = (self.points.len() + 1).saturating_sub(recent + edivisive::MIN_SEGMENT);
+        self.changes.iter().filter(move |c| c.regression && c.index >= revealed)
     }
 }
 

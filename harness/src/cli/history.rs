@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use harness::history::{self, edivisive::MIN_SEGMENT, Change, History, Series, Settings};
+use harness::history::{self, Change, History, Series, Settings};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,12 +20,13 @@ pub struct Args {
     /// Also write the series and their changes as JSON: {"series": [{experiment, variant, metric, points, changes}]}.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-    /// Exit 1 when a series regressed at one of its newest --recent nights.
+    /// Exit 1 when a series shows a regression that one of its newest --recent nights revealed.
     #[arg(long)]
     fail_on_change: bool,
-    /// How many of each series' newest nights --fail-on-change looks at. A change is found only with at least 3
-    /// nights from it on, so the default, 3, is the newest position one can have: the change tonight's night revealed.
-    #[arg(long, default_value_t = MIN_SEGMENT, value_parser = nights)]
+    /// How many of each series' newest nights --fail-on-change looks at: a regression counts when it could not be
+    /// found without them. A change needs 3 nights from it on to be found, so the newest night (the default, 1)
+    /// reveals a change 3 nights back.
+    #[arg(long, default_value_t = 1, value_parser = nights)]
     recent: usize,
     /// A change counts when Welch's t-test between the nights before and after it gives p at most this.
     #[arg(long, default_value_t = Settings::default().p_max, value_parser = p_value)]
@@ -69,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     summarise(&history, &args, nights.len(), started);
     let fresh: usize = history.series.iter().map(|s| s.recent_regressions(args.recent).count()).sum();
     if fresh > 0 && args.fail_on_change {
-        eprintln!("{fresh} regression(s) in the newest {} night(s) of their series (--fail-on-change)", args.recent);
+        eprintln!("{fresh} regression(s) revealed by the newest {} night(s) of their series (--fail-on-change)", args.recent);
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
