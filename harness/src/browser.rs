@@ -1,4 +1,4 @@
-//! Headless Chromium (Debian's `chromium`) driven over the DevTools protocol on a websocket: enough to open the
+//! Headless Chromium (Debian's `chromium`, or Chrome where that is what the machine has) driven over the DevTools protocol on a websocket: enough to open the
 //! bank UI, run scripts in it and take screenshots. Used by the frontend's end-to-end test and the browser probe.
 //! The process is killed when the [`Browser`] is dropped, and its profile folder removed.
 
@@ -39,6 +39,21 @@ window.kgbWait = (selector, ms = 20000) => new Promise((resolve, reject) => {
 });
 "#;
 
+/// Names Chromium goes by: Debian's package, then Google's Chrome (which GitHub's Ubuntu runners carry), then
+/// Ubuntu's name, last because Ubuntu's apt package of that name is only a stub installing a snap.
+const CANDIDATES: [&str; 4] = ["chromium", "google-chrome", "google-chrome-stable", "chromium-browser"];
+
+/// The browser to start: `KGB_CHROMIUM` when set, else the first of [`CANDIDATES`] on `PATH`, else `chromium`
+/// (whose failure to start then names what scripts/setup installs).
+pub fn command() -> String {
+    if let Some(chosen) = std::env::var("KGB_CHROMIUM").ok().filter(|c| !c.trim().is_empty()) {
+        return chosen;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let on_path = |name: &str| std::env::split_paths(&path).any(|dir| dir.join(name).is_file());
+    CANDIDATES.into_iter().find(|name| on_path(name)).unwrap_or(CANDIDATES[0]).to_string()
+}
+
 pub struct Browser {
     _child: tokio::process::Child,
     socket: Socket,
@@ -54,7 +69,7 @@ impl Browser {
     /// [`BrowserError::Launch`] when Chromium cannot start, [`BrowserError::Protocol`] when it does not talk.
     pub async fn launch() -> Result<Browser, BrowserError> {
         let profile = tempfile::tempdir().map_err(|e| BrowserError::Launch(e.to_string()))?;
-        let mut child = tokio::process::Command::new("chromium")
+        let mut child = tokio::process::Command::new(command())
             .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-port=0"])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")

@@ -2,6 +2,7 @@
 
 mod down;
 mod dry_run;
+mod history;
 mod images;
 mod matrix;
 mod progress;
@@ -35,6 +36,9 @@ enum Command {
     Matrix(matrix::Args),
     /// Aggregate runs into a self-contained HTML report and its JSON: means, standard errors, p99s, t-tests.
     Report(report::Args),
+    /// Follow nights' summaries over time: one series per experiment × variant × metric, its change points
+    /// (E-Divisive means, Welch's t-test), a self-contained HTML page and optionally JSON.
+    History(history::Args),
     /// Bring one variant's stack up, print its endpoints and leave it running.
     Up(up::Args),
     /// Remove the containers that `bench up` started.
@@ -48,6 +52,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a).await,
         Command::Matrix(a) => matrix::run(a),
         Command::Report(a) => report::run(a),
+        Command::History(a) => history::run(a),
         Command::Up(a) => up::run(a).await,
         Command::Down(a) => down::run(a).await,
     }

@@ -10,6 +10,9 @@
 //!   a file holds and imports nothing from what produces them.
 //! - [`report`]: runs (and 2019 results) aggregated per variant and generator level, as HTML and JSON; it reads
 //!   [`results`] and [`experiment`] only.
+//! - [`summary`]: a night's headline figures (`bench report --summary`), the points `bench history` reads.
+//! - [`history`]: summaries over nights as series, and where they changed (E-Divisive means); it reads
+//!   [`summary`] only, and borrows the report's page writing.
 //! - [`browser`]: headless Chromium over the DevTools protocol, for the browser probe.
 //! - `testing` (feature `testing`): made-up results files for report tests and benchmarks, endpoint doubles.
 //!
@@ -18,10 +21,12 @@
 pub mod audit;
 pub mod browser;
 pub mod experiment;
+pub mod history;
 pub mod load;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod summary;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -32,6 +37,9 @@ pub fn is_bad_input(error: &(dyn std::error::Error + 'static)) -> bool {
         return e.is_bad_input();
     }
     if let Some(e) = error.downcast_ref::<report::ReportError>() {
+        return e.is_bad_input();
+    }
+    if let Some(e) = error.downcast_ref::<history::HistoryError>() {
         return e.is_bad_input();
     }
     error.downcast_ref::<results::ResultsError>().is_some_and(results::ResultsError::is_bad_input)

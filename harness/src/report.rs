@@ -18,6 +18,7 @@ pub mod edn;
 pub mod estimate;
 pub mod html;
 pub mod inputs;
+pub mod nightly;
 pub mod per_run;
 pub mod tail;
 pub mod timeline;
@@ -135,6 +136,8 @@ pub struct Report {
     /// Between variants, over runs, Holm-adjusted over the family.
     pub comparisons: Vec<compare::Comparison>,
     pub family: compare::Family,
+    /// Whether variants were compared within blocks (paired) or across runs (Welch), and why.
+    pub pairing: Pairing,
     /// Comparisons that were not made, and why (censored values are bounds, probes of different kinds differ).
     pub not_compared: Vec<String>,
     /// Open-model runs: capacity per variant, and every step as a point of the latency–throughput curve.
@@ -164,6 +167,42 @@ pub fn title(inputs: &[RunRows]) -> String {
     names.join(" + ")
 }
 
+/// How the report compares variants: paired over blocks when at least two blocks each ran every variant (then
+/// every comparison is within a machine), else Welch over runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pairing {
+    pub paired: bool,
+    pub blocks: usize,
+    pub words: String,
+}
+
+impl Pairing {
+    fn of(runs: &[&RunRows]) -> Pairing {
+        let counted: Vec<&&RunRows> = runs.iter().filter(|r| r.counts()).collect();
+        let variants: std::collections::BTreeSet<&str> = counted.iter().map(|r| r.variant.as_str()).collect();
+        let mut blocks: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+        let mut unblocked = 0;
+        for r in &counted {
+            match &r.block {
+                Some(b) => {
+                    blocks.entry(b.as_str()).or_default().insert(r.variant.as_str());
+                }
+                None => unblocked += 1,
+            }
+        }
+        let full = blocks.values().filter(|v| **v == variants).count();
+        let paired = unblocked == 0 && blocks.len() >= 2 && full == blocks.len() && variants.len() >= 2;
+        let words = if paired {
+            format!("Variants are compared paired over {} blocks: every block ran every variant, so each difference is taken within one machine (the per-block difference of run means), then tested over blocks.", blocks.len())
+        } else if blocks.len() >= 2 {
+            format!("Variants are compared with Welch's test over runs: {full} of {} blocks ran every variant{}, so runs cannot all be paired within machines.", blocks.len(), if unblocked > 0 { format!(" and {unblocked} run(s) have no block") } else { String::new() })
+        } else {
+            "Variants are compared with Welch's test over runs (the runs come from one block or machine).".to_string()
+        };
+        Pairing { paired, blocks: blocks.len(), words }
+    }
+}
+
 /// Significance level of a report's comparisons unless `--alpha` says otherwise.
 pub const ALPHA: f64 = 0.05;
 
@@ -187,7 +226,8 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
         })
         .collect();
     let curve = by_variant.iter().flat_map(|(variant, runs)| capacity::curve(variant, runs)).collect();
-    let compare::Comparisons { comparisons, family, not_compared } = compare::all(&variants, &levels, alpha);
+    let pairing = Pairing::of(&sorted);
+    let compare::Comparisons { comparisons, family, not_compared } = compare::all(&variants, &levels, alpha, pairing.paired);
     let (images, hosts) = provenance(&sorted);
     let counted: Vec<&&RunRows> = sorted.iter().filter(|i| i.counts()).collect();
     let mut faults: Vec<FaultSpot> = counted
@@ -203,6 +243,7 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
         variants,
         comparisons,
         family,
+        pairing,
         not_compared,
         capacity,
         curve,

@@ -155,17 +155,25 @@ impl<'a> Deployment<'a> {
     }
 }
 
+/// Which repeat a run is, and the block it belongs to (`bench run --block`: a nightly job; `None`: the host).
+#[derive(Debug, Clone, Copy)]
+pub struct Repeat<'a> {
+    pub number: u32,
+    pub block: Option<&'a str>,
+}
+
 /// Which run this is, for its results file's name and header.
 struct RunId<'a> {
     file: &'a ExperimentFile,
     variant: &'a Variant,
     repeat: u32,
+    block: Option<&'a str>,
     started: chrono::DateTime<chrono::Utc>,
 }
 
 impl RunId<'_> {
     fn path(&self, results: &Path) -> PathBuf {
-        crate::results::path_for(results, &self.file.experiment.name, &self.variant.name, &self.started, self.repeat)
+        crate::results::path_for(results, &self.file.experiment.name, &self.variant.name, &self.started, self.repeat, self.block)
     }
 
     fn header(&self, images: BTreeMap<String, String>, stack_ready_s: Option<f64>) -> Line {
@@ -181,6 +189,7 @@ impl RunId<'_> {
             started_at: self.started.to_rfc3339(),
             stack_ready_s,
             scheduling: Some(priority::current()),
+            block: Some(self.block.map_or_else(|| meta::host().hostname, str::to_string)),
         }))
     }
 
@@ -206,12 +215,12 @@ pub async fn run_one(
     platform: Platform<'_>,
     file: &ExperimentFile,
     variant: &Variant,
-    repeat: u32,
+    repeat: Repeat<'_>,
     results: &Path,
     interrupts: &Interrupts,
     observer: &Observer<'_>,
 ) -> Result<Summary, RunError> {
-    let id = RunId { file, variant, repeat, started: chrono::Utc::now() };
+    let id = RunId { file, variant, repeat: repeat.number, block: repeat.block, started: chrono::Utc::now() };
     let path = id.path(results);
     let Some(deployment) = bring_up(platform, &variant.experiment.stack, interrupts, observer).await? else {
         return interrupted_bring_up(&id, platform, path).await;
@@ -347,7 +356,7 @@ mod tests {
         let path = folder.path().join("t.toml");
         std::fs::write(&path, "name = \"t\"\n").unwrap();
         let file = ExperimentFile::load(&path).unwrap();
-        let id = RunId { file: &file, variant: &file.variants[0], repeat: 1, started: chrono::Utc::now() };
+        let id = RunId { file: &file, variant: &file.variants[0], repeat: 1, block: None, started: chrono::Utc::now() };
         let Line::Header(header) = id.header(BTreeMap::new(), None) else { panic!("a header") };
         let head = git(&["rev-parse", "HEAD"]);
         let commit = header.git_commit.as_str();

@@ -2,6 +2,7 @@
 //! files for reports, and a websocket accept for endpoint doubles. Stacks for tests are `stack::testing`'s.
 
 pub mod double;
+pub mod history;
 pub mod synthetic;
 
 /// The server side of a websocket handshake for endpoint doubles in tests and benchmarks: accepts `stream` and

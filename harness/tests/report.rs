@@ -171,7 +171,7 @@ fn the_page_draws_its_charts_in_headless_chromium() {
     assert!(!page.contains("src=\"http") && !page.contains("href=\"http"), "the page must not load anything");
 
     let chromium = |extra: &[&str]| {
-        std::process::Command::new("chromium")
+        std::process::Command::new(harness::browser::command())
             .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000"])
             .args(extra)
             .arg(format!("file://{}", html.display()))

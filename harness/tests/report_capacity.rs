@@ -110,7 +110,7 @@ fn the_page_draws_capacity_and_the_latency_throughput_curve() {
     let runs: Vec<RunRows> = [1000.0, 1100.0].iter().enumerate().map(|(i, &c)| open_run("linger.ms=0", i, c, false)).collect();
     let built = report::build("curve", &runs, report::ALPHA);
     let (html, _) = report::html::write(&built, &dir.path().join("report.html")).expect("written");
-    let dom = std::process::Command::new("chromium")
+    let dom = std::process::Command::new(harness::browser::command())
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom"])
         .arg(format!("file://{}", html.display()))
         .output()

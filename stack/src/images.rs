@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod catalog;
+pub mod mirror;
 
 use std::path::PathBuf;
 

@@ -1,11 +1,13 @@
-//! `bench matrix <experiment>... [--repeat N]`: the GitHub Actions matrix of the nightly workflow, one entry per
-//! variant, each with the command its job runs and the artifact name its results go under.
+//! `bench matrix <experiment>... [--repeat N] [--blocks B]`: the GitHub Actions matrix of the nightly workflow, each
+//! entry with the command its job runs and the artifact name its results go under. With `--blocks`, B jobs per
+//! experiment, each running every variant interleaved, so every comparison can be made within one machine; without,
+//! one job per variant (variant and runner are then the same factor).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use harness::experiment::estimate::Bound;
-use harness::experiment::ExperimentFile;
+use harness::experiment::{ExperimentFile, Variant};
 use serde::Serialize;
 
 /// GitHub-hosted jobs are cancelled after 6 hours.
@@ -17,8 +19,12 @@ struct Entry {
     experiment: String,
     /// The experiment's name (its results folder).
     name: String,
+    /// The variant, or `all` for a block's job.
     variant: String,
-    /// `name-variant` with only characters artifact and job names accept.
+    /// The block's number (1-based) with `--blocks`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    block: Option<u32>,
+    /// `name-variant` (or `name-block-N`) with only characters artifact and job names accept.
     slug: String,
     /// What the variant's job runs after `scripts/setup`.
     command: String,
@@ -39,33 +45,18 @@ pub struct Args {
     /// Runs per variant written into each command (default: each file's `repeat`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: Option<u32>,
+    /// Jobs per experiment, each running every variant (`--repeat` runs of each) interleaved on one runner.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    blocks: Option<u32>,
 }
 
-pub fn run(Args { experiments, repeat }: Args) -> anyhow::Result<ExitCode> {
+pub fn run(Args { experiments, repeat, blocks }: Args) -> anyhow::Result<ExitCode> {
     let mut include = Vec::new();
     for path in &experiments {
         let file = ExperimentFile::load(path)?;
-        let runs = repeat.unwrap_or(file.experiment.repeat);
-        for v in &file.variants {
-            let mut command = format!("scripts/bench run {} --variant {}", quote(&path.display().to_string()), quote(&v.name));
-            if let Some(r) = repeat {
-                command.push_str(&format!(" --repeat {r}"));
-            }
-            let worst = Bound::of(&v.experiment).total().as_secs() * u64::from(runs) / 60 + 30;
-            if worst > JOB_LIMIT_MINUTES {
-                eprintln!(
-                    "warning: {} {}: {runs} run(s) may take up to {worst} min, beyond a hosted job's {JOB_LIMIT_MINUTES} min; lower --repeat or use a self-hosted runner",
-                    file.experiment.name, v.name
-                );
-            }
-            include.push(Entry {
-                experiment: path.display().to_string(),
-                name: file.experiment.name.clone(),
-                variant: v.name.clone(),
-                slug: slug(&format!("{}-{}", file.experiment.name, v.name)),
-                command,
-                timeout_minutes: worst.min(JOB_LIMIT_MINUTES),
-            });
+        match blocks {
+            Some(blocks) => include.extend((1..=blocks).map(|b| block_entry(path, &file, repeat, b))),
+            None => include.extend(file.variants.iter().map(|v| variant_entry(path, &file, repeat, v))),
         }
     }
     let mut slugs: Vec<&str> = include.iter().map(|e| e.slug.as_str()).collect();
@@ -75,6 +66,52 @@ pub fn run(Args { experiments, repeat }: Args) -> anyhow::Result<ExitCode> {
     }
     println!("{}", serde_json::to_string(&Matrix { include })?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `scripts/bench run <file> <which> [--repeat N]`.
+fn command(path: &Path, which: &str, repeat: Option<u32>) -> String {
+    let mut command = format!("scripts/bench run {} {which}", quote(&path.display().to_string()));
+    if let Some(r) = repeat {
+        command.push_str(&format!(" --repeat {r}"));
+    }
+    command
+}
+
+/// The worst case of `minutes` of runs plus a margin, within GitHub's limit (warned about beyond it).
+fn timeout(what: &str, minutes: u64) -> u64 {
+    let worst = minutes + 30;
+    if worst > JOB_LIMIT_MINUTES {
+        eprintln!("warning: {what} may take up to {worst} min, beyond a hosted job's {JOB_LIMIT_MINUTES} min; lower --repeat or use a self-hosted runner");
+    }
+    worst.min(JOB_LIMIT_MINUTES)
+}
+
+fn variant_entry(path: &Path, file: &ExperimentFile, repeat: Option<u32>, v: &Variant) -> Entry {
+    let runs = repeat.unwrap_or(file.experiment.repeat);
+    let minutes = Bound::of(&v.experiment).total().as_secs() * u64::from(runs) / 60;
+    Entry {
+        experiment: path.display().to_string(),
+        name: file.experiment.name.clone(),
+        variant: v.name.clone(),
+        block: None,
+        slug: slug(&format!("{}-{}", file.experiment.name, v.name)),
+        command: command(path, &format!("--variant {}", quote(&v.name)), repeat),
+        timeout_minutes: timeout(&format!("{} {}: {runs} run(s)", file.experiment.name, v.name), minutes),
+    }
+}
+
+fn block_entry(path: &Path, file: &ExperimentFile, repeat: Option<u32>, block: u32) -> Entry {
+    let runs = repeat.unwrap_or(file.experiment.repeat);
+    let seconds: u64 = file.variants.iter().map(|v| Bound::of(&v.experiment).total().as_secs()).sum();
+    Entry {
+        experiment: path.display().to_string(),
+        name: file.experiment.name.clone(),
+        variant: "all".into(),
+        block: Some(block),
+        slug: slug(&format!("{}-block-{block}", file.experiment.name)),
+        command: command(path, &format!("--block {block}"), repeat),
+        timeout_minutes: timeout(&format!("{} block {block}: {runs} run(s) of {} variant(s)", file.experiment.name, file.variants.len()), seconds * u64::from(runs) / 60),
+    }
 }
 
 /// Artifact names refuse `"` `:` `<` `>` `|` `*` `?` `\` `/` and control characters; `=` and `,` read badly in URLs.

@@ -30,6 +30,9 @@ pub struct Args {
     /// Leave out runs where another program used more than 5 % of the machine (they stay listed).
     #[arg(long)]
     exclude_disturbed: bool,
+    /// Also write the night's summary (each variant's headlines over runs) to this JSON file, for `bench history`.
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
     /// Exit 1 when a variant regressed significantly against the baseline.
     #[arg(long, requires = "baseline")]
     fail_on_regression: bool,
@@ -90,6 +93,10 @@ fn write(args: &Args) -> anyhow::Result<(report::Report, PathBuf, PathBuf)> {
     report.skipped = skipped;
     report.sources = args.inputs.iter().map(|p| p.display().to_string()).collect();
     let (html, json) = report::html::write(&report, &out)?;
+    if let Some(path) = &args.summary {
+        let summary = report::nightly::write(&report, path)?;
+        println!("summary: {} ({} variant(s), commit {})", path.display(), summary.variants.len(), summary.commit);
+    }
     Ok((report, html, json))
 }
 

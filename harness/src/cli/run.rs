@@ -42,6 +42,19 @@ pub struct Args {
     /// the stack and its own delays show in the latencies it measures).
     #[arg(long, value_enum, default_value_t = Priority::Nice)]
     priority: Priority,
+    /// The block these runs belong to (a nightly job: `bench matrix --blocks`), recorded in each header and in
+    /// the results files' names; default: the host's name, in the header only.
+    #[arg(long, value_parser = block)]
+    block: Option<String>,
+}
+
+/// Blocks name files: letters, digits, `.`, `_`, `-`, at most 64.
+fn block(text: &str) -> Result<String, String> {
+    if !text.is_empty() && text.len() <= 64 && text.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        Ok(text.to_string())
+    } else {
+        Err(format!("{text:?} is not a block name: use 1 to 64 letters, digits, '.', '_' or '-'"))
+    }
 }
 
 /// `--priority`, as the results header's [`Scheduling`] names it.
@@ -107,7 +120,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let stage = |s: String| bar.set(s);
         let status = |s: &Status| bar.step(u64::from(s.loop_no), status_line(s, load.max_timeouts), 20);
         let observer = Observer { stage: &stage, status: &status };
-        let outcome = run::run_one(platform, &file, variant, *r, &args.results, &interrupts, &observer).await;
+        let repeat = run::Repeat { number: *r, block: args.block.as_deref() };
+        let outcome = run::run_one(platform, &file, variant, repeat, &args.results, &interrupts, &observer).await;
         bar.finish();
         let f = outcome.with_context(|| format!("run {} of {} (variant {}, repeat {r})", i + 1, order.len(), variant.name))?;
         eprintln!("{}", one_line(&f));

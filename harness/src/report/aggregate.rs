@@ -82,6 +82,9 @@ pub struct Level {
     pub probe_runs: Estimate,
     pub generator_runs: Estimate,
     pub tps_runs: Estimate,
+    /// Over runs: each run's own median and p99 probe latency here (runs whose p99 fell on timeouts left out).
+    pub probe_p50_runs: Estimate,
+    pub probe_p99_runs: Estimate,
     /// Pooled latency quantiles for the distribution view (timeouts slower than any answer).
     pub probe_quantiles: Vec<Quantile>,
     pub generator_quantiles: Vec<Quantile>,
@@ -169,7 +172,7 @@ fn level(variant: &str, key: LevelKey, pool: Pool) -> Level {
         })
         .collect();
     let (probe_tail, generator_tail) = (Tail::of(&pool.probe, pool.timeouts as u64), Tail::of(&pool.generator, 0));
-    let over = |f: fn(&RunLevel) -> Option<f64>| Estimate::over(pool.runs.iter().filter_map(f).collect());
+    let over = |f: fn(&RunLevel) -> Option<f64>| Estimate::over_blocks(pool.runs.iter().filter_map(|r| Some((f(r)?, r.block.clone()))).collect());
     Level {
         variant: variant.to_string(),
         generators: key.generators,
@@ -184,6 +187,8 @@ fn level(variant: &str, key: LevelKey, pool: Pool) -> Level {
         probe_runs: over(|r| r.probe_mean),
         generator_runs: over(|r| r.generator_mean),
         tps_runs: over(RunLevel::tps),
+        probe_p50_runs: over(|r| r.probe_p50),
+        probe_p99_runs: over(|r| r.probe_p99),
         probe_quantiles: probe_tail.distribution(),
         generator_quantiles: generator_tail.distribution(),
         timeout_ms: pool.timeout_ms,
@@ -225,7 +230,8 @@ impl VariantSummary {
     pub fn of(variant: &str, runs: &[&RunRows], capacity: Option<Estimate>) -> VariantSummary {
         let counted: Vec<&&RunRows> = runs.iter().filter(|r| r.counts()).collect();
         let closed: Vec<&&&RunRows> = counted.iter().filter(|r| r.search.is_none() && r.sustained.is_some()).collect();
-        let exact: Vec<f64> = closed.iter().filter(|r| !r.censored).filter_map(|r| r.sustained.map(f64::from)).collect();
+        let exact: Vec<(f64, Option<String>)> =
+            closed.iter().filter(|r| !r.censored).filter_map(|r| Some((f64::from(r.sustained?), r.block.clone()))).collect();
         let bounds: Vec<f64> = closed.iter().filter(|r| r.censored).filter_map(|r| r.sustained.map(f64::from)).collect();
         let audits: Vec<bool> = counted.iter().filter_map(|r| r.audit.as_ref().map(|a| a.passed)).collect();
         let mut kinds: Vec<&str> = runs.iter().map(|r| r.probe_kind.as_str()).collect();

@@ -19,6 +19,8 @@ pub struct RunCapacity {
     pub run: String,
     pub capacity: f64,
     pub censored: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block: Option<String>,
 }
 
 /// Capacity at one SLO, over the runs whose steps tell it.
@@ -87,9 +89,9 @@ impl Capacity {
         }
         let per_run: Vec<RunCapacity> = open
             .iter()
-            .filter_map(|r| r.capacity.map(|capacity| RunCapacity { run: r.name(), capacity, censored: r.censored }))
+            .filter_map(|r| r.capacity.map(|capacity| RunCapacity { run: r.name(), capacity, censored: r.censored, block: r.block.clone() }))
             .collect();
-        let exact: Vec<f64> = per_run.iter().filter(|r| !r.censored).map(|r| r.capacity).collect();
+        let exact: Vec<(f64, Option<String>)> = per_run.iter().filter(|r| !r.censored).map(|r| (r.capacity, r.block.clone())).collect();
         let bounds: Vec<f64> = per_run.iter().filter(|r| r.censored).map(|r| r.capacity).collect();
         let at_slos = OTHER_SLOS_MS
             .iter()

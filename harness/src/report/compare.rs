@@ -64,6 +64,28 @@ pub fn test(a: &[f64], b: &[f64]) -> Option<Outcome> {
     }
 }
 
+/// Paired over blocks: each block's mean of `a`'s runs minus its mean of `b`'s, tested as one sample (Student's t,
+/// blocks − 1 degrees of freedom), so what differs between machines cancels; `None` with fewer than two blocks both
+/// ran. The second value is the number of blocks.
+pub fn paired(a: &Estimate, b: &Estimate) -> Option<(Outcome, usize)> {
+    let (ma, mb) = (a.block_means(), b.block_means());
+    let d: Vec<f64> = ma.iter().filter_map(|(block, x)| mb.get(block).map(|y| x - y)).collect();
+    let k = d.len();
+    if k < 2 {
+        return None;
+    }
+    let diff = d.iter().mean();
+    let se = (d.iter().variance() / k as f64).sqrt();
+    if se == 0.0 || !se.is_finite() {
+        let equal = diff == 0.0;
+        return Some((Outcome { diff, ci95: equal.then_some((0.0, 0.0)), p: equal.then_some(1.0) }, k));
+    }
+    let df = (k - 1) as f64;
+    let p = 2.0 * (1.0 - StudentsT::new(0.0, 1.0, df).ok()?.cdf((diff / se).abs()));
+    let half = t975(df)? * se;
+    Some((Outcome { diff, ci95: Some((diff - half, diff + half)), p: Some(p) }, k))
+}
+
 /// Holm's step-down adjustment: the i-th smallest of m p-values times (m − i + 1), kept monotone, at most 1.
 /// `None`s (no test) stay `None` and do not count towards m.
 pub fn holm(ps: &[Option<f64>]) -> Vec<Option<f64>> {
@@ -96,6 +118,11 @@ pub struct Comparison {
     /// Runs on each side.
     pub n_a: usize,
     pub n_b: usize,
+    /// `paired over blocks` (each block ran both: the per-block difference of run means) or `Welch over runs`.
+    pub method: &'static str,
+    /// Blocks the paired test was over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<usize>,
     pub diff: f64,
     pub ci95: Option<(f64, f64)>,
     pub p: Option<f64>,
@@ -122,21 +149,31 @@ pub struct Family {
 
 struct Side<'a> {
     name: &'a str,
-    values: &'a [f64],
+    values: &'a Estimate,
 }
 
-fn comparison(metric: &str, level: Option<(f64, &'static str)>, a: Side, b: Side, unit: &str) -> Option<Comparison> {
-    let outcome = test(a.values, b.values)?;
+pub const PAIRED: &str = "paired over blocks";
+pub const WELCH: &str = "Welch over runs";
+
+fn comparison(metric: &str, level: Option<(f64, &'static str)>, a: Side, b: Side, paired_blocks: bool) -> Option<Comparison> {
+    let pairing = if paired_blocks { paired(a.values, b.values) } else { None };
+    let (outcome, method, blocks) = match pairing {
+        Some((outcome, k)) => (outcome, PAIRED, Some(k)),
+        None => (test(&a.values.values, &b.values.values)?, WELCH, None),
+    };
+    let (a_values, b_values) = (&a.values.values, &b.values.values);
     let mut c = Comparison {
         metric: metric.into(),
         a: a.name.into(),
         b: b.name.into(),
         level: level.map(|l| l.0),
         level_unit: level.map(|l| l.1),
-        mean_a: a.values.mean(),
-        mean_b: b.values.mean(),
-        n_a: a.values.len(),
-        n_b: b.values.len(),
+        mean_a: a_values.mean(),
+        mean_b: b_values.mean(),
+        n_a: a_values.len(),
+        n_b: b_values.len(),
+        method,
+        blocks,
         diff: outcome.diff,
         ci95: outcome.ci95,
         p: outcome.p,
@@ -144,7 +181,7 @@ fn comparison(metric: &str, level: Option<(f64, &'static str)>, a: Side, b: Side
         significant: false,
         words: String::new(),
     };
-    c.words = words(&c, unit);
+    c.words = words(&c, unit_of(metric));
     Some(c)
 }
 
@@ -169,7 +206,8 @@ fn unit_of(metric: &str) -> &'static str {
 /// The finding in one line; `c.p_adjusted` and `c.significant` must be set.
 fn words(c: &Comparison, unit: &str) -> String {
     let (a, b, title) = (&c.a, &c.b, c.title());
-    let means = format!("{:.1}{unit} vs {:.1}{unit} over {} and {} runs", c.mean_a, c.mean_b, c.n_a, c.n_b);
+    let over = c.blocks.map_or(String::new(), |k| format!(", paired over {k} blocks"));
+    let means = format!("{:.1}{unit} vs {:.1}{unit} over {} and {} runs{over}", c.mean_a, c.mean_b, c.n_a, c.n_b);
     let Some(p) = c.p else {
         return format!("{title}: {a} and {b} differ in every run ({means}), but neither varies, so no test can weigh it");
     };
@@ -195,7 +233,9 @@ pub(super) fn p_value(p: f64) -> String {
 
 /// Every pair of variants of one probe kind: sustained generators, capacity, and probe latency at each level both
 /// reached, each over runs; Holm-adjusted together at `alpha`.
-pub fn all(variants: &[VariantSummary], levels: &[Level], alpha: f64) -> Comparisons {
+/// With `paired_blocks` (every block ran every variant) each comparison is paired over blocks where both sides'
+/// runs carry blocks.
+pub fn all(variants: &[VariantSummary], levels: &[Level], alpha: f64, paired_blocks: bool) -> Comparisons {
     let mut by_variant: BTreeMap<&str, Vec<&Level>> = BTreeMap::new();
     for level in levels {
         by_variant.entry(level.variant.as_str()).or_default().push(level);
@@ -210,7 +250,7 @@ pub fn all(variants: &[VariantSummary], levels: &[Level], alpha: f64) -> Compari
                 ));
                 continue;
             }
-            pair(va, vb, &by_variant, &mut out);
+            pair(va, vb, &by_variant, paired_blocks, &mut out);
         }
     }
     adjust(&mut out.comparisons, alpha);
@@ -218,11 +258,11 @@ pub fn all(variants: &[VariantSummary], levels: &[Level], alpha: f64) -> Compari
     out
 }
 
-fn pair(va: &VariantSummary, vb: &VariantSummary, levels: &BTreeMap<&str, Vec<&Level>>, out: &mut Comparisons) {
+fn pair(va: &VariantSummary, vb: &VariantSummary, levels: &BTreeMap<&str, Vec<&Level>>, paired_blocks: bool, out: &mut Comparisons) {
     let (a, b) = (va.variant.as_str(), vb.variant.as_str());
     for (metric, x, y) in [(SUSTAINED, &va.sustained, &vb.sustained), (CAPACITY, &va.capacity, &vb.capacity)] {
         let (Some(x), Some(y)) = (x, y) else { continue };
-        headline(metric, (a, x), (b, y), out);
+        headline(metric, (a, x), (b, y), paired_blocks, out);
     }
     let theirs: BTreeMap<(u32, Option<u64>), &Level> =
         levels.get(b).into_iter().flatten().map(|l| ((l.generators, l.rate.map(f64::to_bits)), *l)).collect();
@@ -232,12 +272,12 @@ fn pair(va: &VariantSummary, vb: &VariantSummary, levels: &BTreeMap<&str, Vec<&L
             Some(rate) => (rate, "tx/s"),
             None => (f64::from(la.generators), "generators"),
         };
-        let (x, y) = (&la.probe_runs.values, &lb.probe_runs.values);
-        out.comparisons.extend(comparison(PROBE_LATENCY, Some(level), Side { name: a, values: x }, Side { name: b, values: y }, " ms"));
+        let (x, y) = (&la.probe_runs, &lb.probe_runs);
+        out.comparisons.extend(comparison(PROBE_LATENCY, Some(level), Side { name: a, values: x }, Side { name: b, values: y }, paired_blocks));
     }
 }
 
-fn headline(metric: &str, (a, x): (&str, &Estimate), (b, y): (&str, &Estimate), out: &mut Comparisons) {
+fn headline(metric: &str, (a, x): (&str, &Estimate), (b, y): (&str, &Estimate), paired_blocks: bool, out: &mut Comparisons) {
     if x.censored || y.censored {
         let bound = if metric == CAPACITY {
             "passed max_rate, so their capacity is a lower bound, not a measurement"
@@ -248,8 +288,7 @@ fn headline(metric: &str, (a, x): (&str, &Estimate), (b, y): (&str, &Estimate), 
     } else if x.n < 2 || y.n < 2 {
         out.not_compared.push(format!("{metric}, {a} against {b}: a test needs at least 2 runs a side ({} and {})", x.n, y.n));
     } else {
-        let unit = unit_of(metric);
-        out.comparisons.extend(comparison(metric, None, Side { name: a, values: &x.values }, Side { name: b, values: &y.values }, unit));
+        out.comparisons.extend(comparison(metric, None, Side { name: a, values: x }, Side { name: b, values: y }, paired_blocks));
     }
 }
 
@@ -294,6 +333,23 @@ mod tests {
             assert_eq!(got.map(|p| (p * 1e9).round()), want.map(|p: f64| (p * 1e9).round()));
         }
         assert_eq!(holm(&[Some(0.6), Some(0.9)]), [Some(1.0), Some(1.0)], "never above 1");
+    }
+
+    #[test]
+    fn paired_over_blocks_cancels_what_differs_between_machines() {
+        // Three machines 20 apart; on each, a is 2 above b (±0.5): Welch over runs sees noise, the pairs do not.
+        let blocked = |values: &[(f64, &str)]| Estimate::over_blocks(values.iter().map(|(v, b)| (*v, Some(b.to_string()))).collect());
+        let a = blocked(&[(102.0, "1"), (122.5, "2"), (141.5, "3")]);
+        let b = blocked(&[(100.0, "1"), (120.0, "2"), (140.0, "3")]);
+        let (o, k) = paired(&a, &b).expect("three blocks");
+        // Differences 2, 2.5, 1.5: mean 2, sd 0.5, se 0.5/√3 = 0.288675, t = 6.9282, df 2: p = 0.0202 (t table).
+        assert_eq!(k, 3);
+        assert!((o.diff - 2.0).abs() < 1e-12 && (o.p.unwrap() - 0.0202).abs() < 0.0005, "{o:?}");
+        let half = 4.3027 * 0.288675;
+        let ci = o.ci95.unwrap();
+        assert!((ci.0 - (2.0 - half)).abs() < 1e-3 && (ci.1 - (2.0 + half)).abs() < 1e-3, "{ci:?}");
+        assert!(test(&a.values, &b.values).unwrap().p.unwrap() > 0.5, "unpaired, machines drown it");
+        assert!(paired(&a, &blocked(&[(1.0, "9"), (2.0, "8")])).is_none(), "no common blocks");
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct Estimate {
     pub at_least: Option<f64>,
     #[serde(skip_serializing_if = "is_zero")]
     pub censored_runs: usize,
+    /// The block of each value (a nightly job, or the host), when every run has one: what a paired comparison
+    /// between variants pairs on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -49,13 +53,29 @@ impl Estimate {
         Estimate { mean, se, n, ci95, values, ..Estimate::default() }
     }
 
+    /// Over exact values, each with the block of its run (kept only when every run has one).
+    pub fn over_blocks(values: Vec<(f64, Option<String>)>) -> Estimate {
+        let blocks: Option<Vec<String>> = values.iter().map(|(_, b)| b.clone()).collect();
+        Estimate { blocks: blocks.unwrap_or_default(), ..Estimate::over(values.into_iter().map(|(v, _)| v).collect()) }
+    }
+
+    /// The mean of this estimate's values in each block.
+    pub fn block_means(&self) -> std::collections::BTreeMap<&str, f64> {
+        let mut sums: std::collections::BTreeMap<&str, (f64, usize)> = std::collections::BTreeMap::new();
+        for (value, block) in self.values.iter().zip(&self.blocks) {
+            let s = sums.entry(block.as_str()).or_default();
+            *s = (s.0 + value, s.1 + 1);
+        }
+        sums.into_iter().map(|(b, (sum, n))| (b, sum / n as f64)).collect()
+    }
+
     /// Over exact values, with lower bounds from censored runs named beside them.
-    pub fn with_bounds(values: Vec<f64>, bounds: &[f64]) -> Estimate {
+    pub fn with_bounds(values: Vec<(f64, Option<String>)>, bounds: &[f64]) -> Estimate {
         Estimate {
             censored: !bounds.is_empty(),
             at_least: bounds.iter().copied().reduce(f64::min),
             censored_runs: bounds.len(),
-            ..Estimate::over(values)
+            ..Estimate::over_blocks(values)
         }
     }
 }
@@ -104,8 +124,15 @@ mod tests {
     }
 
     #[test]
+    fn blocks_are_kept_only_when_every_run_has_one_and_average_per_block() {
+        let e = Estimate::over_blocks(vec![(1.0, Some("a".into())), (3.0, Some("a".into())), (10.0, Some("b".into()))]);
+        assert_eq!(e.block_means().into_iter().collect::<Vec<_>>(), [("a", 2.0), ("b", 10.0)]);
+        assert!(Estimate::over_blocks(vec![(1.0, Some("a".into())), (2.0, None)]).blocks.is_empty());
+    }
+
+    #[test]
     fn bounds_are_named_not_averaged() {
-        let e = Estimate::with_bounds(vec![20.0, 22.0], &[90.0, 80.0]);
+        let e = Estimate::with_bounds(vec![(20.0, None), (22.0, None)], &[90.0, 80.0]);
         assert_eq!((e.mean, e.censored, e.at_least, e.censored_runs, e.n), (Some(21.0), true, Some(80.0), 2, 2));
     }
 }

@@ -9,9 +9,10 @@ use super::{Report, ReportError};
 const TEMPLATE: &str = include_str!("report.html.tera");
 /// The page's charts, drawn from the report's JSON with Vega-Lite.
 const CHARTS: &str = include_str!("report.charts.js");
-const VEGA: &str = include_str!(concat!(env!("OUT_DIR"), "/vega.min.js"));
-const VEGA_LITE: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-lite.min.js"));
-const VEGA_EMBED: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-embed.min.js"));
+// Inlined into every page bench writes (this one and `bench history`'s), so pages draw offline.
+pub(crate) const VEGA: &str = include_str!(concat!(env!("OUT_DIR"), "/vega.min.js"));
+pub(crate) const VEGA_LITE: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-lite.min.js"));
+pub(crate) const VEGA_EMBED: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-embed.min.js"));
 
 /// Renders the page.
 ///
@@ -48,7 +49,8 @@ fn chart_data(report: &Report) -> Result<serde_json::Value, serde_json::Error> {
     Ok(value)
 }
 
-fn round(value: &mut serde_json::Value) {
+/// Numbers at 5 significant figures, far finer than a chart shows, so embedded data stays small.
+pub(crate) fn round(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Number(n) if n.is_f64() => {
             if let Some(x) = n.as_f64().filter(|x| *x != 0.0 && x.is_finite()) {
@@ -82,14 +84,20 @@ pub fn write(report: &Report, out: &Path) -> Result<(PathBuf, PathBuf), ReportEr
     let json = serde_json::to_string_pretty(report)
         .map_err(|e| ReportError::Write { path: json_path.clone(), source: e.into() })?;
     for (path, text) in [(out, page.as_str()), (json_path.as_path(), json.as_str())] {
-        let error = |source| ReportError::Write { path: path.into(), source };
-        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(folder).map_err(error)?;
-        let mut temp = tempfile::NamedTempFile::new_in(folder).map_err(error)?;
-        std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(error)?;
-        // Reports are for sharing: readable by everyone, like any file written without a temporary.
-        temp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(error)?;
-        temp.persist(path).map_err(|e| error(e.error))?;
+        write_whole(path, text).map_err(|source| ReportError::Write { path: path.into(), source })?;
     }
     Ok((out.to_path_buf(), json_path))
+}
+
+/// Writes `text` to `path` through a temporary file in the same folder renamed into place, so a failure never
+/// leaves a half-written file; creates the folder.
+pub(crate) fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder)?;
+    let mut temp = tempfile::NamedTempFile::new_in(folder)?;
+    std::io::Write::write_all(&mut temp, text.as_bytes())?;
+    // Reports are for sharing: readable by everyone, like any file written without a temporary.
+    temp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

@@ -58,6 +58,8 @@ pub struct RunRows {
     pub interference_pct: Option<f64>,
     /// Left out of the figures by `--exclude-disturbed` (still listed).
     pub excluded: bool,
+    /// The run's block (its nightly job, or the host), from its header.
+    pub block: Option<String>,
     /// Faults' windows in unix ms, for the run-over-time view.
     pub fault_windows: Vec<FaultWindow>,
 }
@@ -139,6 +141,7 @@ impl RunRows {
             timeout_ms: run.header.parameters.load.probe_timeout_ms as f64,
             interference_pct: run.end.as_ref().and_then(|e| e.interference).map(|i| i.mean_pct),
             excluded: false,
+            block: run.header.block.clone(),
             fault_windows,
             steps: run.steps,
             interval_s: interval.as_secs_f64(),

@@ -50,6 +50,19 @@ pub struct RunLevel {
     pub generated: usize,
     /// Seconds the level's rows spanned (from their end times).
     pub seconds: f64,
+    /// The run's block (its nightly job, or host).
+    pub block: Option<String>,
+    /// The run's own median and 99th percentile probe latency here, timeouts slower than any answer (`None` when
+    /// the rank falls on a timeout).
+    pub probe_p50: Option<f64>,
+    pub probe_p99: Option<f64>,
+}
+
+/// The value at `percent` by rank (the k-th smallest, k = ⌈q·n⌉) of `sorted` answers and `timeouts` slower ones.
+pub fn rank_quantile(sorted: &[f64], timeouts: usize, percent: f64) -> Option<f64> {
+    let total = sorted.len() + timeouts;
+    let rank = ((percent / 100.0 * total as f64).ceil() as usize).clamp(1, total.max(1));
+    sorted.get(rank - 1).copied()
 }
 
 impl RunLevel {
@@ -89,6 +102,7 @@ pub fn levels(run: &RunRows) -> BTreeMap<LevelKey, RunLevel> {
     struct Sums {
         probe: f64,
         generator: f64,
+        answers: Vec<f64>,
         level: RunLevel,
     }
     let mut sums: BTreeMap<LevelKey, Sums> = BTreeMap::new();
@@ -101,6 +115,7 @@ pub fn levels(run: &RunRows) -> BTreeMap<LevelKey, RunLevel> {
         match row.probe_ms {
             Some(ms) => {
                 s.probe += ms;
+                s.answers.push(ms);
                 s.level.answered += 1;
             }
             None => s.level.timeouts += 1,
@@ -109,8 +124,12 @@ pub fn levels(run: &RunRows) -> BTreeMap<LevelKey, RunLevel> {
         s.level.generated += row.generator_ms.len();
     }
     sums.into_iter()
-        .map(|(key, s)| {
+        .map(|(key, mut s)| {
+            s.answers.sort_by(f64::total_cmp);
             let mut level = s.level;
+            level.probe_p50 = rank_quantile(&s.answers, level.timeouts, 50.0);
+            level.probe_p99 = rank_quantile(&s.answers, level.timeouts, 99.0);
+            level.block = run.block.clone();
             level.probe_mean = (level.answered > 0).then(|| s.probe / level.answered as f64);
             level.generator_mean = (level.generated > 0).then(|| s.generator / level.generated as f64);
             (key, level)
@@ -144,6 +163,15 @@ mod tests {
         assert_eq!((one.probe_mean, one.generator_mean), (Some(5.0), Some(2.0)));
         assert_eq!(one.tps(), Some(3.0 / 5.0));
         assert_eq!(levels[&LevelKey::closed(2)].tps(), Some(2.0));
+    }
+
+    #[test]
+    fn a_runs_quantiles_count_its_timeouts() {
+        let sorted: Vec<f64> = (1..=98).map(f64::from).collect();
+        assert_eq!(rank_quantile(&sorted, 2, 99.0), None, "rank 99 of 100 is a timeout");
+        assert_eq!(rank_quantile(&sorted, 2, 50.0), Some(50.0));
+        assert_eq!(rank_quantile(&sorted, 0, 99.0), Some(98.0), "rank ⌈97.02⌉ = 98");
+        assert_eq!(rank_quantile(&[], 0, 50.0), None);
     }
 
     #[test]

@@ -9,8 +9,11 @@ use super::records::{End, Header, Line, Row, Step};
 use super::ResultsError;
 
 /// Where a run's results file goes: `<results>/<experiment>/<variant>/<start time>-r<repeat>.jsonl`.
-pub fn path_for(results: &Path, experiment: &str, variant: &str, started: &chrono::DateTime<chrono::Utc>, repeat: u32) -> PathBuf {
-    results.join(experiment).join(variant).join(format!("{}-r{repeat}.jsonl", started.format("%Y%m%dT%H%M%SZ")))
+/// `block`, when given (a nightly job's), is part of the name: jobs of one night start their runs in the same
+/// second, and their results are merged into one folder.
+pub fn path_for(results: &Path, experiment: &str, variant: &str, started: &chrono::DateTime<chrono::Utc>, repeat: u32, block: Option<&str>) -> PathBuf {
+    let block = block.map(|b| format!("-b{b}")).unwrap_or_default();
+    results.join(experiment).join(variant).join(format!("{}{block}-r{repeat}.jsonl", started.format("%Y%m%dT%H%M%SZ")))
 }
 
 /// How [`Writer`] starts every row line (serde writes an internally tagged enum's tag first).
@@ -177,6 +180,7 @@ mod tests {
             started_at: "2026-01-01T00:00:00Z".into(),
             stack_ready_s: Some(1.0),
             scheduling: None,
+            block: None,
         }
     }
 
@@ -218,7 +222,9 @@ mod tests {
     #[test]
     fn results_paths_follow_the_design() {
         let t = chrono::DateTime::parse_from_rfc3339("2026-11-26T17:05:09Z").unwrap().with_timezone(&chrono::Utc);
-        let p = path_for(Path::new("results"), "linger", "linger.ms=25", &t, 3);
+        let p = path_for(Path::new("results"), "linger", "linger.ms=25", &t, 3, None);
         assert_eq!(p, Path::new("results/linger/linger.ms=25/20261126T170509Z-r3.jsonl"));
+        let p = path_for(Path::new("results"), "linger", "linger.ms=25", &t, 3, Some("2"));
+        assert_eq!(p, Path::new("results/linger/linger.ms=25/20261126T170509Z-b2-r3.jsonl"), "a nightly job's block");
     }
 }

@@ -39,6 +39,10 @@ pub struct Header {
     /// How bench itself was scheduled (absent in files written before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduling: Option<Scheduling>,
+    /// The block the run belongs to: the nightly job that ran it (`--block`), else the host. Variants compared
+    /// within blocks that each ran every variant are compared within machines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -36,7 +36,8 @@ impl Synthetic<'_> {
         let mut rng = StdRng::seed_from_u64(self.seed);
         let started = chrono::DateTime::from_timestamp(1_790_000_000 + i64::from(self.repeat) * 86_400 + (self.seed % 86_400) as i64, 0)
             .unwrap_or_default();
-        let path = crate::results::path_for(results, self.experiment, self.variant, &started, self.repeat);
+        // The host is the block, as for a run by hand, and names the file, as a nightly job's block does.
+        let path = crate::results::path_for(results, self.experiment, self.variant, &started, self.repeat, Some(self.hostname));
         let mut w = Writer::create(&path)?;
         w.write(&Line::Header(Box::new(Header {
             experiment: self.experiment.into(),
@@ -50,6 +51,7 @@ impl Synthetic<'_> {
             started_at: started.to_rfc3339(),
             stack_ready_s: Some(18.0),
             scheduling: None,
+            block: Some(self.hostname.into()),
         })))?;
         // Latencies as bench writes them: milliseconds at microsecond resolution.
         let micro = |x: f64| (x * 1000.0).round() / 1000.0;

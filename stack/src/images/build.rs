@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use tokio::process::Command;
 
 use super::catalog::{Maven, Source};
+use super::mirror;
 use super::{bin_dir, ImageError, Planned, LABEL_INPUT_HASH};
 use crate::LABEL_BENCH;
 
@@ -33,7 +34,7 @@ pub async fn build(docker: &Docker, image: &Planned, progress: &(dyn Fn(String) 
     let dir = scratch().map_err(|e| fail(format!("cannot make a scratch folder: {e}")))?;
     match image.def.source {
         Source::Debootstrap { suite } => {
-            let mirror = debian_mirror().map_err(&fail)?;
+            let mirror = mirror::debian(suite);
             progress(format!("debootstrap {suite} from {mirror}"));
             let root = dir.path().join("root");
             run(
@@ -63,25 +64,6 @@ pub async fn build(docker: &Docker, image: &Planned, progress: &(dyn Fn(String) 
             build_context(docker, reference, &image.hash, dir.path(), args, progress).await.map_err(&fail)
         }
     }
-}
-
-/// The Debian mirror: `KGB_DEBIAN_MIRROR`, else the first one this machine's apt sources name.
-fn debian_mirror() -> Result<String, String> {
-    if let Ok(mirror) = std::env::var("KGB_DEBIAN_MIRROR") {
-        return Ok(mirror);
-    }
-    let deb822 = std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources").unwrap_or_default();
-    let from_deb822 = deb822.lines().find_map(|l| l.strip_prefix("URIs:")).and_then(|u| u.split_whitespace().next());
-    let classic = std::fs::read_to_string("/etc/apt/sources.list").unwrap_or_default();
-    let from_classic = classic
-        .lines()
-        .map(str::split_whitespace)
-        .find_map(|mut words| (words.next() == Some("deb")).then(|| words.find(|w| w.contains("://"))).flatten());
-    from_deb822
-        .or(from_classic)
-        .filter(|u| !u.contains("security"))
-        .map(str::to_string)
-        .ok_or_else(|| "no Debian mirror in /etc/apt/sources.list{,.d/debian.sources}: set KGB_DEBIAN_MIRROR".to_string())
 }
 
 fn write_files(dir: &Path, files: &[(&str, &str)]) -> Result<(), String> {
