@@ -17,9 +17,17 @@ pub enum Edn {
     Map(Vec<(Edn, Edn)>),
 }
 
+/// Vectors and maps nest at most this deep: 2019 files nest three levels; a deeper file is not one of them, and
+/// following it would overflow the stack.
+pub const MAX_DEPTH: usize = 64;
+
+/// A gap in a 2019 run's loop numbers larger than this is no run of timeouts (2019 runs ended after 10 timeouts,
+/// at most a few thousand loops): reading it would allocate a row per missing loop.
+pub const MAX_GAP: f64 = 100_000.0;
+
 /// Parses one EDN value; the error says at which byte it went wrong.
 pub fn parse(text: &str) -> Result<Edn, String> {
-    let mut p = Parser { bytes: text.as_bytes(), at: 0 };
+    let mut p = Parser { bytes: text.as_bytes(), at: 0, depth: 0 };
     let value = p.value()?;
     p.skip();
     if p.at != p.bytes.len() {
@@ -31,6 +39,7 @@ pub fn parse(text: &str) -> Result<Edn, String> {
 struct Parser<'a> {
     bytes: &'a [u8],
     at: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -104,6 +113,16 @@ impl Parser<'_> {
     }
 
     fn sequence(&mut self, close: u8) -> Result<Vec<Edn>, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!("nested deeper than {MAX_DEPTH} levels at byte {}", self.at));
+        }
+        self.depth += 1;
+        let items = self.items(close);
+        self.depth -= 1;
+        items
+    }
+
+    fn items(&mut self, close: u8) -> Result<Vec<Edn>, String> {
         self.at += 1;
         let mut items = Vec::new();
         loop {
@@ -137,7 +156,8 @@ pub fn read_mapping(path: &Path) -> Result<Vec<RunRows>, ReportError> {
     if mapping.is_empty() {
         return Err(bad("the :mapping map is empty".into()));
     }
-    let folder = path.parent().unwrap_or(Path::new("."));
+    // A bare file name's parent is "": the runs are beside it, in the current folder.
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut inputs = Vec::new();
     for (category, pattern) in mapping {
         let (Edn::Text(category), Edn::Text(pattern)) = (category, pattern) else {
@@ -205,7 +225,11 @@ pub fn read_run(path: &Path, variant: &str) -> Result<RunRows, ReportError> {
         let (Some(loop_no), Some(t), Some(generators)) = (number(0), number(1), number(3)) else {
             return Err(bad(format!("row {} lacks [loop unix-ms latency generators]", i + 1)));
         };
-        let missed = (loop_no - previous_loop - 1.0).max(0.0) as u32;
+        let gap = loop_no - previous_loop - 1.0;
+        if gap.is_nan() || gap > MAX_GAP {
+            return Err(bad(format!("row {}: loop number {loop_no} follows {previous_loop}: a gap of more than {MAX_GAP} loops is no run of timeouts", i + 1)));
+        }
+        let missed = gap.max(0.0) as u32;
         previous_loop = loop_no;
         for _ in 0..missed {
             out.push(LevelRow { generators: generators as u32, ..LevelRow::default() });
@@ -259,6 +283,26 @@ mod tests {
         let parts: Vec<&str> = "linger-ms-0-*".split('*').collect();
         assert!(wildcard("linger-ms-0-2019-09-21-05-28.edn", &parts));
         assert!(!wildcard("linger-ms-100-2019-09-27-00-39.edn", &parts));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = "[".repeat(200_000) + &"]".repeat(200_000);
+        let err = parse(&deep).unwrap_err();
+        assert!(err.contains("nested deeper than 64 levels at byte 64"), "{err}");
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(parse(&ok).is_ok(), "64 levels still read");
+    }
+
+    #[test]
+    fn a_huge_jump_in_loop_numbers_is_an_error_not_billions_of_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.edn");
+        std::fs::write(&path, "[[1 10 5 0]\n[4000000000 11 6 0]]").unwrap();
+        let err = read_run(&path, "2019 x").unwrap_err().to_string();
+        assert!(err.contains("r.edn") && err.contains("row 2") && err.contains("4000000000"), "{err}");
+        std::fs::write(&path, "[[1 10 5 0]\n[##NaN 11 6 0]]").unwrap();
+        assert!(read_run(&path, "2019 x").is_err(), "a NaN loop number is no gap to fill");
     }
 
     #[test]
