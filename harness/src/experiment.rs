@@ -4,6 +4,7 @@
 //! copy of that table and deserializes it, so a variant is validated exactly like the file itself.
 
 pub mod estimate;
+pub mod limits;
 pub mod matrix;
 pub mod search;
 
@@ -293,10 +294,16 @@ impl ExperimentFile {
     /// Like [`ExperimentFile::load`], from text already read.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ExperimentError> {
         let invalid = |message: String| ExperimentError::Invalid { path: path.into(), message };
+        // Messages about a key say on which line it is, as TOML's own errors do.
+        let at_line = |message: String| match limits::line_of(text, &message) {
+            Some(line) => invalid(format!("line {line}: {message}")),
+            None => invalid(message),
+        };
         let experiment: Experiment = toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
-        validate(&experiment).map_err(invalid)?;
+        validate(&experiment).map_err(at_line)?;
         let table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        let variants = matrix::expand(&table).map_err(invalid)?;
+        let variants = matrix::expand(&table).map_err(at_line)?;
+        limits::distinct_names(variants.iter().map(|v| v.name.as_str())).map_err(at_line)?;
         for v in &variants {
             validate(&v.experiment).map_err(|m| invalid(format!("variant {}: {m}", v.name)))?;
         }
@@ -377,6 +384,8 @@ fn validate(e: &Experiment) -> Result<(), String> {
         }
     }
     validate_model(e)?;
+    limits::ports(e)?;
+    limits::graces(e)?;
     for (i, f) in e.faults.iter().enumerate() {
         let at = format!("faults[{i}]");
         let broker = f.target.strip_prefix("kafka-").and_then(|n| n.parse::<u32>().ok());

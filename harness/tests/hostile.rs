@@ -29,3 +29,25 @@ fn a_2019_run_whose_loop_numbers_jump_to_four_billion_is_refused() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("run-1.edn") && err.contains("row 2") && err.contains("4000000000"), "{err}");
 }
+
+fn run_dry(dir: &Path, text: &str) -> (Option<i32>, String) {
+    std::fs::write(dir.join("e.toml"), text).expect("experiment");
+    let out = assert_cmd::Command::cargo_bin("bench").expect("bench").current_dir(dir).args(["run", "e.toml", "--dry-run"]).output().expect("runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn experiment_files_that_would_overflow_or_collide_name_file_line_and_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases = [
+        ("name = \"g\"\n[[faults]]\ntarget = \"db-ch\"\naction = \"kill\"\nat_loop = 10\nduration_s = 5\ngrace_s = 9223372036854775807\n", "line 7", "faults[0].grace_s"),
+        ("name = \"p\"\n[stack]\nbrokers = 3\n[stack.ports]\nkafka = 65534\n", "line 5", "stack.ports.kafka = 65534"),
+        ("name = \"c\"\n[stack.ports]\nregistry = 19093\n", "line 3", "stack.ports.kafka (19092..=19094) and stack.ports.registry"),
+        ("name = \"m\"\n[matrix]\n\"stack.services.producer.linger.ms\" = [1, \"1\"]\n", "line 2", "2 variants are named \"linger.ms=1\""),
+    ];
+    for (text, line, key) in cases {
+        let (code, err) = run_dry(dir.path(), text);
+        assert_eq!(code, Some(2), "{text}\n{err}");
+        assert!(err.contains("e.toml") && err.contains(line) && err.contains(key), "{text}\n{err}");
+    }
+}
