@@ -57,15 +57,50 @@ pub async fn sample(docker: &Docker, name: &str) -> Result<Option<Usage>, Docker
     }
 }
 
-/// Samples several containers at once; containers without numbers are left out.
+/// Samples several containers at once; containers without numbers are left out, and so is one the engine fails
+/// on (a container that died must not cost the row every other container's sample).
+///
+/// # Errors
+/// The first engine error when every container failed: then the engine itself is in doubt.
 pub async fn sample_all(docker: &Docker, names: &[String]) -> Result<BTreeMap<String, Usage>, DockerError> {
-    let samples = futures_util::future::try_join_all(names.iter().map(|n| sample(docker, n))).await?;
-    Ok(names.iter().cloned().zip(samples).filter_map(|(n, s)| s.map(|s| (n, s))).collect())
+    let samples = futures_util::future::join_all(names.iter().map(|n| sample(docker, n))).await;
+    collect(names, samples)
+}
+
+fn collect(names: &[String], samples: Vec<Result<Option<Usage>, DockerError>>) -> Result<BTreeMap<String, Usage>, DockerError> {
+    let mut found = BTreeMap::new();
+    let mut first_error = None;
+    for (name, sample) in names.iter().zip(samples) {
+        match sample {
+            Ok(Some(usage)) => {
+                found.insert(name.clone(), usage);
+            }
+            Ok(None) => {}
+            // Left out of the row: the row says which containers it sampled.
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) if found.is_empty() => Err(e),
+        _ => Ok(found),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_failing_container_keeps_the_others_samples() {
+        let failed = || Err(DockerError::NameTaken { name: "kgb-db-ch".into() });
+        let usage = Usage { cpu_pct: 12.0, mem_mib: 100.0 };
+        let names: Vec<String> = ["kgb-kafka-1", "kgb-db-ch", "kgb-db-ge"].iter().map(|s| s.to_string()).collect();
+        let got = collect(&names, vec![Ok(Some(usage)), failed(), Ok(None)]).expect("the others are kept");
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["kgb-kafka-1"]);
+        assert!(collect(&names[1..2], vec![failed()]).is_err(), "all failed: the engine is in doubt");
+    }
     use bollard::models::{ContainerCpuStats, ContainerCpuUsage, ContainerMemoryStats};
     use std::collections::HashMap;
 
