@@ -6,6 +6,7 @@ mod history;
 mod images;
 mod matrix;
 mod progress;
+mod redact;
 mod report;
 mod run;
 mod signals;

@@ -72,6 +72,8 @@ fn up_prints_endpoints_and_down_removes_the_stack() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("ready in") && text.contains("127.0.0.1:19092"), "{text}");
+    let databases: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("db-")).collect();
+    assert!(databases.len() == 2 && databases.iter().all(|l| l.contains(":***@")), "the generated password stays hidden: {text}");
     assert!(!stack::testing::leftover_containers().is_empty(), "bench up leaves the stack running");
     let out = bench().arg("down").output().expect("runs");
     assert!(out.status.success());

@@ -51,3 +51,20 @@ fn experiment_files_that_would_overflow_or_collide_name_file_line_and_key() {
         assert!(err.contains("e.toml") && err.contains(line) && err.contains(key), "{text}\n{err}");
     }
 }
+
+#[test]
+fn a_dry_run_on_an_external_deployment_keeps_its_passwords_off_the_terminal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = "name = \"x\"\n[external]\ngraphql = \"ws://127.0.0.1:8888/graphql\"\ndb_ch = \"postgres://bank:s3cret-ch@127.0.0.1:25432/ch\"\ndb_ge = \"postgres://bank:s3cret-ge@127.0.0.1:25431/ge\"\n";
+    std::fs::write(dir.path().join("e.toml"), text).expect("experiment");
+    let out = assert_cmd::Command::cargo_bin("bench")
+        .expect("bench")
+        .current_dir(dir.path())
+        .args(["run", "e.toml", "--dry-run", "--platform", "external"])
+        .output()
+        .expect("runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("postgres://bank:***@127.0.0.1:25432/ch"), "{stdout}");
+    assert!(!stdout.contains("s3cret") && !stderr.contains("s3cret"), "{stdout}{stderr}");
+}

@@ -90,7 +90,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.dry_run {
         super::dry_run::print(&file, &variants, repeat, &args.results);
         if let Some(e) = external {
-            println!("platform external: {} (audit against {} and {}); nothing is brought up or removed", e.graphql, e.db_ch, e.db_ge);
+            println!(
+                "platform external: {} (audit against {} and {}); nothing is brought up or removed",
+                e.graphql,
+                super::redact::password(&e.db_ch),
+                super::redact::password(&e.db_ge)
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }

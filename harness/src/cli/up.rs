@@ -27,6 +27,9 @@ pub struct Args {
     /// Variant to bring up (default: the first).
     #[arg(long)]
     variant: Option<String>,
+    /// Print the databases' URLs with their generated password (hidden as *** by default).
+    #[arg(long)]
+    show_password: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -54,12 +57,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
 
-    let e = &stack.plan.endpoints;
+    let (e, show_password) = (&stack.plan.endpoints, args.show_password);
     println!("stack {} ({}, variant {}) ready in {:.1} s", stack.id, file.experiment.name, variant.name, stack.ready_after.as_secs_f64());
     println!("  kafka             {}", e.bootstrap);
     println!("  schema registry   {}", e.registry);
-    println!("  db-ch             {}", e.db_ch);
-    println!("  db-ge             {}", e.db_ge);
+    let shown = |url: &str| if show_password { url.to_string() } else { super::redact::password(url) };
+    println!("  db-ch             {}", shown(&e.db_ch));
+    println!("  db-ge             {}", shown(&e.db_ge));
     if stack.running_containers().iter().any(|c| c == "kgb-graphql-endpoint") {
         println!("  graphql           {}  (websocket {})", e.graphql_http, e.graphql_ws);
     }
