@@ -26,15 +26,39 @@ pub async fn audit(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)]) -> Audi
 
 type Db = tokio_postgres::Client;
 
+/// The audit only reads, also on a deployment bench did not start (`--platform external`): its sessions are
+/// read-only, so no statement of it can change the books it checks (the services create their own tables).
+pub fn read_only_config(url: &str, database: &str) -> Result<tokio_postgres::Config, String> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| format!("{database}: the URL is not usable: {e}"))?;
+    config.options("-c default_transaction_read_only=on");
+    config.connect_timeout(Duration::from_secs(10));
+    Ok(config)
+}
+
+/// A read-only session to `url`, retried for a few seconds (a database just restarted by a fault).
+async fn read_only(url: &str, database: &str) -> Result<Db, String> {
+    let config = read_only_config(url, database)?;
+    let mut last = String::new();
+    for _ in 0..20 {
+        match config.connect(tokio_postgres::NoTls).await {
+            Ok((client, connection)) => {
+                tokio::spawn(connection);
+                return Ok(client);
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(format!("{database} did not answer: {last}"))
+}
+
 fn sql(what: &'static str) -> impl Fn(tokio_postgres::Error) -> String {
     move |e| format!("{what}: {e}")
 }
 
 async fn run(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)]) -> Result<Audit, String> {
-    let ch = topology::db::connect(db_ch, 1, topology::sql::DB_CH_SCHEMA, "db-ch").await.map_err(|e| e.to_string())?;
-    let ge = topology::db::connect(db_ge, 1, topology::sql::DB_GE_SCHEMA, "db-ge").await.map_err(|e| e.to_string())?;
-    let ch = ch.get().await.map_err(|e| format!("db-ch: {e}"))?;
-    let ge = ge.get().await.map_err(|e| format!("db-ge: {e}"))?;
+    let ch = read_only(db_ch, "db-ch").await?;
+    let ge = read_only(db_ge, "db-ge").await?;
     catch_up(&ch, &ge, tokio::time::Instant::now() + CATCH_UP).await?;
     let (balance_sum, expected_sum, confirmed) = money(&ch).await?;
     let wrong_events = wrong_events(&ch).await?;
