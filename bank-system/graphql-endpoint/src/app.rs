@@ -67,6 +67,10 @@ impl App {
             .data(store.clone())
             .data(commands)
             .data(transactions.clone())
+            // A document is bounded before it runs: nesting, the work its fields ask for, and the parser's depth.
+            .limit_depth(crate::schema::MAX_DEPTH)
+            .limit_complexity(crate::schema::MAX_COMPLEXITY)
+            .limit_recursive_depth(crate::schema::MAX_RECURSIVE_DEPTH)
             .finish();
         let shutdown = CancellationToken::new();
         let state = AppState { schema: schema.clone(), shutdown: shutdown.clone() };

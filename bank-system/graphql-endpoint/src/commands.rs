@@ -21,6 +21,9 @@ use crate::waiters::Waiters;
 /// How long a command may wait for its feedback before the subscription answers with a reason.
 pub const FEEDBACK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Longer usernames and passwords are refused before hashing.
+pub const MAX_PASSWORD_BYTES: usize = 256;
+
 #[derive(Clone)]
 pub struct Commands {
     pub store: Store,
@@ -107,6 +110,10 @@ impl Commands {
         }
         if password.is_empty() {
             return account_reason("password must not be empty");
+        }
+        if password.len() > MAX_PASSWORD_BYTES || username.len() > MAX_PASSWORD_BYTES {
+            // Hashing is slow on purpose: a megabyte password would hold a hashing thread for every login.
+            return account_reason(format!("username and password must be at most {MAX_PASSWORD_BYTES} bytes"));
         }
         let id = match self.user_command_id(username, password).await {
             Ok(id) => id,

@@ -12,6 +12,14 @@ use crate::store::{Store, StoredTransaction};
 
 pub type BankSchema = Schema<Query, async_graphql::EmptyMutation, SubscriptionRoot>;
 
+/// Deeper documents are refused before they run: the bank's own queries nest 3 levels, introspection by GraphiQL
+/// about 13.
+pub const MAX_DEPTH: usize = 16;
+/// Fields a document may ask for (each field counts 1): introspection by GraphiQL needs a few hundred.
+pub const MAX_COMPLEXITY: usize = 1000;
+/// Nesting the parser follows (values and selections alike), so a document cannot exhaust its stack.
+pub const MAX_RECURSIVE_DEPTH: usize = 32;
+
 /// Direction of a transaction as seen from its account.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "dtype")]

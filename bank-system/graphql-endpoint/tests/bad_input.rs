@@ -207,3 +207,23 @@ async fn random_graphql_gets_graphql_errors_never_a_crash_or_a_hung_socket() {
     assert_eq!(v["data"]["__typename"], "Query", "{v}");
     endpoint.stop().await;
 }
+
+#[tokio::test]
+async fn documents_and_passwords_beyond_their_limits_get_reasons() {
+    let stack = stack::testing::stack("").await;
+    let endpoint = Endpoint::start(&stack).await;
+    // 20 levels of ofType under __schema: deeper than the 16 the schema allows.
+    let deep = format!("{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}", "ofType { ".repeat(20), "} ".repeat(20));
+    let answer = graphql_http(&endpoint.base, &deep, json!({})).await;
+    let errors = answer["errors"].to_string();
+    assert!(answer["data"].is_null() && errors.to_lowercase().contains("depth"), "{answer}");
+    // The bank's own query still runs.
+    let ok = graphql_http(&endpoint.base, "{ all_last_transactions { id } }", json!({})).await;
+    assert!(ok.get("errors").is_none(), "{ok}");
+    // A megabyte password is refused with a reason, before any hashing.
+    let mut client = WsClient::connect(&format!("{}/graphql", endpoint.ws), false).await;
+    let long = "p".repeat(1 << 20);
+    let refused = client.one(GET_ACCOUNT, json!({"u": "long-password-user", "p": long})).await["get_account"].clone();
+    assert!(refused["reason"].as_str().is_some_and(|r| r.contains("at most 256 bytes")), "{refused}");
+    endpoint.stop().await;
+}
