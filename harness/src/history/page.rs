@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{History, HistoryError, Settings};
-use crate::report::html::{round, write_whole, VEGA, VEGA_EMBED, VEGA_LITE};
+use crate::report::html::{insert_vega, round, write_whole};
 
 const TEMPLATE: &str = include_str!("history.html.tera");
 /// Draws each series from the page's data and counts them into `data-history-drawn`.
@@ -51,9 +51,7 @@ pub fn render(history: &History, settings: &Settings) -> Result<String, tera::Er
     context.insert("nights", &history.series.iter().map(|s| s.points.len()).max().unwrap_or(0));
     context.insert("data", &data);
     context.insert("charts", CHARTS);
-    context.insert("vega", VEGA);
-    context.insert("vega_lite", VEGA_LITE);
-    context.insert("vega_embed", VEGA_EMBED);
+    insert_vega(&mut context);
     tera.render("history.html", &context)
 }
 

@@ -10,9 +10,16 @@ const TEMPLATE: &str = include_str!("report.html.tera");
 /// The page's charts, drawn from the report's JSON with Vega-Lite.
 const CHARTS: &str = include_str!("report.charts.js");
 // Inlined into every page bench writes (this one and `bench history`'s), so pages draw offline.
-pub(crate) const VEGA: &str = include_str!(concat!(env!("OUT_DIR"), "/vega.min.js"));
-pub(crate) const VEGA_LITE: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-lite.min.js"));
-pub(crate) const VEGA_EMBED: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-embed.min.js"));
+const VEGA: &str = include_str!(concat!(env!("OUT_DIR"), "/vega.min.js"));
+const VEGA_LITE: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-lite.min.js"));
+const VEGA_EMBED: &str = include_str!(concat!(env!("OUT_DIR"), "/vega-embed.min.js"));
+
+/// Puts Vega, Vega-Lite and vega-embed into a page's context (`{{ vega | safe }}` …): every page is self-contained.
+pub(crate) fn insert_vega(context: &mut tera::Context) {
+    context.insert("vega", VEGA);
+    context.insert("vega_lite", VEGA_LITE);
+    context.insert("vega_embed", VEGA_EMBED);
+}
 
 /// Renders the page.
 ///
@@ -29,9 +36,7 @@ pub fn render(report: &Report) -> Result<String, tera::Error> {
     context.insert("report", report);
     context.insert("data", &data);
     context.insert("charts", CHARTS);
-    context.insert("vega", VEGA);
-    context.insert("vega_lite", VEGA_LITE);
-    context.insert("vega_embed", VEGA_EMBED);
+    insert_vega(&mut context);
     tera.render("report.html", &context)
 }
 
