@@ -8,6 +8,7 @@
 //! - [`per_run`] computes each run's figures per level; [`estimate`] the figures over runs; [`tail`] quantiles
 //!   that count timeouts; [`aggregate`] a variant's levels and headline; [`capacity`] open runs' capacity.
 //! - [`compare`] tests variants against each other; [`baseline`] against earlier results, for CI.
+//! - [`memory`] each part's memory growth over a run (soaks);
 //! - [`timeline`] each run over time; [`html`] the page, a tera template with Vega inlined.
 
 pub mod aggregate;
@@ -18,6 +19,7 @@ pub mod edn;
 pub mod estimate;
 pub mod html;
 pub mod inputs;
+pub mod memory;
 pub mod nightly;
 pub mod per_run;
 pub mod tail;
@@ -147,6 +149,8 @@ pub struct Report {
     /// Each run over time, and its fault windows.
     pub timeline: Vec<timeline::Series>,
     pub fault_windows: Vec<timeline::Window>,
+    /// Each part's memory growth after the first third of each run (MiB per 10 minutes), over runs.
+    pub memory: Vec<memory::Trend>,
     /// Image ids, hosts and commits seen in the headers.
     pub images: BTreeMap<String, Vec<String>>,
     pub hosts: Vec<String>,
@@ -250,6 +254,7 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
         runs: sorted.iter().map(|i| RunEntry::of(i)).collect(),
         timeline: counted.iter().filter_map(|i| timeline::series(i)).collect(),
         fault_windows: counted.iter().flat_map(|i| timeline::windows(i)).collect(),
+        memory: by_variant.iter().flat_map(|(variant, runs)| memory::trends(variant, runs)).collect(),
         images,
         hosts,
         faults,

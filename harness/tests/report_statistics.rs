@@ -221,3 +221,34 @@ fn disturbed_runs_are_flagged_and_left_out_when_asked() {
     assert_eq!((json["variants"][0]["complete"].as_u64(), json["variants"][0]["excluded"].as_u64()), (Some(2), Some(1)));
     assert_eq!(json["variants"][0]["sustained"]["n"], 2, "the disturbed run is not in the figures");
 }
+
+#[test]
+fn memory_growth_is_a_slope_per_run_after_the_first_third() {
+    // Three 30-minute runs sampled every 30 s. bench fills 400 MiB over the first 10 minutes, then grows 3, 6 and 9
+    // MiB per 10 minutes (0.15, 0.3, 0.45 MiB per sample) with ±1 MiB alternating noise; kafka-1 stays at 700 MiB.
+    let runs: Vec<RunRows> = [0.15, 0.3, 0.45]
+        .iter()
+        .enumerate()
+        .map(|(i, per_sample)| {
+            let mut r = run("soak", i, 0, &vec![Some(10.0); 61]);
+            for (k, row) in r.rows.iter_mut().enumerate() {
+                let warm = (k as f64 / 20.0).min(1.0) * 400.0;
+                let bench = warm + per_sample * (k.saturating_sub(20)) as f64 + if k % 2 == 0 { 1.0 } else { -1.0 };
+                row.t_ms = Some(30_000 * k as i64);
+                row.resources = Some([("bench".to_string(), (1.0, bench)), ("kafka-1".to_string(), (5.0, 700.0))].into());
+            }
+            r
+        })
+        .collect();
+    let built = report::build("soak", &runs, 0.05);
+    let part = |name: &str| built.memory.iter().find(|m| m.part == name).unwrap_or_else(|| panic!("{name}: {:?}", built.memory));
+    let bench = &part("bench").slope_mib_per_10min;
+    // The alternating noise shifts each fitted slope by the same tiny amount in every run, so the SE over runs is
+    // that of 3, 6, 9: sd 3, SE 3/√3.
+    assert_eq!(bench.n, 3);
+    assert!((bench.mean.unwrap() - 6.0).abs() < 0.1, "{bench:?}");
+    assert!((bench.se.unwrap() - 3.0 / 3f64.sqrt()).abs() < 1e-9, "{bench:?}");
+    assert!(part("kafka-1").slope_mib_per_10min.mean.is_some_and(|m| m.abs() < 1e-9), "a flat part has no slope");
+    let page = report::html::render(&built).expect("page");
+    assert!(page.contains("Memory over the run") && page.contains("kafka-1"), "the page shows the trends");
+}

@@ -163,6 +163,17 @@ fn passing_the_maximum_rate_ends_with_a_lower_bound() {
     assert_eq!(s.next(300.0, true, false), search::Next::Done { ended_by: EndedBy::MaxRate, capacity: Some(300.0) });
 }
 
+#[test]
+fn one_fixed_rate_is_held_or_not_in_one_step() {
+    // A soak: start_rate = max_rate, one step. Held: a lower bound at that rate; not held: no capacity, no more steps.
+    let cfg = Search { start_rate: 750.0, max_rate: 750.0, max_steps: 1, ..Search::default() };
+    assert_eq!(Searcher::new(cfg.clone()).first(), search::Next::Step { rate: 750.0, confirming: false });
+    let held = Searcher::new(cfg.clone()).next(750.0, true, false);
+    assert_eq!(held, search::Next::Done { ended_by: EndedBy::MaxRate, capacity: Some(750.0) });
+    let failed = Searcher::new(cfg).next(750.0, false, false);
+    assert_eq!(failed, search::Next::Done { ended_by: EndedBy::Error, capacity: None });
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_stall_counts_against_every_transfer_scheduled_in_it() {
     let start = Instant::now();

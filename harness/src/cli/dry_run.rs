@@ -99,6 +99,10 @@ fn name(value: &impl serde::Serialize) -> String {
 fn load_line(e: &harness::experiment::Experiment) -> String {
     let l = &e.load;
     match &e.search {
+        Some(s) if s.start_rate == s.max_rate => format!(
+            "open: {} arrivals over {} connections and {} accounts at one fixed rate, {} tx/s (a soak), held when p99 ≤ {} ms and at most {} % errors over its {} s dwell; a probe loop every {} ms",
+            name(&l.arrivals), l.connections, l.accounts, s.start_rate, s.slo_p99_ms, s.max_error_rate * 100.0, s.dwell_s, l.probe_interval_ms
+        ),
         Some(s) => format!(
             "open: {} arrivals over {} connections and {} accounts, rates from {} tx/s (x{} until a step fails, then bisected to {} %, at most {} steps, ≤ {} tx/s); a step passes with p99 ≤ {} ms over its {} s dwell; a probe loop every {} ms",
             name(&l.arrivals), l.connections, l.accounts, s.start_rate, s.growth, s.precision * 100.0, s.steps_bound(), s.max_rate, s.slo_p99_ms, s.dwell_s, l.probe_interval_ms

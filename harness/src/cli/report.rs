@@ -115,6 +115,7 @@ fn summarise(report: &report::Report) {
     for c in report.comparisons.iter().filter(|c| c.level.is_none()) {
         println!("{}", c.words);
     }
+    memory(report);
     for r in report.runs.iter().filter(|r| r.disturbed) {
         let pct = r.interference_pct.unwrap_or_default();
         let what = if r.excluded { "left out" } else { "kept (--exclude-disturbed leaves it out)" };
@@ -131,3 +132,17 @@ fn summarise(report: &report::Report) {
     }
 }
 
+
+/// Runs whose window after the first third lasted at least this long say something about memory growth.
+const MEMORY_MINUTES: f64 = 5.0;
+
+/// Each part's memory growth over runs long enough to tell (soaks), one line per variant.
+fn memory(report: &report::Report) {
+    let mut lines: std::collections::BTreeMap<&str, Vec<String>> = std::collections::BTreeMap::new();
+    for m in report.memory.iter().filter(|m| m.runs.iter().all(|r| r.minutes >= MEMORY_MINUTES)) {
+        lines.entry(m.variant.as_str()).or_default().push(format!("{} {}", m.part, m.slope_mib_per_10min.describe("")));
+    }
+    for (variant, parts) in lines {
+        println!("memory of {variant} after the first third, MiB per 10 min over runs: {}", parts.join("; "));
+    }
+}

@@ -118,7 +118,10 @@ impl Search {
             (self.min_achieved > 0.0 && self.min_achieved <= 1.0, "search.min_achieved must be above 0 and at most 1"),
             ((1..=600_000).contains(&self.timeout_ms), "search.timeout_ms must be 1 to 600000"),
             (self.drain_timeout_s.is_finite() && (0.0..=600.0).contains(&self.drain_timeout_s), "search.drain_timeout_s must be 0 to 600"),
-            ((2..=100).contains(&self.max_steps), "search.max_steps must be 2 to 100"),
+            (
+                (2..=100).contains(&self.max_steps) || (self.max_steps == 1 && self.start_rate == self.max_rate),
+                "search.max_steps must be 2 to 100 (or 1 for one fixed rate, a soak: search.start_rate = search.max_rate)",
+            ),
             (self.slo_p99_ms < self.timeout_ms as f64, "search.slo_p99_ms must be below search.timeout_ms"),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
@@ -150,5 +153,14 @@ mod tests {
         let bad = Search { start_rate: f64::NAN, ..Search::default() };
         assert!(bad.validate().unwrap_err().contains("search.start_rate"));
         assert!(Search::default().validate().is_ok());
+    }
+
+    #[test]
+    fn one_step_is_only_for_one_fixed_rate() {
+        let soak = Search { start_rate: 750.0, max_rate: 750.0, max_steps: 1, ..Search::default() };
+        assert!(soak.validate().is_ok());
+        assert_eq!(soak.steps_bound(), 1);
+        let search = Search { max_steps: 1, ..soak.clone() };
+        assert!(Search { max_rate: 751.0, ..search }.validate().unwrap_err().contains("search.max_steps"));
     }
 }

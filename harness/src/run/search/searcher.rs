@@ -41,13 +41,14 @@ impl Searcher {
         if confirming && passed && self.bracket().is_some_and(|(lo, _)| lo == rate) {
             return Next::Done { ended_by: EndedBy::Converged, capacity: Some(rate) };
         }
+        // Nothing failed up to the maximum: a lower bound, also when it took the last step (a soak's only one).
+        if self.fails.is_empty() && rate >= self.cfg.max_rate {
+            return Next::Done { ended_by: EndedBy::MaxRate, capacity: Some(rate) };
+        }
         if self.steps >= self.cfg.max_steps {
             return Next::Done { ended_by: EndedBy::Error, capacity: None };
         }
         let Some(hi) = self.lowest_fail() else {
-            if rate >= self.cfg.max_rate {
-                return Next::Done { ended_by: EndedBy::MaxRate, capacity: Some(rate) };
-            }
             return Next::Step { rate: (rate * self.cfg.growth).min(self.cfg.max_rate), confirming: false };
         };
         match self.bracket() {
