@@ -244,7 +244,7 @@ pub struct Audit {
     pub money_conserved: bool,
     /// Each confirmed transfer produced one BalanceChanged per account of this bank it touched, a failed one none.
     pub events_produced: bool,
-    /// db-ge holds exactly one transaction per BalanceChanged.
+    /// db-ge holds exactly one transaction per BalanceChanged, showing what the event says.
     pub events_stored_once: bool,
     /// No transfer a client saw confirmed was failed in the bank, or the other way round.
     pub no_transfer_confirmed_and_failed: bool,
@@ -254,6 +254,10 @@ pub struct Audit {
     pub transfers_with_wrong_events: i64,
     pub events_missing_in_db_ge: usize,
     pub rows_without_event: usize,
+    /// db-ge rows whose account, balance, amount, party or description is not their event's (absent in files
+    /// from before the audit compared them).
+    #[serde(default)]
+    pub rows_differing_from_event: usize,
     pub answers_checked: usize,
     pub answers_contradicted: usize,
     /// Why the audit could not run, when it could not.
