@@ -23,7 +23,14 @@ pub enum BrowserError {
     Script(String),
     #[error("the page did not answer within {0:?}")]
     Timeout(Duration),
+    /// The browser never answered one call: without a bound a hung browser or page would hang its caller.
+    #[error("the browser did not answer {method} within {after:?}")]
+    CallTimeout { method: String, after: Duration },
 }
+
+/// How long [`Browser`] waits for the answer to one DevTools call unless told otherwise
+/// ([`Browser::set_call_timeout`], [`Browser::eval_within`]).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Defined in every page the browser opens: `kgbWait(selector, ms)` resolves with the first visible element
 /// matching `selector`, or rejects after `ms`.
@@ -55,11 +62,13 @@ pub fn command() -> String {
 }
 
 pub struct Browser {
-    _child: tokio::process::Child,
+    /// `None` only for a browser reached at an address rather than started (the tests' stand-in).
+    _child: Option<tokio::process::Child>,
     socket: Socket,
     session: String,
     next_id: u64,
-    _profile: tempfile::TempDir,
+    _profile: Option<tempfile::TempDir>,
+    call_timeout: Duration,
 }
 
 impl Browser {
@@ -95,7 +104,7 @@ impl Browser {
         // Chromium blocks once a full stderr pipe is not read.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let (socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.map_err(|e| BrowserError::Protocol(e.to_string()))?;
-        let mut browser = Browser { _child: child, socket, session: String::new(), next_id: 0, _profile: profile };
+        let mut browser = Browser { _child: Some(child), socket, session: String::new(), next_id: 0, _profile: Some(profile), call_timeout: CALL_TIMEOUT };
         let target = browser.call("Target.createTarget", json!({"url": "about:blank"}), false).await?;
         let target_id = target["targetId"].as_str().ok_or_else(|| BrowserError::Protocol(format!("no targetId in {target}")))?.to_string();
         let attached = browser.call("Target.attachToTarget", json!({"targetId": target_id, "flatten": true}), false).await?;
@@ -105,7 +114,24 @@ impl Browser {
         Ok(browser)
     }
 
+    /// Bounds every later call (default [`CALL_TIMEOUT`]).
+    pub fn set_call_timeout(&mut self, limit: Duration) {
+        self.call_timeout = limit;
+    }
+
+    /// One DevTools call, bounded by the call timeout. After a timeout the socket may hold half a frame: the
+    /// browser is then best dropped.
     async fn call(&mut self, method: &str, params: Value, in_page: bool) -> Result<Value, BrowserError> {
+        let limit = self.call_timeout;
+        self.call_within(method, params, in_page, limit).await
+    }
+
+    async fn call_within(&mut self, method: &str, params: Value, in_page: bool, limit: Duration) -> Result<Value, BrowserError> {
+        let answer = tokio::time::timeout(limit, self.call_unbounded(method, params, in_page)).await;
+        answer.map_err(|_| BrowserError::CallTimeout { method: method.into(), after: limit })?
+    }
+
+    async fn call_unbounded(&mut self, method: &str, params: Value, in_page: bool) -> Result<Value, BrowserError> {
         self.next_id += 1;
         let id = self.next_id;
         let mut message = json!({"id": id, "method": method, "params": params});
@@ -149,10 +175,20 @@ impl Browser {
     /// Evaluates `expression` in the page, awaiting it when it is a promise, and returns its value.
     ///
     /// # Errors
-    /// [`BrowserError::Script`] with the page's exception.
+    /// [`BrowserError::Script`] with the page's exception, [`BrowserError::CallTimeout`] when it takes longer than
+    /// the call timeout.
     pub async fn eval(&mut self, expression: &str) -> Result<Value, BrowserError> {
+        let limit = self.call_timeout;
+        self.eval_within(expression, limit).await
+    }
+
+    /// [`Browser::eval`] for a script that may rightly take longer than the call timeout, bounded by `limit`.
+    ///
+    /// # Errors
+    /// As [`Browser::eval`], the timeout being `limit`.
+    pub async fn eval_within(&mut self, expression: &str, limit: Duration) -> Result<Value, BrowserError> {
         let params = json!({"expression": expression, "awaitPromise": true, "returnByValue": true});
-        let result = self.call("Runtime.evaluate", params, true).await?;
+        let result = self.call_within("Runtime.evaluate", params, true, limit).await?;
         if let Some(details) = result.get("exceptionDetails") {
             let text = details["exception"]["description"].as_str().or_else(|| details["text"].as_str()).unwrap_or("an exception");
             return Err(BrowserError::Script(text.to_string()));
@@ -170,5 +206,38 @@ impl Browser {
         let data = shot["data"].as_str().ok_or_else(|| BrowserError::Protocol("no screenshot data".into()))?;
         let png = base64::engine::general_purpose::STANDARD.decode(data).map_err(|e| BrowserError::Protocol(e.to_string()))?;
         std::fs::write(path, png).map_err(|e| BrowserError::Protocol(format!("writing {}: {e}", path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A DevTools endpoint that accepts the websocket and reads every call without ever answering one.
+    async fn silent_browser() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/devtools/browser/silent", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut socket = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            while let Some(Ok(_)) = socket.next().await {}
+        });
+        (url, server)
+    }
+
+    #[tokio::test]
+    async fn a_call_the_browser_never_answers_fails_naming_the_method() {
+        let (url, server) = silent_browser().await;
+        let (socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+        let mut browser = Browser { _child: None, socket, session: "s".into(), next_id: 0, _profile: None, call_timeout: CALL_TIMEOUT };
+        browser.set_call_timeout(Duration::from_secs(1));
+        // Bounded here too, so a call that ignores its timeout fails this test instead of hanging it.
+        let bound = Duration::from_secs(10);
+        let call = browser.call("Page.navigate", json!({"url": "about:blank"}), true);
+        let err = tokio::time::timeout(bound, call).await.expect("the call gives up by itself").unwrap_err();
+        assert!(matches!(&err, BrowserError::CallTimeout { method, after } if method == "Page.navigate" && *after == Duration::from_secs(1)), "{err}");
+        let err = tokio::time::timeout(bound, browser.eval("1 + 1")).await.expect("the call gives up by itself").unwrap_err();
+        assert_eq!(err.to_string(), "the browser did not answer Runtime.evaluate within 1s");
+        server.abort();
     }
 }

@@ -31,12 +31,15 @@ pub enum ResultsError {
     },
     #[error("{path}:{line}: {message}")]
     Corrupt { path: PathBuf, line: usize, message: String },
+    /// A run killed before its header line was whole: nothing in it says which run it was.
+    #[error("{path}: holds no run: {what} (a run killed as it started)")]
+    NoRun { path: PathBuf, what: String },
 }
 
 
 impl ResultsError {
     /// A file that cannot be read or is not a results file is bad input; failing to write is the system's fault.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, ResultsError::Read { .. } | ResultsError::Corrupt { .. })
+        matches!(self, ResultsError::Read { .. } | ResultsError::Corrupt { .. } | ResultsError::NoRun { .. })
     }
 }

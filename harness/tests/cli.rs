@@ -74,32 +74,63 @@ fn up_prints_endpoints_and_down_removes_the_stack() {
     assert!(text.contains("ready in") && text.contains("127.0.0.1:19092"), "{text}");
     let databases: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("db-")).collect();
     assert!(databases.len() == 2 && databases.iter().all(|l| l.contains(":***@")), "the generated password stays hidden: {text}");
-    assert!(!stack::testing::leftover_containers().is_empty(), "bench up leaves the stack running");
-    let out = bench().arg("down").output().expect("runs");
+    // `stack <id> (cli, variant default) ready in ...`
+    let id = text.lines().find_map(|l| l.strip_prefix("stack ")?.split(' ').next()).expect("the stack's id is printed").to_string();
+    let _removed = RemovedOnDrop(id.clone());
+    let running = stack::testing::containers_of(&id);
+    assert!(running.contains(&"kgb-kafka-1".to_string()), "bench up leaves the stack running: {running:?}\n{text}");
+    // Only this test's stack: plain `bench down` would take a developer's `bench up` stack with it.
+    let out = bench().args(["down", "--stack", &id]).output().expect("runs");
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("kgb-kafka-1"));
-    assert!(stack::testing::leftover_containers().is_empty());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(running.iter().all(|c| said.contains(c.as_str())), "{said}");
+    assert!(stack::testing::containers_of(&id).is_empty());
+}
+
+/// Removes a stack the test brought up even when an assertion fails first.
+struct RemovedOnDrop(String);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = bench().args(["down", "--stack", &self.0]).output();
+    }
 }
 
 #[test]
-fn down_all_removes_what_a_crashed_bench_left() {
+fn down_stack_removes_what_a_crashed_bench_left_and_nothing_else() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let developers = stack::testing::DevelopersContainer::start();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(async {
+    let id = runtime.block_on(async {
         let docker = stack::docker::connect().await.expect("a Docker engine");
         let text = "name = \"crash\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms256m -Xmx512m\"\n";
         let e = harness::experiment::ExperimentFile::parse(std::path::Path::new("crash.toml"), text).expect("parses");
         let options = stack::Options { owner: stack::Owner::Run, services: stack::Services::None, reports: None };
         let stack = stack::Stack::up(&docker, &e.experiment.stack, options, &|_| {}).await.expect("up");
+        let id = stack.id.clone();
         // A crash: the process dies without running Drop.
         std::mem::forget(stack);
+        id
     });
-    assert_eq!(stack::testing::leftover_containers().len(), 4);
-    let out = bench().arg("down").output().expect("runs");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to remove"), "plain down keeps other stacks");
-    let out = bench().args(["down", "--all"]).output().expect("runs");
-    assert!(out.status.success());
-    assert!(stack::testing::leftover_containers().is_empty());
+    let _removed = RemovedOnDrop(id.clone());
+    assert_eq!(stack::testing::containers_of(&id).len(), 4);
+    let out = bench().args(["down", "--stack", &id]).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stack::testing::containers_of(&id).is_empty());
+    assert!(developers.exists(), "a developer's own stack survives the test's cleanup");
+    drop(developers);
+    assert!(!stack::testing::leftover_containers().iter().any(|c| c.starts_with("kgb-developers-own-")));
+}
+
+#[test]
+fn down_refuses_a_stack_id_that_would_widen_the_filter() {
+    for bad in ["", "a=b", "x,kgb.bench"] {
+        let out = bench().args(["down", "--stack", bad]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is not a stack id"), "{bad:?}");
+    }
+    let out = bench().args(["down", "--all", "--stack", "x"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

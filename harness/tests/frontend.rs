@@ -37,7 +37,11 @@ async fn log_in_deposit_transfer_and_see_both_transactions() {
                 document.getElementById("login-form").requestSubmit();
                 const iban = await kgbWait("#iban");
                 await kgbWait("#transactions");
-                while (!iban.textContent) await new Promise(r => setTimeout(r, 20));
+                const until = performance.now() + 10000;
+                while (!iban.textContent) {
+                    if (performance.now() > until) throw new Error("logged in, but no IBAN shown after 10 s");
+                    await new Promise(r => setTimeout(r, 20));
+                }
                 return iban.textContent;
             })()"##,
         )

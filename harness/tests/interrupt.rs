@@ -1,5 +1,5 @@
 //! Ctrl-C and SIGTERM in each phase of a run (bring-up, load, audit, teardown), and SIGKILL followed by
-//! `bench down --all`: the results file gets its end line, nothing is left running, the exit code is 128 + signal.
+//! `bench down --stack`: the results file gets its end line, nothing is left running, the exit code is 128 + signal.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -162,7 +162,7 @@ fn ctrl_c_during_teardown_still_removes_everything() {
 }
 
 #[test]
-fn after_sigkill_down_all_removes_every_leftover() {
+fn after_sigkill_down_stack_removes_every_leftover_of_the_run() {
     let _serial = serial();
     let mut bench = start();
     bench.wait_for("loop 20");
@@ -171,8 +171,13 @@ fn after_sigkill_down_all_removes_every_leftover() {
     assert_eq!(code, None, "killed by a signal");
     assert!(run.end.is_none() && !run.rows.is_empty(), "a killed run leaves a readable, incomplete file");
     assert!(!stack::testing::leftover_containers().is_empty(), "SIGKILL leaves the stack running: {log}");
-    let down = Command::new(env!("CARGO_BIN_EXE_bench")).args(["down", "--all"]).output().expect("down runs");
+    // Names are unique, so the broker this run started says which stack is the test's; `--all` would take a
+    // developer's own stacks too.
+    let id = stack::testing::stack_of("kgb-kafka-1");
+    let developers = stack::testing::DevelopersContainer::start();
+    let down = Command::new(env!("CARGO_BIN_EXE_bench")).args(["down", "--stack", &id]).output().expect("down runs");
     assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
-    assert!(stack::testing::leftover_containers().is_empty());
+    assert!(stack::testing::containers_of(&id).is_empty());
+    assert!(developers.exists(), "a developer's own stack survives the test's cleanup");
 }
 

@@ -229,10 +229,9 @@ fn an_interrupted_run_adds_its_rows_but_not_its_generator_count() {
     assert_eq!(level0.data_points + level0.timeouts, 30, "rows of all three runs are pooled");
 }
 
-#[test]
-fn corrupt_and_truncated_results_files_are_named_and_skipped() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let good = harness::testing::synthetic::Synthetic {
+/// A finished run of 50 loops in `<dir>/e/v/`, as `bench run` writes it: header, 50 rows, end line.
+fn good_run(dir: &Path) -> PathBuf {
+    harness::testing::synthetic::Synthetic {
         experiment: "e",
         variant: "v",
         repeat: 1,
@@ -243,33 +242,63 @@ fn corrupt_and_truncated_results_files_are_named_and_skipped() {
         base_ms: 10.0,
         seed: 1,
     }
-    .write(dir.path())
-    .expect("good run");
-    let text = std::fs::read_to_string(&good).expect("read");
-    let folder = good.parent().expect("folder");
-    // Garbage in the middle of a run, and a header cut short by a full disk.
-    let mut lines: Vec<&str> = text.lines().collect();
-    lines[10] = "{\"kind\": \"row\", \"loop\": \"eleven\"}";
-    std::fs::write(folder.join("corrupt.jsonl"), lines.join("\n")).expect("write");
-    std::fs::write(folder.join("truncated.jsonl"), &text[..40]).expect("write");
+    .write(dir)
+    .expect("good run")
+}
 
-    let read = report::read_inputs(&[dir.path().to_path_buf()], Path::new("results")).expect("the good run is read");
-    assert_eq!(read.runs.len(), 1);
-    assert_eq!(read.skipped.len(), 2, "{:?}", read.skipped);
-    assert!(read.skipped.iter().any(|s| s.contains("corrupt.jsonl:11")), "{:?}", read.skipped);
-    assert!(read.skipped.iter().any(|s| s.contains("truncated.jsonl")), "{:?}", read.skipped);
-
+/// `bench report <dir> --out <dir>/r.html`: exit code, stdout, stderr.
+fn bench_report(dir: &Path) -> (Option<i32>, String, String) {
     let out = assert_cmd::Command::cargo_bin("bench")
         .expect("bench")
         .arg("report")
-        .arg(dir.path())
+        .arg(dir)
         .arg("--out")
-        .arg(dir.path().join("r.html"))
+        .arg(dir.join("r.html"))
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("warning: skipped") && err.contains("corrupt.jsonl:11"), "{err}");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_damaged_line_with_lines_after_it_fails_the_report_naming_file_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = good_run(dir.path());
+    let text = std::fs::read_to_string(&good).expect("read");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 52, "header, 50 rows, end");
+    // Line 11 cut short (what a killed run leaves, but not at the end), and line 11 of the wrong type.
+    let cases = [(&lines[10][..25], "cut short, yet line 12 follows"), ("{\"kind\": \"row\", \"loop\": \"eleven\"}", "invalid type")];
+    for (damage, why) in cases {
+        let mut damaged = lines.clone();
+        damaged[10] = damage;
+        std::fs::write(good.with_file_name("damaged.jsonl"), damaged.join("\n") + "\n").expect("write");
+        let (code, _, err) = bench_report(dir.path());
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("damaged.jsonl:11: ") && err.contains(why), "{err}");
+        assert!(!dir.path().join("r.html").exists() && !dir.path().join("r.json").exists(), "nothing half-written");
+    }
+}
+
+#[test]
+fn a_run_killed_mid_write_reads_as_incomplete_with_a_warning() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = good_run(dir.path());
+    let text = std::fs::read_to_string(&good).expect("read");
+    let lines: Vec<&str> = text.lines().collect();
+    // Killed while writing row 31: 30 whole rows, then part of a line, no end line.
+    let killed = format!("{}\n{}", lines[..31].join("\n"), &lines[31][..25]);
+    std::fs::write(good.with_file_name("killed.jsonl"), killed).expect("write");
+    // Killed while writing its header: no run at all.
+    std::fs::write(good.with_file_name("unborn.jsonl"), &text[..40]).expect("write");
+
+    let (code, out, err) = bench_report(dir.path());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("killed.jsonl:32: the last line is cut short") && err.contains("read as an incomplete run"), "{err}");
+    assert!(err.contains("warning: skipped") && err.contains("unborn.jsonl: holds no run: its header line is cut short"), "{err}");
+    assert!(out.contains("1 run(s) in the figures, 1 incomplete (left out)"), "{out}");
+    let read = report::read_inputs(&[dir.path().to_path_buf()], Path::new("results")).expect("read");
+    let killed = read.runs.iter().find(|r| r.path.ends_with("killed.jsonl")).expect("the killed run is listed");
+    assert_eq!((killed.rows.len(), killed.complete), (30, false));
     let page = std::fs::read_to_string(dir.path().join("r.html")).expect("page");
-    assert!(page.contains("Skipped results files (2)"));
+    assert!(page.contains("Skipped results files (1)"));
 }

@@ -47,9 +47,82 @@ pub async fn stack(stack_toml: &str) -> TestStack {
 /// # Panics
 /// When no engine answers: such a test cannot go on.
 pub fn leftover_containers() -> Vec<String> {
+    block_on(|docker| async move { crate::docker::container::list_labelled(&docker, crate::LABEL_BENCH).await.expect("the engine lists containers") })
+}
+
+/// The containers of one stack (its `kgb.stack` label), so a test checks what it started and nothing else.
+///
+/// # Panics
+/// When no engine answers: such a test cannot go on.
+pub fn containers_of(stack_id: &str) -> Vec<String> {
+    block_on(|docker| async move {
+        let label = format!("{}={stack_id}", crate::docker::container::LABEL_STACK);
+        crate::docker::container::list_labelled(&docker, &label).await.expect("the engine lists containers")
+    })
+}
+
+/// The stack a container belongs to (its `kgb.stack` label), for a test that finds its stack by a container's
+/// name (names are unique, so a test that saw its run start `kgb-kafka-1` knows that one is its own).
+///
+/// # Panics
+/// When no engine answers or the container is not bench's.
+pub fn stack_of(container: &str) -> String {
+    block_on(|docker| async move {
+        let info = docker.inspect_container(container, None).await.expect("the engine inspects the container");
+        let mut labels = info.config.and_then(|c| c.labels).unwrap_or_default();
+        labels.remove(crate::docker::container::LABEL_STACK).unwrap_or_else(|| panic!("{container} has no stack label"))
+    })
+}
+
+/// A container standing for a developer's own `bench up` stack (the labels `bench up` gives, a name no stack
+/// uses, an idle process binding no port), for tests that must show their cleanup leaves it alone. Removed on drop.
+pub struct DevelopersContainer {
+    pub name: String,
+}
+
+impl DevelopersContainer {
+    /// # Panics
+    /// When no engine answers or the base image (`bench images`) is missing.
+    pub fn start() -> DevelopersContainer {
+        let name = format!("kgb-developers-own-{}", std::process::id());
+        let spec = crate::docker::container::ContainerSpec {
+            name: name.clone(),
+            image: crate::images::catalog::BASE.to_string(),
+            env: Vec::new(),
+            args: vec!["sleep".into(), "600".into()],
+            labels: std::collections::HashMap::from([
+                (crate::docker::container::LABEL_STACK.to_string(), format!("developers-own-{}", std::process::id())),
+                (crate::docker::container::LABEL_OWNER.to_string(), "up".to_string()),
+            ]),
+            memory_mib: Some(16),
+            cpus: None,
+            read_only: Vec::new(),
+        };
+        block_on(|docker| async move { crate::docker::container::start(&docker, &spec).await.expect("the stand-in container starts") });
+        DevelopersContainer { name }
+    }
+
+    pub fn exists(&self) -> bool {
+        leftover_containers().contains(&self.name)
+    }
+}
+
+impl Drop for DevelopersContainer {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Runs while a test panics too: an error here must not abort the process.
+        let _ = std::thread::spawn(move || block_on(|docker| async move { crate::docker::container::remove(&docker, &name).await })).join();
+    }
+}
+
+/// Runs `work` with an engine client on a runtime of its own, so plain `#[test]`s can call it.
+fn block_on<F, T>(work: impl FnOnce(bollard::Docker) -> F) -> T
+where
+    F: std::future::Future<Output = T>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async {
         let docker = crate::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
-        crate::docker::container::list_labelled(&docker, crate::LABEL_BENCH).await.expect("the engine lists containers")
+        work(docker).await
     })
 }

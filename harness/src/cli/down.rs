@@ -1,20 +1,38 @@
-//! `bench down [--all]`.
+//! `bench down [--all | --stack ID]`.
 
 use std::process::ExitCode;
 
-use stack::docker::container::{remove_labelled, LABEL_OWNER};
+use stack::docker::container::{remove_labelled, LABEL_OWNER, LABEL_STACK};
 use stack::LABEL_BENCH;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Remove every container bench ever started, also those of runs that crashed.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "stack")]
     all: bool,
+    /// Remove only the containers of this stack (the id `bench up` prints, their `kgb.stack` label), whoever
+    /// started it.
+    #[arg(long, value_name = "ID", value_parser = stack_id)]
+    stack: Option<String>,
 }
 
-pub async fn run(Args { all }: Args) -> anyhow::Result<ExitCode> {
+/// A stack id as bench makes them (`20261126T170509-1a2b3c`): anything else could widen the label filter.
+fn stack_id(text: &str) -> Result<String, String> {
+    let fits = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if fits {
+        Ok(text.to_string())
+    } else {
+        Err(format!("{text:?} is not a stack id (letters, digits, '-', '_' and '.', as `bench up` prints it)"))
+    }
+}
+
+pub async fn run(Args { all, stack }: Args) -> anyhow::Result<ExitCode> {
     let docker = stack::docker::connect().await?;
-    let label = if all { LABEL_BENCH.to_string() } else { format!("{LABEL_OWNER}=up") };
+    let label = match (all, stack) {
+        (true, _) => LABEL_BENCH.to_string(),
+        (false, Some(id)) => format!("{LABEL_STACK}={id}"),
+        (false, None) => format!("{LABEL_OWNER}=up"),
+    };
     let removed = remove_labelled(&docker, &label).await?;
     if removed.is_empty() {
         println!("nothing to remove");

@@ -67,12 +67,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The runs, disturbed ones marked left out when asked, and the corrupt files skipped (each named on stderr).
+/// The runs, disturbed ones marked left out when asked; files cut short by a killed run named on stderr.
 fn read(inputs: &[PathBuf], results: &Path, exclude_disturbed: bool, what: &str) -> anyhow::Result<report::Inputs> {
     let mut found = report::read_inputs(inputs, results).with_context(|| format!("reading the {what}"))?;
     let label = if what == "baseline" { "baseline: " } else { "" };
     for s in &found.skipped {
         eprintln!("warning: {label}skipped {s}");
+    }
+    for c in &found.cut {
+        eprintln!("warning: {label}{c}: the last line is cut short (the run was killed while writing it): read as an incomplete run");
     }
     for run in found.runs.iter_mut().filter(|r| r.disturbed()) {
         run.excluded = exclude_disturbed;
@@ -81,7 +84,7 @@ fn read(inputs: &[PathBuf], results: &Path, exclude_disturbed: bool, what: &str)
 }
 
 fn write(args: &Args) -> anyhow::Result<(report::Report, PathBuf, PathBuf)> {
-    let report::Inputs { runs, skipped } = read(&args.inputs, &args.results, args.exclude_disturbed, "results")?;
+    let report::Inputs { runs, skipped, .. } = read(&args.inputs, &args.results, args.exclude_disturbed, "results")?;
     let title = report::title(&runs);
     let out = args.out.clone().unwrap_or_else(|| args.reports.join(format!("{}.html", title.replace(" + ", "+").replace(' ', "-"))));
     let mut report = report::build(&title, &runs, args.alpha);

@@ -34,7 +34,8 @@ impl BrowserProbe {
                 return true;
             }})()"##
         );
-        browser.eval(&login).await?;
+        // The login may wait 60 s for the list: more than a call is given by default.
+        browser.eval_within(&login, Duration::from_secs(75)).await?;
         Ok(BrowserProbe { browser, timeout })
     }
 
@@ -69,7 +70,9 @@ impl BrowserProbe {
             amount = euros(cents),
             ms = self.timeout.as_millis(),
         );
-        match tokio::time::timeout_at(start + self.timeout, self.browser.eval(&script)).await {
+        // The deadline here is the probe's own; the call's, a little later, only backs it up.
+        let eval = self.browser.eval_within(&script, self.timeout + Duration::from_secs(5));
+        match tokio::time::timeout_at(start + self.timeout, eval).await {
             Ok(Ok(_)) => Outcome::Arrived(Instant::now() - start),
             Ok(Err(e)) => Outcome::Timeout(Cause::Refused(Some(e.to_string()))),
             // The script may still be waiting in the page; the next loop's `newest` leaves its item out.

@@ -162,41 +162,41 @@ fn probe_kind(kind: crate::experiment::ProbeKind) -> &'static str {
     }
 }
 
-/// What [`read_inputs`] found: the runs, and the results files it skipped because they are corrupt.
+/// What [`read_inputs`] found: the runs, and what the reader noticed about files that were cut short.
 #[derive(Debug, Default)]
 pub struct Inputs {
     pub runs: Vec<RunRows>,
-    /// `path:line: what is wrong`, one per skipped file.
+    /// `path: what is wrong`, one per results file that holds no run (killed before its header was whole).
     pub skipped: Vec<String>,
+    /// `path:line`, one per run whose last line was cut short (it reads as incomplete).
+    pub cut: Vec<String>,
 }
 
 /// Reads every input named on the command line: experiment files (their results folder under `results`),
-/// results folders (searched recursively), results files, and 2019 mapping files. A results file that cannot be
-/// read or is corrupt is skipped and named in [`Inputs::skipped`]: one bad file must not hide a night of runs.
+/// results folders (searched recursively), results files, and 2019 mapping files. A results file cut short by a
+/// killed run is no error: its run is incomplete ([`Inputs::cut`]), or, cut before its header was whole, it holds
+/// no run and is skipped ([`Inputs::skipped`]). Any other damage is an error: a report that quietly left out
+/// a run, or part of one, would state figures the runs do not support.
 ///
 /// # Errors
-/// [`ReportError`] naming the path that is wrong (a missing path, an unknown kind of file, a bad 2019 file);
-/// no readable run at all is an error too, naming what was skipped.
+/// [`ReportError`] naming the path that is wrong (a missing path, an unknown kind of file, a corrupt results file
+/// with its line, a bad 2019 file); no readable run at all is an error too, naming what was skipped.
 pub fn read_inputs(paths: &[PathBuf], results: &Path) -> Result<Inputs, ReportError> {
     let mut found = Inputs::default();
-    let mut add = |(runs, skipped): (Vec<RunRows>, Vec<String>)| {
-        found.runs.extend(runs);
-        found.skipped.extend(skipped);
-    };
     for path in paths {
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
         if path.is_dir() {
-            add(read_runs(&crate::results::files(path)?));
+            read_runs(&crate::results::files(path)?, &mut found)?;
         } else if extension == "toml" {
             let file = ExperimentFile::load(path)?;
             let folder = results.join(&file.experiment.name);
             if folder.is_dir() {
-                add(read_runs(&crate::results::files(&folder)?));
+                read_runs(&crate::results::files(&folder)?, &mut found)?;
             }
         } else if extension == "jsonl" && path.is_file() {
-            add(read_runs(std::slice::from_ref(path)));
+            read_runs(std::slice::from_ref(path), &mut found)?;
         } else if extension == "edn" {
-            add((edn::read_mapping(path)?, Vec::new()));
+            found.runs.extend(edn::read_mapping(path)?);
         } else if !path.exists() {
             return Err(ReportError::Read { path: path.clone(), source: std::io::ErrorKind::NotFound.into() });
         } else {
@@ -213,24 +213,31 @@ pub fn read_inputs(paths: &[PathBuf], results: &Path) -> Result<Inputs, ReportEr
     Ok(found)
 }
 
-/// Reads results files on every core (parsing dominates: a 2019-sized run is tens of MB of JSON).
-fn read_runs(files: &[PathBuf]) -> (Vec<RunRows>, Vec<String>) {
+/// Reads results files on every core (parsing dominates: a 2019-sized run is tens of MB of JSON) into `found`.
+///
+/// # Errors
+/// The first file, in `files`' order, that cannot be read or is corrupt.
+fn read_runs(files: &[PathBuf], found: &mut Inputs) -> Result<(), ReportError> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = files.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
+    let reads: Vec<_> = std::thread::scope(|scope| {
         let workers: Vec<_> = files.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(|f| Run::read(f)).collect::<Vec<_>>())).collect();
-        let (mut inputs, mut skipped) = (Vec::with_capacity(files.len()), Vec::new());
-        for worker in workers {
-            // A reader thread only panics on a bug; surface it as such rather than hide it.
-            for read in worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
-                match read {
-                    Ok(run) => inputs.push(RunRows::from_run(run)),
-                    Err(e) => skipped.push(error_chain(&e)),
+        // A reader thread only panics on a bug; surface it as such rather than hide it.
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    for read in reads {
+        match read {
+            Ok(run) => {
+                if let Some(line) = run.cut_line {
+                    found.cut.push(format!("{}:{line}", run.path.display()));
                 }
+                found.runs.push(RunRows::from_run(run));
             }
+            Err(e @ crate::results::ResultsError::NoRun { .. }) => found.skipped.push(error_chain(&e)),
+            Err(e) => return Err(e.into()),
         }
-        (inputs, skipped)
-    })
+    }
+    Ok(())
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

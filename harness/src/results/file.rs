@@ -64,38 +64,45 @@ pub struct Run {
     pub steps: Vec<Step>,
     /// `None`: the run did not finish (killed or still going).
     pub end: Option<End>,
+    /// The number of the last line when it was cut short (the run killed while writing it) and so left out.
+    pub cut_line: Option<usize>,
 }
 
 impl Run {
-    /// Reads a results file; a missing header or a line that is not a results line is an error naming the line.
+    /// Reads a results file. Only its last line may be cut short: that is how a run killed mid-write ends, so the
+    /// run reads as incomplete ([`Run::cut_line`] says so). A cut or wrong line with more lines after it is
+    /// damage, and an error: reading on past it, or stopping there, would both misstate the run.
     ///
     /// # Errors
-    /// [`ResultsError`] naming the file and line.
+    /// [`ResultsError::Corrupt`] naming the file and line, [`ResultsError::NoRun`] for a file cut short (or left
+    /// empty) before its header was whole, [`ResultsError::Read`] when it cannot be read.
     pub fn read(path: &Path) -> Result<Run, ResultsError> {
         let file = File::open(path).map_err(|source| ResultsError::Read { path: path.into(), source })?;
         let corrupt = |line: usize, message: String| ResultsError::Corrupt { path: path.into(), line, message };
-        let (mut header, mut rows, mut steps, mut end) = (None, Vec::new(), Vec::new(), None);
-        for (i, text) in BufReader::new(file).lines().enumerate() {
+        let (mut header, mut rows, mut steps, mut end, mut cut_line) = (None, Vec::new(), Vec::new(), None, None);
+        let mut lines = BufReader::new(file).split(b'\n').enumerate();
+        while let Some((i, bytes)) = lines.next() {
             let number = i + 1;
-            let text = text.map_err(|source| ResultsError::Read { path: path.into(), source })?;
-            if text.trim().is_empty() {
+            let bytes = bytes.map_err(|source| ResultsError::Read { path: path.into(), source })?;
+            if bytes.trim_ascii().is_empty() {
                 continue;
             }
             if end.is_some() {
                 return Err(corrupt(number, "a line after the end line".into()));
             }
-            // Rows are nearly every line: read them straight into `Row` (10x faster than the tagged enum, which
-            // buffers each line), falling back to the enum for anything else or other key orders.
-            let parsed = if text.starts_with(ROW_PREFIX) {
-                serde_json::from_str::<Row>(&text).map(Line::Row)
-            } else {
-                serde_json::from_str::<Line>(&text)
-            };
-            let line: Line = match parsed {
+            let line = match parse(&bytes) {
                 Ok(line) => line,
-                // A run killed mid-write leaves a partial last line: the run is incomplete, not corrupt.
-                Err(e) if e.is_eof() => break,
-                Err(e) => return Err(corrupt(number, e.to_string())),
+                Err(Parse::Cut(what)) => {
+                    let later = lines.find_map(|(j, l)| l.map(|l| (!l.trim_ascii().is_empty()).then_some(j + 1)).transpose());
+                    if let Some(later) = later {
+                        let later = later.map_err(|source| ResultsError::Read { path: path.into(), source })?;
+                        let message = format!("{what}, yet line {later} follows: the file is damaged (a killed run can only cut its last line)");
+                        return Err(corrupt(number, message));
+                    }
+                    cut_line = Some(number);
+                    break;
+                }
+                Err(Parse::Wrong(message)) => return Err(corrupt(number, message)),
             };
             match (line, header.is_some()) {
                 (Line::Header(h), false) => header = Some(*h),
@@ -106,9 +113,31 @@ impl Run {
                 (Line::End(e), true) => end = Some(*e),
             }
         }
-        let header = header.ok_or_else(|| corrupt(1, "no header line (empty file)".into()))?;
-        Ok(Run { path: path.into(), header, rows, steps, end })
+        let Some(header) = header else {
+            let what = if cut_line.is_some() { "its header line is cut short" } else { "it is empty" };
+            return Err(ResultsError::NoRun { path: path.into(), what: what.into() });
+        };
+        Ok(Run { path: path.into(), header, rows, steps, end, cut_line })
     }
+}
+
+/// Why a line is not a results line: cut short (its text ends too early), or wrong (the message says how).
+enum Parse {
+    Cut(&'static str),
+    Wrong(String),
+}
+
+fn parse(bytes: &[u8]) -> Result<Line, Parse> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        // No `error_len`: the text ends inside a character, as a write cut short leaves it.
+        Err(e) if e.error_len().is_none() => return Err(Parse::Cut("the line ends inside a character")),
+        Err(e) => return Err(Parse::Wrong(format!("not UTF-8 text: {e}"))),
+    };
+    // Rows are nearly every line: read them straight into `Row` (10x faster than the tagged enum, which
+    // buffers each line), falling back to the enum for anything else or other key orders.
+    let parsed = if text.starts_with(ROW_PREFIX) { serde_json::from_str::<Row>(text).map(Line::Row) } else { serde_json::from_str::<Line>(text) };
+    parsed.map_err(|e| if e.is_eof() { Parse::Cut("the line is cut short") } else { Parse::Wrong(e.to_string()) })
 }
 
 /// The header and, when the run finished, the end line of a results file, without reading its rows
@@ -215,8 +244,17 @@ mod tests {
         std::fs::write(&path, format!("{head}\n{{\"kind\": \"row\", \"loop\": \"x\"}}\n")).unwrap();
         let err = Run::read(&path).unwrap_err().to_string();
         assert!(err.contains("run.jsonl:2"), "{err}");
+        // Cut inside a two-byte character (é is 0xC3 0xA9): still just a cut last line; a stray byte mid-file is not.
+        let mut bytes = format!("{head}\n{full}\n{{\"kind\":\"end\",\"x\":\"").into_bytes();
+        bytes.push(0xC3);
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(Run::read(&path).unwrap().cut_line, Some(3));
+        bytes.extend(format!("\"}}\n{full}\n").as_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Run::read(&path).unwrap_err().to_string();
+        assert!(err.contains("run.jsonl:3: not UTF-8"), "{err}");
         std::fs::write(&path, "").unwrap();
-        assert!(Run::read(&path).unwrap_err().to_string().contains("no header"));
+        assert!(Run::read(&path).unwrap_err().to_string().contains("holds no run: it is empty"));
     }
 
     #[test]
