@@ -79,7 +79,8 @@ impl App {
             .limit_recursive_depth(crate::schema::MAX_RECURSIVE_DEPTH)
             .finish();
         let shutdown = CancellationToken::new();
-        let state = AppState { schema: schema.clone(), shutdown: shutdown.clone() };
+        let max_subscriptions_per_socket = settings.max_subscriptions_per_socket as usize;
+        let state = AppState { schema: schema.clone(), shutdown: shutdown.clone(), max_subscriptions_per_socket };
         let skipped = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let stats = Stats { live, waiters: waiters.clone(), overhead, skipped: skipped.clone() };
         let router = router(schema, state, &settings.cors_origins.0, stats);

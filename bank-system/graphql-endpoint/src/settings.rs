@@ -28,6 +28,9 @@ pub struct Settings {
     /// bank's answer included, before the client is answered with a reason.
     #[arg(long, env = "COMMAND_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub command_timeout_ms: u64,
+    /// Subscriptions one websocket may have open at once; a further one is refused with a GraphQL error.
+    #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_subscriptions_per_socket: u32,
 }
 
 /// The producer properties that bound how long librdkafka keeps a message; `delivery.timeout.ms` is an alias.
@@ -87,6 +90,7 @@ mod tests {
         assert_eq!(s.service.http.address(), "127.0.0.1:8888".parse().unwrap());
         assert_eq!(s.instance_id, "1");
         assert_eq!(s.command_timeout(), Duration::from_secs(30));
+        assert_eq!(s.max_subscriptions_per_socket, 10_000);
         let frontend = [HeaderValue::from_static("http://localhost:8181"), HeaderValue::from_static("http://127.0.0.1:8181")];
         assert_eq!(s.cors_origins, Origins(frontend.to_vec()));
         assert_eq!(s.service.consumer_config("g").get("fetch.wait.max.ms"), Some("5"));
@@ -119,8 +123,10 @@ mod tests {
 
     #[test]
     fn timeouts_and_limits_must_be_positive() {
-        let err = Settings::from_vars(vars(&[("DATABASE_URL", "d"), ("COMMAND_TIMEOUT_MS", "0")])).unwrap_err().to_string();
-        assert!(err.contains("COMMAND_TIMEOUT_MS"), "{err}");
+        for name in ["COMMAND_TIMEOUT_MS", "MAX_SUBSCRIPTIONS_PER_SOCKET"] {
+            let err = Settings::from_vars(vars(&[("DATABASE_URL", "d"), (name, "0")])).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
     }
 
     #[test]

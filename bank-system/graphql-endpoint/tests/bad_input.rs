@@ -1,13 +1,13 @@
 //! Bad input against a real stack: poison records on every topic the endpoint consumes are skipped and counted
 //! while good records keep flowing, and random GraphQL queries and variables get GraphQL errors, never a crash,
-//! a 5xx or a hung socket. Bad conditions too: paused brokers and a broken database get answers with reasons, in
-//! time and without the endpoint's internals.
+//! a 5xx or a hung socket. Bad conditions too: paused brokers, a broken database and a socket with too many
+//! subscriptions get answers with reasons, in time and without the endpoint's internals.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{graphql_http, transfer, Endpoint, WsClient, GET_ACCOUNT, TRANSFER};
+use common::{graphql_http, transfer, Endpoint, WsClient, GET_ACCOUNT, STREAM, TRANSFER};
 use futures_util::{SinkExt, StreamExt};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
@@ -328,5 +328,45 @@ async fn database_failures_reach_clients_without_their_internals() {
     let login = client.one(GET_ACCOUNT, json!({"u": "no-table-user", "p": "pw"})).await["get_account"].clone();
     assert_eq!(login["reason"], STORE_FAILED, "{login}");
     assert_no_internals(&login.to_string());
+    endpoint.stop().await;
+}
+
+#[tokio::test]
+async fn a_socket_beyond_its_subscription_limit_refuses_with_the_reason_and_stays_usable() {
+    let stack = stack::testing::stack("").await;
+    let endpoint = Endpoint::start_with(&stack, &[("MAX_SUBSCRIPTIONS_PER_SOCKET", "3")]).await;
+    // A login with an empty name is answered at once, without Kafka: a subscription that completes by itself.
+    let quick = json!({"u": "", "p": "pw"});
+    let accepted = |payload: &Value| payload["data"]["get_account"]["reason"] == "username must not be empty";
+    let refused = |payload: &Value| {
+        let message = payload["errors"][0]["message"].as_str().unwrap_or_default();
+        payload["data"].is_null() && message.contains("at most 3 subscriptions may be open at once on one websocket")
+    };
+    for (path, legacy) in [("graphql", false), ("graphql-ws", true)] {
+        let mut client = WsClient::connect(&format!("{}/{path}", endpoint.ws), legacy).await;
+        let mut streams = Vec::new();
+        for _ in 0..3 {
+            streams.push(client.subscribe(STREAM, json!({})).await);
+        }
+        let fourth = client.subscribe(GET_ACCOUNT, quick.clone()).await;
+        let payload = client.next_payload(&fourth).await;
+        assert!(refused(&payload), "the fourth of 3 allowed: {payload}");
+
+        // The client ends one stream: a login is accepted in its place and completes by itself...
+        client.complete(&streams[0]).await;
+        client.until_complete(&streams[0]).await;
+        let login = client.subscribe(GET_ACCOUNT, quick.clone()).await;
+        let payload = client.next_payload(&login).await;
+        assert!(accepted(&payload), "{payload}");
+        client.until_complete(&login).await;
+        // ...which frees its slot again: another is accepted, and with three open the next is refused.
+        streams.push(client.subscribe(STREAM, json!({})).await);
+        let over = client.subscribe(GET_ACCOUNT, quick.clone()).await;
+        let payload = client.next_payload(&over).await;
+        assert!(refused(&payload), "{path}: a fourth after the freed slot was taken: {payload}");
+        client.complete(&streams[1]).await;
+        let payload = client.one(GET_ACCOUNT, quick.clone()).await;
+        assert_eq!(payload["get_account"]["reason"], "username must not be empty", "{path}: still usable");
+    }
     endpoint.stop().await;
 }
