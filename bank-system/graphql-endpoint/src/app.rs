@@ -47,7 +47,7 @@ impl App {
         let service = &settings.service;
         let store = Store::new(topology::db::connect(&service.database_url, 32, topology::sql::DB_GE_SCHEMA, "db-ge").await?);
         let registry = Arc::new(Registry::new(&service.kafka.schema_registry_url));
-        let producer: FutureProducer = service.producer_config().create()?;
+        let producer: FutureProducer = settings.producer_config().create()?;
         let group = format!("graphql-endpoint-{}", settings.instance_id);
         let consumer = |group: &str, topics: &[&str]| -> Result<StreamConsumer, AppError> {
             let consumer: StreamConsumer = service.consumer_config(group).create()?;
@@ -59,8 +59,14 @@ impl App {
         let waiters = Waiters::default();
         let (transactions, _) = broadcast::channel(4096);
         let overhead = crate::overhead::Overhead::new()?;
-        let commands =
-            Commands { store: store.clone(), waiters: waiters.clone(), producer, registry: registry.clone(), overhead: overhead.clone() };
+        let commands = Commands {
+            store: store.clone(),
+            waiters: waiters.clone(),
+            producer,
+            registry: registry.clone(),
+            overhead: overhead.clone(),
+            timeout: settings.command_timeout(),
+        };
         let live = LiveSubscriptions::default();
         let schema = BankSchema::build(Query, async_graphql::EmptyMutation, SubscriptionRoot)
             .data(live.clone())
@@ -73,7 +79,8 @@ impl App {
             .limit_recursive_depth(crate::schema::MAX_RECURSIVE_DEPTH)
             .finish();
         let shutdown = CancellationToken::new();
-        let state = AppState { schema: schema.clone(), shutdown: shutdown.clone() };
+        let max_subscriptions_per_socket = settings.max_subscriptions_per_socket as usize;
+        let state = AppState { schema: schema.clone(), shutdown: shutdown.clone(), max_subscriptions_per_socket };
         let skipped = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let stats = Stats { live, waiters: waiters.clone(), overhead, skipped: skipped.clone() };
         let router = router(schema, state, &settings.cors_origins.0, stats);

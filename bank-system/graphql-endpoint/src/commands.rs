@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use topology::records::Record;
 use topology::registry::Registry;
@@ -18,8 +19,9 @@ use crate::overhead::Overhead;
 use crate::store::Store;
 use crate::waiters::Waiters;
 
-/// How long a command may wait for its feedback before the subscription answers with a reason.
-pub const FEEDBACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// The start of every reason given when the bank's answer did not come: the command's fate is unknown (Kafka may
+/// still take it, the bank may still apply it), and the harness's audit recognises such answers by these words.
+pub const NO_ANSWER: &str = "no answer from the bank";
 
 /// Longer usernames and passwords are refused before hashing.
 pub const MAX_PASSWORD_BYTES: usize = 256;
@@ -32,6 +34,8 @@ pub struct Commands {
     pub registry: Arc<Registry>,
     /// The endpoint's own time per money transfer; Kafka and the handler are not in it.
     pub overhead: Overhead,
+    /// A command's whole wait, from its arrival to its answer (`COMMAND_TIMEOUT_MS`).
+    pub timeout: Duration,
 }
 
 /// The arguments of `money_transfer`.
@@ -72,39 +76,59 @@ fn account_reason(reason: impl Into<String>) -> AccountResult {
 }
 
 impl Commands {
-    /// Hands the command to the producer; returns when that happened, then waits for Kafka's ack.
+    /// Hands the command to the producer; returns when that happened, then waits for Kafka's ack. Failures
+    /// before the hand-over are certain (the command was not sent); after it, Kafka may still have it.
     async fn produce(&self, key: &str, record: &Record) -> Result<Instant, String> {
-        let payload = self.registry.encode(COMMANDS, record).await.map_err(|e| e.to_string())?;
-        let delivery = self
-            .producer
-            .send_result(FutureRecord::to(COMMANDS).key(key).payload(&payload))
-            .map_err(|(e, _)| e.to_string())?;
+        let payload = self.registry.encode(COMMANDS, record).await.map_err(|e| {
+            tracing::error!("encoding {}: {e}", record.name());
+            "internal error: the endpoint could not encode the command".to_string()
+        })?;
+        let delivery = self.producer.send_result(FutureRecord::to(COMMANDS).key(key).payload(&payload)).map_err(|(e, _)| {
+            tracing::error!("queueing {} for Kafka: {e}", record.name());
+            match e.rdkafka_error_code() {
+                Some(RDKafkaErrorCode::QueueFull) => "the endpoint is overloaded: its queue to Kafka is full".to_string(),
+                _ => "internal error: the endpoint could not queue the command for Kafka".to_string(),
+            }
+        })?;
         let handed_over = Instant::now();
         match delivery.await {
             Ok(Ok(_)) => Ok(handed_over),
-            Ok(Err((e, _))) => Err(e.to_string()),
-            Err(_) => Err("the producer stopped".into()),
+            Ok(Err((e, _))) => {
+                tracing::warn!("Kafka did not take {}: {e}", record.name());
+                Err(format!("{NO_ANSWER}: Kafka did not confirm that it took the command"))
+            }
+            Err(_) => Err(format!("{NO_ANSWER}: the endpoint is stopping")),
         }
     }
 
-    /// Sends `record` and waits for the feedback of `id`, registering first. With `received`, the endpoint's
-    /// own share of the time is recorded in [`Commands::overhead`].
-    async fn ask(&self, id: Uuid, key: &str, record: &Record, received: Option<Instant>) -> Result<Record, String> {
+    /// The reason given when `deadline` passed while `doing`.
+    fn too_late(&self, doing: &str) -> String {
+        format!("{NO_ANSWER} within {} s: {doing}", self.timeout.as_secs_f64())
+    }
+
+    /// Sends `record` and waits for the feedback of `id`, registering first; produce and answer share one
+    /// `deadline`, so whatever Kafka does, the client is answered by then. With `received`, the endpoint's own
+    /// share of the time is recorded in [`Commands::overhead`].
+    async fn ask(&self, id: Uuid, key: &str, record: &Record, deadline: Instant, received: Option<Instant>) -> Result<Record, String> {
+        let deadline = tokio::time::Instant::from_std(deadline);
         let mut waiter = self.waiters.register(id);
-        let handed_over = self.produce(key, record).await?;
-        match tokio::time::timeout(FEEDBACK_TIMEOUT, &mut waiter.answer).await {
+        let handed_over = tokio::time::timeout_at(deadline, self.produce(key, record))
+            .await
+            .map_err(|_| self.too_late("Kafka did not acknowledge the command (are the brokers reachable?)"))??;
+        match tokio::time::timeout_at(deadline, &mut waiter.answer).await {
             Ok(Ok((answer, answered_at))) => {
                 if let Some(received) = received {
                     self.overhead.record(handed_over - received, answered_at.elapsed());
                 }
                 Ok(answer)
             }
-            Ok(Err(_)) => Err("the endpoint is stopping".into()),
-            Err(_) => Err(format!("no answer from the bank within {} s", FEEDBACK_TIMEOUT.as_secs())),
+            Ok(Err(_)) => Err(format!("{NO_ANSWER}: the endpoint is stopping")),
+            Err(_) => Err(self.too_late("Kafka took the command, the bank's feedback did not come")),
         }
     }
 
     pub async fn get_account(&self, username: &str, password: &str) -> AccountResult {
+        let deadline = Instant::now() + self.timeout;
         if username.trim().is_empty() {
             return account_reason("username must not be empty");
         }
@@ -115,12 +139,14 @@ impl Commands {
             // Hashing is slow on purpose: a megabyte password would hold a hashing thread for every login.
             return account_reason(format!("username and password must be at most {MAX_PASSWORD_BYTES} bytes"));
         }
-        let id = match self.user_command_id(username, password).await {
-            Ok(id) => id,
-            Err(result) => return result,
+        let checked = tokio::time::timeout_at(deadline.into(), self.user_command_id(username, password)).await;
+        let id = match checked {
+            Ok(Ok(id)) => id,
+            Ok(Err(result)) => return result,
+            Err(_) => return account_reason(self.too_late("the endpoint could not check the password in time")),
         };
         let record = Record::ConfirmAccountCreation { id, username: username.to_string() };
-        match self.ask(id, username, &record, None).await {
+        match self.ask(id, username, &record, deadline, None).await {
             Ok(Record::AccountCreationConfirmed { iban, token, .. }) => {
                 AccountResult { iban: Some(iban), token: Some(token), reason: None }
             }
@@ -132,11 +158,14 @@ impl Commands {
 
     /// The command id of this user: the stored one when the password is right, a new one for a new user.
     async fn user_command_id(&self, username: &str, password: &str) -> Result<Uuid, AccountResult> {
-        let store_error = |e: crate::store::StoreError| account_reason(e.to_string());
+        let store_error = |e: crate::store::StoreError| account_reason(e.for_client());
         if let Some(user) = self.store.user(username).await.map_err(store_error)? {
             return if verify(password, &user.password_hash).await { Ok(user.uuid) } else { Err(account_reason("incorrect password")) };
         }
-        let hash = hash(password).await.map_err(account_reason)?;
+        let hash = hash(password).await.map_err(|e| {
+            tracing::error!("hashing a password: {e}");
+            account_reason("internal error: the endpoint could not hash the password")
+        })?;
         let id = Uuid::new_v4();
         if self.store.insert_user(username, &hash, id).await.map_err(store_error)? {
             return Ok(id);
@@ -164,7 +193,7 @@ impl Commands {
             to: r.to.clone(),
             description: r.descr.clone(),
         };
-        match self.ask(id, &r.username, &record, Some(received)).await {
+        match self.ask(id, &r.username, &record, received + self.timeout, Some(received)).await {
             Ok(answer) => transfer_result(&r.uuid, &answer),
             Err(e) => MoneyTransferResult { uuid: Some(r.uuid), success: Some(false), reason: Some(e) },
         }

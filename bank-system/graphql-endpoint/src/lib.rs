@@ -9,6 +9,7 @@
 //! - [`app`]: the connections, consumers and router of one endpoint process, made from its [`settings`].
 //! - [`ws`]: both websocket subprotocols, legacy clients without `connection_init` included.
 //! - [`state`]: what every request shares (the schema, the shutdown token).
+//! - [`sockets`]: how many subscriptions one websocket may have open at once (its own executor of the schema).
 //! - [`schema`]: queries and subscriptions with the 2019 names; filters of `stream_transactions`.
 //! - [`commands`]: `get_account` and `money_transfer`: input checks, passwords, produce and wait.
 //! - [`answers`]: what those two subscriptions answer, and the answer to a transfer's feedback.
@@ -25,6 +26,7 @@ pub mod events;
 pub mod overhead;
 pub mod schema;
 pub mod settings;
+pub mod sockets;
 pub mod state;
 pub mod store;
 pub mod waiters;

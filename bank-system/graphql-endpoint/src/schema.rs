@@ -8,7 +8,7 @@ use topology::money::euros;
 
 use crate::answers::{AccountResult, MoneyTransferResult};
 use crate::commands::{Commands, TransferRequest};
-use crate::store::{Store, StoredTransaction};
+use crate::store::{Store, StoreError, StoredTransaction};
 
 pub type BankSchema = Schema<Query, async_graphql::EmptyMutation, SubscriptionRoot>;
 
@@ -61,10 +61,15 @@ const MAX_ITEMS: i32 = 1000;
 
 pub struct Query;
 
+/// A store result for a client: a failure becomes [`crate::store::STORE_FAILED`], its detail logged.
+fn stored<T>(result: std::result::Result<T, StoreError>) -> Result<T> {
+    result.map_err(|e| e.for_client().into())
+}
+
 #[Object(rename_fields = "snake_case", rename_args = "snake_case")]
 impl Query {
     async fn transaction_by_id(&self, ctx: &Context<'_>, id: i32) -> Result<Option<Transaction>> {
-        Ok(ctx.data::<Store>()?.transaction_by_id(id).await?.as_ref().map(Transaction::from))
+        Ok(stored(ctx.data::<Store>()?.transaction_by_id(id).await)?.as_ref().map(Transaction::from))
     }
 
     /// Newest first, at most `max_items` (0 to 1000).
@@ -72,13 +77,13 @@ impl Query {
         if !(0..=MAX_ITEMS).contains(&max_items) {
             return Err(format!("max_items must be between 0 and {MAX_ITEMS}, got {max_items}").into());
         }
-        let rows = ctx.data::<Store>()?.transactions_by_iban(&iban, max_items.into()).await?;
+        let rows = stored(ctx.data::<Store>()?.transactions_by_iban(&iban, max_items.into()).await)?;
         Ok(Some(rows.iter().map(|t| Some(t.into())).collect()))
     }
 
     /// The newest transaction of every IBAN.
     async fn all_last_transactions(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Transaction>>>> {
-        let rows = ctx.data::<Store>()?.all_last_transactions().await?;
+        let rows = stored(ctx.data::<Store>()?.all_last_transactions().await)?;
         Ok(Some(rows.iter().map(|t| Some(t.into())).collect()))
     }
 }

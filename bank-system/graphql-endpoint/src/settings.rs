@@ -1,8 +1,11 @@
 //! The endpoint's settings, read by clap from arguments or, in its container, from the environment (see
 //! [`topology::env`]); the librdkafka properties come from the environment alone.
 
+use std::time::Duration;
+
 use axum::http::HeaderValue;
 use clap::Parser;
+use rdkafka::ClientConfig;
 use topology::settings::{self, KafkaProperties, ServiceSettings};
 pub use topology::settings::WithKafkaProperties;
 
@@ -21,6 +24,36 @@ pub struct Settings {
     /// The origins browsers may call from, comma-separated.
     #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:8181,http://127.0.0.1:8181", value_parser = origins)]
     pub cors_origins: Origins,
+    /// Milliseconds a command (`get_account`, `money_transfer`) may take in all, Kafka's acknowledgement and the
+    /// bank's answer included, before the client is answered with a reason.
+    #[arg(long, env = "COMMAND_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub command_timeout_ms: u64,
+    /// Subscriptions one websocket may have open at once; a further one is refused with a GraphQL error.
+    #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_subscriptions_per_socket: u32,
+}
+
+/// The producer properties that bound how long librdkafka keeps a message; `delivery.timeout.ms` is an alias.
+const MESSAGE_TIMEOUTS: [&str; 2] = ["message.timeout.ms", "delivery.timeout.ms"];
+
+impl Settings {
+    pub fn command_timeout(&self) -> Duration {
+        Duration::from_millis(self.command_timeout_ms)
+    }
+
+    /// The experiment's producer properties with the message timeout held within the command timeout: by
+    /// default librdkafka keeps an undeliverable message queued for 5 minutes, long after its client was
+    /// answered. A shorter timeout an experiment sets is kept.
+    pub fn producer_config(&self) -> ClientConfig {
+        let mut config = self.service.producer_config();
+        let set = MESSAGE_TIMEOUTS.iter().filter_map(|k| config.get(k).and_then(|v| v.trim().parse::<u64>().ok()));
+        let timeout = set.chain([self.command_timeout_ms]).min().unwrap_or(self.command_timeout_ms);
+        for key in MESSAGE_TIMEOUTS {
+            config.remove(key);
+        }
+        config.set("message.timeout.ms", timeout.to_string());
+        config
+    }
 }
 
 /// The origins of `CORS_ORIGINS`.
@@ -56,6 +89,8 @@ mod tests {
         assert_eq!(s.service.database_url, "postgres://db-ge");
         assert_eq!(s.service.http.address(), "127.0.0.1:8888".parse().unwrap());
         assert_eq!(s.instance_id, "1");
+        assert_eq!(s.command_timeout(), Duration::from_secs(30));
+        assert_eq!(s.max_subscriptions_per_socket, 10_000);
         let frontend = [HeaderValue::from_static("http://localhost:8181"), HeaderValue::from_static("http://127.0.0.1:8181")];
         assert_eq!(s.cors_origins, Origins(frontend.to_vec()));
         assert_eq!(s.service.consumer_config("g").get("fetch.wait.max.ms"), Some("5"));
@@ -67,6 +102,31 @@ mod tests {
         assert_eq!(s.cors_origins, Origins(vec![HeaderValue::from_static("http://a:1"), HeaderValue::from_static("http://b")]));
         let bad = Settings::from_vars(vars(&[("DATABASE_URL", "d"), ("CORS_ORIGINS", "http://a,\u{7f}")])).unwrap_err().to_string();
         assert!(bad.contains("CORS_ORIGINS") && bad.contains("is not an origin"), "{bad}");
+    }
+
+    #[test]
+    fn the_message_timeout_is_held_within_the_command_timeout() {
+        let timeout = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("DATABASE_URL", "d")];
+            all.extend_from_slice(pairs);
+            let s = Settings::from_vars(vars(&all)).unwrap();
+            let config = s.producer_config();
+            assert_eq!(config.get("delivery.timeout.ms"), None, "one name for the timeout, so none is overridden unseen");
+            config.get("message.timeout.ms").map(str::to_string)
+        };
+        assert_eq!(timeout(&[]).as_deref(), Some("30000"), "librdkafka's own default is 300000");
+        assert_eq!(timeout(&[("COMMAND_TIMEOUT_MS", "3000")]).as_deref(), Some("3000"));
+        assert_eq!(timeout(&[("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS", "600000")]).as_deref(), Some("30000"));
+        assert_eq!(timeout(&[("KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS", "600000")]).as_deref(), Some("30000"));
+        assert_eq!(timeout(&[("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS", "2000")]).as_deref(), Some("2000"), "a shorter one is kept");
+    }
+
+    #[test]
+    fn timeouts_and_limits_must_be_positive() {
+        for name in ["COMMAND_TIMEOUT_MS", "MAX_SUBSCRIPTIONS_PER_SOCKET"] {
+            let err = Settings::from_vars(vars(&[("DATABASE_URL", "d"), (name, "0")])).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
     }
 
     #[test]

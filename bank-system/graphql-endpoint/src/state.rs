@@ -9,4 +9,6 @@ use crate::schema::BankSchema;
 pub struct AppState {
     pub schema: BankSchema,
     pub shutdown: CancellationToken,
+    /// Subscriptions one websocket may have open at once.
+    pub max_subscriptions_per_socket: usize,
 }

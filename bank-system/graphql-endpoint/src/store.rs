@@ -14,6 +14,18 @@ pub struct StoreError {
     pub message: String,
 }
 
+/// What a client is told when db-ge fails, always in these words: SQL, driver and connection text are the
+/// endpoint's log's, not the client's.
+pub const STORE_FAILED: &str = "internal error: the bank could not use its store";
+
+impl StoreError {
+    /// Logs the detail and returns what a client may see ([`STORE_FAILED`]).
+    pub fn for_client(&self) -> &'static str {
+        tracing::error!("{self}");
+        STORE_FAILED
+    }
+}
+
 fn fail(action: &'static str) -> impl Fn(String) -> StoreError {
     move |message| StoreError { action, message }
 }

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{future, stream, FutureExt, SinkExt, Stream, StreamExt};
 
+use crate::sockets::{Limited, SocketSlots};
 use crate::state::AppState;
 
 const CONNECTION_INIT: &[u8] = br#"{"type":"connection_init","payload":{}}"#;
@@ -73,7 +74,8 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
         WebSocketProtocols::GraphQLWS => Box::pin(input),
     };
     let shutdown = state.shutdown.clone();
-    let output = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
+    let executor = Limited { schema: state.schema.clone(), slots: SocketSlots::new(state.max_subscriptions_per_socket) };
+    let output = async_graphql::http::WebSocket::new(executor, input, protocol)
         .map(|m| match m {
             WsMessage::Text(text) => Message::Text(text.into()),
             WsMessage::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),

@@ -1,12 +1,13 @@
 //! Bad input against a real stack: poison records on every topic the endpoint consumes are skipped and counted
 //! while good records keep flowing, and random GraphQL queries and variables get GraphQL errors, never a crash,
-//! a 5xx or a hung socket.
+//! a 5xx or a hung socket. Bad conditions too: paused brokers, a broken database and a socket with too many
+//! subscriptions get answers with reasons, in time and without the endpoint's internals.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{graphql_http, transfer, Endpoint, WsClient, GET_ACCOUNT};
+use common::{graphql_http, transfer, Endpoint, WsClient, GET_ACCOUNT, STREAM, TRANSFER};
 use futures_util::{SinkExt, StreamExt};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
@@ -225,5 +226,147 @@ async fn documents_and_passwords_beyond_their_limits_get_reasons() {
     let long = "p".repeat(1 << 20);
     let refused = client.one(GET_ACCOUNT, json!({"u": "long-password-user", "p": long})).await["get_account"].clone();
     assert!(refused["reason"].as_str().is_some_and(|r| r.contains("at most 256 bytes")), "{refused}");
+    endpoint.stop().await;
+}
+
+/// Logs `user` in, trying again while the bank is warming up (the handler's consumer group may still be joining):
+/// a login is idempotent. Returns the account's IBAN and token.
+async fn account(client: &mut WsClient, user: &str) -> (String, String) {
+    let mut last = Value::Null;
+    for _ in 0..10 {
+        last = client.one(GET_ACCOUNT, json!({"u": user, "p": "pw"})).await["get_account"].clone();
+        if let (Some(iban), Some(token)) = (last["iban"].as_str(), last["token"].as_str()) {
+            return (iban.to_string(), token.to_string());
+        }
+    }
+    panic!("no account for {user}: {last}");
+}
+
+#[tokio::test]
+async fn with_the_brokers_paused_commands_are_answered_within_their_deadline() {
+    let stack = stack::testing::stack("").await;
+    let endpoint = Endpoint::start_with(&stack, &[("COMMAND_TIMEOUT_MS", "5000")]).await;
+    let mut client = WsClient::connect(&format!("{}/graphql", endpoint.ws), false).await;
+    let (iban, token) = account(&mut client, "paused-user").await;
+
+    let docker = stack::docker::connect().await.expect("engine");
+    let brokers: Vec<String> =
+        stack.plan.infrastructure.iter().filter(|p| p.role == stack::Role::Kafka).map(|p| p.spec.name.clone()).collect();
+    for broker in &brokers {
+        docker.pause_container(broker).await.expect("pause a broker");
+    }
+    let start = tokio::time::Instant::now();
+    let vars = json!({"id": Uuid::new_v4().to_string(), "u": "paused-user", "t": token, "a": 100, "f": "cash", "to": iban, "d": "paused"});
+    let transfer_id = client.subscribe(TRANSFER, vars).await;
+    let login_id = client.subscribe(GET_ACCOUNT, json!({"u": "paused-user", "p": "pw"})).await;
+    // Without one deadline the producer waits librdkafka's 5 minutes before the answer's own timer starts.
+    let answers = tokio::time::timeout(Duration::from_secs(15), async {
+        let transfer = client.next_data(&transfer_id).await["money_transfer"].clone();
+        let login = client.next_data(&login_id).await["get_account"].clone();
+        (transfer, login, start.elapsed())
+    })
+    .await;
+    for broker in &brokers {
+        docker.unpause_container(broker).await.expect("unpause a broker");
+    }
+    let (refused, login, elapsed) = answers.expect("both commands answered within 15 s with the brokers paused");
+    assert!(elapsed < Duration::from_millis(6500), "answered after {elapsed:?}, the deadline is 5 s");
+    assert_eq!(refused["success"], false, "{refused}");
+    let reason = refused["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("no answer from the bank within 5 s: Kafka did not acknowledge the command"), "{refused}");
+    // The login may run out of time checking the password (argon2 in a debug build) or at Kafka: the same deadline.
+    let reason = login["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("no answer from the bank within 5 s: "), "{login}");
+    // The brokers back, the endpoint serves again.
+    let again = transfer(&mut client, &Uuid::new_v4().to_string(), "paused-user", "cash", 100, ("cash", &iban), "after").await;
+    assert_eq!(again["success"], true, "{again}");
+    endpoint.stop().await;
+}
+
+/// What the endpoint tells a client about any database failure (the wording is the README's).
+const STORE_FAILED: &str = "internal error: the bank could not use its store";
+
+fn assert_no_internals(message: &str) {
+    for internal in ["relation", "db error", "connection refused", "ERROR", "SELECT", "db-ge", "cac"] {
+        assert!(!message.contains(internal), "the client saw {internal:?} in {message:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_store_at_a_closed_port_answers_queries_without_its_internals() {
+    // Port 1 on loopback: nothing listens, the driver gets "connection refused".
+    let config: tokio_postgres::Config = "postgres://bank:secret@127.0.0.1:1/db_ge".parse().expect("url");
+    let manager = deadpool_postgres::Manager::new(config, tokio_postgres::NoTls);
+    let pool = deadpool_postgres::Pool::builder(manager).max_size(1).build().expect("pool");
+    let schema = graphql_endpoint::schema::BankSchema::build(graphql_endpoint::schema::Query, async_graphql::EmptyMutation, graphql_endpoint::schema::SubscriptionRoot)
+        .data(graphql_endpoint::store::Store::new(pool))
+        .finish();
+    for query in ["{ all_last_transactions { id } }", "{ transaction_by_id(id: 1) { id } }", "{ transactions_by_iban(iban: \"NL01\", max_items: 1) { id } }"] {
+        let response = tokio::time::timeout(Duration::from_secs(10), schema.execute(query)).await.expect("answered in time");
+        assert_eq!(response.errors.len(), 1, "{query}: {:?}", response.errors);
+        assert_eq!(response.errors[0].message, STORE_FAILED, "{query}");
+        assert_no_internals(&response.errors[0].message);
+    }
+}
+
+#[tokio::test]
+async fn database_failures_reach_clients_without_their_internals() {
+    let stack = stack::testing::stack("").await;
+    let endpoint = Endpoint::start(&stack).await;
+    let (db, connection) = tokio_postgres::connect(&stack.plan.endpoints.db_ge, tokio_postgres::NoTls).await.expect("db-ge");
+    tokio::spawn(connection);
+    db.batch_execute("DROP TABLE transaction; DROP TABLE cac").await.expect("tables dropped");
+
+    let queries = ["{ all_last_transactions { id } }", "{ transaction_by_id(id: 1) { id } }", "{ transactions_by_iban(iban: \"NL01\", max_items: 1) { id } }"];
+    for query in queries {
+        let answer = graphql_http(&endpoint.base, query, json!({})).await;
+        let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+        assert_eq!(message, STORE_FAILED, "{query}: {answer}");
+        assert_no_internals(&answer.to_string());
+    }
+    let mut client = WsClient::connect(&format!("{}/graphql", endpoint.ws), false).await;
+    let login = client.one(GET_ACCOUNT, json!({"u": "no-table-user", "p": "pw"})).await["get_account"].clone();
+    assert_eq!(login["reason"], STORE_FAILED, "{login}");
+    assert_no_internals(&login.to_string());
+    endpoint.stop().await;
+}
+
+#[tokio::test]
+async fn a_socket_beyond_its_subscription_limit_refuses_with_the_reason_and_stays_usable() {
+    let stack = stack::testing::stack("").await;
+    let endpoint = Endpoint::start_with(&stack, &[("MAX_SUBSCRIPTIONS_PER_SOCKET", "3")]).await;
+    // A login with an empty name is answered at once, without Kafka: a subscription that completes by itself.
+    let quick = json!({"u": "", "p": "pw"});
+    let accepted = |payload: &Value| payload["data"]["get_account"]["reason"] == "username must not be empty";
+    let refused = |payload: &Value| {
+        let message = payload["errors"][0]["message"].as_str().unwrap_or_default();
+        payload["data"].is_null() && message.contains("at most 3 subscriptions may be open at once on one websocket")
+    };
+    for (path, legacy) in [("graphql", false), ("graphql-ws", true)] {
+        let mut client = WsClient::connect(&format!("{}/{path}", endpoint.ws), legacy).await;
+        let mut streams = Vec::new();
+        for _ in 0..3 {
+            streams.push(client.subscribe(STREAM, json!({})).await);
+        }
+        let fourth = client.subscribe(GET_ACCOUNT, quick.clone()).await;
+        let payload = client.next_payload(&fourth).await;
+        assert!(refused(&payload), "the fourth of 3 allowed: {payload}");
+
+        // The client ends one stream: a login is accepted in its place and completes by itself...
+        client.complete(&streams[0]).await;
+        client.until_complete(&streams[0]).await;
+        let login = client.subscribe(GET_ACCOUNT, quick.clone()).await;
+        let payload = client.next_payload(&login).await;
+        assert!(accepted(&payload), "{payload}");
+        client.until_complete(&login).await;
+        // ...which frees its slot again: another is accepted, and with three open the next is refused.
+        streams.push(client.subscribe(STREAM, json!({})).await);
+        let over = client.subscribe(GET_ACCOUNT, quick.clone()).await;
+        let payload = client.next_payload(&over).await;
+        assert!(refused(&payload), "{path}: a fourth after the freed slot was taken: {payload}");
+        client.complete(&streams[1]).await;
+        let payload = client.one(GET_ACCOUNT, quick.clone()).await;
+        assert_eq!(payload["get_account"]["reason"], "username must not be empty", "{path}: still usable");
+    }
     endpoint.stop().await;
 }

@@ -68,19 +68,42 @@ impl WsClient {
 
     /// The next data payload of subscription `id`.
     pub async fn next_data(&mut self, id: &str) -> Value {
+        self.next_payload(id).await["data"].clone()
+    }
+
+    /// The next payload of subscription `id`, data and errors.
+    pub async fn next_payload(&mut self, id: &str) -> Value {
         if let Some(i) = self.buffered.iter().position(|v| v["id"] == id) {
-            return self.buffered.remove(i)["payload"]["data"].clone();
+            return self.buffered.remove(i)["payload"].clone();
         }
         loop {
             let v = Self::read(&mut self.socket).await;
             assert!(v["type"] != "error", "subscription error: {v}");
             if v["type"] == "next" || v["type"] == "data" {
                 if v["id"] == id {
-                    return v["payload"]["data"].clone();
+                    return v["payload"].clone();
                 }
                 self.buffered.push(v);
             }
         }
+    }
+
+    /// Reads until the server says subscription `id` is complete (data of others is kept for later).
+    pub async fn until_complete(&mut self, id: &str) {
+        loop {
+            let v = Self::read(&mut self.socket).await;
+            match v["type"].as_str() {
+                Some("complete") if v["id"] == id => return,
+                Some("next" | "data") => self.buffered.push(v),
+                _ => {}
+            }
+        }
+    }
+
+    /// Ends subscription `id` from the client's side (`complete`, or `stop` in the legacy protocol).
+    pub async fn complete(&mut self, id: &str) {
+        let kind = if self.legacy { "stop" } else { "complete" };
+        self.socket.send(Message::text(json!({"id": id, "type": kind}).to_string())).await.expect("send");
     }
 
     /// Waits until the server closes the connection (a close frame or the end of the stream).
@@ -130,12 +153,21 @@ pub struct Endpoint {
     pub base: String,
     pub ws: String,
     pub shutdown: CancellationToken,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    events: tokio::task::JoinHandle<()>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    events: Option<tokio::task::JoinHandle<()>>,
+    /// The endpoint runs on a runtime of its own: a test that fails leaves it to shut down in the background.
+    /// On the test's runtime its Kafka consumers would be dropped on the test's thread after the stack is gone,
+    /// and closing a consumer without brokers waits forever: the failing test would hang instead of failing.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Endpoint {
     pub async fn start(stack: &TestStack) -> Endpoint {
+        Self::start_with(stack, &[]).await
+    }
+
+    /// Like [`Endpoint::start`], with more settings (`("COMMAND_TIMEOUT_MS", "3000")`).
+    pub async fn start_with(stack: &TestStack, settings: &[(&str, &str)]) -> Endpoint {
         let docker = stack::docker::connect().await.expect("engine");
         let handler = stack.plan.services.iter().find(|p| p.spec.name == "kgb-command-handler").expect("planned").clone();
         container::start(&docker, &handler.spec).await.expect("handler container (scripts/setup builds its image)");
@@ -146,20 +178,39 @@ impl Endpoint {
             ("SCHEMA_REGISTRY_URL".to_string(), e.registry.clone()),
             ("DATABASE_URL".to_string(), e.db_ge.clone()),
         ];
-        let app = App::connect(&Settings::from_vars(vars).expect("settings")).await.expect("endpoint connects");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let shutdown = app.shutdown.clone();
-        let events = tokio::spawn(graphql_endpoint::events::run_all(app.events, shutdown.clone()));
-        let stopped = shutdown.clone().cancelled_owned();
-        let server = tokio::spawn(async move { axum::serve(listener, app.router).with_graceful_shutdown(stopped).await });
-        Endpoint { ws: base.replace("http://", "ws://"), base, shutdown, server, events }
+        let vars: Vec<(String, String)> = vars.into_iter().chain(settings.iter().map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+        let started = runtime.spawn(async move {
+            let app = App::connect(&Settings::from_vars(vars).expect("settings")).await.expect("endpoint connects");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
+            let base = format!("http://{}", listener.local_addr().expect("addr"));
+            let shutdown = app.shutdown.clone();
+            let events = tokio::spawn(graphql_endpoint::events::run_all(app.events, shutdown.clone()));
+            let stopped = shutdown.clone().cancelled_owned();
+            let server = tokio::spawn(async move { axum::serve(listener, app.router).with_graceful_shutdown(stopped).await });
+            (base, shutdown, server, events)
+        });
+        let (base, shutdown, server, events) = started.await.expect("the endpoint starts");
+        Endpoint { ws: base.replace("http://", "ws://"), base, shutdown, server: Some(server), events: Some(events), runtime: Some(runtime) }
     }
 
     /// Graceful shutdown: open subscriptions complete, sockets close, the consumer stops.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.shutdown.cancel();
-        self.server.await.expect("server task").expect("server stops cleanly");
-        self.events.await.expect("consumer stops");
+        let (server, events) = (self.server.take().expect("running"), self.events.take().expect("running"));
+        let stopped = tokio::time::timeout(Duration::from_secs(60), async {
+            server.await.expect("server task").expect("server stops cleanly");
+            events.await.expect("consumer stops");
+        });
+        stopped.await.expect("the endpoint stops within 60 s");
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
