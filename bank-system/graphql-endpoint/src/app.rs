@@ -45,7 +45,8 @@ pub struct App {
 impl App {
     pub async fn connect(settings: &Settings) -> Result<App, AppError> {
         let service = &settings.service;
-        let store = Store::new(topology::db::connect(&service.database_url, 32, topology::sql::DB_GE_SCHEMA, "db-ge").await?);
+        let pool = topology::db::connect(&service.database_url, 32, topology::sql::DB_GE_SCHEMA, "db-ge").await?;
+        let store = Store::new(pool).with_timeout(settings.store_timeout());
         let registry = Arc::new(Registry::new(&service.kafka.schema_registry_url));
         let producer: FutureProducer = settings.producer_config().create()?;
         let group = format!("graphql-endpoint-{}", settings.instance_id);

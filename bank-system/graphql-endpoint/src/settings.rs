@@ -28,6 +28,10 @@ pub struct Settings {
     /// bank's answer included, before the client is answered with a reason.
     #[arg(long, env = "COMMAND_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub command_timeout_ms: u64,
+    /// Milliseconds one use of db-ge (waiting for a connection and its statements) may take before the query,
+    /// login or stored event fails with a reason (stored events are retried).
+    #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub store_timeout_ms: u64,
     /// Subscriptions one websocket may have open at once; a further one is refused with a GraphQL error.
     #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_subscriptions_per_socket: u32,
@@ -39,6 +43,10 @@ const MESSAGE_TIMEOUTS: [&str; 2] = ["message.timeout.ms", "delivery.timeout.ms"
 impl Settings {
     pub fn command_timeout(&self) -> Duration {
         Duration::from_millis(self.command_timeout_ms)
+    }
+
+    pub fn store_timeout(&self) -> Duration {
+        Duration::from_millis(self.store_timeout_ms)
     }
 
     /// The experiment's producer properties with the message timeout held within the command timeout: by
@@ -90,6 +98,7 @@ mod tests {
         assert_eq!(s.service.http.address(), "127.0.0.1:8888".parse().unwrap());
         assert_eq!(s.instance_id, "1");
         assert_eq!(s.command_timeout(), Duration::from_secs(30));
+        assert_eq!(s.store_timeout(), Duration::from_secs(10));
         assert_eq!(s.max_subscriptions_per_socket, 10_000);
         let frontend = [HeaderValue::from_static("http://localhost:8181"), HeaderValue::from_static("http://127.0.0.1:8181")];
         assert_eq!(s.cors_origins, Origins(frontend.to_vec()));
@@ -123,7 +132,7 @@ mod tests {
 
     #[test]
     fn timeouts_and_limits_must_be_positive() {
-        for name in ["COMMAND_TIMEOUT_MS", "MAX_SUBSCRIPTIONS_PER_SOCKET"] {
+        for name in ["COMMAND_TIMEOUT_MS", "STORE_TIMEOUT_MS", "MAX_SUBSCRIPTIONS_PER_SOCKET"] {
             let err = Settings::from_vars(vars(&[("DATABASE_URL", "d"), (name, "0")])).unwrap_err().to_string();
             assert!(err.contains(name), "{err}");
         }

@@ -310,6 +310,33 @@ async fn a_store_at_a_closed_port_answers_queries_without_its_internals() {
 }
 
 #[tokio::test]
+async fn a_store_that_stops_answering_fails_queries_within_its_timeout() {
+    // A "database" that takes the connection and never says a word: a paused or partitioned server, which no
+    // server-side statement timeout can cut short.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listener");
+    let port = silent.local_addr().expect("address").port();
+    let held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            sockets.push(socket);
+        }
+    });
+    let config: tokio_postgres::Config = format!("postgres://bank:secret@127.0.0.1:{port}/db_ge").parse().expect("url");
+    let pool = deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(config, tokio_postgres::NoTls)).max_size(1).build().expect("pool");
+    let store = graphql_endpoint::store::Store::new(pool).with_timeout(Duration::from_secs(1));
+    let schema = graphql_endpoint::schema::BankSchema::build(graphql_endpoint::schema::Query, async_graphql::EmptyMutation, graphql_endpoint::schema::SubscriptionRoot)
+        .data(store)
+        .finish();
+    let start = tokio::time::Instant::now();
+    let response = tokio::time::timeout(Duration::from_secs(10), schema.execute("{ all_last_transactions { id } }")).await;
+    held.abort();
+    let response = response.expect("answered while the database stays silent");
+    assert!(start.elapsed() < Duration::from_secs(3), "answered after {:?}, the store's timeout is 1 s", start.elapsed());
+    assert_eq!(response.errors.len(), 1, "{:?}", response.errors);
+    assert_eq!(response.errors[0].message, STORE_FAILED);
+}
+
+#[tokio::test]
 async fn database_failures_reach_clients_without_their_internals() {
     let stack = stack::testing::stack("").await;
     let endpoint = Endpoint::start(&stack).await;

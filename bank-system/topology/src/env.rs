@@ -12,7 +12,7 @@
 //! | `HTTP_PORT`, `BIND_ADDRESS` | where a service answers (health, GraphQL) | per service (command handler 8091, GraphQL endpoint 8888, frontend 8181), `127.0.0.1` |
 //! | `WORKERS`, `GROUP_ID` | command handler: messages handled at once, its consumer group | 16, `command-handler` |
 //! | `INSTANCE_ID`, `CORS_ORIGINS` | GraphQL endpoint: names its consumer groups; browser origins, comma-separated | `1`, `http://localhost:8181,http://127.0.0.1:8181` |
-//! | `COMMAND_TIMEOUT_MS`, `MAX_SUBSCRIPTIONS_PER_SOCKET` | GraphQL endpoint: a command's whole wait (the producer's `message.timeout.ms` is held within it); subscriptions open at once on one websocket | `30000`, `10000` |
+//! | `COMMAND_TIMEOUT_MS`, `STORE_TIMEOUT_MS`, `MAX_SUBSCRIPTIONS_PER_SOCKET` | GraphQL endpoint: a command's whole wait (the producer's `message.timeout.ms` is held within it); one use of db-ge; subscriptions open at once on one websocket | `30000`, `10000`, `10000` |
 //! | `GRAPHQL_WS_URL`, `RESULTS_URL` | frontend: the endpoint's websocket and the Results link, as the browser sees them | `ws://127.0.0.1:8888/graphql`, `/results/` |
 //!
 //! The services read the named variables with clap ([`crate::settings`] and each service's settings): each is
