@@ -45,7 +45,7 @@ fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: 
     let tag = format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
     runtime.block_on(async {
         let cancel = CancellationToken::new();
-        let (reports_tx, mut reports) = mpsc::unbounded_channel::<Reply>();
+        let (reports_tx, mut reports) = mpsc::channel::<Reply>(4096);
         let mut connected = Vec::new();
         for n in 1..=generators {
             let client = Client::connect(url, protocol).await?;
@@ -77,7 +77,7 @@ fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: 
         drop(reports_tx);
         // The run's own bookkeeping per report, as `bench run` does it: a histogram and the answers for the audit.
         let mut histogram = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-        let mut answers = Vec::new();
+        let mut answers = harness::audit::AnswerLog::new();
         let (mut transfers, mut errors) = (0u64, 0u64);
         let warm = tokio::time::Instant::now() + Duration::from_secs(1);
         while tokio::time::Instant::now() < warm {
@@ -92,7 +92,9 @@ fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: 
             if let Some(latency) = report.latency {
                 let _ = histogram.record(latency.as_micros() as u64);
             }
-            answers.extend(report.answered);
+            if let Some((id, answer)) = &report.answered {
+                answers.push(*id, answer);
+            }
         }
         let ((user, system), wall) = (thread_cpu(), began.elapsed());
         let (user, system) = (user - cpu_before.0, system - cpu_before.1);

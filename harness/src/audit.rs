@@ -2,13 +2,20 @@
 //! It reads both databases once db-ge has caught up with the events, and compares them with what the
 //! load's clients were told.
 
+pub mod answers;
+
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use uuid::Uuid;
 
+pub use answers::{AnswerLog, AnswerReader};
 use crate::load::bank::Answer;
 use crate::results::Audit;
+
+/// Answers compared with the bank's outcomes per query: one batch's ids and outcomes are all the audit holds of
+/// them, whatever the run's length.
+pub const BATCH: usize = 10_000;
 
 /// The endpoint's answer when the bank did not answer in time: the transfer's fate is unknown, not failed.
 const NO_ANSWER: &str = "no answer from the bank";
@@ -17,13 +24,13 @@ const NO_ANSWER: &str = "no answer from the bank";
 const CATCH_UP: Duration = Duration::from_secs(30);
 
 /// Audits the books in `db_ch` and `db_ge` against the `answers` the load received.
-pub async fn audit(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)]) -> Audit {
+pub async fn audit(db_ch: &str, db_ge: &str, answers: &mut AnswerLog) -> Audit {
     audit_within(db_ch, db_ge, answers, CATCH_UP).await
 }
 
 /// [`audit`] with its own bound on the wait for db-ge to catch up: books known to be settled (a test that
 /// removed a db-ge row on purpose) need not wait for rows that will never come.
-pub async fn audit_within(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)], catch_up: Duration) -> Audit {
+pub async fn audit_within(db_ch: &str, db_ge: &str, answers: &mut AnswerLog, catch_up: Duration) -> Audit {
     match run(db_ch, db_ge, answers, catch_up).await {
         Ok(audit) => audit,
         Err(e) => Audit::not_done(e),
@@ -62,14 +69,14 @@ fn sql(what: &'static str) -> impl Fn(tokio_postgres::Error) -> String {
     move |e| format!("{what}: {e}")
 }
 
-async fn run(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)], wait: Duration) -> Result<Audit, String> {
+async fn run(db_ch: &str, db_ge: &str, answers: &mut AnswerLog, wait: Duration) -> Result<Audit, String> {
     let ch = read_only(db_ch, "db-ch").await?;
     let ge = read_only(db_ge, "db-ge").await?;
     catch_up(&ch, &ge, tokio::time::Instant::now() + wait).await?;
     let (balance_sum, expected_sum, confirmed) = money(&ch).await?;
     let wrong_events = wrong_events(&ch).await?;
     let stored = stored_once(&ch, &ge).await?;
-    let contradicted = contradicted(&ch, answers).await?;
+    let (answers_checked, contradicted) = contradicted(&ch, answers).await?;
     let mut audit = Audit {
         passed: false,
         money_conserved: balance_sum == expected_sum,
@@ -83,7 +90,7 @@ async fn run(db_ch: &str, db_ge: &str, answers: &[(Uuid, Answer)], wait: Duratio
         events_missing_in_db_ge: stored.missing,
         rows_without_event: stored.extra,
         rows_differing_from_event: stored.differing,
-        answers_checked: answers.len(),
+        answers_checked,
         answers_contradicted: contradicted,
         error: None,
     };
@@ -216,16 +223,25 @@ fn compare(produced: &HashMap<String, u64>, stored: &[(String, u64)]) -> Stored 
     result
 }
 
-/// Answers the load's clients received that the bank's stored outcomes contradict.
-async fn contradicted(ch: &Db, answers: &[(Uuid, Answer)]) -> Result<usize, String> {
-    let outcomes: HashMap<Uuid, bool> = ch
-        .query("SELECT command_id, success FROM command_outcome WHERE kind = 'money_transfer'", &[])
+/// (answers checked, of them those the bank's stored outcomes contradict), [`BATCH`] answers at a time.
+async fn contradicted(ch: &Db, answers: &mut AnswerLog) -> Result<(usize, usize), String> {
+    let outcomes = ch
+        .prepare("SELECT command_id, success FROM command_outcome WHERE kind = 'money_transfer' AND command_id = ANY($1)")
         .await
-        .map_err(sql("reading outcomes"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    Ok(answers.iter().filter(|(id, answer)| contradicts(answer, outcomes.get(id).copied())).count())
+        .map_err(sql("reading outcomes"))?;
+    let mut reader = answers.reader()?;
+    let (mut checked, mut contradicted) = (0, 0);
+    loop {
+        let batch = reader.batch(BATCH).map_err(|e| format!("reading the answers back: {e}"))?;
+        if batch.is_empty() {
+            return Ok((checked, contradicted));
+        }
+        let ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id).collect();
+        let stored: HashMap<Uuid, bool> =
+            ch.query(&outcomes, &[&ids]).await.map_err(sql("reading outcomes"))?.iter().map(|r| (r.get(0), r.get(1))).collect();
+        checked += batch.len();
+        contradicted += batch.iter().filter(|(id, answer)| contradicts(answer, stored.get(id).copied())).count();
+    }
 }
 
 /// Whether a client's answer contradicts the bank's stored outcome (`None`: the bank never saw the command).

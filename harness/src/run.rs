@@ -288,13 +288,13 @@ async fn measure(
         }),
     };
     let began = Instant::now();
-    let driven = driver::drive(target, writer, &interrupts.first, observer.status).await?;
+    let mut driven = driver::drive(target, writer, &interrupts.first, observer.status).await?;
     let stopped = deployment.stopped().await;
     (observer.stage)("audit".into());
     // An interrupted load is still audited (the books it left are worth checking) unless a second signal comes.
     let cut_short = if driven.ended_by == EndedBy::Interrupt { &interrupts.second } else { &interrupts.first };
     let (audit, ended_by) = tokio::select! {
-        audit = crate::audit::audit(&deployment.db_ch, &deployment.db_ge, &driven.answers) => (audit, driven.ended_by),
+        audit = crate::audit::audit(&deployment.db_ch, &deployment.db_ge, &mut driven.answers) => (audit, driven.ended_by),
         () = cut_short.cancelled() => (Audit::not_done("interrupted during the audit"), EndedBy::Interrupt),
     };
     let mut end = end_line(&driven, ended_by, audit, stopped, began.elapsed());

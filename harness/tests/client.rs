@@ -84,7 +84,7 @@ async fn a_generator_counts_wrong_answers_and_keeps_going() {
     let url = fake_endpoint(Misbehaviour::WrongType).await;
     let client = Client::connect(&url, Protocol::GraphqlWs).await.expect("connects");
     let account = |n: &str| Account { username: n.into(), iban: n.into(), token: n.into() };
-    let (reports, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let (reports, mut received) = tokio::sync::mpsc::channel(1024);
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {

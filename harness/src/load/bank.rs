@@ -79,16 +79,21 @@ pub async fn open_account(client: &Client, username: &str, password: &str) -> Re
     }
 }
 
+/// Transactions [`follow`] holds for a reader that has not taken them yet. The probe's account gets one transaction
+/// per loop and the probe reads during every loop, so a handful is the most it ever holds; when more pile up the
+/// forwarding waits (backpressure up to the connection's per-subscription buffer) instead of growing.
+pub const FOLLOW_BUFFER: usize = 64;
+
 /// Subscribes to the transactions of `iban` and forwards them to a channel (closed when the subscription ends).
 ///
 /// # Errors
 /// When the subscription cannot start.
-pub async fn follow(client: &Client, iban: &str) -> Result<mpsc::UnboundedReceiver<Result<Transaction, ClientError>>, ClientError> {
+pub async fn follow(client: &Client, iban: &str) -> Result<mpsc::Receiver<Result<Transaction, ClientError>>, ClientError> {
     let mut answers = client.subscribe(STREAM, json!({"iban": iban})).await?;
-    let (sender, receiver) = mpsc::unbounded_channel();
+    let (sender, receiver) = mpsc::channel(FOLLOW_BUFFER);
     tokio::spawn(async move {
         while let Some(answer) = answers.next().await {
-            if sender.send(answer.and_then(|data| transaction(&data))).is_err() {
+            if sender.send(answer.and_then(|data| transaction(&data))).await.is_err() {
                 break;
             }
         }

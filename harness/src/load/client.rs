@@ -9,6 +9,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::legacy;
+pub use super::legacy::PER_SUBSCRIPTION;
 pub use super::wire::{Answers, ClientError};
 use super::wire::{data_of, Socket};
 use crate::experiment::Protocol;
@@ -52,7 +53,7 @@ impl Client {
     /// [`ClientError::Closed`] when the connection is gone.
     pub async fn subscribe(&self, query: &'static str, variables: Value) -> Result<Answers, ClientError> {
         match self {
-            Client::Legacy(c) => c.subscribe(query, variables),
+            Client::Legacy(c) => c.subscribe(query, variables).await,
             Client::Transport(c) => {
                 let subscription = c.subscribe(Operation { query, variables }).await.map_err(|_| ClientError::Closed)?;
                 Ok(subscription.map(|answer| answer.map_err(|e| ClientError::Unexpected(e.to_string())).and_then(|data| data)).boxed())

@@ -38,7 +38,7 @@ pub struct Settings {
 /// Starts generator `n` (from 1): connects, opens `account-first|n` and `account-second|n`, then runs the chain
 /// until `cancel`. Failing to connect, or losing the connection (the endpoint restarted), is reported as an
 /// error and the generator connects again after a pause; its accounts are the same ones again.
-pub fn spawn(n: u32, settings: Settings, replies: mpsc::UnboundedSender<Reply>, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn(n: u32, settings: Settings, replies: mpsc::Sender<Reply>, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let error = Reply { generator: n, latency: None, error: true, answered: None };
         loop {
@@ -65,7 +65,7 @@ pub fn spawn(n: u32, settings: Settings, replies: mpsc::UnboundedSender<Reply>, 
                 }
                 Err(e) => {
                     tracing::debug!(generator = n, "cannot start: {e}");
-                    if replies.send(error.clone()).is_err() {
+                    if replies.send(error.clone()).await.is_err() {
                         return;
                     }
                     tokio::select! {
@@ -88,13 +88,14 @@ pub enum Ended {
 }
 
 /// The chain, one transfer per free slot of a `pause` grid, until `cancel`, until nobody listens, or until the
-/// connection is lost.
+/// connection is lost. A reply waits for room in `replies` (bounded: the driver takes them as they come, so a full
+/// channel means bench itself is behind); the wait ends on the grid's next free slot, never in a burst.
 pub async fn run_chain<B: Bank>(
     n: u32,
     bank: &B,
     (first, second): (&Account, &Account),
     pause: Duration,
-    replies: &mpsc::UnboundedSender<Reply>,
+    replies: &mpsc::Sender<Reply>,
     cancel: &CancellationToken,
 ) -> Ended {
     let mut schedule = Schedule::new(Instant::now(), pause);
@@ -130,7 +131,7 @@ pub async fn run_chain<B: Bank>(
             },
             Ok(Err(_)) | Err(_) => Reply { generator: n, latency: None, error: true, answered: None },
         };
-        if replies.send(reply).is_err() {
+        if replies.send(reply).await.is_err() {
             return Ended::Stopped;
         }
         if lost {
@@ -175,7 +176,7 @@ mod tests {
         let bank = Scripted { delay: Duration::from_millis(delay_ms), refuse, sent: sent.clone() };
         let a = Account { username: "a".into(), iban: "A".into(), token: "ta".into() };
         let b = Account { username: "b".into(), iban: "B".into(), token: "tb".into() };
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = mpsc::channel(1024);
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
         tokio::spawn(async move {

@@ -4,6 +4,7 @@
 //! [`Driver`] holds the loop's state; [`drive`] starts it, takes one [`Driver::step`] per loop, and
 //! [`Driver::finish`]es it.
 
+use std::future::Future;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -12,14 +13,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::faults;
 use super::sampler::Sampler;
 use super::usage::cpu_time;
 use super::open_load::{self, OpenLoad, ReadSide};
+use crate::audit::AnswerLog;
 use crate::experiment::{Fault, Load, ProbeKind, Search};
-use crate::load::bank::{self, Answer};
+use crate::load::bank;
 use crate::load::browser_probe::BrowserProbe;
 use crate::load::client::{Client, ClientError};
 use crate::load::generator::{self, Reply};
@@ -51,8 +52,8 @@ pub struct Driven {
     pub ended_by: EndedBy,
     pub error: Option<String>,
     pub counts: Counts,
-    /// Every transfer answer, for the audit.
-    pub answers: Vec<(Uuid, Answer)>,
+    /// Every transfer answer, for the audit (on disk: a long run's memory stays flat).
+    pub answers: AnswerLog,
     /// Latencies in microseconds.
     pub probe: Histogram<u64>,
     pub generator: Histogram<u64>,
@@ -70,7 +71,7 @@ impl Driven {
             ended_by: EndedBy::MaxLoops,
             error: None,
             counts: Counts::default(),
-            answers: Vec::new(),
+            answers: AnswerLog::new(),
             probe: histogram(),
             generator: histogram(),
             bench_cpu: Duration::ZERO,
@@ -80,24 +81,68 @@ impl Driven {
         }
     }
 
-    /// Counts one generator reply, and puts its latency on `row` when it came in during a loop.
-    fn take(&mut self, reply: Reply, row: Option<&mut Row>) {
+    /// Counts one generator reply.
+    fn take(&mut self, reply: &Reply) {
         if reply.error {
             self.counts.errors += 1;
         }
-        if let Some(answered) = reply.answered {
+        if let Some((id, answer)) = &reply.answered {
             self.counts.transfers += 1;
-            self.answers.push(answered);
+            self.answers.push(*id, answer);
         }
         if let Some(latency) = reply.latency {
             let _ = self.generator.record(micros(latency));
         }
-        if let Some(row) = row {
-            row.errors += u32::from(reply.error);
-            if let Some(latency) = reply.latency {
-                row.generator_ms.push(millis(latency));
+    }
+}
+
+/// Replies waiting for the driver. The driver takes them as they come, whatever else it waits for (the probe, a
+/// resource sample), so this only fills when bench's own thread is behind; then generators wait to report, which
+/// their slot grid turns into skipped slots. 4,096 is seconds of replies at the generator counts runs reach.
+const REPLIES: usize = 4096;
+
+/// The generators' replies as they come, and what of them goes on the next row.
+struct Replies {
+    tx: mpsc::Sender<Reply>,
+    rx: mpsc::Receiver<Reply>,
+    errors: u32,
+    generator_ms: Vec<f64>,
+}
+
+impl Replies {
+    fn new() -> Replies {
+        let (tx, rx) = mpsc::channel(REPLIES);
+        Replies { tx, rx, errors: 0, generator_ms: Vec::new() }
+    }
+
+    /// Counts `reply` with the run and the next row.
+    fn take(&mut self, driven: &mut Driven, reply: &Reply) {
+        driven.take(reply);
+        self.errors += u32::from(reply.error);
+        if let Some(latency) = reply.latency {
+            self.generator_ms.push(millis(latency));
+        }
+    }
+
+    /// Awaits `work`, taking replies meanwhile.
+    async fn during<T>(&mut self, driven: &mut Driven, work: impl Future<Output = T>) -> T {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                done = &mut work => return done,
+                Some(reply) = self.rx.recv() => self.take(driven, &reply),
             }
         }
+    }
+
+    /// Puts what came in since the last row on `row`.
+    fn onto(&mut self, driven: &mut Driven, row: &mut Row) {
+        while let Ok(reply) = self.rx.try_recv() {
+            self.take(driven, &reply);
+        }
+        row.errors = std::mem::take(&mut self.errors);
+        row.generator_ms = std::mem::take(&mut self.generator_ms);
     }
 }
 
@@ -136,6 +181,7 @@ fn micros(d: Duration) -> u64 {
 struct Faults<'a> {
     planned: &'a [Fault],
     tasks: Vec<JoinHandle<()>>,
+    /// Unbounded by construction: a fault task sends two marks (start and end), and faults are planned in the file.
     marks_tx: mpsc::UnboundedSender<(Instant, Mark)>,
     marks: mpsc::UnboundedReceiver<(Instant, Mark)>,
     windows: faults::Windows,
@@ -183,8 +229,7 @@ pub struct Driver<'a> {
     schedule: Schedule,
     generator: generator::Settings,
     generators: Vec<JoinHandle<()>>,
-    replies_tx: mpsc::UnboundedSender<Reply>,
-    replies: mpsc::UnboundedReceiver<Reply>,
+    replies: Replies,
     stop_generators: CancellationToken,
     faults: Faults<'a>,
     sampler: Sampler,
@@ -252,7 +297,6 @@ impl<'a> Driver<'a> {
             Some((cfg, read_side)) => Some(start_search(&target, cfg, read_side).await?),
             None => None,
         };
-        let (replies_tx, replies) = mpsc::unbounded_channel();
         Ok(Driver {
             open,
             probe,
@@ -260,8 +304,7 @@ impl<'a> Driver<'a> {
             schedule: Schedule::new(Instant::now(), load.probe_interval()),
             generator: generator::Settings { url: target.url.clone(), protocol: load.protocol, pause: load.transfer_pause() },
             generators: Vec::new(),
-            replies_tx,
-            replies,
+            replies: Replies::new(),
             stop_generators: CancellationToken::new(),
             faults: Faults::new(target.faults),
             sampler: Sampler::new(target.docker.cloned(), target.containers.clone()),
@@ -276,16 +319,19 @@ impl<'a> Driver<'a> {
         self.join(loop_no);
         let slot = self.schedule.next_slot(Instant::now());
         let (probe, url, load) = (&mut self.probe, &self.target.url, self.target.load);
-        let (outcome, answered) = tokio::select! {
-            () = interrupt.cancelled() => return None,
-            ran = async {
-                tokio::time::sleep_until(slot).await;
-                probe.run(url, load, loop_no, slot).await
-            } => ran,
+        let ran = async {
+            tokio::select! {
+                () = interrupt.cancelled() => None,
+                ran = async {
+                    tokio::time::sleep_until(slot).await;
+                    probe.run(url, load, loop_no, slot).await
+                } => Some(ran),
+            }
         };
-        if let Some(answer) = answered {
+        let (outcome, answered) = self.replies.during(&mut self.driven, ran).await?;
+        if let Some((id, answer)) = answered {
             self.driven.counts.transfers += 1;
-            self.driven.answers.push(answer);
+            self.driven.answers.push(id, &answer);
         }
         let row = self.row(loop_no, outcome, slot).await;
         self.driven.counts.loops = loop_no;
@@ -299,7 +345,7 @@ impl<'a> Driver<'a> {
         let wanted = if self.open.is_some() { 0 } else { loop_no / load.loops_per_generator * load.generators_per_step };
         while (self.generators.len() as u32) < wanted {
             let n = self.generators.len() as u32 + 1;
-            let replies = self.replies_tx.clone();
+            let replies = self.replies.tx.clone();
             self.generators.push(generator::spawn(n, self.generator.clone(), replies, self.stop_generators.child_token()));
         }
         self.faults.start(self.target.docker, loop_no);
@@ -311,7 +357,7 @@ impl<'a> Driver<'a> {
 
     /// The row of loop `loop_no` whose probe ended with `outcome`.
     async fn row(&mut self, loop_no: u32, outcome: Outcome, slot: Instant) -> Row {
-        let sampled = self.sampler.take().await;
+        let sampled = self.replies.during(&mut self.driven, self.sampler.take()).await;
         let machine_cpu_pct = sampled.as_ref().and_then(|s| s.machine_cpu_pct);
         let mut row = Row {
             r#loop: loop_no,
@@ -340,9 +386,7 @@ impl<'a> Driver<'a> {
                 }
             }
         }
-        while let Ok(reply) = self.replies.try_recv() {
-            self.driven.take(reply, Some(&mut row));
-        }
+        self.replies.onto(&mut self.driven, &mut row);
         if let Some(open) = self.open.as_mut() {
             row.rate = Some(open.rate());
             let probe = row.probe_ms.map(|ms| Duration::from_secs_f64(ms / 1000.0));
@@ -372,16 +416,27 @@ impl<'a> Driver<'a> {
     }
 
     /// Stops the generators, lets faults put their containers back, and collects the replies that came in
-    /// after the last row: in no row, but the audit must know them.
+    /// after the last row: in no row, but the audit must know them. Stopped generators send at most what they
+    /// were waiting to report, so the replies end once they have exited (within a few seconds).
     async fn finish(mut self) -> Driven {
         self.stop_generators.cancel();
-        drop(self.replies_tx);
-        self.faults.settle().await;
-        for task in self.generators {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        let Replies { tx, mut rx, .. } = self.replies;
+        drop(tx);
+        let driven = &mut self.driven;
+        let settle = self.faults.settle();
+        tokio::pin!(settle);
+        loop {
+            tokio::select! {
+                () = &mut settle => break,
+                Some(reply) = rx.recv() => driven.take(&reply),
+            }
         }
-        while let Some(reply) = self.replies.recv().await {
-            self.driven.take(reply, None);
+        let until = Instant::now() + Duration::from_secs(5);
+        while let Ok(Some(reply)) = tokio::time::timeout_at(until, rx.recv()).await {
+            driven.take(&reply);
+        }
+        for task in self.generators {
+            task.abort();
         }
         self.driven.bench_cpu = cpu_time().saturating_sub(self.cpu_before);
         self.driven.bench_peak = self.sampler.bench_peak();
@@ -417,7 +472,7 @@ async fn finish_search(open: OpenLoad, driven: &mut Driven, writer: &mut Writer)
     }
     driven.counts.transfers += searched.answered;
     driven.counts.errors += searched.errors;
-    driven.answers.extend(searched.answers);
+    driven.answers.append(searched.answers);
     if driven.ended_by != EndedBy::Interrupt {
         driven.ended_by = searched.ended_by.unwrap_or(EndedBy::Error);
         driven.capacity = searched.capacity;

@@ -22,6 +22,7 @@ use crate::results::{ProbeFigures, Sample, Step};
 /// The search under way, and what the probe and the sampler saw since the last step.
 pub struct OpenLoad {
     task: JoinHandle<Searched>,
+    /// Unbounded by construction: one message per step of a search of at most `max_steps` (see `Progress`).
     steps: mpsc::UnboundedReceiver<StepDone>,
     rate: watch::Receiver<f64>,
     cancel: CancellationToken,

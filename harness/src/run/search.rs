@@ -13,13 +13,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 pub use searcher::{Next, Searcher};
 pub use tally::Tally;
 
+use crate::audit::AnswerLog;
 use crate::experiment::{Arrivals, Search};
-use crate::load::bank::{Answer, Bank};
+use crate::load::bank::Bank;
 use crate::load::open::{Done, Fate, Offerer, Schedule, Tag};
 use crate::results::{EndedBy, Step};
 
@@ -47,6 +47,9 @@ pub struct StepDone {
 
 /// Where a search tells what it does: each step as it ends, the rate it offers now, and how many transfers have
 /// been answered so far (for bench's own CPU per transfer).
+///
+/// `steps` is unbounded on purpose: a search sends one message per step and ends after `max_steps` of them (each
+/// a dwell of seconds), and the driver takes them after every probe loop, so it never holds more than a few.
 pub struct Progress {
     pub steps: mpsc::UnboundedSender<StepDone>,
     pub rate: watch::Sender<f64>,
@@ -58,7 +61,8 @@ pub struct Progress {
 pub struct Searched {
     pub ended_by: Option<EndedBy>,
     pub capacity: Option<f64>,
-    pub answers: Vec<(Uuid, Answer)>,
+    /// On disk, for the audit.
+    pub answers: AnswerLog,
     /// Over every transfer offered, warm-ups and drains included.
     pub sent: u64,
     pub answered: u64,
@@ -77,7 +81,7 @@ impl Searched {
                 self.answered += 1;
                 self.live.fetch_add(1, Ordering::Relaxed);
                 self.errors += u64::from(!right);
-                self.answers.push((*id, answer.clone()));
+                self.answers.push(*id, answer);
             }
             Fate::Lost => self.errors += 1,
             Fate::NoAnswer | Fate::NotSent => {}
