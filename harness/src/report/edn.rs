@@ -211,9 +211,14 @@ fn wildcard(name: &str, parts: &[&str]) -> bool {
 /// One 2019 run. A timed-out loop wrote no row: gaps in the loop numbers are its timeouts, counted at the level
 /// of the row after the gap.
 pub fn read_run(path: &Path, variant: &str) -> Result<RunRows, ReportError> {
-    let bad = |message: String| ReportError::Corrupt { path: path.into(), message };
     let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.into(), source })?;
-    let Edn::Vector(rows) = parse(&text).map_err(bad)? else { return Err(bad("not a vector of rows".into())) };
+    run_from_text(path, &text, variant)
+}
+
+/// Like [`read_run`], from the text of the file; `path` names it in errors.
+pub fn run_from_text(path: &Path, text: &str, variant: &str) -> Result<RunRows, ReportError> {
+    let bad = |message: String| ReportError::Corrupt { path: path.into(), message };
+    let Edn::Vector(rows) = parse(text).map_err(bad)? else { return Err(bad("not a vector of rows".into())) };
     let mut out = Vec::with_capacity(rows.len());
     let mut previous_loop = 0.0;
     for (i, row) in rows.iter().enumerate() {

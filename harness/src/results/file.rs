@@ -73,9 +73,17 @@ impl Run {
     /// [`ResultsError`] naming the file and line.
     pub fn read(path: &Path) -> Result<Run, ResultsError> {
         let file = File::open(path).map_err(|source| ResultsError::Read { path: path.into(), source })?;
+        Run::parse(path, BufReader::new(file))
+    }
+
+    /// Like [`Run::read`], from lines already open; `path` names the file in errors.
+    ///
+    /// # Errors
+    /// [`ResultsError`] naming the file and line.
+    pub fn parse(path: &Path, lines: impl BufRead) -> Result<Run, ResultsError> {
         let corrupt = |line: usize, message: String| ResultsError::Corrupt { path: path.into(), line, message };
         let (mut header, mut rows, mut steps, mut end) = (None, Vec::new(), Vec::new(), None);
-        for (i, text) in BufReader::new(file).lines().enumerate() {
+        for (i, text) in lines.lines().enumerate() {
             let number = i + 1;
             let text = text.map_err(|source| ResultsError::Read { path: path.into(), source })?;
             if text.trim().is_empty() {
