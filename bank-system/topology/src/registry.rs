@@ -179,6 +179,10 @@ impl Registry {
     }
 }
 
+/// The most a decoded value may allocate at once: Kafka's default `message.max.bytes` (1 MiB), which no record
+/// value, hence no string in one, can exceed.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+
 /// The wire format of `record` under schema `id`: magic byte 0, the id big-endian, the Avro body.
 ///
 /// # Errors
@@ -210,6 +214,10 @@ pub fn split_wire(bytes: &[u8]) -> Result<(u32, &[u8]), RegistryError> {
 /// [`RegistryError::Avro`] for a body that does not decode or has bytes left over, [`RegistryError::Shape`] for
 /// a value that is not the record.
 pub fn decode_body(name: &str, schema: &Schema, mut body: &[u8]) -> Result<Record, RegistryError> {
+    // apache-avro allocates a string's claimed length before reading it, up to 512 MB by default: a 40-byte record
+    // claiming a 500 MB string cost a 500 MB allocation. The limit is the process's, set by the first decode; the
+    // bank decodes only here.
+    apache_avro::max_allocation_bytes(MAX_VALUE_BYTES);
     let value = apache_avro::from_avro_datum(schema, &mut body, None).map_err(|e| RegistryError::Avro(e.to_string()))?;
     if !body.is_empty() {
         return Err(RegistryError::Avro(format!("{} bytes left after the record", body.len())));
