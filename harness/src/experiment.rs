@@ -386,6 +386,7 @@ fn validate(e: &Experiment) -> Result<(), String> {
     validate_model(e)?;
     limits::ports(e)?;
     limits::graces(e)?;
+    limits::waits(e)?;
     for (i, f) in e.faults.iter().enumerate() {
         let at = format!("faults[{i}]");
         let broker = f.target.strip_prefix("kafka-").and_then(|n| n.parse::<u32>().ok());
@@ -494,6 +495,16 @@ mod tests {
         assert!(err.contains("external.frontend"), "{err}");
         let err = external(&format!("name = \"t\"\n{table}graphiql = \"x\"\n")).unwrap_err();
         assert!(err.contains("graphiql"), "unknown keys in [external] are errors too: {err}");
+    }
+
+    #[test]
+    fn a_wait_too_long_for_the_clock_names_its_key_and_line() {
+        // Through the experiment fuzz target the estimate (`bench run --dry-run`) panicked "overflow when adding durations".
+        let err = parse("name = \"t\"\n[load]\nprobe_interval_ms = 9223372036854775807\n").unwrap_err().to_string();
+        assert!(err.contains("line 3: load.probe_interval_ms = 9223372036854775807 is out of range"), "{err}");
+        let err = parse("name = \"t\"\n[load]\ntransfer_pause_ms = 600001\n").unwrap_err().to_string();
+        assert!(err.contains("load.transfer_pause_ms"), "{err}");
+        assert!(parse("name = \"t\"\n[load]\nprobe_timeout_ms = 600000\n").is_ok(), "10 minutes is still a wait");
     }
 
     #[test]

@@ -124,12 +124,7 @@ impl Registry {
                 }
             }
         };
-        let mut bytes = Vec::with_capacity(64);
-        bytes.push(0);
-        bytes.extend_from_slice(&id.to_be_bytes());
-        let body = apache_avro::to_avro_datum(&schema, record.to_value()).map_err(|e| RegistryError::Avro(e.to_string()))?;
-        bytes.extend_from_slice(&body);
-        Ok(bytes)
+        encode_with(id, &schema, record)
     }
 
     /// The latest id of `subject` with the schema of `name`, now cached.
@@ -151,20 +146,9 @@ impl Registry {
     /// [`RegistryError::Truncated`], [`RegistryError::WrongMagic`], [`RegistryError::UnknownSchemaId`],
     /// [`RegistryError::Avro`] for a body that does not decode.
     pub async fn decode(&self, bytes: &[u8]) -> Result<Record, RegistryError> {
-        if bytes.len() < 5 {
-            return Err(RegistryError::Truncated { len: bytes.len() });
-        }
-        if bytes[0] != 0 {
-            return Err(RegistryError::WrongMagic(bytes[0]));
-        }
-        let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+        let (id, body) = split_wire(bytes)?;
         let (name, schema) = self.schema_by_id(id).await?;
-        let mut body = &bytes[5..];
-        let value = apache_avro::from_avro_datum(&schema, &mut body, None).map_err(|e| RegistryError::Avro(e.to_string()))?;
-        if !body.is_empty() {
-            return Err(RegistryError::Avro(format!("{} bytes left after the record", body.len())));
-        }
-        Ok(Record::from_value(name, value)?)
+        decode_body(name, &schema, body)
     }
 
     async fn schema_by_id(&self, id: u32) -> Result<(&'static str, Arc<Schema>), RegistryError> {
@@ -193,6 +177,52 @@ impl Registry {
         }
         Ok((name, parsed))
     }
+}
+
+/// The most a decoded value may allocate at once: Kafka's default `message.max.bytes` (1 MiB), which no record
+/// value, hence no string in one, can exceed.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+
+/// The wire format of `record` under schema `id`: magic byte 0, the id big-endian, the Avro body.
+///
+/// # Errors
+/// [`RegistryError::Avro`] when the record does not fit `schema`.
+pub fn encode_with(id: u32, schema: &Schema, record: &Record) -> Result<Vec<u8>, RegistryError> {
+    let mut bytes = Vec::with_capacity(64);
+    bytes.push(0);
+    bytes.extend_from_slice(&id.to_be_bytes());
+    let body = apache_avro::to_avro_datum(schema, record.to_value()).map_err(|e| RegistryError::Avro(e.to_string()))?;
+    bytes.extend_from_slice(&body);
+    Ok(bytes)
+}
+
+/// The schema id and the Avro body of a wire-format payload.
+///
+/// # Errors
+/// [`RegistryError::Truncated`] below 5 bytes, [`RegistryError::WrongMagic`] when the first is not 0.
+pub fn split_wire(bytes: &[u8]) -> Result<(u32, &[u8]), RegistryError> {
+    match bytes {
+        [0, a, b, c, d, body @ ..] => Ok((u32::from_be_bytes([*a, *b, *c, *d]), body)),
+        [magic, _, _, _, _, ..] => Err(RegistryError::WrongMagic(*magic)),
+        _ => Err(RegistryError::Truncated { len: bytes.len() }),
+    }
+}
+
+/// Decodes an Avro body, all of it, as the bank record `name` of `schema`.
+///
+/// # Errors
+/// [`RegistryError::Avro`] for a body that does not decode or has bytes left over, [`RegistryError::Shape`] for
+/// a value that is not the record.
+pub fn decode_body(name: &str, schema: &Schema, mut body: &[u8]) -> Result<Record, RegistryError> {
+    // apache-avro allocates a string's claimed length before reading it, up to 512 MB by default: a 40-byte record
+    // claiming a 500 MB string cost a 500 MB allocation. The limit is the process's, set by the first decode; the
+    // bank decodes only here.
+    apache_avro::max_allocation_bytes(MAX_VALUE_BYTES);
+    let value = apache_avro::from_avro_datum(schema, &mut body, None).map_err(|e| RegistryError::Avro(e.to_string()))?;
+    if !body.is_empty() {
+        return Err(RegistryError::Avro(format!("{} bytes left after the record", body.len())));
+    }
+    Ok(Record::from_value(name, value)?)
 }
 
 #[cfg(test)]

@@ -19,9 +19,11 @@ fn earlier(results: &Path, experiment: &str, variant: &str) -> Earlier {
     let files = if folder.is_dir() { harness::results::files(&folder).unwrap_or_default() } else { Vec::new() };
     let mut e = Earlier::default();
     for (header, end) in files.iter().filter_map(|f| harness::results::outline(f).ok()) {
-        if let Some(end) = end {
+        // A duration no run can take (negative, or beyond any clock) is a damaged file, not a typical run.
+        let took = end.and_then(|end| Duration::try_from_secs_f64(header.stack_ready_s.unwrap_or_default() + end.duration_s).ok());
+        if let Some(took) = took.and_then(|t| t.checked_add(estimate::AFTER_LOAD)) {
             e.runs += 1;
-            e.total += Duration::from_secs_f64(header.stack_ready_s.unwrap_or_default() + end.duration_s) + estimate::AFTER_LOAD;
+            e.total = e.total.saturating_add(took);
         }
     }
     e
@@ -123,4 +125,25 @@ fn load_line(e: &harness::experiment::Experiment) -> String {
 /// The producer properties the services get: bench's profile with the experiment's merged over it.
 fn properties(defaults: BTreeMap<String, String>, set: &BTreeMap<String, toml::Value>) -> String {
     stack::plan::merged(defaults, set).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../../tests/fixtures/before-structure/smoke/default/20261201T090154Z-r1.jsonl");
+
+    #[test]
+    fn a_run_that_took_an_impossible_time_is_left_out_not_a_panic() {
+        let results = tempfile::tempdir().unwrap();
+        let folder = results.path().join("smoke/default");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("a-r1.jsonl"), FIXTURE).unwrap();
+        let with = |duration: &str| FIXTURE.replace("\"duration_s\":93.585832438", &format!("\"duration_s\":{duration}"));
+        std::fs::write(folder.join("b-r1.jsonl"), with("-50")).unwrap();
+        std::fs::write(folder.join("c-r1.jsonl"), with("1e300")).unwrap();
+        let e = earlier(results.path(), "smoke", "default");
+        assert_eq!(e.runs, 1, "only the run that took a real time counts");
+        assert!(e.total > Duration::from_secs(93), "{:?}", e.total);
+    }
 }

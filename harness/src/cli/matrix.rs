@@ -79,7 +79,7 @@ fn command(path: &Path, which: &str, repeat: Option<u32>) -> String {
 
 /// The worst case of `minutes` of runs plus a margin, within GitHub's limit (warned about beyond it).
 fn timeout(what: &str, minutes: u64) -> u64 {
-    let worst = minutes + 30;
+    let worst = minutes.saturating_add(30);
     if worst > JOB_LIMIT_MINUTES {
         eprintln!("warning: {what} may take up to {worst} min, beyond a hosted job's {JOB_LIMIT_MINUTES} min; lower --repeat or use a self-hosted runner");
     }
@@ -88,7 +88,8 @@ fn timeout(what: &str, minutes: u64) -> u64 {
 
 fn variant_entry(path: &Path, file: &ExperimentFile, repeat: Option<u32>, v: &Variant) -> Entry {
     let runs = repeat.unwrap_or(file.experiment.repeat);
-    let minutes = Bound::of(&v.experiment).total().as_secs() * u64::from(runs) / 60;
+    // Saturating: up to 2^32 loops of 10 minutes, repeated up to 2^32 times, is more seconds than a u64 holds.
+    let minutes = Bound::of(&v.experiment).total().as_secs().saturating_mul(u64::from(runs)) / 60;
     Entry {
         experiment: path.display().to_string(),
         name: file.experiment.name.clone(),
@@ -102,7 +103,7 @@ fn variant_entry(path: &Path, file: &ExperimentFile, repeat: Option<u32>, v: &Va
 
 fn block_entry(path: &Path, file: &ExperimentFile, repeat: Option<u32>, block: u32) -> Entry {
     let runs = repeat.unwrap_or(file.experiment.repeat);
-    let seconds: u64 = file.variants.iter().map(|v| Bound::of(&v.experiment).total().as_secs()).sum();
+    let seconds = file.variants.iter().map(|v| Bound::of(&v.experiment).total().as_secs()).fold(0, u64::saturating_add);
     Entry {
         experiment: path.display().to_string(),
         name: file.experiment.name.clone(),
@@ -110,7 +111,7 @@ fn block_entry(path: &Path, file: &ExperimentFile, repeat: Option<u32>, block: u
         block: Some(block),
         slug: slug(&format!("{}-block-{block}", file.experiment.name)),
         command: command(path, &format!("--block {block}"), repeat),
-        timeout_minutes: timeout(&format!("{} block {block}: {runs} run(s) of {} variant(s)", file.experiment.name, file.variants.len()), seconds * u64::from(runs) / 60),
+        timeout_minutes: timeout(&format!("{} block {block}: {runs} run(s) of {} variant(s)", file.experiment.name, file.variants.len()), seconds.saturating_mul(u64::from(runs)) / 60),
     }
 }
 
@@ -137,5 +138,14 @@ mod tests {
         assert_eq!(slug("batching-batch.size=16384,compression.type=none"), "batching-batch.size_16384_compression.type_none");
         assert_eq!(quote("linger.ms=25"), "linger.ms=25");
         assert_eq!(quote("it's a b"), "'it'\\''s a b'");
+    }
+
+    #[test]
+    fn the_longest_settings_are_capped_at_the_job_limit_not_an_overflow() {
+        let text = "name = \"long\"\nrepeat = 4294967295\n[load]\nmax_loops = 4294967295\nprobe_interval_ms = 600000\n[matrix]\n\"load.accounts\" = [2, 3]\n";
+        let path = Path::new("experiments/long.toml");
+        let file = ExperimentFile::parse(path, text).unwrap();
+        assert_eq!(variant_entry(path, &file, None, &file.variants[0]).timeout_minutes, JOB_LIMIT_MINUTES);
+        assert_eq!(block_entry(path, &file, None, 1).timeout_minutes, JOB_LIMIT_MINUTES);
     }
 }

@@ -8,6 +8,21 @@ use super::Experiment;
 /// A fault's grace may hold timeouts back for at most an hour: longer is no grace but a run that ignores them.
 pub const MAX_GRACE_S: u64 = 3600;
 
+/// The longest wait a `[load]` setting may ask for, as `search.timeout_ms` (10 minutes): a probe loop, a probe
+/// answer or a generator's pause longer than that is no load, and beyond any bound a duration overflows the run's
+/// clock arithmetic (`probe_interval_ms = 2^63` panicked adding durations for the estimate).
+pub const MAX_WAIT_MS: u64 = 600_000;
+
+/// The load's waits, each within `1..=`[`MAX_WAIT_MS`] (the pause may be 0).
+pub fn waits(e: &Experiment) -> Result<(), String> {
+    let l = &e.load;
+    let waits = [("load.probe_interval_ms", l.probe_interval_ms), ("load.probe_timeout_ms", l.probe_timeout_ms), ("load.transfer_pause_ms", l.transfer_pause_ms)];
+    match waits.iter().find(|(_, ms)| *ms > MAX_WAIT_MS) {
+        Some((key, ms)) => Err(format!("{key} = {ms} is out of range: at most {MAX_WAIT_MS} (10 minutes)")),
+        None => Ok(()),
+    }
+}
+
 /// Every port the stack listens on, as `(key, first, last)`: brokers and controllers take one port each from
 /// their base. Ports past 65535 or two keys sharing a port are errors naming the keys.
 pub fn ports(e: &Experiment) -> Result<(), String> {

@@ -61,6 +61,11 @@ fn label(path: &str) -> String {
     split_path(path).map(|(_, key)| key).unwrap_or_else(|_| path.to_string())
 }
 
+/// The most variants a matrix may make. Each is at least one run of minutes (256 of the 2-minute smoke run take
+/// 8 hours), so more is no experiment; and the combinations are built before any is checked, so 8 keys of 8 values
+/// (16.7 million) ran the parser out of memory and time.
+pub const MAX_VARIANTS: usize = 256;
+
 /// Expands the file's `[matrix]` into variants; without a matrix, one variant named `default`.
 ///
 /// # Errors
@@ -78,6 +83,12 @@ pub fn expand(file: &toml::Table) -> Result<Vec<Variant>, String> {
             toml::Value::Array(values) if !values.is_empty() => axes.push((path, values)),
             _ => return Err(format!("matrix key {path:?} must list at least one value, e.g. [0, 10]")),
         }
+    }
+
+    let count = axes.iter().try_fold(1usize, |n, (_, values)| n.checked_mul(values.len()).filter(|n| *n <= MAX_VARIANTS));
+    if count.is_none() {
+        let sizes: Vec<String> = axes.iter().map(|(path, values)| format!("{} {path:?}", values.len())).collect();
+        return Err(format!("matrix: {} make more than {MAX_VARIANTS} variants", sizes.join(" × ")));
     }
 
     let mut combos: Vec<BTreeMap<String, toml::Value>> = vec![BTreeMap::new()];
@@ -143,6 +154,16 @@ mod tests {
         .unwrap();
         assert_eq!(variants.len(), 6);
         assert_eq!(variants[0].name, "batch.size=16384,compression.type=none");
+    }
+
+    #[test]
+    fn more_variants_than_can_run_is_an_error_before_they_are_built() {
+        let values = "[1, 2, 3, 4, 5, 6, 7, 8, 9]";
+        let text = format!("name = \"m\"\n[matrix]\n\"load.max_loops\" = {values}\n\"load.max_timeouts\" = {values}\n\"load.probe_interval_ms\" = {values}\n");
+        let err = expand(&table(&text)).unwrap_err();
+        assert!(err.starts_with("matrix: 9 \"load.max_loops\" × 9 \"load.max_timeouts\" × 9 \"load.probe_interval_ms\" make more than 256"), "{err}");
+        let two = format!("name = \"m\"\n[matrix]\n\"load.max_loops\" = {values}\n\"load.max_timeouts\" = {values}\n");
+        assert_eq!(expand(&table(&two)).unwrap().len(), 81);
     }
 
     #[test]

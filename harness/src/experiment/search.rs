@@ -88,9 +88,11 @@ impl Search {
     /// the precision, a confirmation, and every confirmation that fails reopening one bisection step; capped at
     /// `max_steps`.
     pub fn steps_bound(&self) -> u32 {
-        let grow = ((self.max_rate / self.start_rate).ln() / self.growth.ln()).ceil().max(0.0) as u32 + 1;
+        // Saturating: a growth just above 1 between far-apart rates counts more steps than a u32 holds (the cast
+        // saturates, then `+ 1` overflowed), and any such count is capped at `max_steps` anyway.
+        let grow = (((self.max_rate / self.start_rate).ln() / self.growth.ln()).ceil().max(0.0) as u32).saturating_add(1);
         let bisect = ((self.growth - 1.0) / self.precision).log2().ceil().max(0.0) as u32;
-        (grow + 2 * (bisect + 1)).min(self.max_steps)
+        grow.saturating_add(bisect.saturating_add(1).saturating_mul(2)).min(self.max_steps)
     }
 
     /// Checks every value; the message names the key.
@@ -144,6 +146,13 @@ mod tests {
         assert_eq!(Search { max_steps: 100, ..Search::default() }.steps_bound(), 9 + 2 * (5 + 1));
         let small = Search { start_rate: 100.0, max_rate: 1000.0, max_steps: 100, ..Search::default() };
         assert_eq!(small.steps_bound(), 5 + 2 * 6);
+    }
+
+    #[test]
+    fn more_steps_than_a_u32_holds_are_capped_not_an_overflow() {
+        let s = Search { start_rate: 1e-300, max_rate: 1e300, growth: 1.000_000_000_1, ..Search::default() };
+        assert!(s.validate().is_ok(), "valid settings, only far apart");
+        assert_eq!(s.steps_bound(), s.max_steps);
     }
 
     #[test]

@@ -104,7 +104,8 @@ impl RunRows {
         self.interference_pct.is_some_and(|p| p > DISTURBED_PCT)
     }
 
-    fn from_run(run: Run) -> RunRows {
+    /// A results file as the report reads it.
+    pub fn from_run(run: Run) -> RunRows {
         let interval = run.header.parameters.load.probe_interval();
         let faults = run
             .rows

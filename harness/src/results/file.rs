@@ -78,9 +78,17 @@ impl Run {
     /// empty) before its header was whole, [`ResultsError::Read`] when it cannot be read.
     pub fn read(path: &Path) -> Result<Run, ResultsError> {
         let file = File::open(path).map_err(|source| ResultsError::Read { path: path.into(), source })?;
+        Run::parse(path, BufReader::new(file))
+    }
+
+    /// Like [`Run::read`], from lines already open; `path` names the file in errors.
+    ///
+    /// # Errors
+    /// [`ResultsError`] naming the file and line.
+    pub fn parse(path: &Path, lines: impl BufRead) -> Result<Run, ResultsError> {
         let corrupt = |line: usize, message: String| ResultsError::Corrupt { path: path.into(), line, message };
         let (mut header, mut rows, mut steps, mut end, mut cut_line) = (None, Vec::new(), Vec::new(), None, None);
-        let mut lines = BufReader::new(file).split(b'\n').enumerate();
+        let mut lines = lines.split(b'\n').enumerate();
         while let Some((i, bytes)) = lines.next() {
             let number = i + 1;
             let bytes = bytes.map_err(|source| ResultsError::Read { path: path.into(), source })?;

@@ -1,0 +1,15 @@
+//! A results file's bytes through the reader, then into the rows the report draws.
+#![no_main]
+
+use std::path::Path;
+
+use harness::report::inputs::RunRows;
+use harness::results::Run;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    match Run::parse(Path::new("fuzz.jsonl"), data) {
+        Ok(run) => drop(RunRows::from_run(run)),
+        Err(e) => drop(e.to_string()),
+    }
+});
