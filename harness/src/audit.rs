@@ -3,8 +3,9 @@
 //! load's clients were told.
 
 pub mod answers;
+mod stored;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use uuid::Uuid;
@@ -12,6 +13,7 @@ use uuid::Uuid;
 pub use answers::{AnswerLog, AnswerReader};
 use crate::load::bank::Answer;
 use crate::results::Audit;
+use stored::{stored_once, Stored};
 
 /// Answers compared with the bank's outcomes per query: one batch's ids and outcomes are all the audit holds of
 /// them, whatever the run's length.
@@ -160,69 +162,6 @@ async fn wrong_events(ch: &Db) -> Result<i64, String> {
     Ok(row.get(0))
 }
 
-/// How db-ge's rows compare with db-ch's events.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Stored {
-    /// Events without a row.
-    missing: usize,
-    /// Rows without an event, and second copies of a row.
-    extra: usize,
-    /// Rows of an event that show something else than the event (another account, balance, amount, party or
-    /// description): what a client reads from db-ge is not what the bank did.
-    differing: usize,
-}
-
-/// What a client is shown of an event: (account, new balance, amount, other party, description).
-type Shown<'a> = (&'a str, i64, i64, &'a str, &'a str);
-
-/// `shown` as one hash: the audit keeps a number per event, not its text (a run of hours has millions).
-fn fingerprint(shown: Shown<'_>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    shown.hash(&mut hasher);
-    hasher.finish()
-}
-
-/// (event id, fingerprint) of a row whose columns are the event id and then those of [`Shown`].
-fn identified(row: &tokio_postgres::Row) -> (String, u64) {
-    (row.get(0), fingerprint((row.get(1), row.get(2), row.get(3), row.get(4), row.get(5))))
-}
-
-/// Compares db-ge's rows with db-ch's events, by event id and by what they show.
-async fn stored_once(ch: &Db, ge: &Db) -> Result<Stored, String> {
-    let produced: HashMap<String, u64> = ch
-        .query("SELECT command_id::text || ':' || n, iban, new_balance, changed_by, from_to, description FROM balance_event", &[])
-        .await
-        .map_err(sql("reading events"))?
-        .iter()
-        .map(identified)
-        .collect();
-    let stored: Vec<(String, u64)> = ge
-        .query("SELECT event_id, iban, new_balance, changed_by, from_to, descr FROM transaction", &[])
-        .await
-        .map_err(sql("reading db-ge rows"))?
-        .iter()
-        .map(identified)
-        .collect();
-    Ok(compare(&produced, &stored))
-}
-
-fn compare(produced: &HashMap<String, u64>, stored: &[(String, u64)]) -> Stored {
-    let mut seen = HashSet::new();
-    let mut result = Stored::default();
-    for (id, content) in stored {
-        match produced.get(id) {
-            None => result.extra += 1,
-            Some(event) => {
-                result.extra += usize::from(!seen.insert(id));
-                result.differing += usize::from(event != content);
-            }
-        }
-    }
-    result.missing = produced.keys().filter(|id| !seen.contains(id)).count();
-    result
-}
-
 /// (answers checked, of them those the bank's stored outcomes contradict), [`BATCH`] answers at a time.
 async fn contradicted(ch: &Db, answers: &mut AnswerLog) -> Result<(usize, usize), String> {
     let outcomes = ch
@@ -269,28 +208,6 @@ mod tests {
         assert!(contradicts(&answer(false, Some("invalid token")), Some(true)));
         assert!(!contradicts(&answer(false, Some("invalid token")), Some(false)));
         assert!(!contradicts(&answer(false, Some("no answer from the bank within 30 s")), Some(true)));
-    }
-
-    #[test]
-    fn rows_are_compared_with_their_events_by_id_and_content() {
-        let produced: HashMap<String, u64> = [("a:0".to_string(), 1), ("a:1".to_string(), 2), ("b:0".to_string(), 3)].into();
-        let row = |id: &str, content: u64| (id.to_string(), content);
-        assert_eq!(compare(&produced, &[row("a:0", 1), row("a:1", 2), row("b:0", 3)]), Stored::default());
-        assert_eq!(compare(&produced, &[row("a:0", 1), row("b:0", 3)]), Stored { missing: 1, ..Stored::default() });
-        let copied = [row("a:0", 1), row("a:1", 2), row("a:1", 2), row("b:0", 3)];
-        assert_eq!(compare(&produced, &copied), Stored { extra: 1, ..Stored::default() }, "a second copy");
-        let made_up = [row("a:0", 1), row("a:1", 2), row("b:0", 3), row("c:0", 3)];
-        assert_eq!(compare(&produced, &made_up), Stored { extra: 1, ..Stored::default() }, "a row of no event");
-        let changed = [row("a:0", 1), row("a:1", 7), row("b:0", 3)];
-        assert_eq!(compare(&produced, &changed), Stored { differing: 1, ..Stored::default() }, "a balance changed");
-    }
-
-    #[test]
-    fn fingerprints_tell_apart_rows_that_differ_in_one_column() {
-        let row = ("NL01OPEN0000000001", 7000, -3000, "NL02OPEN0000000002", "rent");
-        assert_eq!(fingerprint(row), fingerprint(row));
-        assert_ne!(fingerprint(row), fingerprint(("NL01OPEN0000000001", 8234, -3000, "NL02OPEN0000000002", "rent")));
-        assert_ne!(fingerprint(row), fingerprint(("NL01OPEN0000000001", 7000, -3000, "NL02OPEN0000000002r", "ent")), "column boundaries count");
     }
 
     #[test]
