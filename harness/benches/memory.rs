@@ -5,13 +5,14 @@
 //! in a `Vec` instead, as bench did before, for comparison. BENCH_RATE (default 5000 tx/s), BENCH_SECONDS (120),
 //! BENCH_CONNECTIONS (16), BENCH_PROTOCOL (graphql-ws, the default, or graphql-transport-ws).
 
+mod common;
+
 use std::time::Duration;
 
 use harness::audit::AnswerLog;
 use harness::experiment::{Arrivals, Protocol};
-use harness::load::bank::{Account, Answer};
-use harness::load::client::Client;
-use harness::load::open::{Done, Fate, Offerer, Ring, Schedule, Tag};
+use harness::load::bank::Answer;
+use harness::load::open::{Done, Fate, Schedule, Tag};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -51,12 +52,7 @@ impl Kept {
 }
 
 async fn run(url: &str, protocol: Protocol, connections: u32, rate: f64, seconds: u64, mut kept: Kept) -> anyhow::Result<()> {
-    let mut clients = Vec::new();
-    for _ in 0..connections {
-        clients.push(Client::connect(url, protocol).await?);
-    }
-    let accounts = (0..96).map(|i| Account { username: format!("u{i}"), iban: format!("NL{i}"), token: format!("t{i}") }).collect();
-    let mut offerer = Offerer::new(clients, Ring::new(accounts));
+    let mut offerer = common::offerer(url, protocol, connections).await?;
     let mut schedule = Schedule::new(Arrivals::Uniform, 1);
     let tag = Tag { step: 1, judged: true };
     let (rss, peak) = resident();

@@ -6,12 +6,12 @@
 //! BENCH_RATES (default 1000,2500,5000,7500), BENCH_SECONDS (default 10), BENCH_CONNECTIONS (16),
 //! BENCH_DELAY_MS (the double's answer delay, default 0), BENCH_PROTOCOL (graphql-transport-ws or graphql-ws).
 
+mod common;
+
 use std::time::Duration;
 
 use harness::experiment::{Arrivals, Protocol};
-use harness::load::bank::Account;
-use harness::load::client::Client;
-use harness::load::open::{Fate, Offerer, Ring, Schedule, Tag};
+use harness::load::open::{Fate, Schedule, Tag};
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
@@ -38,12 +38,7 @@ struct Measured {
 }
 
 async fn measure(url: &str, protocol: Protocol, connections: u32, rate: f64, seconds: u64) -> anyhow::Result<Measured> {
-    let mut clients = Vec::new();
-    for _ in 0..connections {
-        clients.push(Client::connect(url, protocol).await?);
-    }
-    let accounts = (0..96).map(|i| Account { username: format!("u{i}"), iban: format!("NL{i}"), token: format!("t{i}") }).collect();
-    let mut offerer = Offerer::new(clients, Ring::new(accounts));
+    let mut offerer = common::offerer(url, protocol, connections).await?;
     let mut schedule = Schedule::new(Arrivals::Uniform, 1);
     let tag = Tag { step: 1, judged: true };
     // A second of warm-up (connections, buffers), then the measured seconds.
