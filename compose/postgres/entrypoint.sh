@@ -1,5 +1,7 @@
 #!/bin/sh
 # Creates the cluster with a password for user postgres, then serves on 127.0.0.1:$PGPORT.
+# With POSTGRES_TLS_DIR (a folder with ca.crt, tls.crt, tls.key), TLS only: every connection over TCP must use
+# TLS and show a client certificate signed by that CA, besides the password.
 set -eu
 : "${PGPORT:=5432}"
 : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"
@@ -11,5 +13,19 @@ if [ ! -s "$data/PG_VERSION" ]; then
   "$bin/initdb" -D "$data" -U postgres --pwfile="$pwfile" --auth=scram-sha-256 --encoding=UTF8 >/dev/null
   rm -f "$pwfile"
 fi
+tls_args=""
+if [ -n "${POSTGRES_TLS_DIR:-}" ]; then
+  # PostgreSQL refuses a key that others may read, and the mounted folder is not ours: use private copies.
+  tls=/var/lib/kgb-postgres/tls
+  mkdir -p "$tls"
+  cp "$POSTGRES_TLS_DIR/ca.crt" "$POSTGRES_TLS_DIR/tls.crt" "$POSTGRES_TLS_DIR/tls.key" "$tls/"
+  chmod 0600 "$tls/tls.key"
+  # No `host` line: a plaintext connection matches nothing and is refused.
+  printf '%s\n' 'local all all scram-sha-256' \
+    'hostssl all all 127.0.0.1/32 scram-sha-256 clientcert=verify-ca' \
+    'hostssl all all ::1/128 scram-sha-256 clientcert=verify-ca' > "$tls/pg_hba.conf"
+  tls_args="-c ssl=on -c ssl_ca_file=$tls/ca.crt -c ssl_cert_file=$tls/tls.crt -c ssl_key_file=$tls/tls.key -c hba_file=$tls/pg_hba.conf"
+fi
+# shellcheck disable=SC2086 # the arguments are words on purpose
 exec "$bin/postgres" -D "$data" -c listen_addresses=127.0.0.1 -c port="$PGPORT" \
-  -c unix_socket_directories=/var/run/postgresql -c max_connections="${POSTGRES_MAX_CONNECTIONS:-200}" ${POSTGRES_ARGS:-}
+  -c unix_socket_directories=/var/run/postgresql -c max_connections="${POSTGRES_MAX_CONNECTIONS:-200}" $tls_args ${POSTGRES_ARGS:-}

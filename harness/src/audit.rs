@@ -8,6 +8,7 @@ mod stored;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use topology::tls::ClientTls;
 use uuid::Uuid;
 
 pub use answers::{AnswerLog, AnswerReader};
@@ -25,15 +26,31 @@ const NO_ANSWER: &str = "no answer from the bank";
 /// How long db-ge may take to store the last events after the load stopped.
 const CATCH_UP: Duration = Duration::from_secs(30);
 
-/// Audits the books in `db_ch` and `db_ge` against the `answers` the load received.
-pub async fn audit(db_ch: &str, db_ge: &str, answers: &mut AnswerLog) -> Audit {
-    audit_within(db_ch, db_ge, answers, CATCH_UP).await
+/// Where the books are: both databases (`postgres://` URLs), and the CA, certificate and key that reach them
+/// when they require TLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Books {
+    pub db_ch: String,
+    pub db_ge: String,
+    pub tls: Option<ClientTls>,
+}
+
+impl Books {
+    /// The books of a stack bench brought up.
+    pub fn of(endpoints: &stack::Endpoints) -> Books {
+        Books { db_ch: endpoints.db_ch.clone(), db_ge: endpoints.db_ge.clone(), tls: endpoints.tls.clone() }
+    }
+}
+
+/// Audits `books` against the `answers` the load received.
+pub async fn audit(books: &Books, answers: &mut AnswerLog) -> Audit {
+    audit_within(books, answers, CATCH_UP).await
 }
 
 /// [`audit`] with its own bound on the wait for db-ge to catch up: books known to be settled (a test that
 /// removed a db-ge row on purpose) need not wait for rows that will never come.
-pub async fn audit_within(db_ch: &str, db_ge: &str, answers: &mut AnswerLog, catch_up: Duration) -> Audit {
-    match run(db_ch, db_ge, answers, catch_up).await {
+pub async fn audit_within(books: &Books, answers: &mut AnswerLog, catch_up: Duration) -> Audit {
+    match run(books, answers, catch_up).await {
         Ok(audit) => audit,
         Err(e) => Audit::not_done(e),
     }
@@ -51,29 +68,39 @@ pub fn read_only_config(url: &str, database: &str) -> Result<tokio_postgres::Con
 }
 
 /// A read-only session to `url`, retried for a few seconds (a database just restarted by a fault).
-async fn read_only(url: &str, database: &str) -> Result<Db, String> {
+async fn read_only(url: &str, database: &str, tls: Option<&ClientTls>) -> Result<Db, String> {
     let config = read_only_config(url, database)?;
     let mut last = String::new();
     for _ in 0..20 {
-        match config.connect(tokio_postgres::NoTls).await {
-            Ok((client, connection)) => {
-                tokio::spawn(connection);
-                return Ok(client);
-            }
-            Err(e) => last = e.to_string(),
+        match topology::db::session(&config, tls).await {
+            Ok(client) => return Ok(client),
+            // Files that cannot be used will not become usable by waiting.
+            Err(e @ topology::db::DbError::Tls(_)) => return Err(format!("{database}: {e}")),
+            Err(e) => last = error_chain(&e),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Err(format!("{database} did not answer: {last}"))
 }
 
+/// An error with its causes: PostgreSQL's "error performing TLS handshake" says why only in its source.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
 fn sql(what: &'static str) -> impl Fn(tokio_postgres::Error) -> String {
     move |e| format!("{what}: {e}")
 }
 
-async fn run(db_ch: &str, db_ge: &str, answers: &mut AnswerLog, wait: Duration) -> Result<Audit, String> {
-    let ch = read_only(db_ch, "db-ch").await?;
-    let ge = read_only(db_ge, "db-ge").await?;
+async fn run(books: &Books, answers: &mut AnswerLog, wait: Duration) -> Result<Audit, String> {
+    let ch = read_only(&books.db_ch, "db-ch", books.tls.as_ref()).await?;
+    let ge = read_only(&books.db_ge, "db-ge", books.tls.as_ref()).await?;
     catch_up(&ch, &ge, tokio::time::Instant::now() + wait).await?;
     let (balance_sum, expected_sum, confirmed) = money(&ch).await?;
     let wrong_events = wrong_events(&ch).await?;
@@ -117,14 +144,14 @@ async fn catch_up(ch: &Db, ge: &Db, until: tokio::time::Instant) -> Result<bool,
 }
 
 /// Whether db-ge caught up with db-ch's events by `until` (an open-model run drains after a failed step with it).
-/// It only reads; a database it cannot reach counts as not caught up.
-pub async fn caught_up(db_ch: &str, db_ge: &str, until: tokio::time::Instant) -> bool {
-    async fn connect(url: &str) -> Option<Db> {
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.ok()?;
-        tokio::spawn(connection);
-        Some(client)
-    }
-    let (Some(ch), Some(ge)) = (connect(db_ch).await, connect(db_ge).await) else { return false };
+/// It only reads (read-only sessions, tried once); a database it cannot reach counts as not caught up.
+pub async fn caught_up(books: &Books, until: tokio::time::Instant) -> bool {
+    let connect = |url: &str, database: &str| {
+        let config = read_only_config(url, database);
+        let tls = books.tls.as_ref();
+        async move { topology::db::session(&config.ok()?, tls).await.ok() }
+    };
+    let (Some(ch), Some(ge)) = (connect(&books.db_ch, "db-ch").await, connect(&books.db_ge, "db-ge").await) else { return false };
     catch_up(&ch, &ge, until).await.unwrap_or(false)
 }
 

@@ -91,6 +91,29 @@ pub struct External {
     /// Docker containers of the deployment whose resources are sampled (none: only bench's own).
     #[serde(default)]
     pub containers: Vec<String>,
+    /// For databases that require TLS (URLs with `?sslmode=require`): the CA certificate that verifies them,
+    /// and the client certificate and key (PEM, the key PKCS#8) the audit shows. All three or none; paths as
+    /// given (relative ones from where bench runs). `bench up` of a TLS stack prints them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+impl External {
+    /// The TLS files the audit shows the databases, when given.
+    pub fn tls(&self) -> Option<topology::tls::ClientTls> {
+        let settings =
+            topology::tls::TlsSettings { tls_ca: self.tls_ca.clone(), tls_cert: self.tls_cert.clone(), tls_key: self.tls_key.clone() };
+        settings.client()
+    }
+
+    /// Where the audit reads the deployment's books.
+    pub fn books(&self) -> crate::audit::Books {
+        crate::audit::Books { db_ch: self.db_ch.clone(), db_ge: self.db_ge.clone(), tls: self.tls() }
+    }
 }
 
 /// What a fault does to its container.
@@ -327,6 +350,16 @@ impl ExperimentFile {
             if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
                 return Err(invalid(format!("{key} = {url:?} must be a postgres:// URL")));
             }
+        }
+        let given = [("external.tls_ca", &external.tls_ca), ("external.tls_cert", &external.tls_cert), ("external.tls_key", &external.tls_key)];
+        if given.iter().any(|(_, v)| v.is_some()) {
+            if let Some((key, _)) = given.iter().find(|(_, v)| v.is_none()) {
+                return Err(invalid(format!("{key} is missing: TLS to the databases needs tls_ca, tls_cert and tls_key")));
+            }
+        }
+        if let Some(tls) = external.tls() {
+            // Unreadable or mismatched files are refused now, not after the load when the audit needs them.
+            tls.postgres().map_err(|e| invalid(format!("[external] TLS: {e}")))?;
         }
         if !self.experiment.faults.is_empty() {
             return Err(invalid("faults act on the containers of a stack bench started: they need --platform docker".into()));

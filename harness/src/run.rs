@@ -26,6 +26,7 @@ use stack::docker::container;
 use stack::settings::StackSettings;
 use stack::{Options, Owner, Services, Stack, StackError};
 
+use crate::audit::Books;
 use crate::experiment::{Experiment, ExperimentFile, External, Variant};
 use crate::results::{Audit, End, EndedBy, Header, Line, ResultsError, Writer};
 use driver::Driven;
@@ -92,8 +93,7 @@ struct Deployment<'a> {
     stack: Option<Stack>,
     url: String,
     frontend: String,
-    db_ch: String,
-    db_ge: String,
+    books: Books,
     containers: Vec<String>,
 }
 
@@ -104,8 +104,7 @@ impl<'a> Deployment<'a> {
             docker: Some(docker),
             url: e.graphql_ws.clone(),
             frontend: e.frontend.clone(),
-            db_ch: e.db_ch.clone(),
-            db_ge: e.db_ge.clone(),
+            books: Books::of(e),
             containers: stack.running_containers(),
             stack: Some(stack),
         }
@@ -117,8 +116,7 @@ impl<'a> Deployment<'a> {
             stack: None,
             url: e.graphql.clone(),
             frontend: e.frontend.clone().unwrap_or_default(),
-            db_ch: e.db_ch.clone(),
-            db_ge: e.db_ge.clone(),
+            books: e.books(),
             containers: e.containers.clone(),
         }
     }
@@ -284,7 +282,7 @@ async fn measure(
         faults: &settings.faults,
         frontend: deployment.frontend.clone(),
         search: settings.search.as_ref().map(|cfg| {
-            (cfg, open_load::ReadSide { db_ch: deployment.db_ch.clone(), db_ge: deployment.db_ge.clone() })
+            (cfg, deployment.books.clone())
         }),
     };
     let began = Instant::now();
@@ -294,7 +292,7 @@ async fn measure(
     // An interrupted load is still audited (the books it left are worth checking) unless a second signal comes.
     let cut_short = if driven.ended_by == EndedBy::Interrupt { &interrupts.second } else { &interrupts.first };
     let (audit, ended_by) = tokio::select! {
-        audit = crate::audit::audit(&deployment.db_ch, &deployment.db_ge, &mut driven.answers) => (audit, driven.ended_by),
+        audit = crate::audit::audit(&deployment.books, &mut driven.answers) => (audit, driven.ended_by),
         () = cut_short.cancelled() => (Audit::not_done("interrupted during the audit"), EndedBy::Interrupt),
     };
     let mut end = end_line(&driven, ended_by, audit, stopped, began.elapsed());

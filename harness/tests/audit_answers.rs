@@ -38,7 +38,7 @@ async fn every_answer_is_checked_in_batches_from_a_bounded_log() {
     }
     assert!(most_in_memory <= audit::answers::BUFFER, "the log held {most_in_memory} bytes in memory");
 
-    let audited = audit::audit(&endpoints.db_ch, &endpoints.db_ge, &mut log).await;
+    let audited = audit::audit(&audit::Books::of(&endpoints), &mut log).await;
     assert_eq!(audited.error, None);
     assert_eq!((audited.answers_checked, audited.answers_contradicted), (N + 2, 3), "{audited:?}");
     assert!(audited.money_conserved && audited.events_produced && audited.events_stored_once, "{audited:?}");

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use harness::audit::{audit, audit_within, AnswerLog};
+use harness::audit::{audit, audit_within, AnswerLog, Books};
 use harness::experiment::Protocol;
 use harness::load::bank::{self, Account, Answer, Bank, Transfer};
 use harness::load::client::Client;
@@ -37,7 +37,7 @@ async fn session(url: &str) -> Db {
 /// removed is not worth waiting for.
 async fn settled(stack: &Stack, answers: &[(Uuid, Answer)]) -> Audit {
     let e = &stack.plan.endpoints;
-    audit_within(&e.db_ch, &e.db_ge, &mut log(answers), Duration::ZERO).await
+    audit_within(&Books::of(e), &mut log(answers), Duration::ZERO).await
 }
 
 /// The answers as a run keeps them (on disk).
@@ -133,7 +133,7 @@ async fn every_break(stack: &Stack) {
     let (ch, ge) = (session(&e.db_ch).await, session(&e.db_ge).await);
 
     let clean = expected_clean(t.answers.len());
-    assert_eq!(audit(&e.db_ch, &e.db_ge, &mut log(&t.answers)).await, clean, "the untouched books pass");
+    assert_eq!(audit(&Books::of(e), &mut log(&t.answers)).await, clean, "the untouched books pass");
     let events: i64 = ge.query_one("SELECT count(*) FROM transaction", &[]).await.expect("rows").get(0);
     assert_eq!(events, 4, "deposit 1, internal 2, outgoing 1, failed 0");
     let first_event = format!("{}:{}", t.internal, first_n(&ch, t.internal).await);

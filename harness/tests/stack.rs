@@ -31,7 +31,7 @@ async fn infrastructure_comes_up_answers_and_goes_away() {
     let mut stack = Stack::up(&docker, &e.stack, INFRA_ONLY, &|_| {}).await.expect("stack comes up");
     let endpoints = stack.plan.endpoints.clone();
 
-    check(&Check::KafkaBrokers { bootstrap: endpoints.bootstrap.clone(), expected: 1 }).await.expect("kafka answers");
+    check(&Check::KafkaBrokers { bootstrap: endpoints.bootstrap.clone(), expected: 1, tls: None }).await.expect("kafka answers");
     let subjects = reqwest::get(format!("{}/subjects", endpoints.registry)).await.expect("registry answers");
     assert!(subjects.status().is_success());
 

@@ -5,6 +5,7 @@
 //! - [`plan`]: those settings become the stack's containers (images, environment, limits, readiness checks).
 //! - [`ports`]: every planned port is checked free before anything starts.
 //! - [`images`]: the images the plan names, built offline on this machine and labelled with their input hash.
+//! - [`tls`]: with `[stack] tls = true`, a CA per stack and a certificate per part, in a folder of the stack.
 //! - [`docker`]: the engine through bollard: labelled containers, readiness checks, logs and resource samples.
 //! - [`Stack`] (this file): one lifecycle, plan -> free ports -> images present -> infrastructure up and ready ->
 //!   database schemas -> synchronizer to completion -> bank services ready; and teardown, which also runs on drop.
@@ -17,6 +18,7 @@ pub mod images;
 pub mod plan;
 pub mod ports;
 pub mod settings;
+pub mod tls;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -49,6 +51,8 @@ pub enum StackError {
     NotReady(#[from] ReadinessError),
     #[error("cannot create the database tables")]
     Schema(#[from] topology::db::DbError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("bring-up interrupted")]
     Interrupted,
 }
@@ -191,13 +195,19 @@ impl Stack {
     }
 
     async fn bring_up(&mut self, progress: &(dyn Fn(String) + Sync), interrupt: &CancellationToken) -> Result<(), StackError> {
+        if let Some(folder) = &self.plan.tls {
+            progress("making the stack's certificates".to_string());
+            let parts: Vec<String> = self.plan.parts().map(|p| p.spec.name.clone()).collect();
+            tls::write(folder, &parts)?;
+        }
         let infrastructure = self.plan.infrastructure.clone();
         self.start_and_wait(&infrastructure, progress, interrupt).await?;
         progress("creating the database tables".to_string());
         // The services apply the same schemas at start; doing it here makes the databases complete for tests
         // and for stacks whose services are not started.
-        topology::db::connect(&self.plan.endpoints.db_ch, 1, topology::sql::DB_CH_SCHEMA, "db-ch").await?;
-        topology::db::connect(&self.plan.endpoints.db_ge, 1, topology::sql::DB_GE_SCHEMA, "db-ge").await?;
+        let (e, tls) = (&self.plan.endpoints, self.plan.endpoints.tls.as_ref());
+        topology::db::connect(&e.db_ch, 1, topology::sql::DB_CH_SCHEMA, "db-ch", tls).await?;
+        topology::db::connect(&e.db_ge, 1, topology::sql::DB_GE_SCHEMA, "db-ge", tls).await?;
         if self.skipped.contains(&self.plan.synchronizer.spec.name) {
             return Ok(());
         }
@@ -248,12 +258,16 @@ impl Stack {
         &self.docker
     }
 
-    /// Removes every container of this stack (found by label, so also those whose start was cut short).
+    /// Removes every container of this stack (found by label, so also those whose start was cut short), then
+    /// its TLS folder.
     ///
     /// # Errors
     /// The engine's error; the stack stays marked for removal on drop.
     pub async fn teardown(&mut self) -> Result<Vec<String>, DockerError> {
         let removed = container::remove_labelled(&self.docker, &format!("{LABEL_STACK}={}", self.id)).await?;
+        if let Err(e) = tls::remove(&self.id) {
+            tracing::warn!("removing the TLS folder of stack {}: {e}", self.id);
+        }
         self.active = false;
         Ok(removed)
     }
@@ -273,6 +287,7 @@ impl Drop for Stack {
         // so an early return or a panic still leaves nothing running.
         // A fresh client: the stack's own is bound to the runtime that is being left.
         let label = format!("{LABEL_STACK}={}", self.id);
+        let id = self.id.clone();
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
             if let Ok(runtime) = runtime {
@@ -281,6 +296,7 @@ impl Drop for Stack {
                     container::remove_labelled(&docker, &label).await
                 });
             }
+            let _ = tls::remove(&id);
         });
         let _ = cleanup.join();
     }

@@ -2,14 +2,17 @@
 //! Pure data, so the whole stack can be checked without an engine.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use topology::env as vars;
+use topology::tls::ClientTls;
 
 use crate::docker::container::{ContainerSpec, ReadOnlyFolder, LABEL_OWNER, LABEL_STACK};
 use crate::docker::readiness::{Check, WaitFor};
 use crate::settings::{value_text, Limit, StackSettings};
+
+mod tls;
 
 /// The 2019 broker profile; the experiment's `[stack.broker]` is merged over it.
 pub fn broker_defaults() -> BTreeMap<String, String> {
@@ -93,6 +96,8 @@ pub struct Endpoints {
     pub command_handler_health: String,
     /// The bank UI.
     pub frontend: String,
+    /// bench's own client certificate, key and the stack's CA, when the stack runs TLS.
+    pub tls: Option<ClientTls>,
 }
 
 /// The containers of one stack in bring-up order.
@@ -107,6 +112,9 @@ pub struct StackPlan {
     pub endpoints: Endpoints,
     /// Every port the stack listens on, with what listens there.
     pub ports: Vec<(u16, String)>,
+    /// The folder of the stack's TLS material (see [`crate::tls`]), when it runs TLS: written before the first
+    /// container starts, removed with the stack.
+    pub tls: Option<PathBuf>,
 }
 
 /// Where the frontend's container sees the reports folder it serves.
@@ -143,15 +151,17 @@ pub fn server_properties(stack: &StackSettings, index: u32) -> String {
         (0..n).map(|i| format!("{}@127.0.0.1:{}", i + 1, stack.ports.controller + i as u16)).collect();
     let replication = n.min(3).to_string();
     let isr = n.min(2).to_string();
+    // One protocol for clients, between brokers and to the controllers.
+    let listener = if stack.tls { "SSL" } else { "PLAINTEXT" };
     let mut props: BTreeMap<String, String> = [
         ("process.roles", "broker,controller".to_string()),
         ("node.id", (index + 1).to_string()),
         ("controller.quorum.voters", voters.join(",")),
-        ("listeners", format!("PLAINTEXT://127.0.0.1:{kafka},CONTROLLER://127.0.0.1:{controller}")),
-        ("advertised.listeners", format!("PLAINTEXT://127.0.0.1:{kafka}")),
+        ("listeners", format!("{listener}://127.0.0.1:{kafka},CONTROLLER://127.0.0.1:{controller}")),
+        ("advertised.listeners", format!("{listener}://127.0.0.1:{kafka}")),
         ("controller.listener.names", "CONTROLLER".to_string()),
-        ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".to_string()),
-        ("inter.broker.listener.name", "PLAINTEXT".to_string()),
+        ("listener.security.protocol.map", format!("{listener}:{listener},CONTROLLER:{listener}")),
+        ("inter.broker.listener.name", listener.to_string()),
         ("log.dirs", "/var/lib/kafka/data".to_string()),
         ("offsets.topic.replication.factor", replication.clone()),
         ("transaction.state.log.replication.factor", replication),
@@ -168,6 +178,9 @@ pub fn server_properties(stack: &StackSettings, index: u32) -> String {
         }
     }
     props.extend(profile);
+    if stack.tls {
+        props.extend(tls::broker_properties());
+    }
     props.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n")
 }
 
@@ -209,28 +222,37 @@ fn kv(k: &str, v: impl Into<String>) -> (String, String) {
 
 /// Plans the stack of `stack`; `stack_id` labels its containers, `db_password` guards both databases.
 pub fn plan(stack: &StackSettings, stack_id: &str, owner: Owner, db_password: &str, cluster_id: &str) -> StackPlan {
-    let planner = Planner { stack, builder: Builder { stack_id, owner }, endpoints: endpoints(stack, db_password) };
+    let tls = stack.tls.then(|| crate::tls::folder(stack_id));
+    let planner =
+        Planner { stack, builder: Builder { stack_id, owner }, endpoints: endpoints(stack, db_password, tls.as_deref()), tls: tls.clone() };
     let mut ports = Vec::new();
     let mut infrastructure = planner.brokers(cluster_id, &mut ports);
     infrastructure.push(planner.registry(&mut ports));
     infrastructure.extend(planner.databases(db_password, &mut ports));
     let synchronizer = planner.synchronizer();
     let services = planner.services(&mut ports);
-    StackPlan { infrastructure, synchronizer, services, endpoints: planner.endpoints, ports }
+    let mut plan = StackPlan { infrastructure, synchronizer, services, endpoints: planner.endpoints, ports, tls };
+    if let Some(folder) = plan.tls.clone() {
+        tls::mount(&mut plan, &folder);
+    }
+    plan
 }
 
-fn endpoints(stack: &StackSettings, db_password: &str) -> Endpoints {
+fn endpoints(stack: &StackSettings, db_password: &str, tls: Option<&Path>) -> Endpoints {
     let p = &stack.ports;
     let bootstrap: Vec<String> = (0..stack.brokers).map(|i| format!("127.0.0.1:{}", p.kafka + i as u16)).collect();
+    // TLS required, and the server verified by the client's CA (the connector verifies chain and name).
+    let (http, ssl) = if tls.is_some() { ("https", "?sslmode=require") } else { ("http", "") };
     Endpoints {
         bootstrap: bootstrap.join(","),
-        registry: format!("http://127.0.0.1:{}/apis/ccompat/v7", p.registry),
-        db_ch: format!("postgres://postgres:{db_password}@127.0.0.1:{}/postgres", p.db_ch),
-        db_ge: format!("postgres://postgres:{db_password}@127.0.0.1:{}/postgres", p.db_ge),
+        registry: format!("{http}://127.0.0.1:{}/apis/ccompat/v7", p.registry),
+        db_ch: format!("postgres://postgres:{db_password}@127.0.0.1:{}/postgres{ssl}", p.db_ch),
+        db_ge: format!("postgres://postgres:{db_password}@127.0.0.1:{}/postgres{ssl}", p.db_ge),
         graphql_http: format!("http://127.0.0.1:{}/graphql", p.graphql),
         graphql_ws: format!("ws://127.0.0.1:{}/graphql", p.graphql),
         command_handler_health: format!("http://127.0.0.1:{}/health", p.command_handler_health),
         frontend: format!("http://127.0.0.1:{}/", p.frontend),
+        tls: tls.map(crate::tls::client),
     }
 }
 
@@ -239,6 +261,8 @@ struct Planner<'a> {
     stack: &'a StackSettings,
     builder: Builder<'a>,
     endpoints: Endpoints,
+    /// The stack's TLS folder, when it runs TLS.
+    tls: Option<PathBuf>,
 }
 
 impl Planner<'_> {
@@ -254,7 +278,11 @@ impl Planner<'_> {
                 ];
                 ports.push((p.kafka + i as u16, name.clone()));
                 ports.push((p.controller + i as u16, name.clone()));
-                let check = Check::KafkaBrokers { bootstrap: format!("127.0.0.1:{}", p.kafka + i as u16), expected: stack.brokers as usize };
+                let check = Check::KafkaBrokers {
+                    bootstrap: format!("127.0.0.1:{}", p.kafka + i as u16),
+                    expected: stack.brokers as usize,
+                    tls: self.endpoints.tls.clone(),
+                };
                 Part { role: Role::Kafka, spec: self.builder.spec(&name, &stack.images.kafka, env, stack.limits.kafka), wait: wait(&name, check, 120) }
             })
             .collect()
@@ -262,18 +290,25 @@ impl Planner<'_> {
 
     fn registry(&self, ports: &mut Vec<(u16, String)>) -> Part {
         let (stack, p) = (self.stack, &self.stack.ports);
-        let env = vec![
+        let mut env = vec![
             kv("QUARKUS_HTTP_HOST", "127.0.0.1"),
             kv("QUARKUS_HTTP_PORT", p.registry.to_string()),
             kv("QUARKUS_MANAGEMENT_HOST", "127.0.0.1"),
             kv("QUARKUS_MANAGEMENT_PORT", (p.registry + 1).to_string()),
             kv("REGISTRY_JVM_OPTS", "-Xms256m -Xmx512m"),
         ];
+        if self.tls.is_some() {
+            env.extend(tls::registry_env(p.registry));
+        }
         ports.push((p.registry, "kgb-schema-registry".to_string()));
         Part {
             role: Role::SchemaRegistry,
             spec: self.builder.spec("kgb-schema-registry", &stack.images.schema_registry, env, stack.limits.schema_registry),
-            wait: wait("kgb-schema-registry", Check::Http { url: format!("{}/subjects", self.endpoints.registry) }, 120),
+            wait: wait(
+                "kgb-schema-registry",
+                Check::Http { url: format!("{}/subjects", self.endpoints.registry), tls: self.endpoints.tls.clone() },
+                120,
+            ),
         }
     }
 
@@ -282,12 +317,15 @@ impl Planner<'_> {
         [("kgb-db-ch", p.db_ch, &e.db_ch, Role::DbCh), ("kgb-db-ge", p.db_ge, &e.db_ge, Role::DbGe)]
             .into_iter()
             .map(|(name, port, url, role)| {
-                let env = vec![kv("PGPORT", port.to_string()), kv("POSTGRES_PASSWORD", db_password)];
+                let mut env = vec![kv("PGPORT", port.to_string()), kv("POSTGRES_PASSWORD", db_password)];
+                if self.tls.is_some() {
+                    env.push(kv("POSTGRES_TLS_DIR", crate::tls::CONTAINER_FOLDER));
+                }
                 ports.push((port, name.to_string()));
                 Part {
                     role,
                     spec: self.builder.spec(name, &stack.images.postgres, env, stack.limits.db),
-                    wait: wait(name, Check::Postgres { url: url.clone() }, 60),
+                    wait: wait(name, Check::Postgres { url: url.clone(), tls: self.endpoints.tls.clone() }, 60),
                 }
             })
             .collect()
@@ -295,7 +333,11 @@ impl Planner<'_> {
 
     /// Where Kafka and the registry are, as every bank service and the synchronizer are told.
     fn kafka_env(&self) -> Vec<(String, String)> {
-        vec![kv(vars::KAFKA_BOOTSTRAP_SERVERS, self.endpoints.bootstrap.clone()), kv(vars::SCHEMA_REGISTRY_URL, &self.endpoints.registry)]
+        let mut env = vec![kv(vars::KAFKA_BOOTSTRAP_SERVERS, self.endpoints.bootstrap.clone()), kv(vars::SCHEMA_REGISTRY_URL, &self.endpoints.registry)];
+        if self.tls.is_some() {
+            env.extend(tls::client_env());
+        }
+        env
     }
 
     fn synchronizer(&self) -> Part {
@@ -330,7 +372,7 @@ impl Planner<'_> {
         let service = |name: &str, image: &str, db: &str, port: u16, limit: Limit, role: Role, health: String| {
             let mut env = kafka_env.clone();
             env.extend([kv(vars::DATABASE_URL, db), kv(vars::HTTP_PORT, port.to_string()), kv("RUST_LOG", "info")]);
-            Part { role, spec: self.builder.spec(name, image, env, limit), wait: wait(name, Check::Http { url: health }, 60) }
+            Part { role, spec: self.builder.spec(name, image, env, limit), wait: wait(name, Check::Http { url: health, tls: None }, 60) }
         };
         ports.push((p.command_handler_health, "kgb-command-handler".to_string()));
         ports.push((p.graphql, "kgb-graphql-endpoint".to_string()));
@@ -366,70 +408,10 @@ impl Planner<'_> {
         Part {
             role: Role::Frontend,
             spec: self.builder.spec("kgb-frontend", &self.stack.images.frontend, env, Limit::default()),
-            wait: wait("kgb-frontend", Check::Http { url: format!("http://127.0.0.1:{}/health", p.frontend) }, 60),
+            wait: wait("kgb-frontend", Check::Http { url: format!("http://127.0.0.1:{}/health", p.frontend), tls: None }, 60),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stack(brokers: u32) -> StackSettings {
-        StackSettings { brokers, ..StackSettings::default() }
-    }
-
-    #[test]
-    fn three_brokers_form_one_static_quorum() {
-        let props = server_properties(&stack(3), 2);
-        assert!(props.contains("node.id=3"), "{props}");
-        assert!(props.contains("controller.quorum.voters=1@127.0.0.1:19192,2@127.0.0.1:19193,3@127.0.0.1:19194"));
-        assert!(props.contains("listeners=PLAINTEXT://127.0.0.1:19094,CONTROLLER://127.0.0.1:19194"));
-        assert!(props.contains("min.insync.replicas=2"));
-        assert!(props.contains("compression.type=lz4"));
-    }
-
-    #[test]
-    fn one_broker_caps_replication_and_min_isr() {
-        let props = server_properties(&stack(1), 0);
-        assert!(props.contains("offsets.topic.replication.factor=1"), "{props}");
-        assert!(props.contains("min.insync.replicas=1"), "{props}");
-    }
-
-    #[test]
-    fn experiment_settings_reach_brokers_and_services() {
-        let mut s = stack(1);
-        s.broker.insert("compression.type".into(), toml::Value::String("zstd".into()));
-        s.services.producer.insert("linger.ms".into(), toml::Value::Integer(25));
-        let plan = plan(&s, "id1", Owner::Run, "pw", "cluster");
-        assert!(server_properties(&s, 0).contains("compression.type=zstd"));
-        let handler = &plan.services[0].spec;
-        assert!(handler.env.contains(&("KAFKA_PRODUCER_LINGER_MS".into(), "25".into())));
-        assert!(handler.env.contains(&("KAFKA_PRODUCER_ACKS".into(), "all".into())));
-        assert_eq!(handler.memory_mib, Some(300));
-        assert_eq!(handler.labels[LABEL_STACK], "id1");
-        let names: Vec<_> = plan.parts().map(|p| p.spec.name.as_str()).collect();
-        assert_eq!(
-            names,
-            ["kgb-kafka-1", "kgb-schema-registry", "kgb-db-ch", "kgb-db-ge", "kgb-synchronizer", "kgb-command-handler", "kgb-graphql-endpoint", "kgb-frontend"]
-        );
-        let frontend = &plan.services[2].spec;
-        assert!(frontend.env.contains(&("GRAPHQL_WS_URL".into(), "ws://127.0.0.1:8888/graphql".into())), "the UI is told where the endpoint is");
-        let mut ports: Vec<u16> = plan.ports.iter().map(|(p, _)| *p).collect();
-        ports.sort();
-        ports.dedup();
-        assert_eq!(ports.len(), plan.ports.len(), "no port is planned twice");
-        assert!(plan.parts().all(|p| p.spec.read_only.is_empty()), "no host folder unless asked for");
-    }
-
-    #[test]
-    fn only_the_frontend_is_shown_the_reports_folder() {
-        let mut plan = plan(&stack(1), "id1", Owner::Up, "pw", "cluster");
-        plan.serve_reports(Path::new("/work/checkout/reports"));
-        let frontend = &plan.services[2].spec;
-        let folder = ReadOnlyFolder { host: "/work/checkout/reports".into(), container: FRONTEND_REPORTS.into() };
-        assert_eq!(frontend.read_only, [folder]);
-        assert!(frontend.env.contains(&("REPORTS_DIR".into(), FRONTEND_REPORTS.into())));
-        assert_eq!(plan.parts().filter(|p| !p.spec.read_only.is_empty()).count(), 1);
-    }
-}
+mod tests;

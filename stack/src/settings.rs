@@ -27,6 +27,9 @@ pub struct StackSettings {
     pub limits: Limits,
     /// JVM options of each broker (heap size).
     pub kafka_jvm_opts: String,
+    /// TLS between every part: a CA per stack, client certificates required by the brokers and PostgreSQL, the
+    /// registry on HTTPS (see [`crate::tls`]). The GraphQL endpoint and the UI stay plaintext on loopback.
+    pub tls: bool,
 }
 
 impl Default for StackSettings {
@@ -40,6 +43,7 @@ impl Default for StackSettings {
             topics: Topics::default(),
             limits: Limits::default(),
             kafka_jvm_opts: "-Xms1g -Xmx1g".to_string(),
+            tls: false,
         }
     }
 }

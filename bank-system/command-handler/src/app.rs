@@ -18,6 +18,8 @@ use crate::stats::Stats;
 pub enum AppError {
     #[error(transparent)]
     Database(#[from] topology::db::DbError),
+    #[error(transparent)]
+    Tls(#[from] topology::tls::TlsError),
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
 }
@@ -34,13 +36,15 @@ impl App {
     /// Connects to db-ch (creating its tables; retried for up to 60 s while it starts) and to Kafka.
     pub async fn connect(settings: &Settings) -> Result<App, AppError> {
         let service = &settings.service;
-        let pool = topology::db::connect(&service.database_url, settings.workers + 2, topology::sql::DB_CH_SCHEMA, "db-ch").await?;
+        let tls = service.kafka.tls.client();
+        let pool =
+            topology::db::connect(&service.database_url, settings.workers + 2, topology::sql::DB_CH_SCHEMA, "db-ch", tls.as_ref()).await?;
         let producer: FutureProducer = service.producer_config().create()?;
         let consumer: StreamConsumer = service.consumer_config(&settings.group_id).create()?;
         consumer.subscribe(&[topics::COMMANDS])?;
         let handler = Arc::new(Handler {
             pool,
-            registry: Arc::new(Registry::new(&service.kafka.schema_registry_url)),
+            registry: Arc::new(Registry::with_tls(&service.kafka.schema_registry_url, tls.as_ref())?),
             producer: producer.clone(),
             stats: Arc::new(Stats::default()),
         });

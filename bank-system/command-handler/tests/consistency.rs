@@ -137,7 +137,7 @@ async fn a_handler_restarted_mid_stream_neither_loses_nor_double_applies() {
     let kill = RestartContainerOptionsBuilder::default().t(0).build();
     docker.restart_container(&part.spec.name, Some(kill)).await.expect("kill and restart");
     let third = send_transfers(&client, &accounts, "r", 300, 13).await;
-    readiness::wait(&docker, &WaitFor { check: Check::Http { url: stack.plan.endpoints.command_handler_health.clone() }, ..part.wait.clone() })
+    readiness::wait(&docker, &WaitFor { check: Check::Http { url: stack.plan.endpoints.command_handler_health.clone(), tls: None }, ..part.wait.clone() })
         .await
         .expect("handler ready again");
 

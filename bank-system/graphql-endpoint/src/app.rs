@@ -28,6 +28,8 @@ use crate::waiters::Waiters;
 pub enum AppError {
     #[error(transparent)]
     Database(#[from] topology::db::DbError),
+    #[error(transparent)]
+    Tls(#[from] topology::tls::TlsError),
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("latency histogram: {0}")]
@@ -45,9 +47,10 @@ pub struct App {
 impl App {
     pub async fn connect(settings: &Settings) -> Result<App, AppError> {
         let service = &settings.service;
-        let pool = topology::db::connect(&service.database_url, 32, topology::sql::DB_GE_SCHEMA, "db-ge").await?;
+        let tls = service.kafka.tls.client();
+        let pool = topology::db::connect(&service.database_url, 32, topology::sql::DB_GE_SCHEMA, "db-ge", tls.as_ref()).await?;
         let store = Store::new(pool).with_timeout(settings.store_timeout());
-        let registry = Arc::new(Registry::new(&service.kafka.schema_registry_url));
+        let registry = Arc::new(Registry::with_tls(&service.kafka.schema_registry_url, tls.as_ref())?);
         let producer: FutureProducer = settings.producer_config().create()?;
         let group = format!("graphql-endpoint-{}", settings.instance_id);
         let consumer = |group: &str, topics: &[&str]| -> Result<StreamConsumer, AppError> {

@@ -29,6 +29,8 @@ pub enum SyncError {
     RegistryUnreachable { subject: String, waited: Duration, last: String },
     #[error("{action} {topic}: {message}")]
     Admin { action: &'static str, topic: String, message: String },
+    #[error(transparent)]
+    Tls(#[from] topology::tls::TlsError),
 }
 
 /// What was done and what differs.
@@ -82,8 +84,12 @@ async fn cluster_state(
 /// # Errors
 /// [`SyncError`] when the cluster or registry does not answer in time, or an admin operation fails.
 pub async fn synchronize(settings: &Settings) -> Result<Report, SyncError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &settings.bootstrap)
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &settings.bootstrap);
+    if let Some(tls) = &settings.tls {
+        tls.kafka(&mut config);
+    }
+    let admin: AdminClient<DefaultClientContext> = config
         .create()
         .map_err(|e| SyncError::ClusterUnreachable { bootstrap: settings.bootstrap.clone(), waited: Duration::ZERO, last: e.to_string() })?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
@@ -130,7 +136,7 @@ pub async fn synchronize(settings: &Settings) -> Result<Report, SyncError> {
         }
     }
 
-    let registry = Registry::new(&settings.registry);
+    let registry = Registry::with_tls(&settings.registry, settings.tls.as_ref())?;
     for topic in &settings.topics {
         for record in &topic.records {
             let subject = subject(&topic.name, record);

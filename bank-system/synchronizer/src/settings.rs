@@ -26,6 +26,8 @@ pub struct TopicSpec {
 pub struct Settings {
     pub bootstrap: String,
     pub registry: String,
+    /// TLS files for the admin client and the registry (plaintext when `None`).
+    pub tls: Option<topology::tls::ClientTls>,
     pub topics: Vec<TopicSpec>,
     /// How long to wait for the cluster and the registry to answer.
     pub max_wait: Duration,
@@ -89,6 +91,7 @@ impl Settings {
         Settings {
             bootstrap: args.kafka.kafka_bootstrap_servers,
             registry: args.kafka.schema_registry_url,
+            tls: args.kafka.tls.client(),
             topics,
             max_wait: Duration::from_secs(90),
             retry_interval: Duration::from_millis(500),

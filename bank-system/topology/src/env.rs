@@ -13,6 +13,7 @@
 //! | `WORKERS`, `GROUP_ID` | command handler: messages handled at once, its consumer group | 16, `command-handler` |
 //! | `INSTANCE_ID`, `CORS_ORIGINS` | GraphQL endpoint: names its consumer groups; browser origins, comma-separated | `1`, `http://localhost:8181,http://127.0.0.1:8181` |
 //! | `COMMAND_TIMEOUT_MS`, `STORE_TIMEOUT_MS`, `MAX_SUBSCRIPTIONS_PER_SOCKET` | GraphQL endpoint: a command's whole wait (the producer's `message.timeout.ms` is held within it); one use of db-ge; subscriptions open at once on one websocket | `30000`, `10000`, `10000` |
+//! | `TLS_CA`, `TLS_CERT`, `TLS_KEY` | PEM files: the CA to trust, the service's certificate and key; with them every Kafka, PostgreSQL and registry client uses TLS ([`crate::tls`]) | none: plaintext |
 //! | `GRAPHQL_WS_URL`, `RESULTS_URL` | frontend: the endpoint's websocket and the Results link, as the browser sees them | `ws://127.0.0.1:8888/graphql`, `/results/` |
 //!
 //! The services read the named variables with clap ([`crate::settings`] and each service's settings): each is
@@ -34,6 +35,9 @@ pub const TOPIC_REPLICATION: &str = "TOPIC_REPLICATION";
 pub const TOPIC_CONFIG_PREFIX: &str = "TOPIC_CONFIG_";
 pub const HTTP_PORT: &str = "HTTP_PORT";
 pub const BIND_ADDRESS: &str = "BIND_ADDRESS";
+pub const TLS_CA: &str = "TLS_CA";
+pub const TLS_CERT: &str = "TLS_CERT";
+pub const TLS_KEY: &str = "TLS_KEY";
 
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:19092";
 pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:18081/apis/ccompat/v7";

@@ -8,6 +8,7 @@
 //! - [`kafka`]: producer and consumer configurations with the environment's librdkafka properties; the `event_id` header.
 //! - [`iban`]: open-bank IBANs, tokens and the house account; [`money`]: euro cents written Dutch style.
 //! - [`sql`]: the schemas of db-ch and db-ge; [`db`]: pools with those schemas applied.
+//! - [`tls`]: a client's CA, certificate and key applied to librdkafka, PostgreSQL and HTTP clients.
 //! - [`service`]: logging, SIGTERM handling and health endpoints shared by the service binaries.
 
 pub mod db;
@@ -20,4 +21,5 @@ pub mod registry;
 pub mod service;
 pub mod settings;
 pub mod sql;
+pub mod tls;
 pub mod topics;

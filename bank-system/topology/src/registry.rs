@@ -57,6 +57,21 @@ impl Registry {
     /// A client of the registry at `base` (e.g. `http://127.0.0.1:18081/apis/ccompat/v7`).
     pub fn new(base: &str) -> Self {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+        Self::with_client(base, http)
+    }
+
+    /// A client of the registry at `base` over HTTPS with `tls`'s CA and certificate (plaintext when `None`).
+    ///
+    /// # Errors
+    /// [`crate::tls::TlsError`] when the files are unusable.
+    pub fn with_tls(base: &str, tls: Option<&crate::tls::ClientTls>) -> Result<Self, crate::tls::TlsError> {
+        let Some(tls) = tls else { return Ok(Self::new(base)) };
+        let builder = tls.http(reqwest::Client::builder().timeout(Duration::from_secs(10)))?;
+        let http = builder.build().map_err(|e| crate::tls::TlsError::Bad { path: tls.cert.clone(), reason: e.to_string() })?;
+        Ok(Self::with_client(base, http))
+    }
+
+    fn with_client(base: &str, http: reqwest::Client) -> Self {
         Registry {
             base: base.trim_end_matches('/').to_string(),
             http,

@@ -27,6 +27,8 @@ pub struct KafkaSettings {
     /// Confluent-compatible schema registry base URL.
     #[arg(long, env = env::SCHEMA_REGISTRY_URL, default_value = env::DEFAULT_REGISTRY)]
     pub schema_registry_url: String,
+    #[command(flatten)]
+    pub tls: crate::tls::TlsSettings,
 }
 
 /// Where a service answers (health, stats, GraphQL); `DEFAULT_PORT` is the service's own.
@@ -93,12 +95,20 @@ pub struct ServiceSettings<const DEFAULT_PORT: u16> {
 impl<const DEFAULT_PORT: u16> ServiceSettings<DEFAULT_PORT> {
     /// A producer configuration: see [`kafka::producer_config`].
     pub fn producer_config(&self) -> ClientConfig {
-        kafka::producer_config(&self.kafka.kafka_bootstrap_servers, &self.properties.producer)
+        let mut config = kafka::producer_config(&self.kafka.kafka_bootstrap_servers, &self.properties.producer);
+        if let Some(tls) = self.kafka.tls.client() {
+            tls.kafka(&mut config);
+        }
+        config
     }
 
     /// A consumer configuration for `group_id`: see [`kafka::consumer_config`].
     pub fn consumer_config(&self, group_id: &str) -> ClientConfig {
-        kafka::consumer_config(&self.kafka.kafka_bootstrap_servers, &self.properties.consumer, group_id)
+        let mut config = kafka::consumer_config(&self.kafka.kafka_bootstrap_servers, &self.properties.consumer, group_id);
+        if let Some(tls) = self.kafka.tls.client() {
+            tls.kafka(&mut config);
+        }
+        config
     }
 }
 
@@ -208,5 +218,24 @@ mod tests {
         assert_eq!(s.producer_config().get("bootstrap.servers"), Some("127.0.0.1:1"));
         assert_eq!(s.consumer_config("g").get("auto.offset.reset"), Some("latest"));
         assert_eq!(s.consumer_config("g").get("linger.ms"), None);
+    }
+
+    #[test]
+    fn tls_files_turn_every_kafka_client_to_tls_and_come_as_three_or_none() {
+        let base = [("DATABASE_URL", "postgres://db")];
+        let plain = parse_vars::<Service>(&vars(&base)).unwrap().service;
+        assert_eq!(plain.kafka.tls.client(), None);
+        assert_eq!(plain.producer_config().get("security.protocol"), None);
+        let all = [("TLS_CA", "/t/ca.crt"), ("TLS_CERT", "/t/tls.crt"), ("TLS_KEY", "/t/tls.key")];
+        let s = parse_vars::<Service>(&vars(&[base.as_slice(), &all].concat())).unwrap().service;
+        for config in [s.producer_config(), s.consumer_config("g")] {
+            assert_eq!(config.get("security.protocol"), Some("ssl"));
+            assert_eq!(config.get("ssl.ca.location"), Some("/t/ca.crt"));
+            assert_eq!(config.get("ssl.certificate.location"), Some("/t/tls.crt"));
+            assert_eq!(config.get("ssl.key.location"), Some("/t/tls.key"));
+        }
+        // A CA without the service's own certificate would be refused by brokers that require one: say so at start.
+        let err = parse_vars::<Service>(&vars(&[base[0], all[0]])).unwrap_err().to_string();
+        assert!(err.contains("--tls-cert") && err.contains("--tls-key"), "{err}");
     }
 }

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use stack::docker::container::{remove_labelled, LABEL_OWNER, LABEL_STACK};
 use stack::LABEL_BENCH;
 
@@ -28,12 +29,20 @@ fn stack_id(text: &str) -> Result<String, String> {
 
 pub async fn run(Args { all, stack }: Args) -> anyhow::Result<ExitCode> {
     let docker = stack::docker::connect().await?;
-    let label = match (all, stack) {
+    let label = match (all, &stack) {
         (true, _) => LABEL_BENCH.to_string(),
         (false, Some(id)) => format!("{LABEL_STACK}={id}"),
         (false, None) => format!("{LABEL_OWNER}=up"),
     };
+    let stacks = stack::docker::container::stacks_labelled(&docker, &label).await?;
     let removed = remove_labelled(&docker, &label).await?;
+    // The stacks' TLS folders go with their containers; --all also those of stacks whose containers never started.
+    if all {
+        stack::tls::remove_all().context("removing the stacks' TLS folders")?;
+    }
+    for id in stacks.iter().chain(&stack) {
+        stack::tls::remove(id).with_context(|| format!("removing the TLS folder of stack {id}"))?;
+    }
     if removed.is_empty() {
         println!("nothing to remove");
     } else {

@@ -64,6 +64,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let shown = |url: &str| if show_password { url.to_string() } else { super::redact::password(url) };
     println!("  db-ch             {}", shown(&e.db_ch));
     println!("  db-ge             {}", shown(&e.db_ge));
+    if let Some(tls) = &e.tls {
+        // What a user's own tools need to reach a stack that refuses clients without a certificate.
+        println!("  tls ca            {}", tls.ca.display());
+        println!("  tls client cert   {}", tls.cert.display());
+        println!("  tls client key    {}", tls.key.display());
+    }
     if stack.running_containers().iter().any(|c| c == "kgb-graphql-endpoint") {
         println!("  graphql           {}  (websocket {})", e.graphql_http, e.graphql_ws);
     }

@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 use super::faults;
 use super::sampler::Sampler;
 use super::usage::cpu_time;
-use super::open_load::{self, OpenLoad, ReadSide};
+use super::open_load::{self, OpenLoad};
+use crate::audit::Books;
 use crate::audit::AnswerLog;
 use crate::experiment::{Fault, Load, ProbeKind, Search};
 use crate::load::bank;
@@ -159,7 +160,7 @@ pub struct Target<'a> {
     /// The bank UI, for `probe = "browser"`.
     pub frontend: String,
     /// Open model: the search, and the databases a drain waits on.
-    pub search: Option<(&'a Search, ReadSide)>,
+    pub search: Option<(&'a Search, Books)>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -446,11 +447,10 @@ impl<'a> Driver<'a> {
 }
 
 /// Opens the open model's pool and starts its search; a pool that cannot be opened ends the run as an error.
-async fn start_search(target: &Target<'_>, cfg: &Search, read_side: &ReadSide) -> Result<OpenLoad, Driven> {
+async fn start_search(target: &Target<'_>, cfg: &Search, books: &Books) -> Result<OpenLoad, Driven> {
     match open_load::pool(&target.url, target.load).await {
         Ok(offerer) => {
-            let drain = ReadSide { db_ch: read_side.db_ch.clone(), db_ge: read_side.db_ge.clone() };
-            Ok(OpenLoad::start(offerer, cfg.clone(), target.load, drain))
+            Ok(OpenLoad::start(offerer, cfg.clone(), target.load, books.clone()))
         }
         Err(e) => {
             let mut driven = Driven::new();

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::search::{self, Drain, Progress, Searched, StepDone};
+use crate::audit::Books;
 use crate::experiment::{Load, Search};
 use crate::load::bank;
 use crate::load::client::{Client, ClientError};
@@ -33,14 +34,9 @@ pub struct OpenLoad {
 }
 
 /// The read side's database caught up with the events the command handler stored (as the audit waits for it).
-pub struct ReadSide {
-    pub db_ch: String,
-    pub db_ge: String,
-}
-
-impl Drain for ReadSide {
+impl Drain for Books {
     async fn caught_up(&self, until: Instant) -> bool {
-        crate::audit::caught_up(&self.db_ch, &self.db_ge, until).await
+        crate::audit::caught_up(self, until).await
     }
 }
 
@@ -62,7 +58,7 @@ pub async fn pool(url: &str, load: &Load) -> Result<Offerer<Client>, ClientError
 
 impl OpenLoad {
     /// Starts the search over `offerer` as a task of its own.
-    pub fn start(offerer: Offerer<Client>, cfg: Search, load: &Load, drain: ReadSide) -> OpenLoad {
+    pub fn start(offerer: Offerer<Client>, cfg: Search, load: &Load, drain: Books) -> OpenLoad {
         let (steps_tx, steps) = mpsc::unbounded_channel();
         let (rate_tx, rate) = watch::channel(0.0);
         let cancel = CancellationToken::new();

@@ -133,6 +133,17 @@ pub async fn list_labelled(docker: &Docker, label: &str) -> Result<Vec<String>, 
         .collect())
 }
 
+/// The stack ids (`kgb.stack` labels) of the containers carrying `label`.
+pub async fn stacks_labelled(docker: &Docker, label: &str) -> Result<std::collections::BTreeSet<String>, DockerError> {
+    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+    let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+    let containers = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(DockerError::engine("failed to list containers labelled", label))?;
+    Ok(containers.into_iter().filter_map(|c| c.labels.and_then(|mut l| l.remove(LABEL_STACK))).collect())
+}
+
 /// Removes every container carrying `label`, concurrently; returns their names.
 pub async fn remove_labelled(docker: &Docker, label: &str) -> Result<Vec<String>, DockerError> {
     let names = list_labelled(docker, label).await?;

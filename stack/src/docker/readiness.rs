@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
+use topology::tls::ClientTls;
 
 use super::container;
 
@@ -12,11 +13,11 @@ use super::container;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Check {
     /// Kafka metadata from `bootstrap` lists `expected` brokers.
-    KafkaBrokers { bootstrap: String, expected: usize },
+    KafkaBrokers { bootstrap: String, expected: usize, tls: Option<ClientTls> },
     /// An HTTP GET of `url` answers with a 2xx status.
-    Http { url: String },
+    Http { url: String, tls: Option<ClientTls> },
     /// PostgreSQL at `url` answers `SELECT 1`.
-    Postgres { url: String },
+    Postgres { url: String, tls: Option<ClientTls> },
     /// The container ran to completion with exit code 0.
     Exited,
 }
@@ -97,21 +98,22 @@ async fn wait_exited(docker: &Docker, wait: &WaitFor, start: Instant) -> Result<
 /// One check: `Ok` when ready, else why not.
 pub async fn check(check: &Check) -> Result<(), String> {
     match check {
-        Check::KafkaBrokers { bootstrap, expected } => kafka_brokers(bootstrap, *expected).await,
-        Check::Http { url } => http_ok(url).await,
-        Check::Postgres { url } => postgres_ok(url).await,
+        Check::KafkaBrokers { bootstrap, expected, tls } => kafka_brokers(bootstrap, *expected, tls.clone()).await,
+        Check::Http { url, tls } => http_ok(url, tls.as_ref()).await,
+        Check::Postgres { url, tls } => postgres_ok(url, tls.as_ref()).await,
         Check::Exited => Err("an exit is awaited, not polled".to_string()),
     }
 }
 
-async fn kafka_brokers(bootstrap: &str, expected: usize) -> Result<(), String> {
+async fn kafka_brokers(bootstrap: &str, expected: usize, tls: Option<ClientTls>) -> Result<(), String> {
     let bootstrap = bootstrap.to_string();
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .set("socket.connection.setup.timeout.ms", "1000")
-            .create()
-            .map_err(|e| e.to_string())?;
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &bootstrap).set("socket.connection.setup.timeout.ms", "1000");
+        if let Some(tls) = &tls {
+            tls.kafka(&mut config);
+        }
+        let consumer: BaseConsumer = config.create().map_err(|e| e.to_string())?;
         let metadata = consumer.fetch_metadata(None, Duration::from_secs(2)).map_err(|e| e.to_string())?;
         let brokers = metadata.brokers().len();
         if brokers >= expected {
@@ -124,8 +126,12 @@ async fn kafka_brokers(bootstrap: &str, expected: usize) -> Result<(), String> {
     .map_err(|e| e.to_string())?
 }
 
-async fn http_ok(url: &str) -> Result<(), String> {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| e.to_string())?;
+async fn http_ok(url: &str, tls: Option<&ClientTls>) -> Result<(), String> {
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(2));
+    if let Some(tls) = tls {
+        builder = tls.http(builder).map_err(|e| e.to_string())?;
+    }
+    let client = builder.build().map_err(|e| e.to_string())?;
     let response = client.get(url).send().await.map_err(|e| e.to_string())?;
     if response.status().is_success() {
         Ok(())
@@ -134,11 +140,19 @@ async fn http_ok(url: &str) -> Result<(), String> {
     }
 }
 
-async fn postgres_ok(url: &str) -> Result<(), String> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(connection);
-    let result = client.simple_query("SELECT 1").await.map(|_| ()).map_err(|e| e.to_string());
-    drop(client);
-    let _ = driver.await;
-    result
+async fn postgres_ok(url: &str, tls: Option<&ClientTls>) -> Result<(), String> {
+    let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| e.to_string())?;
+    let client = topology::db::session(&config, tls).await.map_err(|e| error_chain(&e))?;
+    client.simple_query("SELECT 1").await.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// An error with its causes: a TLS refusal is only in the source of PostgreSQL's "error performing TLS handshake".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }

@@ -33,12 +33,12 @@ pub async fn build(docker: &Docker, image: &Planned, progress: &(dyn Fn(String) 
     let fail = build_error(reference);
     let dir = scratch().map_err(|e| fail(format!("cannot make a scratch folder: {e}")))?;
     match image.def.source {
-        Source::Debootstrap { suite } => {
+        Source::Debootstrap { suite, include } => {
             let mirror = mirror::debian(suite);
             progress(format!("debootstrap {suite} from {mirror}"));
             let root = dir.path().join("root");
             run(
-                Command::new("debootstrap").args(["--variant=minbase", suite]).arg(&root).arg(&mirror),
+                Command::new("debootstrap").args(["--variant=minbase", &format!("--include={include}"), suite]).arg(&root).arg(&mirror),
                 "debootstrap",
             )
             .await

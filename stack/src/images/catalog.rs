@@ -18,8 +18,8 @@ pub const FRONTEND: &str = "kgb/bank-frontend:dev";
 /// How an image is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// `debootstrap --variant=minbase <suite>` from the mirror apt uses, imported as an image.
-    Debootstrap { suite: &'static str },
+    /// `debootstrap --variant=minbase --include=<include> <suite>` from the mirror apt uses, imported as an image.
+    Debootstrap { suite: &'static str, include: &'static str },
     /// A Dockerfile build; `maven` fetches artifacts of an embedded pom into `dir` of the context first.
     Dockerfile { maven: Option<Maven> },
     /// A release binary of this workspace on the base image.
@@ -53,7 +53,8 @@ pub static ALL: &[ImageDef] = &[
         reference: BASE,
         parent: None,
         files: &[],
-        source: Source::Debootstrap { suite: "bookworm" },
+        // libssl3: the bank's binaries link OpenSSL (librdkafka, PostgreSQL and HTTPS clients for TLS stacks).
+        source: Source::Debootstrap { suite: "bookworm", include: "libssl3" },
     },
     ImageDef {
         reference: JAVA,
