@@ -76,23 +76,13 @@ async fn read_only(url: &str, database: &str, tls: Option<&ClientTls>) -> Result
             Ok(client) => return Ok(client),
             // Files that cannot be used will not become usable by waiting.
             Err(e @ topology::db::DbError::Tls(_)) => return Err(format!("{database}: {e}")),
-            Err(e) => last = error_chain(&e),
+            Err(e) => last = topology::errors::chain(&e),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Err(format!("{database} did not answer: {last}"))
 }
 
-/// An error with its causes: PostgreSQL's "error performing TLS handshake" says why only in its source.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
-}
 
 fn sql(what: &'static str) -> impl Fn(tokio_postgres::Error) -> String {
     move |e| format!("{what}: {e}")

@@ -91,8 +91,8 @@ pub struct External {
     /// Docker containers of the deployment whose resources are sampled (none: only bench's own).
     #[serde(default)]
     pub containers: Vec<String>,
-    /// For databases that require TLS (URLs with `?sslmode=require`): the CA certificate that verifies them,
-    /// and the client certificate and key (PEM, the key PKCS#8) the audit shows. All three or none; paths as
+    /// For databases that require TLS (URLs with `?sslmode=require`): the CA certificate that verifies them (and
+    /// a `wss://` graphql), and the client certificate and key (PEM, the key PKCS#8) the audit shows. All three or none; paths as
     /// given (relative ones from where bench runs). `bench up` of a TLS stack prints them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca: Option<std::path::PathBuf>,
@@ -401,6 +401,12 @@ fn validate(e: &Experiment) -> Result<(), String> {
     if e.repeat == 0 {
         return Err("repeat must be at least 1".to_string());
     }
+    if e.stack.tls_endpoint && !e.stack.tls {
+        return Err("stack.tls_endpoint = true needs stack.tls = true: the endpoint's certificate comes from the stack's CA".to_string());
+    }
+    if e.stack.tls_endpoint && e.load.probe == ProbeKind::Browser {
+        return Err("stack.tls_endpoint = true with load.probe = \"browser\": the headless browser does not trust the stack's CA; use the GraphQL probe".to_string());
+    }
     let l = &e.load;
     for (key, value) in [
         ("load.probe_interval_ms", l.probe_interval_ms),
@@ -488,6 +494,28 @@ mod tests {
         assert!(err.contains("stack.brokers"), "{err}");
         let err = parse("name = \"a b\"").unwrap_err().to_string();
         assert!(err.contains("name"), "{err}");
+    }
+
+    #[test]
+    fn tls_settings_that_cannot_run_name_their_line() {
+        let err = parse("name = \"t\"\n[stack]\ntls_endpoint = true\n").unwrap_err().to_string();
+        assert!(err.contains("stack.tls_endpoint") && err.contains("stack.tls = true") && err.contains("line 3"), "{err}");
+        let browser = "name = \"t\"\n[load]\nprobe = \"browser\"\n[stack]\ntls = true\ntls_endpoint = true\n";
+        let err = parse(browser).unwrap_err().to_string();
+        assert!(err.contains("browser") && err.contains("stack.tls_endpoint"), "{err}");
+        let f = parse("name = \"t\"\n[stack]\ntls = true\ntls_endpoint = true\n").unwrap();
+        assert!(f.experiment.stack.tls && f.experiment.stack.tls_endpoint);
+    }
+
+    #[test]
+    fn an_external_deployment_names_all_three_tls_files_or_none_and_they_must_be_usable() {
+        let table = "name = \"t\"\n[external]\ngraphql = \"wss://db.example/graphql\"\ndb_ch = \"postgres://u@h/ch\"\ndb_ge = \"postgres://u@h/ge\"\n";
+        let external = |text: &str| parse(text).and_then(|f| f.external(&f.variants).cloned()).map_err(|e| e.to_string());
+        let err = external(&format!("{table}tls_ca = \"ca.crt\"\ntls_cert = \"c.crt\"\n")).unwrap_err();
+        assert!(err.contains("external.tls_key is missing"), "{err}");
+        let err = external(&format!("{table}tls_ca = \"/nonexistent/ca.crt\"\ntls_cert = \"c.crt\"\ntls_key = \"c.key\"\n")).unwrap_err();
+        assert!(err.contains("/nonexistent/ca.crt"), "checked before the load, naming the file: {err}");
+        assert_eq!(external(table).map(|e| e.tls()), Ok(None), "plaintext databases need none");
     }
 
     #[test]

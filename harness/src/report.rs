@@ -13,6 +13,7 @@
 
 pub mod aggregate;
 pub mod baseline;
+pub mod at_rate;
 pub mod capacity;
 pub mod compare;
 pub mod edn;
@@ -145,6 +146,8 @@ pub struct Report {
     /// Open-model runs: capacity per variant, and every step as a point of the latency–throughput curve.
     pub capacity: Vec<capacity::Capacity>,
     pub curve: Vec<capacity::CurvePoint>,
+    /// Open-model runs at equal offered load: latency per variant at each rate several runs were offered.
+    pub at_rates: Vec<at_rate::AtRate>,
     pub runs: Vec<RunEntry>,
     /// Each run over time, and its fault windows.
     pub timeline: Vec<timeline::Series>,
@@ -230,6 +233,9 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
         })
         .collect();
     let curve = by_variant.iter().flat_map(|(variant, runs)| capacity::curve(variant, runs)).collect();
+    let mut at_rates: Vec<at_rate::AtRate> = by_variant.iter().flat_map(|(variant, runs)| at_rate::at_rates(variant, runs)).collect();
+    // Variants side by side at each rate.
+    at_rates.sort_by(|a, b| a.rate.total_cmp(&b.rate).then_with(|| a.variant.cmp(&b.variant)));
     let pairing = Pairing::of(&sorted);
     let compare::Comparisons { comparisons, family, not_compared } = compare::all(&variants, &levels, alpha, pairing.paired);
     let (images, hosts) = provenance(&sorted);
@@ -251,6 +257,7 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
         not_compared,
         capacity,
         curve,
+        at_rates,
         runs: sorted.iter().map(|i| RunEntry::of(i)).collect(),
         timeline: counted.iter().filter_map(|i| timeline::series(i)).collect(),
         fault_windows: counted.iter().flat_map(|i| timeline::windows(i)).collect(),

@@ -27,6 +27,7 @@ use stack::settings::StackSettings;
 use stack::{Options, Owner, Services, Stack, StackError};
 
 use crate::audit::Books;
+use crate::load::client::Endpoint;
 use crate::experiment::{Experiment, ExperimentFile, External, Variant};
 use crate::results::{Audit, End, EndedBy, Header, Line, ResultsError, Writer};
 use driver::Driven;
@@ -91,7 +92,7 @@ pub enum Platform<'a> {
 struct Deployment<'a> {
     docker: Option<&'a Docker>,
     stack: Option<Stack>,
-    url: String,
+    endpoint: Endpoint,
     frontend: String,
     books: Books,
     containers: Vec<String>,
@@ -102,7 +103,8 @@ impl<'a> Deployment<'a> {
         let e = &stack.plan.endpoints;
         Deployment {
             docker: Some(docker),
-            url: e.graphql_ws.clone(),
+            // A wss:// endpoint (tls_endpoint) is verified by the stack's CA.
+            endpoint: Endpoint { url: e.graphql_ws.clone(), ca: e.tls.as_ref().map(|t| t.ca.clone()) },
             frontend: e.frontend.clone(),
             books: Books::of(e),
             containers: stack.running_containers(),
@@ -114,7 +116,7 @@ impl<'a> Deployment<'a> {
         Deployment {
             docker,
             stack: None,
-            url: e.graphql.clone(),
+            endpoint: Endpoint { url: e.graphql.clone(), ca: e.tls_ca.clone() },
             frontend: e.frontend.clone().unwrap_or_default(),
             books: e.books(),
             containers: e.containers.clone(),
@@ -276,7 +278,7 @@ async fn measure(
     (observer.stage)("load".into());
     let target = driver::Target {
         load: &settings.load,
-        url: deployment.url.clone(),
+        endpoint: deployment.endpoint.clone(),
         docker: deployment.docker,
         containers: deployment.containers.clone(),
         faults: &settings.faults,
@@ -318,6 +320,7 @@ fn end_line(driven: &Driven, ended_by: EndedBy, audit: Audit, stopped: BTreeMap<
         capacity_tps: driven.capacity,
         slo_p99_ms: None,
         interference: driven.interference,
+        warmup: driven.warmup,
     }
 }
 

@@ -232,3 +232,57 @@ async fn a_deployment_that_stopped_answering_ends_the_search_at_once() {
     assert_eq!(all.len(), 1, "one step shows it; {all:?}");
     assert!(searched.error.as_deref().is_some_and(|e| e.contains("stopped answering")), "{:?}", searched.error);
 }
+
+/// Slow (200 ms, beyond the 50 ms SLO) until `warm_at`, except in one fast stretch `lucky`: a fresh stack whose
+/// JIT and caches are still warming, where a short window can look warm by chance.
+#[derive(Clone)]
+struct Cold {
+    start: Instant,
+    lucky: (Duration, Duration),
+    warm_at: Duration,
+}
+
+impl Bank for Cold {
+    async fn transfer(&self, _id: Uuid, t: &Transfer) -> Result<Answer, ClientError> {
+        let since = Instant::now() - self.start;
+        let fast = since >= self.warm_at || (since >= self.lucky.0 && since < self.lucky.1);
+        tokio::time::sleep(if fast { Duration::from_millis(5) } else { Duration::from_millis(200) }).await;
+        Ok(answer(t))
+    }
+}
+
+async fn search_cold(double: Cold, cfg: &Search) -> (search::Searched, Vec<harness::results::Step>) {
+    let offerer = Offerer::new(vec![double.clone(), double], ring(16));
+    let (steps_tx, mut steps) = mpsc::unbounded_channel();
+    let (rate, _) = watch::channel(0.0);
+    let progress = Progress { steps: steps_tx, rate, answered: Default::default() };
+    let searched = search::search(offerer, cfg, Arrivals::Uniform, &NothingElse, &progress, &CancellationToken::new()).await;
+    drop(progress);
+    let mut all = Vec::new();
+    while let Some(done) = steps.recv().await {
+        all.push(done.step);
+    }
+    (searched, all)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_warm_up_lasts_until_the_slo_holds_in_several_windows_in_a_row_not_one_lucky_one() {
+    // Warm-up: 1 s at the start rate, then 2 s windows. The lucky stretch covers the window from 3 to 5 s whole;
+    // the system is warm from 15 s. One passing window would end the warm-up at 5 s, and the first step (1 s of
+    // warm-up, 4 s judged, from 5 s) would fail on a system that is merely cold.
+    let cfg = Search { max_rate: 100.0, max_steps: 6, ..cfg() };
+    let start = Instant::now();
+    let double = Cold { start, lucky: (Duration::from_millis(2_900), Duration::from_millis(5_100)), warm_at: Duration::from_secs(15) };
+    let (searched, steps) = search_cold(double, &cfg).await;
+    let warmup = searched.warmup.expect("the warm-up is recorded");
+    assert!(warmup.settled, "{warmup:?}");
+    // Three passing windows in a row once warm: 15 s plus up to a window to start one, plus 3 × 2 s.
+    assert!((21.0..=23.5).contains(&warmup.seconds), "{warmup:?}");
+    assert!(steps[0].passed, "the first step measures a warm system: {:?}", steps[0]);
+
+    let never = Cold { start: Instant::now(), lucky: (Duration::ZERO, Duration::ZERO), warm_at: Duration::from_secs(3_600) };
+    let (searched, _) = search_cold(never, &Search { max_steps: 1, ..cfg }).await;
+    let warmup = searched.warmup.expect("the warm-up is recorded");
+    assert!(!warmup.settled && warmup.seconds <= cfg.warmup_max_s, "{warmup:?}");
+    assert!(warmup.seconds >= cfg.warmup_max_s - 2.5, "it tried until warmup_max_s: {warmup:?}");
+}

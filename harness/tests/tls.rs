@@ -1,6 +1,7 @@
 //! `[stack] tls = true` on the real stack, through the `bench` binary: clients without a certificate are refused
-//! by the brokers and by PostgreSQL, a client with the files `bench up` prints is served, a run over TLS (a broker
-//! killed on the way) passes its audit, and nothing of a stack, its TLS folder included, outlives it.
+//! by the brokers and by PostgreSQL, a client with the files `bench up` prints is served, a run over TLS with the
+//! endpoint on wss:// too (a broker killed on the way) passes its audit, and nothing of a stack, its TLS folder
+//! included, outlives it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,19 +53,9 @@ where
     T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket> + Send + 'static,
     T::Stream: Send + 'static,
 {
-    let (client, connection) = tokio_postgres::connect(url, connector).await.map_err(|e| chain(&e))?;
+    let (client, connection) = tokio_postgres::connect(url, connector).await.map_err(|e| topology::errors::chain(&e))?;
     tokio::spawn(connection);
-    client.simple_query("SELECT 1").await.map(|_| ()).map_err(|e| chain(&e))
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
+    client.simple_query("SELECT 1").await.map(|_| ()).map_err(|e| topology::errors::chain(&e))
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -149,7 +140,7 @@ impl Drop for Down {
 }
 
 #[test]
-fn a_run_over_tls_survives_a_killed_broker_passes_its_audit_and_leaves_nothing() {
+fn a_run_over_tls_and_wss_survives_a_killed_broker_passes_its_audit_and_leaves_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().expect("temp dir");
     let experiment = r#"name = "tls-run"
@@ -165,6 +156,7 @@ resources_every_loops = 20
 [stack]
 brokers = 3
 tls = true
+tls_endpoint = true
 kafka_jvm_opts = "-Xms384m -Xmx384m"
 [stack.topics]
 partitions = 3
@@ -180,8 +172,10 @@ duration_s = 5
     let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{log}");
     let run = Run::read(&harness::results::files(dir.path()).expect("listed")[0]).expect("results file");
-    assert!(run.header.parameters.stack.tls, "the results say the stack ran TLS");
+    let stack = &run.header.parameters.stack;
+    assert!(stack.tls && stack.tls_endpoint, "the results say the stack ran TLS, its endpoint too");
     let end = run.end.as_ref().expect("end line");
+    assert!(end.counts.transfers > 160, "the probe and the generators were answered over wss://: {log}");
     assert_eq!(end.ended_by, EndedBy::MaxLoops, "{log}");
     assert!(end.audit.passed && end.audit.answers_checked > 0, "{:?}", end.audit);
     assert!(run.rows.iter().any(|r| !r.faults.is_empty()), "the broker was killed and started again: {log}");

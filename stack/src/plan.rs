@@ -234,6 +234,9 @@ pub fn plan(stack: &StackSettings, stack_id: &str, owner: Owner, db_password: &s
     let mut plan = StackPlan { infrastructure, synchronizer, services, endpoints: planner.endpoints, ports, tls };
     if let Some(folder) = plan.tls.clone() {
         tls::mount(&mut plan, &folder);
+        if stack.tls_endpoint {
+            tls::serve_https(&mut plan.services, stack.ports.frontend, plan.endpoints.tls.clone());
+        }
     }
     plan
 }
@@ -243,15 +246,17 @@ fn endpoints(stack: &StackSettings, db_password: &str, tls: Option<&Path>) -> En
     let bootstrap: Vec<String> = (0..stack.brokers).map(|i| format!("127.0.0.1:{}", p.kafka + i as u16)).collect();
     // TLS required, and the server verified by the client's CA (the connector verifies chain and name).
     let (http, ssl) = if tls.is_some() { ("https", "?sslmode=require") } else { ("http", "") };
+    // The endpoint and the UI, where the load and browsers reach them.
+    let (web, ws) = if tls.is_some() && stack.tls_endpoint { ("https", "wss") } else { ("http", "ws") };
     Endpoints {
         bootstrap: bootstrap.join(","),
         registry: format!("{http}://127.0.0.1:{}/apis/ccompat/v7", p.registry),
         db_ch: format!("postgres://postgres:{db_password}@127.0.0.1:{}/postgres{ssl}", p.db_ch),
         db_ge: format!("postgres://postgres:{db_password}@127.0.0.1:{}/postgres{ssl}", p.db_ge),
-        graphql_http: format!("http://127.0.0.1:{}/graphql", p.graphql),
-        graphql_ws: format!("ws://127.0.0.1:{}/graphql", p.graphql),
+        graphql_http: format!("{web}://127.0.0.1:{}/graphql", p.graphql),
+        graphql_ws: format!("{ws}://127.0.0.1:{}/graphql", p.graphql),
         command_handler_health: format!("http://127.0.0.1:{}/health", p.command_handler_health),
-        frontend: format!("http://127.0.0.1:{}/", p.frontend),
+        frontend: format!("{web}://127.0.0.1:{}/", p.frontend),
         tls: tls.map(crate::tls::client),
     }
 }

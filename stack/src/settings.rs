@@ -30,6 +30,8 @@ pub struct StackSettings {
     /// TLS between every part: a CA per stack, client certificates required by the brokers and PostgreSQL, the
     /// registry on HTTPS (see [`crate::tls`]). The GraphQL endpoint and the UI stay plaintext on loopback.
     pub tls: bool,
+    /// With `tls`, the GraphQL endpoint and the UI too: HTTPS and `wss://` with certificates of the stack's CA.
+    pub tls_endpoint: bool,
 }
 
 impl Default for StackSettings {
@@ -44,6 +46,7 @@ impl Default for StackSettings {
             limits: Limits::default(),
             kafka_jvm_opts: "-Xms1g -Xmx1g".to_string(),
             tls: false,
+            tls_endpoint: false,
         }
     }
 }

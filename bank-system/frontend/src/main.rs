@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
     tracing::info!(%address, reports = %settings.reports_dir.display(), "frontend running");
     let router = site::router(settings::config_js(&settings), settings.reports_dir.clone());
-    axum::serve(listener, router).with_graceful_shutdown(service::shutdown_signal()).await.context("serving")?;
+    topology::https::serve(listener, router, &settings.https, service::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -16,6 +16,8 @@ pub const DEFAULT_PORT: u16 = 8181;
 pub struct Settings {
     #[command(flatten)]
     pub http: HttpSettings<DEFAULT_PORT>,
+    #[command(flatten)]
+    pub https: topology::https::HttpsSettings,
     /// The GraphQL endpoint's websocket, as the browser reaches it.
     #[arg(long, env = "GRAPHQL_WS_URL", default_value = "ws://127.0.0.1:8888/graphql")]
     pub graphql_ws_url: String,

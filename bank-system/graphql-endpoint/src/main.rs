@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
         service::shutdown_signal().await;
         stop.cancel();
     });
-    axum::serve(listener, app.router).with_graceful_shutdown(shutdown.cancelled_owned()).await.context("serving")?;
+    topology::https::serve(listener, app.router, &settings.https, shutdown.cancelled_owned()).await?;
     let _ = events.await;
     tracing::info!("stopped");
     Ok(())

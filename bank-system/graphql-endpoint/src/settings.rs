@@ -18,6 +18,8 @@ pub const DEFAULT_PORT: u16 = 8888;
 pub struct Settings {
     #[command(flatten)]
     pub service: ServiceSettings<DEFAULT_PORT>,
+    #[command(flatten)]
+    pub https: topology::https::HttpsSettings,
     /// Names this instance's consumer group; every instance needs its own to see all feedback.
     #[arg(long, env = "INSTANCE_ID", default_value = "1")]
     pub instance_id: String,

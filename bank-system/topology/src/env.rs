@@ -14,6 +14,7 @@
 //! | `INSTANCE_ID`, `CORS_ORIGINS` | GraphQL endpoint: names its consumer groups; browser origins, comma-separated | `1`, `http://localhost:8181,http://127.0.0.1:8181` |
 //! | `COMMAND_TIMEOUT_MS`, `STORE_TIMEOUT_MS`, `MAX_SUBSCRIPTIONS_PER_SOCKET` | GraphQL endpoint: a command's whole wait (the producer's `message.timeout.ms` is held within it); one use of db-ge; subscriptions open at once on one websocket | `30000`, `10000`, `10000` |
 //! | `TLS_CA`, `TLS_CERT`, `TLS_KEY` | PEM files: the CA to trust, the service's certificate and key; with them every Kafka, PostgreSQL and registry client uses TLS ([`crate::tls`]) | none: plaintext |
+//! | `HTTPS_CERT`, `HTTPS_KEY` | GraphQL endpoint and frontend: PEM certificate and key to answer HTTPS and `wss://` with ([`crate::https`]) | none: HTTP |
 //! | `GRAPHQL_WS_URL`, `RESULTS_URL` | frontend: the endpoint's websocket and the Results link, as the browser sees them | `ws://127.0.0.1:8888/graphql`, `/results/` |
 //!
 //! The services read the named variables with clap ([`crate::settings`] and each service's settings): each is
@@ -38,6 +39,8 @@ pub const BIND_ADDRESS: &str = "BIND_ADDRESS";
 pub const TLS_CA: &str = "TLS_CA";
 pub const TLS_CERT: &str = "TLS_CERT";
 pub const TLS_KEY: &str = "TLS_KEY";
+pub const HTTPS_CERT: &str = "HTTPS_CERT";
+pub const HTTPS_KEY: &str = "HTTPS_KEY";
 
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:19092";
 pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:18081/apis/ccompat/v7";

@@ -8,11 +8,15 @@
 //! - [`kafka`]: producer and consumer configurations with the environment's librdkafka properties; the `event_id` header.
 //! - [`iban`]: open-bank IBANs, tokens and the house account; [`money`]: euro cents written Dutch style.
 //! - [`sql`]: the schemas of db-ch and db-ge; [`db`]: pools with those schemas applied.
+//! - [`https`]: HTTPS and wss:// for the services that answer clients.
 //! - [`tls`]: a client's CA, certificate and key applied to librdkafka, PostgreSQL and HTTP clients.
+//! - [`errors`]: an error and its causes as one line.
 //! - [`service`]: logging, SIGTERM handling and health endpoints shared by the service binaries.
 
 pub mod db;
 pub mod env;
+pub mod errors;
+pub mod https;
 pub mod iban;
 pub mod kafka;
 pub mod money;

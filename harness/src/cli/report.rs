@@ -108,7 +108,7 @@ fn summarise(report: &report::Report) {
     for v in &report.variants {
         let incomplete = if v.incomplete.is_empty() { String::new() } else { format!(", {} incomplete (left out)", v.incomplete.len()) };
         let excluded = if v.excluded > 0 { format!(", {} disturbed left out", v.excluded) } else { String::new() };
-        let headline = [("sustained generators", &v.sustained, ""), ("capacity", &v.capacity, " tx/s")]
+        let headline = [("sustained generators", &v.sustained, ""), ("capacity", &v.capacity, " tx/s"), ("stack ready", &v.ready_s, " s")]
             .into_iter()
             .filter_map(|(name, e, unit)| e.as_ref().map(|e| format!("{name} {}", e.describe(unit))))
             .collect::<Vec<_>>()
@@ -118,6 +118,7 @@ fn summarise(report: &report::Report) {
     for c in report.comparisons.iter().filter(|c| c.level.is_none()) {
         println!("{}", c.words);
     }
+    at_rates(report);
     memory(report);
     for r in report.runs.iter().filter(|r| r.disturbed) {
         let pct = r.interference_pct.unwrap_or_default();
@@ -135,6 +136,26 @@ fn summarise(report: &report::Report) {
     }
 }
 
+
+/// Open runs' latency at each rate every variant (of two or more) was offered, one line per rate.
+fn at_rates(report: &report::Report) {
+    let variants: std::collections::BTreeSet<&str> = report.at_rates.iter().map(|a| a.variant.as_str()).collect();
+    if variants.len() < 2 {
+        return;
+    }
+    let short = |e: &report::estimate::Estimate| match (e.mean, e.se) {
+        (Some(m), Some(se)) => format!("{m:.0} ± {se:.0}"),
+        (Some(m), None) => format!("{m:.0}"),
+        _ => "–".to_string(),
+    };
+    for at in report.at_rates.chunk_by(|a, b| a.rate == b.rate).filter(|at| at.len() == variants.len()) {
+        let figures: Vec<String> = at
+            .iter()
+            .map(|a| format!("{} {} / {} (probe {} / {}, n = {})", a.variant, short(&a.p50_ms), short(&a.p99_ms), short(&a.probe_p50_ms), short(&a.probe_p99_ms), a.runs))
+            .collect();
+        println!("at {:.0} tx/s, p50 / p99 ms over runs: {}", at[0].rate, figures.join("; "));
+    }
+}
 
 /// Runs whose window after the first third lasted at least this long say something about memory growth.
 const MEMORY_MINUTES: f64 = 5.0;

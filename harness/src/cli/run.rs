@@ -176,9 +176,13 @@ fn interference(i: &Interference) -> String {
 /// What the run sustained: its capacity (open model) or its generators, "≥" when that is a lower bound.
 fn headline(e: &harness::results::End) -> String {
     let at_least = if e.ended_by.censored() { "≥ " } else { "" };
+    let cold = match e.warmup {
+        Some(w) if !w.settled => format!(" (the warm-up did not meet the SLO in {:.0} s: the first step measured a cold system)", w.seconds),
+        _ => String::new(),
+    };
     match (e.capacity_tps, e.slo_p99_ms) {
-        (Some(c), Some(slo)) => format!("capacity {at_least}{c:.0} tx/s at p99 ≤ {slo} ms"),
-        (None, Some(slo)) => format!("no capacity found at p99 ≤ {slo} ms"),
+        (Some(c), Some(slo)) => format!("capacity {at_least}{c:.0} tx/s at p99 ≤ {slo} ms{cold}"),
+        (None, Some(slo)) => format!("no capacity found at p99 ≤ {slo} ms{cold}"),
         _ => format!("{at_least}{} generators", e.counts.generators),
     }
 }

@@ -14,6 +14,47 @@ pub use super::wire::{Answers, ClientError};
 use super::wire::{data_of, Socket};
 use crate::experiment::Protocol;
 
+/// Where the GraphQL endpoint's websocket is: its URL, and for `wss://` the CA certificate (PEM) that verifies it
+/// (without one, the system's roots).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub ca: Option<std::path::PathBuf>,
+}
+
+impl From<&str> for Endpoint {
+    fn from(url: &str) -> Endpoint {
+        Endpoint { url: url.to_string(), ca: None }
+    }
+}
+
+impl From<&String> for Endpoint {
+    fn from(url: &String) -> Endpoint {
+        Endpoint::from(url.as_str())
+    }
+}
+
+impl From<&Endpoint> for Endpoint {
+    fn from(endpoint: &Endpoint) -> Endpoint {
+        endpoint.clone()
+    }
+}
+
+impl Endpoint {
+    /// A TLS connector trusting only the CA, when there is one and the URL is `wss://`.
+    fn connector(&self) -> Result<Option<tokio_tungstenite::Connector>, String> {
+        let Some(ca) = self.ca.as_ref().filter(|_| self.url.starts_with("wss://")) else { return Ok(None) };
+        let pem = std::fs::read(ca).map_err(|e| format!("cannot read the CA certificate {}: {e}", ca.display()))?;
+        let certificate = native_tls::Certificate::from_pem(&pem).map_err(|e| format!("{} is not a PEM certificate: {e}", ca.display()))?;
+        let connector = native_tls::TlsConnector::builder()
+            .disable_built_in_roots(true)
+            .add_root_certificate(certificate)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Some(tokio_tungstenite::Connector::NativeTls(connector)))
+    }
+}
+
 /// One websocket connection to the GraphQL endpoint.
 pub enum Client {
     Transport(graphql_ws_client::Client),
@@ -21,19 +62,23 @@ pub enum Client {
 }
 
 impl Client {
-    /// Opens a websocket to `url` speaking `protocol` (and for `graphql-transport-ws`, completes the handshake).
+    /// Opens a websocket to `endpoint` speaking `protocol` (and for `graphql-transport-ws`, completes the
+    /// handshake).
     ///
     /// # Errors
     /// [`ClientError::Connect`] naming the url.
-    pub async fn connect(url: &str, protocol: Protocol) -> Result<Client, ClientError> {
+    pub async fn connect(endpoint: impl Into<Endpoint>, protocol: Protocol) -> Result<Client, ClientError> {
+        let endpoint: Endpoint = endpoint.into();
+        let url = endpoint.url.as_str();
         let connect_error = |message: String| ClientError::Connect { url: url.to_string(), message };
+        let connector = endpoint.connector().map_err(connect_error)?;
         let mut request = url.into_client_request().map_err(|e| connect_error(e.to_string()))?;
         let name = match protocol {
             Protocol::GraphqlTransportWs => "graphql-transport-ws",
             Protocol::GraphqlWs => "graphql-ws",
         };
         request.headers_mut().insert("Sec-WebSocket-Protocol", http_value(name));
-        let (socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(socket_config()), true)
+        let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(request, Some(socket_config()), true, connector)
             .await
             .map_err(|e| connect_error(e.to_string()))?;
         match protocol {

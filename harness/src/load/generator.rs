@@ -30,7 +30,7 @@ pub struct Reply {
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub url: String,
+    pub endpoint: super::client::Endpoint,
     pub protocol: Protocol,
     pub pause: Duration,
 }
@@ -43,7 +43,7 @@ pub fn spawn(n: u32, settings: Settings, replies: mpsc::Sender<Reply>, cancel: C
         let error = Reply { generator: n, latency: None, error: true, answered: None };
         loop {
             let ready = async {
-                let client = Client::connect(&settings.url, settings.protocol).await?;
+                let client = Client::connect(&settings.endpoint, settings.protocol).await?;
                 let first = bank::open_account(&client, &format!("account-first|{n}"), &format!("account-first|{n}")).await?;
                 let second = bank::open_account(&client, &format!("account-second|{n}"), &format!("account-second|{n}")).await?;
                 Ok::<_, super::client::ClientError>((client, first, second))

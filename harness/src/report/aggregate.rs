@@ -214,6 +214,9 @@ pub struct VariantSummary {
     /// Capacity (tx/s) over open runs; runs that passed `max_rate` are lower bounds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Estimate>,
+    /// Seconds from the first container started to every part ready, over the runs whose stack bench brought up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready_s: Option<Estimate>,
     pub audits: AuditCount,
     /// Runs where another program used more than 5 % of the machine, and how many of them were left out.
     pub disturbed: usize,
@@ -234,6 +237,7 @@ impl VariantSummary {
             closed.iter().filter(|r| !r.censored).filter_map(|r| Some((f64::from(r.sustained?), r.block.clone()))).collect();
         let bounds: Vec<f64> = closed.iter().filter(|r| r.censored).filter_map(|r| r.sustained.map(f64::from)).collect();
         let audits: Vec<bool> = counted.iter().filter_map(|r| r.audit.as_ref().map(|a| a.passed)).collect();
+        let ready: Vec<f64> = counted.iter().filter_map(|r| r.header.as_ref()?.stack_ready_s).collect();
         let mut kinds: Vec<&str> = runs.iter().map(|r| r.probe_kind.as_str()).collect();
         kinds.sort_unstable();
         kinds.dedup();
@@ -245,6 +249,7 @@ impl VariantSummary {
             incomplete: runs.iter().filter(|r| !r.complete).map(|r| r.name()).collect(),
             sustained: (!closed.is_empty()).then(|| Estimate::with_bounds(exact, &bounds)),
             capacity,
+            ready_s: (!ready.is_empty()).then(|| Estimate::over(ready)),
             audits: AuditCount { passed: audits.iter().filter(|p| **p).count(), failed: audits.iter().filter(|p| !**p).count() },
             disturbed: runs.iter().filter(|r| r.disturbed()).count(),
             excluded: runs.iter().filter(|r| r.excluded).count(),

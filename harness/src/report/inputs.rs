@@ -234,22 +234,13 @@ fn read_runs(files: &[PathBuf], found: &mut Inputs) -> Result<(), ReportError> {
                 }
                 found.runs.push(RunRows::from_run(run));
             }
-            Err(e @ crate::results::ResultsError::NoRun { .. }) => found.skipped.push(error_chain(&e)),
+            Err(e @ crate::results::ResultsError::NoRun { .. }) => found.skipped.push(topology::errors::chain(&e)),
             Err(e) => return Err(e.into()),
         }
     }
     Ok(())
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
-}
 
 
 impl RunRows {

@@ -140,6 +140,17 @@ pub struct End {
     /// written before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interference: Option<Interference>,
+    /// Open model: how the first warm-up went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<Warmup>,
+}
+
+/// The first warm-up of an open run: how long it took, and whether the system met the SLO in it (else the first
+/// step measured a system still warming up, and a failure there may say nothing about its rate).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Warmup {
+    pub seconds: f64,
+    pub settled: bool,
 }
 
 /// Share of the whole machine's CPU, % of all cores, used by neither the stack's containers nor bench, over the
@@ -204,6 +215,7 @@ impl End {
             capacity_tps: None,
             slo_p99_ms: None,
             interference: None,
+            warmup: None,
         }
     }
 }

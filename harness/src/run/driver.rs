@@ -23,7 +23,7 @@ use crate::audit::AnswerLog;
 use crate::experiment::{Fault, Load, ProbeKind, Search};
 use crate::load::bank;
 use crate::load::browser_probe::BrowserProbe;
-use crate::load::client::{Client, ClientError};
+use crate::load::client::{Client, ClientError, Endpoint};
 use crate::load::generator::{self, Reply};
 use crate::load::probe::{Answered, Cause, Outcome, Probe};
 use crate::load::schedule::Schedule;
@@ -64,6 +64,8 @@ pub struct Driven {
     pub interference: Option<Interference>,
     /// Open model: the highest rate confirmed to meet the SLO.
     pub capacity: Option<f64>,
+    /// Open model: how the first warm-up went.
+    pub warmup: Option<crate::results::Warmup>,
 }
 
 impl Driven {
@@ -79,6 +81,7 @@ impl Driven {
             bench_peak: None,
             interference: None,
             capacity: None,
+            warmup: None,
         }
     }
 
@@ -150,8 +153,8 @@ impl Replies {
 /// Where and how to drive.
 pub struct Target<'a> {
     pub load: &'a Load,
-    /// The endpoint's websocket URL.
-    pub url: String,
+    /// The endpoint's websocket.
+    pub endpoint: Endpoint,
     /// The engine, for container samples and faults; `None` for an external deployment without containers.
     pub docker: Option<&'a Docker>,
     /// Containers whose resources are sampled.
@@ -303,7 +306,7 @@ impl<'a> Driver<'a> {
             probe,
             driven: Driven::new(),
             schedule: Schedule::new(Instant::now(), load.probe_interval()),
-            generator: generator::Settings { url: target.url.clone(), protocol: load.protocol, pause: load.transfer_pause() },
+            generator: generator::Settings { endpoint: target.endpoint.clone(), protocol: load.protocol, pause: load.transfer_pause() },
             generators: Vec::new(),
             replies: Replies::new(),
             stop_generators: CancellationToken::new(),
@@ -319,13 +322,13 @@ impl<'a> Driver<'a> {
     async fn step(&mut self, loop_no: u32, interrupt: &CancellationToken) -> Option<Row> {
         self.join(loop_no);
         let slot = self.schedule.next_slot(Instant::now());
-        let (probe, url, load) = (&mut self.probe, &self.target.url, self.target.load);
+        let (probe, endpoint, load) = (&mut self.probe, &self.target.endpoint, self.target.load);
         let ran = async {
             tokio::select! {
                 () = interrupt.cancelled() => None,
                 ran = async {
                     tokio::time::sleep_until(slot).await;
-                    probe.run(url, load, loop_no, slot).await
+                    probe.run(endpoint, load, loop_no, slot).await
                 } => Some(ran),
             }
         };
@@ -448,7 +451,7 @@ impl<'a> Driver<'a> {
 
 /// Opens the open model's pool and starts its search; a pool that cannot be opened ends the run as an error.
 async fn start_search(target: &Target<'_>, cfg: &Search, books: &Books) -> Result<OpenLoad, Driven> {
-    match open_load::pool(&target.url, target.load).await {
+    match open_load::pool(&target.endpoint, target.load).await {
         Ok(offerer) => {
             Ok(OpenLoad::start(offerer, cfg.clone(), target.load, books.clone()))
         }
@@ -476,6 +479,7 @@ async fn finish_search(open: OpenLoad, driven: &mut Driven, writer: &mut Writer)
     if driven.ended_by != EndedBy::Interrupt {
         driven.ended_by = searched.ended_by.unwrap_or(EndedBy::Error);
         driven.capacity = searched.capacity;
+        driven.warmup = searched.warmup;
         driven.error = driven.error.take().or(searched.error);
     }
     Ok(())
@@ -490,7 +494,7 @@ enum AnyProbe {
 impl AnyProbe {
     async fn start(target: &Target<'_>, load: &Load) -> Result<AnyProbe, String> {
         match load.probe {
-            ProbeKind::Graphql => start_probe(&target.url, load).await.map(|p| AnyProbe::Graphql(Some(p))).map_err(|e| e.to_string()),
+            ProbeKind::Graphql => start_probe(&target.endpoint, load).await.map(|p| AnyProbe::Graphql(Some(p))).map_err(|e| e.to_string()),
             ProbeKind::Browser => BrowserProbe::start(&target.frontend, PROBE_USER, load.probe_timeout())
                 .await
                 .map(|p| AnyProbe::Browser(Box::new(p)))
@@ -501,13 +505,13 @@ impl AnyProbe {
     /// One probe loop. The browser's page reconnects by itself; a GraphQL probe whose connection broke (the
     /// endpoint restarted) reconnects first, and a loop that cannot reconnect is a timeout. Browser answers are
     /// not known to the audit (the page keeps them).
-    async fn run(&mut self, url: &str, load: &Load, loop_no: u32, slot: Instant) -> (Outcome, Answered) {
+    async fn run(&mut self, endpoint: &Endpoint, load: &Load, loop_no: u32, slot: Instant) -> (Outcome, Answered) {
         let probe = match self {
             AnyProbe::Browser(b) => return (b.run(loop_no, slot).await, None),
             AnyProbe::Graphql(p) => p,
         };
         if probe.is_none() {
-            match tokio::time::timeout(load.probe_timeout(), start_probe(url, load)).await {
+            match tokio::time::timeout(load.probe_timeout(), start_probe(endpoint, load)).await {
                 Ok(Ok(p)) => *probe = Some(p),
                 Ok(Err(e)) => return (Outcome::Timeout(Cause::Failed(e)), None),
                 Err(_) => return (Outcome::Timeout(Cause::TooSlow), None),
@@ -522,8 +526,8 @@ impl AnyProbe {
     }
 }
 
-async fn start_probe(url: &str, load: &Load) -> Result<Probe<Client>, ClientError> {
-    let client = Client::connect(url, load.protocol).await?;
+async fn start_probe(endpoint: &Endpoint, load: &Load) -> Result<Probe<Client>, ClientError> {
+    let client = Client::connect(endpoint, load.protocol).await?;
     let account = bank::open_account(&client, PROBE_USER, PROBE_USER).await?;
     let transactions = bank::follow(&client, &account.iban).await?;
     Ok(Probe::new(client, account, transactions, load.probe_timeout()))

@@ -16,7 +16,7 @@ use super::search::{self, Drain, Progress, Searched, StepDone};
 use crate::audit::Books;
 use crate::experiment::{Load, Search};
 use crate::load::bank;
-use crate::load::client::{Client, ClientError};
+use crate::load::client::{Client, ClientError, Endpoint};
 use crate::load::open::{Offerer, Ring};
 use crate::results::{ProbeFigures, Sample, Step};
 
@@ -45,8 +45,8 @@ impl Drain for Books {
 ///
 /// # Errors
 /// A connection or an account that cannot be opened.
-pub async fn pool(url: &str, load: &Load) -> Result<Offerer<Client>, ClientError> {
-    let clients = try_join_all((0..load.connections).map(|_| Client::connect(url, load.protocol))).await?;
+pub async fn pool(endpoint: &Endpoint, load: &Load) -> Result<Offerer<Client>, ClientError> {
+    let clients = try_join_all((0..load.connections).map(|_| Client::connect(endpoint, load.protocol))).await?;
     let accounts = try_join_all((0..load.accounts as usize).map(|i| {
         let name = format!("open-account-{i}");
         let client = &clients[i % clients.len()];

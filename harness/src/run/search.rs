@@ -69,6 +69,8 @@ pub struct Searched {
     pub errors: u64,
     /// Why the search ended by `error`.
     pub error: Option<String>,
+    /// How the first warm-up went.
+    pub warmup: Option<crate::results::Warmup>,
     /// `answered`, as the search goes.
     live: Arc<AtomicU64>,
 }
@@ -127,8 +129,9 @@ fn in_flight_cap(rate: f64, cfg: &Search) -> usize {
     (2.0 * rate * cfg.timeout().as_secs_f64()).ceil().max(64.0) as usize
 }
 
-/// The windows the first warm-up is judged in.
+/// The windows the first warm-up is judged in, and how many in a row must meet the SLO.
 const WARM_WINDOW: Duration = Duration::from_secs(2);
+const WARM_PASSES: u32 = 3;
 
 /// A search under way: the offerer and its schedule, and the book of every transfer.
 struct Campaign<'a, B, D> {
@@ -142,14 +145,14 @@ struct Campaign<'a, B, D> {
 
 impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
     async fn run(&mut self) -> Next {
-        self.warm_up().await;
+        self.searched.warmup = Some(self.warm_up().await);
         let mut searcher = Searcher::new(self.cfg.clone());
         let mut next = searcher.first();
         let mut number = 0;
         while let Next::Step { rate, confirming } = next {
             number += 1;
             let (tally, dwell) = self.measure(number, rate, self.cfg.warmup(), self.cfg.dwell()).await;
-            let mut step = tally.judge(self.cfg, number, rate, confirming);
+            let mut step = tally.judge(self.cfg, number, rate, confirming, self.cfg.dwell());
             next = searcher.next(rate, step.passed, confirming);
             if step.answered == 0 && step.errors * 2 > step.sent {
                 // No answer in time and most transfers lost: the deployment stopped answering (a part died), which
@@ -166,10 +169,10 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
         next
     }
 
-    /// The first warm-up, while the brokers' JIT compiles under load: `start_rate` for `warmup_s`, then until a
-    /// window of it meets the SLO, at most `warmup_max_s` in all; a cold first step would fail for the JIT, not for
-    /// the rate.
-    async fn warm_up(&mut self) {
+    /// The first warm-up, while the brokers' JIT compiles under load: `start_rate` for `warmup_s`, then until
+    /// [`WARM_PASSES`] windows of it in a row meet the SLO, at most `warmup_max_s` in all; a cold first step would
+    /// fail for the JIT, not for the rate. (One window in a judging that could not pass: see [`Tally::judge`].)
+    async fn warm_up(&mut self) -> crate::results::Warmup {
         let (start, rate) = (Instant::now(), self.cfg.start_rate);
         self.offerer.set_cap(in_flight_cap(rate, self.cfg));
         self.schedule.set_rate(rate, start);
@@ -180,12 +183,15 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
             searched.book(&d);
             false
         }).await;
+        let mut in_a_row = 0;
         while start.elapsed() + WARM_WINDOW < self.cfg.warmup_max() {
             let (tally, _) = self.measure(0, rate, Duration::ZERO, WARM_WINDOW).await;
-            if tally.judge(self.cfg, 0, rate, false).passed {
-                return;
+            in_a_row = if tally.judge(self.cfg, 0, rate, false, WARM_WINDOW).passed { in_a_row + 1 } else { 0 };
+            if in_a_row == WARM_PASSES {
+                return crate::results::Warmup { seconds: start.elapsed().as_secs_f64(), settled: true };
             }
         }
+        crate::results::Warmup { seconds: start.elapsed().as_secs_f64(), settled: false }
     }
 
     /// Offers `rate` for `warmup`, then for `dwell` (the transfers judged), then (still offering) until every

@@ -92,6 +92,7 @@ impl Synthetic<'_> {
             capacity_tps: None,
             slo_p99_ms: None,
             interference: None,
+            warmup: None,
         })))?;
         Ok(path)
     }

@@ -118,15 +118,17 @@ pub async fn remove(docker: &Docker, name: &str) -> Result<(), DockerError> {
     }
 }
 
-/// Names of all containers (running or not) carrying `label` (`key` or `key=value`).
-pub async fn list_labelled(docker: &Docker, label: &str) -> Result<Vec<String>, DockerError> {
+/// All containers (running or not) carrying `label` (`key` or `key=value`).
+async fn labelled(docker: &Docker, label: &str) -> Result<Vec<bollard::models::ContainerSummary>, DockerError> {
     let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
     let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-    let containers = docker
-        .list_containers(Some(options))
-        .await
-        .map_err(DockerError::engine("failed to list containers labelled", label))?;
-    Ok(containers
+    docker.list_containers(Some(options)).await.map_err(DockerError::engine("failed to list containers labelled", label))
+}
+
+/// Names of all containers (running or not) carrying `label` (`key` or `key=value`).
+pub async fn list_labelled(docker: &Docker, label: &str) -> Result<Vec<String>, DockerError> {
+    Ok(labelled(docker, label)
+        .await?
         .into_iter()
         .filter_map(|c| c.names.and_then(|n| n.into_iter().next()))
         .map(|n| n.trim_start_matches('/').to_string())
@@ -135,13 +137,7 @@ pub async fn list_labelled(docker: &Docker, label: &str) -> Result<Vec<String>, 
 
 /// The stack ids (`kgb.stack` labels) of the containers carrying `label`.
 pub async fn stacks_labelled(docker: &Docker, label: &str) -> Result<std::collections::BTreeSet<String>, DockerError> {
-    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
-    let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-    let containers = docker
-        .list_containers(Some(options))
-        .await
-        .map_err(DockerError::engine("failed to list containers labelled", label))?;
-    Ok(containers.into_iter().filter_map(|c| c.labels.and_then(|mut l| l.remove(LABEL_STACK))).collect())
+    Ok(labelled(docker, label).await?.into_iter().filter_map(|c| c.labels.and_then(|mut l| l.remove(LABEL_STACK))).collect())
 }
 
 /// Removes every container carrying `label`, concurrently; returns their names.

@@ -142,17 +142,6 @@ async fn http_ok(url: &str, tls: Option<&ClientTls>) -> Result<(), String> {
 
 async fn postgres_ok(url: &str, tls: Option<&ClientTls>) -> Result<(), String> {
     let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| e.to_string())?;
-    let client = topology::db::session(&config, tls).await.map_err(|e| error_chain(&e))?;
+    let client = topology::db::session(&config, tls).await.map_err(|e| topology::errors::chain(&e))?;
     client.simple_query("SELECT 1").await.map(|_| ()).map_err(|e| e.to_string())
-}
-
-/// An error with its causes: a TLS refusal is only in the source of PostgreSQL's "error performing TLS handshake".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }

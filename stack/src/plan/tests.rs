@@ -117,3 +117,34 @@ fn each_part_of_a_tls_stack_sees_only_its_own_folder_and_is_told_to_use_it() {
     assert!(!plain.endpoints.db_ch.contains("sslmode") && plain.endpoints.registry.starts_with("http://"));
     assert!(plain.parts().all(|p| !p.spec.env.iter().any(|(k, _)| k.starts_with("TLS_") || k.contains("SSL"))));
 }
+
+#[test]
+fn with_tls_endpoint_the_endpoint_and_the_ui_answer_https_and_are_checked_over_it() {
+    let s = StackSettings { tls: true, tls_endpoint: true, ..stack(1) };
+    let plan = plan(&s, "id1", Owner::Run, "pw", "cluster");
+    let e = &plan.endpoints;
+    assert_eq!((e.graphql_ws.as_str(), e.graphql_http.as_str()), ("wss://127.0.0.1:8888/graphql", "https://127.0.0.1:8888/graphql"));
+    assert_eq!(e.frontend, "https://127.0.0.1:8181/");
+    let part = |name: &str| plan.parts().find(|p| p.spec.name == name).unwrap().clone();
+    for name in ["kgb-graphql-endpoint", "kgb-frontend"] {
+        let p = part(name);
+        assert!(p.spec.env.contains(&("HTTPS_CERT".into(), "/etc/kgb/tls/tls.crt".into())), "{name}");
+        assert!(p.spec.env.contains(&("HTTPS_KEY".into(), "/etc/kgb/tls/tls.key".into())), "{name}");
+        match &p.wait.check {
+            Check::Http { url, tls } => assert!(url.starts_with("https://127.0.0.1:") && tls.is_some(), "{name}: {url}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert!(part("kgb-frontend").spec.env.contains(&("GRAPHQL_WS_URL".into(), "wss://127.0.0.1:8888/graphql".into())));
+    assert!(part("kgb-graphql-endpoint").spec.env.contains(&("CORS_ORIGINS".into(), "https://localhost:8181,https://127.0.0.1:8181".into())));
+    let handler = part("kgb-command-handler");
+    assert!(!handler.spec.env.iter().any(|(k, _)| k.starts_with("HTTPS_")), "the handler's health stays HTTP");
+
+    let inner_only = plan_of(StackSettings { tls: true, ..stack(1) });
+    assert!(inner_only.endpoints.graphql_ws.starts_with("ws://") && inner_only.endpoints.frontend.starts_with("http://"));
+    assert!(!inner_only.parts().any(|p| p.spec.env.iter().any(|(k, _)| k.starts_with("HTTPS_"))));
+}
+
+fn plan_of(s: StackSettings) -> StackPlan {
+    plan(&s, "id1", Owner::Run, "pw", "cluster")
+}

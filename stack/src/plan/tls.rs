@@ -6,7 +6,8 @@ use std::path::Path;
 use topology::env as vars;
 use topology::tls::{CA_FILE, CERT_FILE, KEY_FILE};
 
-use super::{kv, StackPlan};
+use super::{kv, Part, Role, StackPlan};
+use crate::docker::readiness::Check;
 use crate::docker::container::ReadOnlyFolder;
 use crate::tls::{CONTAINER_FOLDER, KEYSTORE_FILE};
 
@@ -20,6 +21,21 @@ pub(super) fn mount(plan: &mut StackPlan, folder: &Path) {
     for part in parts {
         let host = folder.join(&part.spec.name);
         part.spec.read_only.push(ReadOnlyFolder { host, container: CONTAINER_FOLDER.to_string() });
+    }
+}
+
+/// The GraphQL endpoint and the UI on HTTPS and `wss://` (`tls_endpoint`), with their own certificates; their
+/// health is checked over HTTPS with bench's files, and the endpoint lets the UI's HTTPS origins call it.
+pub(super) fn serve_https(services: &mut [Part], frontend_port: u16, bench: Option<topology::tls::ClientTls>) {
+    for part in services.iter_mut().filter(|p| matches!(p.role, Role::GraphqlEndpoint | Role::Frontend)) {
+        part.spec.env.extend([kv(vars::HTTPS_CERT, in_container(CERT_FILE)), kv(vars::HTTPS_KEY, in_container(KEY_FILE))]);
+        if part.role == Role::GraphqlEndpoint {
+            part.spec.env.push(kv("CORS_ORIGINS", format!("https://localhost:{frontend_port},https://127.0.0.1:{frontend_port}")));
+        }
+        if let Check::Http { url, tls } = &mut part.wait.check {
+            *url = url.replacen("http://", "https://", 1);
+            *tls = bench.clone();
+        }
     }
 }
 

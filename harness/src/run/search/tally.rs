@@ -73,11 +73,14 @@ impl Tally {
         Some(value as f64 / 1000.0)
     }
 
-    /// The step's line: figures over its dwell, and whether it met the SLO.
-    pub fn judge(&self, cfg: &Search, step: u32, rate: f64, confirming: bool) -> Step {
+    /// The step's line: figures over its `dwell` (the step's, or a warm-up window's), and whether it met the SLO.
+    pub fn judge(&self, cfg: &Search, step: u32, rate: f64, confirming: bool, dwell: Duration) -> Step {
         let answered = self.latencies.len();
         let errors = self.wrong + self.lost;
-        let achieved = answered as f64 / cfg.dwell_s;
+        // Over the window measured: dividing a 2 s warm-up window's answers by the step's 10 s dwell made every
+        // warm-up window miss `min_achieved`, so the warm-up always ran to `warmup_max_s`.
+        let dwell_s = dwell.as_secs_f64();
+        let achieved = answered as f64 / dwell_s;
         let p99_ms = self.quantile_ms(0.99);
         let passed = self.sent > 0
             && p99_ms.is_some_and(|p| p <= cfg.slo_p99_ms)
@@ -101,7 +104,7 @@ impl Tally {
             confirming,
             lag_p99_ms: ms(self.lag.value_at_quantile(0.99).min(self.lag.max())),
             lag_max_ms: ms(self.lag.max()),
-            dwell_s: cfg.dwell_s,
+            dwell_s,
             drain_s: None,
             t_ms: chrono::Utc::now().timestamp_millis(),
             probe: None,
