@@ -109,11 +109,6 @@ impl External {
             topology::tls::TlsSettings { tls_ca: self.tls_ca.clone(), tls_cert: self.tls_cert.clone(), tls_key: self.tls_key.clone() };
         settings.client()
     }
-
-    /// Where the audit reads the deployment's books.
-    pub fn books(&self) -> crate::audit::Books {
-        crate::audit::Books { db_ch: self.db_ch.clone(), db_ge: self.db_ge.clone(), tls: self.tls() }
-    }
 }
 
 /// What a fault does to its container.

@@ -118,7 +118,7 @@ impl<'a> Deployment<'a> {
             stack: None,
             endpoint: Endpoint { url: e.graphql.clone(), ca: e.tls_ca.clone() },
             frontend: e.frontend.clone().unwrap_or_default(),
-            books: e.books(),
+            books: Books { db_ch: e.db_ch.clone(), db_ge: e.db_ge.clone(), tls: e.tls() },
             containers: e.containers.clone(),
         }
     }
