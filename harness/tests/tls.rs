@@ -27,24 +27,13 @@ fn printed(stdout: &str, label: &str) -> String {
     line.trim_start()[label.len()..].trim().to_string()
 }
 
-/// Metadata from `bootstrap` with `config`'s security settings: the brokers it lists, or why not.
-fn brokers(bootstrap: &str, security: &[(&str, String)]) -> Result<usize, String> {
+/// Metadata from `bootstrap` with the security settings `secure` makes: the brokers it lists, or why not.
+fn brokers(bootstrap: &str, secure: impl FnOnce(&mut ClientConfig)) -> Result<usize, String> {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", bootstrap).set("socket.connection.setup.timeout.ms", "2000");
-    for (k, v) in security {
-        config.set(*k, v);
-    }
+    secure(&mut config);
     let consumer: BaseConsumer = config.create().map_err(|e| e.to_string())?;
     consumer.fetch_metadata(None, Duration::from_secs(5)).map(|m| m.brokers().len()).map_err(|e| e.to_string())
-}
-
-fn kafka(tls: &ClientTls) -> Vec<(&'static str, String)> {
-    let mut config = ClientConfig::new();
-    tls.kafka(&mut config);
-    ["security.protocol", "ssl.ca.location", "ssl.certificate.location", "ssl.key.location"]
-        .into_iter()
-        .filter_map(|k| config.get(k).map(|v| (k, v.to_string())))
-        .collect()
 }
 
 /// `SELECT 1` on `url` (which says `sslmode=require`) over `connector`, or PostgreSQL's refusal with its causes.
@@ -79,10 +68,12 @@ fn a_tls_stack_refuses_clients_without_a_certificate_and_serves_one_with_the_pri
     let (bootstrap, db_ch, registry) = (printed(&stdout, "kafka"), printed(&stdout, "db-ch"), printed(&stdout, "schema registry"));
     assert!(db_ch.ends_with("?sslmode=require") && registry.starts_with("https://"), "{stdout}");
 
-    assert_eq!(brokers(&bootstrap, &kafka(&tls)), Ok(1), "the printed files reach the brokers");
-    let plaintext = brokers(&bootstrap, &[]);
+    assert_eq!(brokers(&bootstrap, |c| tls.kafka(c)), Ok(1), "the printed files reach the brokers");
+    let plaintext = brokers(&bootstrap, |_| {});
     assert!(plaintext.is_err(), "a plaintext client is not served: {plaintext:?}");
-    let no_cert = brokers(&bootstrap, &[("security.protocol", "ssl".into()), ("ssl.ca.location", tls.ca.display().to_string())]);
+    let no_cert = brokers(&bootstrap, |c| {
+        c.set("security.protocol", "ssl").set("ssl.ca.location", tls.ca.display().to_string());
+    });
     assert!(no_cert.is_err(), "a TLS client without a certificate is refused: {no_cert:?}");
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

@@ -76,10 +76,7 @@ pub fn write(folder: &Path, parts: &[String]) -> Result<(), TlsError> {
 /// # Errors
 /// The file system's.
 pub fn remove(stack_id: &str) -> std::io::Result<()> {
-    match fs::remove_dir_all(folder(stack_id)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
+    remove_folder(&folder(stack_id))
 }
 
 /// Removes the TLS folders of every stack (`bench down --all`).
@@ -87,7 +84,11 @@ pub fn remove(stack_id: &str) -> std::io::Result<()> {
 /// # Errors
 /// The file system's.
 pub fn remove_all() -> std::io::Result<()> {
-    match fs::remove_dir_all(root()) {
+    remove_folder(&root())
+}
+
+fn remove_folder(path: &Path) -> std::io::Result<()> {
+    match fs::remove_dir_all(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }

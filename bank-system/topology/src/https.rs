@@ -71,8 +71,8 @@ impl TlsListener {
     /// Accepts on `tcp` with `cert` and `key`.
     ///
     /// # Errors
-    /// [`TlsError`] naming the file OpenSSL refused.
-    pub fn new(tcp: TcpListener, cert: &Path, key: &Path) -> Result<TlsListener, TlsError> {
+    /// [`ServeError::Tls`] naming the file OpenSSL refused, [`ServeError::Io`] when the socket has no address.
+    pub fn new(tcp: TcpListener, cert: &Path, key: &Path) -> Result<TlsListener, ServeError> {
         let bad = |path: &Path| {
             let path = path.to_path_buf();
             move |e: openssl::error::ErrorStack| TlsError::Bad { path, reason: e.to_string() }
@@ -81,7 +81,7 @@ impl TlsListener {
         builder.set_certificate_chain_file(cert).map_err(bad(cert))?;
         builder.set_private_key_file(key, SslFiletype::PEM).map_err(bad(key))?;
         builder.check_private_key().map_err(bad(key))?;
-        let local = tcp.local_addr().map_err(|source| TlsError::Read { path: cert.to_path_buf(), source })?;
+        let local = tcp.local_addr().map_err(ServeError::Io)?;
         let (sender, accepted) = mpsc::channel(64);
         let accepting = tokio::spawn(accept(tcp, Arc::new(builder.build()), sender));
         Ok(TlsListener { accepted, local, accepting })

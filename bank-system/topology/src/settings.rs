@@ -95,16 +95,16 @@ pub struct ServiceSettings<const DEFAULT_PORT: u16> {
 impl<const DEFAULT_PORT: u16> ServiceSettings<DEFAULT_PORT> {
     /// A producer configuration: see [`kafka::producer_config`].
     pub fn producer_config(&self) -> ClientConfig {
-        let mut config = kafka::producer_config(&self.kafka.kafka_bootstrap_servers, &self.properties.producer);
-        if let Some(tls) = self.kafka.tls.client() {
-            tls.kafka(&mut config);
-        }
-        config
+        self.with_tls(kafka::producer_config(&self.kafka.kafka_bootstrap_servers, &self.properties.producer))
     }
 
     /// A consumer configuration for `group_id`: see [`kafka::consumer_config`].
     pub fn consumer_config(&self, group_id: &str) -> ClientConfig {
-        let mut config = kafka::consumer_config(&self.kafka.kafka_bootstrap_servers, &self.properties.consumer, group_id);
+        self.with_tls(kafka::consumer_config(&self.kafka.kafka_bootstrap_servers, &self.properties.consumer, group_id))
+    }
+
+    /// `config` over TLS when the service has its files.
+    fn with_tls(&self, mut config: ClientConfig) -> ClientConfig {
         if let Some(tls) = self.kafka.tls.client() {
             tls.kafka(&mut config);
         }
