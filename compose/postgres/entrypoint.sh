@@ -27,5 +27,10 @@ if [ -n "${POSTGRES_TLS_DIR:-}" ]; then
   tls_args="-c ssl=on -c ssl_ca_file=$tls/ca.crt -c ssl_cert_file=$tls/tls.crt -c ssl_key_file=$tls/tls.key -c hba_file=$tls/pg_hba.conf"
 fi
 # shellcheck disable=SC2086 # the arguments are words on purpose
-exec "$bin/postgres" -D "$data" -c listen_addresses=127.0.0.1 -c port="$PGPORT" \
+# POSTGRES_LISTEN: on a pod network (`[kubernetes] network = "pod"`) other pods connect, with the password.
+listen=${POSTGRES_LISTEN:-127.0.0.1}
+if [ "$listen" != 127.0.0.1 ] && [ -z "${POSTGRES_TLS_DIR:-}" ] && ! grep -q '^host all all 0.0.0.0/0' "$data/pg_hba.conf"; then
+  printf '%s\n' 'host all all 0.0.0.0/0 scram-sha-256' >> "$data/pg_hba.conf"
+fi
+exec "$bin/postgres" -D "$data" -c listen_addresses="$listen" -c port="$PGPORT" \
   -c unix_socket_directories=/var/run/postgresql -c max_connections="${POSTGRES_MAX_CONNECTIONS:-200}" $tls_args ${POSTGRES_ARGS:-}

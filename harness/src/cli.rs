@@ -1,5 +1,6 @@
 //! The command line: clap types stay here; each command converts them into the library's types once.
 
+mod cluster;
 mod down;
 mod dry_run;
 mod history;
@@ -42,7 +43,7 @@ enum Command {
     History(history::Args),
     /// Bring one variant's stack up, print its endpoints and leave it running.
     Up(up::Args),
-    /// Remove the containers that `bench up` started.
+    /// Remove the containers (or namespaces) that `bench up` started.
     Down(down::Args),
 }
 

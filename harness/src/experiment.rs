@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use stack::kube::settings::KubeSettings;
 use stack::settings::StackSettings;
 
 pub use matrix::Variant;
@@ -70,6 +71,13 @@ pub struct Experiment {
     /// A deployment that is already running, measured by `bench run --platform external`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<External>,
+    /// Placement on a cluster, for `--platform kubernetes`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub kubernetes: KubeSettings,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// An existing deployment of the bank (`[external]`): bench brings nothing up and removes nothing.
@@ -333,6 +341,22 @@ impl ExperimentFile {
     ///
     /// # Errors
     /// [`ExperimentError::Invalid`] naming what is missing or cannot apply.
+    /// Refuses what the variants ask that pods cannot do.
+    ///
+    /// # Errors
+    /// [`ExperimentError::Invalid`] naming the fault.
+    pub fn for_kubernetes(&self, variants: &[Variant]) -> Result<(), ExperimentError> {
+        for variant in variants {
+            if let Some(i) = variant.experiment.faults.iter().position(|f| f.action == FaultAction::Pause) {
+                return Err(ExperimentError::Invalid {
+                    path: self.path.clone(),
+                    message: format!("faults[{i}].action = \"pause\": pods cannot be paused on --platform kubernetes; use kill or restart"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub fn external(&self, variants: &[Variant]) -> Result<&External, ExperimentError> {
         let invalid = |message: String| ExperimentError::Invalid { path: self.path.clone(), message };
         let external = self.experiment.external.as_ref().ok_or_else(|| {
@@ -401,6 +425,9 @@ fn validate(e: &Experiment) -> Result<(), String> {
     }
     if e.stack.tls_endpoint && e.load.probe == ProbeKind::Browser {
         return Err("stack.tls_endpoint = true with load.probe = \"browser\": the headless browser does not trust the stack's CA; use the GraphQL probe".to_string());
+    }
+    if let Some(problem) = e.kubernetes.problems().into_iter().next() {
+        return Err(problem);
     }
     let l = &e.load;
     for (key, value) in [

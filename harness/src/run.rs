@@ -18,12 +18,11 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use hdrhistogram::Histogram;
+use stack::Engine;
 
 pub use driver::Status;
 pub use interrupts::Interrupts;
 
-use stack::docker::container;
-use stack::settings::StackSettings;
 use stack::{Options, Owner, Services, Stack, StackError};
 
 use crate::audit::Books;
@@ -81,16 +80,29 @@ pub struct Observer<'a> {
 /// Where runs go.
 #[derive(Clone, Copy)]
 pub enum Platform<'a> {
-    /// A fresh stack per run, brought up and removed through this engine.
-    Docker(&'a Docker),
+    /// A fresh stack per run, brought up and removed on this Docker engine or Kubernetes cluster (placed by
+    /// each variant's `[kubernetes]`).
+    Fresh(&'a Engine),
     /// A deployment that is already running; the engine, if given, only samples its containers.
     External(&'a External, Option<&'a Docker>),
 }
 
+impl Platform<'_> {
+    /// The name results headers record, except for Docker (the platform of every file before there was a choice).
+    fn name(&self) -> Option<&'static str> {
+        match self {
+            Platform::Fresh(Engine::Docker(_)) => None,
+            Platform::Fresh(Engine::Kubernetes(_)) => Some("kubernetes"),
+            Platform::External(..) => Some("external"),
+        }
+    }
+}
+
 /// What a run measures: the endpoints it talks to, the containers it samples, and the stack when bench
 /// brought one up (removed again by [`Deployment::teardown`], or on drop).
-struct Deployment<'a> {
-    docker: Option<&'a Docker>,
+struct Deployment {
+    /// Where it runs; for an external deployment the engine that samples its containers, if any.
+    engine: Option<Engine>,
     stack: Option<Stack>,
     endpoint: Endpoint,
     frontend: String,
@@ -98,11 +110,11 @@ struct Deployment<'a> {
     containers: Vec<String>,
 }
 
-impl<'a> Deployment<'a> {
-    fn of_stack(docker: &'a Docker, stack: Stack) -> Deployment<'a> {
+impl Deployment {
+    fn of_stack(stack: Stack) -> Deployment {
         let e = &stack.plan.endpoints;
         Deployment {
-            docker: Some(docker),
+            engine: Some(stack.engine().clone()),
             // A wss:// endpoint (tls_endpoint) is verified by the stack's CA.
             endpoint: Endpoint { url: e.graphql_ws.clone(), ca: e.tls.as_ref().map(|t| t.ca.clone()) },
             frontend: e.frontend.clone(),
@@ -112,9 +124,9 @@ impl<'a> Deployment<'a> {
         }
     }
 
-    fn external(e: &External, docker: Option<&'a Docker>) -> Deployment<'a> {
+    fn external(e: &External, docker: Option<&Docker>) -> Deployment {
         Deployment {
-            docker,
+            engine: docker.cloned().map(Engine::Docker),
             stack: None,
             endpoint: Endpoint { url: e.graphql.clone(), ca: e.tls_ca.clone() },
             frontend: e.frontend.clone().unwrap_or_default(),
@@ -123,24 +135,39 @@ impl<'a> Deployment<'a> {
         }
     }
 
+    /// Why the containers' resources cannot be sampled, if they cannot.
+    async fn samples_unavailable(&self) -> Option<String> {
+        match &self.engine {
+            Some(engine) => engine.samples_unavailable().await,
+            None => None,
+        }
+    }
+
     /// Image reference -> id of what the stack runs, and how long it took to come up (none for external).
     async fn provenance(&self) -> (BTreeMap<String, String>, Option<f64>) {
-        match (&self.stack, self.docker) {
-            (Some(stack), Some(docker)) => {
+        let Some(stack) = &self.stack else { return (BTreeMap::new(), None) };
+        let images = match stack.engine() {
+            Engine::Docker(docker) => {
                 let images: Vec<String> = stack.plan.parts().map(|p| p.spec.image.clone()).collect();
-                (meta::image_ids(docker, &images).await, Some(stack.ready_after.as_secs_f64()))
+                meta::image_ids(docker, &images).await
             }
-            _ => (BTreeMap::new(), None),
-        }
+            Engine::Kubernetes(cluster) => cluster.image_ids(&stack.id).await,
+        };
+        (images, Some(stack.ready_after.as_secs_f64()))
+    }
+
+    /// The stack's id on its engine; none for an external deployment (its containers go by their names).
+    fn stack_id(&self) -> &str {
+        self.stack.as_ref().map_or("", |s| s.id.as_str())
     }
 
     /// The containers no longer running, with their last log lines.
     async fn stopped(&self) -> BTreeMap<String, String> {
         let mut stopped = BTreeMap::new();
-        let Some(docker) = self.docker else { return stopped };
+        let Some(engine) = &self.engine else { return stopped };
         for name in &self.containers {
-            if !container::is_running(docker, name).await {
-                stopped.insert(name.clone(), container::logs_tail(docker, name, 30).await);
+            if engine.stopped(self.stack_id(), name).await.is_some() {
+                stopped.insert(name.clone(), engine.logs_tail(self.stack_id(), name, 30).await);
             }
         }
         stopped
@@ -176,7 +203,7 @@ impl RunId<'_> {
         crate::results::path_for(results, &self.file.experiment.name, &self.variant.name, &self.started, self.repeat, self.block)
     }
 
-    fn header(&self, images: BTreeMap<String, String>, stack_ready_s: Option<f64>) -> Line {
+    fn header(&self, images: BTreeMap<String, String>, stack_ready_s: Option<f64>, platform: Option<&str>, unavailable: Option<String>) -> Line {
         Line::Header(Box::new(Header {
             experiment: self.file.experiment.name.clone(),
             variant: self.variant.name.clone(),
@@ -190,6 +217,8 @@ impl RunId<'_> {
             stack_ready_s,
             scheduling: Some(priority::current()),
             block: Some(self.block.map_or_else(|| meta::host().hostname, str::to_string)),
+            platform: platform.map(str::to_string),
+            resources_unavailable: unavailable,
         }))
     }
 
@@ -222,13 +251,15 @@ pub async fn run_one(
 ) -> Result<Summary, RunError> {
     let id = RunId { file, variant, repeat: repeat.number, block: repeat.block, started: chrono::Utc::now() };
     let path = id.path(results);
-    let Some(deployment) = bring_up(platform, &variant.experiment.stack, interrupts, observer).await? else {
+    let Some(deployment) = bring_up(platform, &variant.experiment, interrupts, observer).await? else {
         return interrupted_bring_up(&id, platform, path).await;
     };
     let mut writer = Writer::create(&path)?;
     let (images, ready) = deployment.provenance().await;
-    writer.write(&id.header(images, ready))?;
-    let measured = measure(&deployment, &variant.experiment, &mut writer, interrupts, observer).await;
+    let unavailable = deployment.samples_unavailable().await;
+    writer.write(&id.header(images, ready, platform.name(), unavailable.clone()))?;
+    let sampled = unavailable.is_none();
+    let measured = measure(&deployment, &variant.experiment, sampled, &mut writer, interrupts, observer).await;
     deployment.teardown(observer).await;
     let (end, driven) = measured?;
     Ok(id.summary(path, end, Some(&driven)))
@@ -236,19 +267,20 @@ pub async fn run_one(
 
 /// The stack of a run (nothing for an external deployment); `None` when interrupted during bring-up, with
 /// everything that had started removed.
-async fn bring_up<'a>(
-    platform: Platform<'a>,
-    settings: &StackSettings,
+async fn bring_up(
+    platform: Platform<'_>,
+    experiment: &Experiment,
     interrupts: &Interrupts,
     observer: &Observer<'_>,
-) -> Result<Option<Deployment<'a>>, StackError> {
-    let docker = match platform {
+) -> Result<Option<Deployment>, StackError> {
+    let engine = match platform {
         Platform::External(external, docker) => return Ok(Some(Deployment::external(external, docker))),
-        Platform::Docker(docker) => docker,
+        Platform::Fresh(Engine::Kubernetes(cluster)) => Engine::Kubernetes(Box::new((**cluster).clone().placed(experiment.kubernetes.clone()))),
+        Platform::Fresh(engine) => engine.clone(),
     };
     let options = Options { owner: Owner::Run, services: Services::Require, reports: None };
-    match Stack::up_until(docker, settings, options, observer.stage, &interrupts.first).await {
-        Ok(stack) => Ok(Some(Deployment::of_stack(docker, stack))),
+    match Stack::up_until(&engine, &experiment.stack, options, observer.stage, &interrupts.first).await {
+        Ok(stack) => Ok(Some(Deployment::of_stack(stack))),
         Err(StackError::Interrupted) => Ok(None),
         Err(e) => Err(e),
     }
@@ -257,11 +289,11 @@ async fn bring_up<'a>(
 /// The results file of a run interrupted while its stack came up: a header and an end line saying so.
 async fn interrupted_bring_up(id: &RunId<'_>, platform: Platform<'_>, path: PathBuf) -> Result<Summary, RunError> {
     let images = match platform {
-        Platform::Docker(docker) => meta::image_ids(docker, &id.variant.experiment.stack.images.all()).await,
-        Platform::External(..) => BTreeMap::new(),
+        Platform::Fresh(Engine::Docker(docker)) => meta::image_ids(docker, &id.variant.experiment.stack.images.all()).await,
+        Platform::Fresh(Engine::Kubernetes(_)) | Platform::External(..) => BTreeMap::new(),
     };
     let mut writer = Writer::create(&path)?;
-    writer.write(&id.header(images, None))?;
+    writer.write(&id.header(images, None, platform.name(), None))?;
     let end = End::interrupted_before_load();
     writer.write(&Line::End(Box::new(end.clone())))?;
     Ok(id.summary(path, end, None))
@@ -269,8 +301,9 @@ async fn interrupted_bring_up(id: &RunId<'_>, platform: Platform<'_>, path: Path
 
 /// The load, the audit of the books it left, and the end line (its duration counts the audit too).
 async fn measure(
-    deployment: &Deployment<'_>,
+    deployment: &Deployment,
     settings: &Experiment,
+    sampled: bool,
     writer: &mut Writer,
     interrupts: &Interrupts,
     observer: &Observer<'_>,
@@ -279,7 +312,9 @@ async fn measure(
     let target = driver::Target {
         load: &settings.load,
         endpoint: deployment.endpoint.clone(),
-        docker: deployment.docker,
+        engine: deployment.engine.as_ref(),
+        stack_id: deployment.stack_id(),
+        samples: sampled,
         containers: deployment.containers.clone(),
         faults: &settings.faults,
         frontend: deployment.frontend.clone(),
@@ -358,7 +393,7 @@ mod tests {
         std::fs::write(&path, "name = \"t\"\n").unwrap();
         let file = ExperimentFile::load(&path).unwrap();
         let id = RunId { file: &file, variant: &file.variants[0], repeat: 1, block: None, started: chrono::Utc::now() };
-        let Line::Header(header) = id.header(BTreeMap::new(), None) else { panic!("a header") };
+        let Line::Header(header) = id.header(BTreeMap::new(), None, None, None) else { panic!("a header") };
         let head = git(&["rev-parse", "HEAD"]);
         let commit = header.git_commit.as_str();
         assert!(commit == head || commit == format!("{head}-dirty"), "{commit} is not {head}");

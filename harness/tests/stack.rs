@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use stack::docker::container::{list_labelled, LABEL_STACK};
-use stack::docker::readiness::{check, Check};
+use stack::readiness::{check, Check};
 use stack::docker::stats;
 use harness::experiment::ExperimentFile;
 use stack::{Options, Owner, Services, Stack, StackError};

@@ -1,7 +1,6 @@
-//! The Docker engine through bollard: connecting, containers, readiness and resource stats.
+//! The Docker engine through bollard: connecting, containers, logs and resource stats.
 
 pub mod container;
-pub mod readiness;
 pub mod stats;
 
 use bollard::Docker;

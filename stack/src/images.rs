@@ -4,6 +4,7 @@
 //! for bank services the binary), so `bench images` rebuilds exactly what changed.
 
 pub mod build;
+pub mod cluster;
 pub mod catalog;
 pub mod mirror;
 

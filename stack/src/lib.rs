@@ -6,7 +6,10 @@
 //! - [`ports`]: every planned port is checked free before anything starts.
 //! - [`images`]: the images the plan names, built offline on this machine and labelled with their input hash.
 //! - [`tls`]: with `[stack] tls = true`, a CA per stack and a certificate per part, in a folder of the stack.
-//! - [`docker`]: the engine through bollard: labelled containers, readiness checks, logs and resource samples.
+//! - [`docker`]: the engine through bollard: labelled containers, logs and resource samples.
+//! - [`kube`]: or a Kubernetes cluster through kube-rs: a namespace per stack, the parts as its objects.
+//! - [`engine`]: either of the two, as readiness, bring-up, teardown and faults use them.
+//! - [`readiness`]: a part is ready when it answers for real.
 //! - [`Stack`] (this file): one lifecycle, plan -> free ports -> images present -> infrastructure up and ready ->
 //!   database schemas -> synchronizer to completion -> bank services ready; and teardown, which also runs on drop.
 //! - `testing` (feature `testing`): real stacks for integration tests, one at a time per test binary.
@@ -14,8 +17,11 @@
 //! Nothing here knows about load, results or reports: those are the harness's.
 
 pub mod docker;
+pub mod engine;
 pub mod images;
+pub mod kube;
 pub mod plan;
+pub mod readiness;
 pub mod ports;
 pub mod settings;
 pub mod tls;
@@ -32,12 +38,15 @@ use bollard::Docker;
 use futures_util::future::try_join_all;
 use tokio_util::sync::CancellationToken;
 
+pub use engine::Engine;
 pub use plan::{Endpoints, Owner, Part, Role, StackPlan};
 pub use ports::PortTaken;
 
 use crate::docker::container::{self, LABEL_STACK};
-use crate::docker::readiness::{self, ReadinessError};
 use crate::docker::DockerError;
+use crate::kube::manifests::Manifests;
+use crate::kube::KubeError;
+use crate::readiness::{ReadinessError, WaitFor};
 use crate::settings::StackSettings;
 
 /// Why a stack did not come up. Whatever had started is removed before this is returned.
@@ -53,6 +62,8 @@ pub enum StackError {
     Schema(#[from] topology::db::DbError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Kube(#[from] KubeError),
     #[error("bring-up interrupted")]
     Interrupted,
 }
@@ -79,9 +90,12 @@ pub struct Options {
     pub reports: Option<PathBuf>,
 }
 
-/// A running stack. Dropping it removes its containers; [`Stack::detach`] leaves them running.
+/// A running stack. Dropping it removes its containers (or namespace); [`Stack::detach`] leaves them running.
 pub struct Stack {
-    docker: Docker,
+    engine: Engine,
+    owner: Owner,
+    /// Its objects, on Kubernetes.
+    manifests: Option<Manifests>,
     /// The value of the `kgb.stack` label of its containers.
     pub id: String,
     pub plan: StackPlan,
@@ -121,7 +135,24 @@ impl Stack {
         options: Options,
         progress: &(dyn Fn(String) + Sync),
     ) -> Result<Stack, StackError> {
-        Self::up_until(docker, settings, options, progress, &CancellationToken::new()).await
+        Self::up_until(&Engine::Docker(docker.clone()), settings, options, progress, &CancellationToken::new()).await
+    }
+
+    /// Has `cluster` check every object of a stack of `settings` (a server-side dry-run) without keeping any;
+    /// returns their kinds and names.
+    ///
+    /// # Errors
+    /// The first object the API server refuses, or the certificates not being made.
+    pub async fn dry_run(cluster: &kube::Cluster, settings: &StackSettings) -> Result<Vec<String>, StackError> {
+        let id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"), random_token(6));
+        let plan = plan::plan(settings, &id, Owner::Up, &random_token(16), &cluster_id());
+        if let Some(folder) = &plan.tls {
+            let parts: Vec<String> = plan.parts().map(|p| p.spec.name.clone()).collect();
+            tls::write(folder, &parts)?;
+        }
+        let checked = cluster.dry_run(&plan, &id).await;
+        let _ = tls::remove(&id);
+        Ok(checked?)
     }
 
     /// Like [`Stack::up`], abandoned when `interrupt` is cancelled: no new container is started after it, the
@@ -130,7 +161,7 @@ impl Stack {
     /// # Errors
     /// [`StackError`]; everything started is removed first.
     pub async fn up_until(
-        docker: &Docker,
+        engine: &Engine,
         settings: &StackSettings,
         options: Options,
         progress: &(dyn Fn(String) + Sync),
@@ -142,13 +173,25 @@ impl Stack {
         if let Some(reports) = &options.reports {
             plan.serve_reports(reports);
         }
-        ports::check_free(&plan.ports)?;
-        let infra_images: Vec<String> = plan.infrastructure.iter().map(|p| p.spec.image.clone()).collect();
-        images::require(docker, &infra_images).await?;
-
-        let skipped = Self::skipped(docker, &plan, options.services).await?;
+        if let Engine::Kubernetes(cluster) = engine {
+            cluster.supports(&plan)?;
+        }
+        if engine.on_this_host() {
+            ports::check_free(&plan.ports)?;
+        }
+        let skipped = match engine {
+            Engine::Docker(docker) => {
+                let infra_images: Vec<String> = plan.infrastructure.iter().map(|p| p.spec.image.clone()).collect();
+                images::require(docker, &infra_images).await?;
+                Self::skipped(docker, &plan, options.services).await?
+            }
+            // The node's images are not bench's to list: a missing one fails its pod, and readiness says so.
+            Engine::Kubernetes(_) => Self::not_started(&plan, options.services),
+        };
         let mut stack = Stack {
-            docker: docker.clone(),
+            engine: engine.clone(),
+            owner: options.owner,
+            manifests: None,
             id,
             plan,
             started: Vec::new(),
@@ -182,13 +225,13 @@ impl Stack {
             if interrupt.is_cancelled() {
                 return Err(StackError::Interrupted);
             }
-            container::start(&self.docker, &part.spec).await?;
+            self.start(part).await?;
             self.started.push(part.spec.name.clone());
         }
         let names: Vec<&str> = parts.iter().map(|p| p.spec.name.as_str()).collect();
         progress(format!("waiting for {}", names.join(", ")));
         tokio::select! {
-            ready = try_join_all(parts.iter().map(|p| readiness::wait(&self.docker, &p.wait))) => { ready?; }
+            ready = try_join_all(parts.iter().map(|p| self.wait_for(&p.wait))) => { ready?; }
             () = interrupt.cancelled() => return Err(StackError::Interrupted),
         }
         Ok(())
@@ -199,6 +242,10 @@ impl Stack {
             progress("making the stack's certificates".to_string());
             let parts: Vec<String> = self.plan.parts().map(|p| p.spec.name.clone()).collect();
             tls::write(folder, &parts)?;
+        }
+        if let Engine::Kubernetes(cluster) = &self.engine {
+            progress(format!("creating namespace {} on {}", kube::namespace(&self.id), cluster.server()));
+            self.manifests = Some(cluster.create_stack(&self.plan, &self.id, self.owner).await?);
         }
         let infrastructure = self.plan.infrastructure.clone();
         self.start_and_wait(&infrastructure, progress, interrupt).await?;
@@ -216,6 +263,36 @@ impl Stack {
         let services: Vec<Part> =
             self.plan.services.iter().filter(|p| !self.skipped.contains(&p.spec.name)).cloned().collect();
         self.start_and_wait(&services, progress, interrupt).await
+    }
+
+    /// Starts one part: its container, or its objects in the stack's namespace.
+    async fn start(&self, part: &Part) -> Result<(), StackError> {
+        match (&self.engine, &self.manifests) {
+            (Engine::Docker(docker), _) => Ok(container::start(docker, &part.spec).await?),
+            (Engine::Kubernetes(cluster), Some(manifests)) => {
+                let objects = manifests.parts.get(&part.spec.name).map_or(&[][..], Vec::as_slice);
+                Ok(cluster.create(objects, false).await?)
+            }
+            (Engine::Kubernetes(_), None) => Err(KubeError::Unsupported("the stack's namespace was not created".into()).into()),
+        }
+    }
+
+    /// Waits until a part of this stack is ready by `wait`.
+    ///
+    /// # Errors
+    /// [`ReadinessError`] with the part's last log lines.
+    pub async fn wait_for(&self, wait: &WaitFor) -> Result<Duration, ReadinessError> {
+        readiness::wait(&self.engine, &self.id, wait).await
+    }
+
+    /// On Kubernetes: the bank parts not to start, by name only (what the node has is the kubelet's to say).
+    fn not_started(plan: &StackPlan, services: Services) -> Vec<String> {
+        let names = |parts: &[Part]| parts.iter().map(|p| p.spec.name.clone()).collect::<Vec<_>>();
+        match services {
+            Services::None => [names(std::slice::from_ref(&plan.synchronizer)), names(&plan.services)].concat(),
+            Services::SynchronizerOnly => names(&plan.services),
+            Services::Require | Services::IfPresent => Vec::new(),
+        }
     }
 
     /// Names of the bank containers not to start (the plan keeps them, so tests can start them later).
@@ -254,17 +331,24 @@ impl Stack {
         self.started.iter().filter(|n| **n != self.plan.synchronizer.spec.name).cloned().collect()
     }
 
-    pub fn docker(&self) -> &Docker {
-        &self.docker
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
-    /// Removes every container of this stack (found by label, so also those whose start was cut short), then
-    /// its TLS folder.
+    /// Removes every container of this stack (found by label, so also those whose start was cut short), or its
+    /// namespace (waiting until it is gone), then its TLS folder.
     ///
     /// # Errors
-    /// The engine's error; the stack stays marked for removal on drop.
-    pub async fn teardown(&mut self) -> Result<Vec<String>, DockerError> {
-        let removed = container::remove_labelled(&self.docker, &format!("{LABEL_STACK}={}", self.id)).await?;
+    /// The platform's error; the stack stays marked for removal on drop.
+    pub async fn teardown(&mut self) -> Result<Vec<String>, StackError> {
+        let removed = match &self.engine {
+            Engine::Docker(docker) => container::remove_labelled(docker, &format!("{LABEL_STACK}={}", self.id)).await?,
+            Engine::Kubernetes(cluster) => {
+                let namespace = kube::namespace(&self.id);
+                cluster.delete_namespace(&namespace).await?;
+                vec![namespace]
+            }
+        };
         if let Err(e) = tls::remove(&self.id) {
             tracing::warn!("removing the TLS folder of stack {}: {e}", self.id);
         }
@@ -288,12 +372,24 @@ impl Drop for Stack {
         // A fresh client: the stack's own is bound to the runtime that is being left.
         let label = format!("{LABEL_STACK}={}", self.id);
         let id = self.id.clone();
+        let engine = self.engine.clone();
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
             if let Ok(runtime) = runtime {
-                let _ = runtime.block_on(async {
-                    let docker = crate::docker::connect().await?;
-                    container::remove_labelled(&docker, &label).await
+                runtime.block_on(async {
+                    let removed = match engine {
+                        Engine::Docker(_) => match crate::docker::connect().await {
+                            Ok(docker) => container::remove_labelled(&docker, &label).await.map(|_| ()).map_err(StackError::from),
+                            Err(e) => Err(e.into()),
+                        },
+                        Engine::Kubernetes(cluster) => match cluster.fresh() {
+                            Ok(cluster) => cluster.delete_namespace(&kube::namespace(&id)).await.map_err(StackError::from),
+                            Err(e) => Err(e.into()),
+                        },
+                    };
+                    if let Err(e) = removed {
+                        tracing::warn!("removing stack {id} on drop: {e}");
+                    }
                 });
             }
             let _ = tls::remove(&id);

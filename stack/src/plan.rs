@@ -9,7 +9,7 @@ use topology::env as vars;
 use topology::tls::ClientTls;
 
 use crate::docker::container::{ContainerSpec, ReadOnlyFolder, LABEL_OWNER, LABEL_STACK};
-use crate::docker::readiness::{Check, WaitFor};
+use crate::readiness::{Check, WaitFor};
 use crate::settings::{value_text, Limit, StackSettings};
 
 mod tls;
@@ -55,7 +55,8 @@ pub enum Owner {
 }
 
 impl Owner {
-    fn label(self) -> &'static str {
+    /// The value of its `kgb.owner` label.
+    pub fn label(self) -> &'static str {
         match self {
             Owner::Run => "run",
             Owner::Up => "up",

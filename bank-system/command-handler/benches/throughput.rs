@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::Client;
 use futures_util::future::join_all;
-use stack::docker::{container, readiness, stats};
+use stack::docker::{container, stats};
 use stack::settings::StackSettings;
 use stack::{Options, Owner, Services, Stack};
 use hdrhistogram::Histogram;
@@ -56,7 +56,7 @@ async fn main() {
         spec.env.push(("RUST_LOG".into(), filter));
     }
     container::start(&docker, &spec).await.expect("handler starts");
-    readiness::wait(&docker, &part.wait).await.expect("handler ready");
+    stack.wait_for(&part.wait).await.expect("handler ready");
     println!("stack: {brokers} broker(s), 24 partitions, linger.ms=0, acks=all; handler memory limit {:?} MiB", part.spec.memory_mib);
 
     let mut receiver = Client::feedback_only(&stack).await;

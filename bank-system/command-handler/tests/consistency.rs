@@ -9,7 +9,7 @@ use bollard::query_parameters::{RestartContainerOptionsBuilder, StopContainerOpt
 use common::{balance, total_balance, Client, Running};
 use futures_util::future::join_all;
 use stack::docker::container;
-use stack::docker::readiness::{self, Check, WaitFor};
+use stack::readiness::{Check, WaitFor};
 use rand::{Rng, SeedableRng};
 use topology::iban::HOUSE_START_BALANCE;
 use topology::records::Record;
@@ -122,7 +122,7 @@ async fn a_handler_restarted_mid_stream_neither_loses_nor_double_applies() {
     let docker = stack::docker::connect().await.expect("engine");
     let part = stack.plan.services.iter().find(|p| p.spec.name == "kgb-command-handler").expect("planned").clone();
     container::start(&docker, &part.spec).await.expect("handler container starts (scripts/setup builds its image)");
-    readiness::wait(&docker, &part.wait).await.expect("handler ready");
+    stack.wait_for(&part.wait).await.expect("handler ready");
     let mut client = Client::new(&stack).await;
     let accounts = accounts(&mut client, "r").await;
 
@@ -137,7 +137,7 @@ async fn a_handler_restarted_mid_stream_neither_loses_nor_double_applies() {
     let kill = RestartContainerOptionsBuilder::default().t(0).build();
     docker.restart_container(&part.spec.name, Some(kill)).await.expect("kill and restart");
     let third = send_transfers(&client, &accounts, "r", 300, 13).await;
-    readiness::wait(&docker, &WaitFor { check: Check::Http { url: stack.plan.endpoints.command_handler_health.clone(), tls: None }, ..part.wait.clone() })
+    stack.wait_for(&WaitFor { check: Check::Http { url: stack.plan.endpoints.command_handler_health.clone(), tls: None }, ..part.wait.clone() })
         .await
         .expect("handler ready again");
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{WsClient, GET_ACCOUNT, TRANSFER};
 use futures_util::future::join_all;
-use stack::docker::{container, readiness};
+use stack::docker::container;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -31,7 +31,7 @@ async fn main() {
     for name in ["kgb-command-handler", "kgb-graphql-endpoint"] {
         let part = stack.plan.services.iter().find(|p| p.spec.name == name).expect("planned").clone();
         container::start(&docker, &part.spec).await.expect("service container (scripts/setup builds its image)");
-        readiness::wait(&docker, &part.wait).await.expect("service ready");
+        stack.wait_for(&part.wait).await.expect("service ready");
     }
     let url = stack.plan.endpoints.graphql_ws.clone();
     let mut opener = WsClient::connect(&url, false).await;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{WsClient, STREAM};
 use futures_util::future::join_all;
-use stack::docker::{container, readiness, stats};
+use stack::docker::{container, stats};
 use serde_json::json;
 
 const CONNECTIONS: usize = 500;
@@ -29,7 +29,7 @@ async fn main() {
     let docker = stack::docker::connect().await.expect("engine");
     let part = stack.plan.services.iter().find(|p| p.spec.name == "kgb-graphql-endpoint").expect("planned").clone();
     container::start(&docker, &part.spec).await.expect("endpoint container (scripts/setup builds its image)");
-    readiness::wait(&docker, &part.wait).await.expect("endpoint ready");
+    stack.wait_for(&part.wait).await.expect("endpoint ready");
     let url = stack.plan.endpoints.graphql_ws.clone();
     let idle = stats::sample(&docker, &part.spec.name).await.expect("stats").expect("sample");
 

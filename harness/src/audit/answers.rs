@@ -205,7 +205,7 @@ mod tests {
             1 => Some("invalid token".to_string()),
             _ => Some(format!("no answer from the bank within 30 s ({i})")),
         };
-        (Uuid::from_u128(u128::from(i) * 7919 + 1), Answer { success: i % 3 == 0, reason })
+        (Uuid::from_u128(u128::from(i) * 7919 + 1), Answer { success: i.is_multiple_of(3), reason })
     }
 
     fn read_all(log: &mut AnswerLog, batch: usize) -> Vec<(Uuid, Answer)> {

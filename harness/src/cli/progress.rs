@@ -50,7 +50,7 @@ impl Progress {
                 bar.set_position(position);
                 bar.set_message(message);
             }
-            None if position % log_every.max(1) == 0 => {
+            None if position.is_multiple_of(log_every.max(1)) => {
                 eprintln!("  [{:>6.1}s] loop {position} · {message}", self.start.elapsed().as_secs_f64());
             }
             None => {}

@@ -1,4 +1,4 @@
-//! `bench run <experiment> [--repeat N] [--variant NAME]... [--results DIR] [--platform docker|external]`.
+//! `bench run <experiment> [--repeat N] [--variant NAME]... [--results DIR] [--platform docker|external|kubernetes]`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,7 +7,9 @@ use anyhow::Context;
 use harness::experiment::ExperimentFile;
 use harness::results::{BenchPeak, Interference, Scheduling};
 use harness::run::{self, Interrupts, Observer, Status, Summary};
+use stack::Engine;
 
+use super::cluster::KubeArgs;
 use super::progress::Progress;
 use super::signals::{self, Signals};
 
@@ -16,6 +18,7 @@ use super::signals::{self, Signals};
 pub enum Platform {
     Docker,
     External,
+    Kubernetes,
 }
 
 #[derive(Debug, clap::Args)]
@@ -34,9 +37,12 @@ pub struct Args {
     /// Print the variants, their settings and the expected duration; start nothing.
     #[arg(long)]
     dry_run: bool,
-    /// docker: a fresh stack per run; external: measure the running deployment named in the file's [external].
+    /// docker: a fresh stack per run; kubernetes: a fresh stack per run in a namespace of its own on a cluster,
+    /// placed by the file's [kubernetes]; external: measure the running deployment named in the file's [external].
     #[arg(long, value_enum, default_value_t = Platform::Docker)]
     platform: Platform,
+    #[command(flatten)]
+    cluster: KubeArgs,
     /// How bench schedules itself: nice (-10: its lag stays a few ms on a machine the stack saturates), real-time
     /// (lag near 1 ms, but preempting the stack at every wake-up costs it capacity), or normal (bench waits behind
     /// the stack and its own delays show in the latencies it measures).
@@ -86,7 +92,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let file = ExperimentFile::load(&args.experiment)?;
     let variants = file.select(&args.variants)?;
     let repeat = args.repeat.unwrap_or(file.experiment.repeat);
+    args.cluster.only_with(args.platform == Platform::Kubernetes);
     let external = if args.platform == Platform::External { Some(file.external(&variants)?) } else { None };
+    if args.platform == Platform::Kubernetes {
+        file.for_kubernetes(&variants)?;
+    }
     if args.dry_run {
         super::dry_run::print(&file, &variants, repeat, &args.results);
         if let Some(e) = external {
@@ -100,13 +110,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     // An external deployment needs the engine only to sample the containers it names.
-    let docker = match external {
-        Some(e) if e.containers.is_empty() => None,
+    let docker = match (args.platform, external) {
+        (Platform::Kubernetes, _) => None,
+        (_, Some(e)) if e.containers.is_empty() => None,
         _ => Some(stack::docker::connect().await?),
+    };
+    let engine = match args.platform {
+        Platform::Kubernetes => Some(Engine::Kubernetes(Box::new(args.cluster.connect().await?))),
+        _ => docker.clone().map(Engine::Docker),
     };
     let platform = match external {
         Some(e) => run::Platform::External(e, docker.as_ref()),
-        None => run::Platform::Docker(docker.as_ref().context("the docker platform needs the engine")?),
+        None => run::Platform::Fresh(engine.as_ref().context("a fresh stack needs an engine or a cluster")?),
     };
     let interrupts = Interrupts::default();
     let received = signals::listen(interrupts.clone(), RUN_SIGNALS)?;

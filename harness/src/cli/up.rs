@@ -1,4 +1,4 @@
-//! `bench up <experiment> [--variant NAME]`.
+//! `bench up <experiment> [--variant NAME] [--platform docker|kubernetes [--dry-run]]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use harness::experiment::ExperimentFile;
-use stack::{Options, Owner, Services, Stack};
+use stack::{Engine, Options, Owner, Services, Stack};
 
 use harness::run::Interrupts;
 
+use super::cluster::{KubeArgs, Platform};
 use super::progress::Progress;
 use super::signals::{self, Signals};
 
@@ -30,6 +31,15 @@ pub struct Args {
     /// Print the databases' URLs with their generated password (hidden as *** by default).
     #[arg(long)]
     show_password: bool,
+    /// docker: containers on this machine; kubernetes: a namespace on a cluster, placed by the file's [kubernetes].
+    #[arg(long, value_enum, default_value_t = Platform::Docker)]
+    platform: Platform,
+    #[command(flatten)]
+    cluster: KubeArgs,
+    /// With --platform kubernetes: have the API server check every object of the stack (server-side dry-run,
+    /// in a namespace made for it and removed again) and start nothing. Works for `network = "pod"` too.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -38,15 +48,31 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(name) => file.select(&[name])?.remove(0),
         None => file.variants[0].clone(),
     };
-    let docker = stack::docker::connect().await?;
+    let kubernetes = args.platform == Platform::Kubernetes;
+    args.cluster.only_with(kubernetes);
+    if args.dry_run && !kubernetes {
+        clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, "error: --dry-run needs --platform kubernetes\n").exit();
+    }
+    let engine = if kubernetes {
+        file.for_kubernetes(std::slice::from_ref(&variant))?;
+        Engine::Kubernetes(Box::new(args.cluster.connect().await?.placed(variant.experiment.kubernetes.clone())))
+    } else {
+        Engine::Docker(stack::docker::connect().await?)
+    };
+    if let (true, Engine::Kubernetes(cluster)) = (args.dry_run, &engine) {
+        return dry_run(cluster, &variant.experiment.stack).await;
+    }
     let progress = Progress::new(&format!("{} [{}]", file.experiment.name, variant.name));
     let report = |line: String| progress.set(line);
-    let reports = reports_folder()?;
-    let options = Options { owner: Owner::Up, services: Services::IfPresent, reports: Some(reports.clone()) };
+    // A pod cannot be shown a folder of this machine: the UI on Kubernetes lists no reports.
+    let reports = if kubernetes { None } else { Some(reports_folder()?) };
+    // On a cluster the node's images are not bench's to list: every service is started.
+    let services = if kubernetes { Services::Require } else { Services::IfPresent };
+    let options = Options { owner: Owner::Up, services, reports: reports.clone() };
     // Ctrl-C or SIGTERM while coming up removes what was started instead of leaving half a stack behind.
     let interrupts = Interrupts::default();
     let received = signals::listen(interrupts.clone(), UP_SIGNALS)?;
-    let brought_up = Stack::up_until(&docker, &variant.experiment.stack, options, &report, &interrupts.first).await;
+    let brought_up = Stack::up_until(&engine, &variant.experiment.stack, options, &report, &interrupts.first).await;
     progress.finish();
     let stack = match brought_up {
         Ok(stack) => stack,
@@ -59,6 +85,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let (e, show_password) = (&stack.plan.endpoints, args.show_password);
     println!("stack {} ({}, variant {}) ready in {:.1} s", stack.id, file.experiment.name, variant.name, stack.ready_after.as_secs_f64());
+    if let Engine::Kubernetes(cluster) = &engine {
+        println!("  namespace         {} on {}", stack::kube::namespace(&stack.id), cluster.server());
+    }
     println!("  kafka             {}", e.bootstrap);
     println!("  schema registry   {}", e.registry);
     let shown = |url: &str| if show_password { url.to_string() } else { super::redact::password(url) };
@@ -75,13 +104,25 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if stack.running_containers().iter().any(|c| c == "kgb-frontend") {
         println!("  bank UI           {}", e.frontend);
-        println!("  reports           {}  (listed on the UI's Results page, read-only)", reports.display());
+        if let Some(reports) = &reports {
+            println!("  reports           {}  (listed on the UI's Results page, read-only)", reports.display());
+        }
     }
     if !stack.skipped.is_empty() {
         println!("  not started (no image; `bench images` after `cargo build --release`): {}", stack.skipped.join(", "));
     }
-    println!("remove it with `bench down`");
+    println!("remove it with `bench down{}`", if kubernetes { " --platform kubernetes" } else { "" });
     stack.detach();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The server-side dry-run of every object of a stack of `settings`.
+async fn dry_run(cluster: &stack::kube::Cluster, settings: &stack::settings::StackSettings) -> anyhow::Result<ExitCode> {
+    let checked = Stack::dry_run(cluster, settings).await.context("the server-side dry-run")?;
+    println!("{} accepted all {} objects of the stack (dry-run: nothing was kept):", cluster.server(), checked.len());
+    for object in checked {
+        println!("  {object}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

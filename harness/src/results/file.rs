@@ -218,6 +218,8 @@ mod tests {
             stack_ready_s: Some(1.0),
             scheduling: None,
             block: None,
+            platform: None,
+            resources_unavailable: None,
         }
     }
 

@@ -43,6 +43,13 @@ pub struct Header {
     /// within blocks that each ran every variant are compared within machines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block: Option<String>,
+    /// Where the stack ran: `kubernetes` or `external`; none for Docker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// Why no container's resources were sampled, when the platform could not (a cluster without a metrics API):
+    /// rows then carry bench's own only, and the run has no interference figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources_unavailable: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

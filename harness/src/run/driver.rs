@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use bollard::Docker;
+use stack::Engine;
 use hdrhistogram::Histogram;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -155,10 +155,15 @@ pub struct Target<'a> {
     pub load: &'a Load,
     /// The endpoint's websocket.
     pub endpoint: Endpoint,
-    /// The engine, for container samples and faults; `None` for an external deployment without containers.
-    pub docker: Option<&'a Docker>,
-    /// Containers whose resources are sampled.
+    /// Where the stack runs, for container samples and faults; `None` for an external deployment without
+    /// containers.
+    pub engine: Option<&'a Engine>,
+    /// The stack's id on that engine (its namespace on Kubernetes; empty for an external deployment).
+    pub stack_id: &'a str,
+    /// Containers whose resources are sampled (none when the platform cannot sample them).
     pub containers: Vec<String>,
+    /// Whether the engine can sample them (a cluster without a metrics API cannot).
+    pub samples: bool,
     pub faults: &'a [Fault],
     /// The bank UI, for `probe = "browser"`.
     pub frontend: String,
@@ -199,10 +204,11 @@ impl<'a> Faults<'a> {
 
     /// Starts the faults of `loop_no`; they need the engine (an experiment with faults is refused for an
     /// external deployment).
-    fn start(&mut self, docker: Option<&Docker>, loop_no: u32) {
-        let Some(docker) = docker else { return };
+    fn start(&mut self, engine: Option<&Engine>, stack_id: &str, loop_no: u32) {
+        let Some(engine) = engine else { return };
         for fault in self.planned.iter().filter(|f| f.at_loop == loop_no) {
-            self.tasks.push(faults::spawn(docker.clone(), fault.clone(), self.marks_tx.clone()));
+            let on = faults::On { engine: engine.clone(), stack_id: stack_id.to_string() };
+            self.tasks.push(faults::spawn(on, fault.clone(), self.marks_tx.clone()));
         }
     }
 
@@ -311,7 +317,7 @@ impl<'a> Driver<'a> {
             replies: Replies::new(),
             stop_generators: CancellationToken::new(),
             faults: Faults::new(target.faults),
-            sampler: Sampler::new(target.docker.cloned(), target.containers.clone()),
+            sampler: Sampler::new(target.engine.filter(|_| target.samples).cloned(), target.stack_id, target.containers.clone()),
             cpu_before,
             target,
         })
@@ -352,8 +358,8 @@ impl<'a> Driver<'a> {
             let replies = self.replies.tx.clone();
             self.generators.push(generator::spawn(n, self.generator.clone(), replies, self.stop_generators.child_token()));
         }
-        self.faults.start(self.target.docker, loop_no);
-        if loop_no % load.resources_every_loops == 0 {
+        self.faults.start(self.target.engine, self.target.stack_id, loop_no);
+        if loop_no.is_multiple_of(load.resources_every_loops) {
             let offered = self.open.as_ref().map_or(0, OpenLoad::answered);
             self.sampler.start(self.driven.counts.transfers + offered);
         }

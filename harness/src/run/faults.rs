@@ -1,10 +1,12 @@
-//! Faults during the load (`[[faults]]`): at its loop a fault kills, pauses or stops its container, and after
-//! its duration starts, thaws or starts it again. Each begin and end is marked on the row of the loop it
+//! Faults during the load (`[[faults]]`): at its loop a fault kills, pauses or stops its container (on
+//! Kubernetes: scales its workload to 0, deleting the pod at once for a kill), and after its duration starts,
+//! thaws or starts it again (scales it back to 1). Each begin and end is marked on the row of the loop it
 //! happened in; the driver does not count timeouts inside a fault's window (plus its grace) towards the stop rule.
 
 use std::time::Duration;
 
-use bollard::Docker;
+use stack::engine::Disruption;
+use stack::Engine;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -12,29 +14,36 @@ use tokio::time::Instant;
 use crate::experiment::{Fault, FaultAction};
 use crate::results::{Edge, Mark};
 
+/// The stack a fault acts on.
+pub struct On {
+    pub engine: Engine,
+    pub stack_id: String,
+}
+
+fn disruption(action: FaultAction) -> Disruption {
+    match action {
+        FaultAction::Kill => Disruption::Kill,
+        FaultAction::Pause => Disruption::Pause,
+        FaultAction::Restart => Disruption::Stop,
+    }
+}
+
 /// Starts `fault` now; marks go to `marks` as they happen. The task always tries to bring the container back;
 /// an action the engine refuses ends the fault at once, its end mark carrying the error.
-pub fn spawn(docker: Docker, fault: Fault, marks: mpsc::UnboundedSender<(Instant, Mark)>) -> JoinHandle<()> {
+pub fn spawn(on: On, fault: Fault, marks: mpsc::UnboundedSender<(Instant, Mark)>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let name = fault.container();
+        let how = disruption(fault.action);
         let mark = |edge, error: Option<String>| Mark { target: fault.target.clone(), action: fault.action, edge, error };
         // Marked as it begins, so the mark sits on the row of `at_loop` (a graceful stop can take seconds).
         let _ = marks.send((Instant::now(), mark(Edge::Start, None)));
-        let begun = match fault.action {
-            FaultAction::Kill => docker.kill_container(&name, None).await,
-            FaultAction::Pause => docker.pause_container(&name).await,
-            FaultAction::Restart => docker.stop_container(&name, None).await,
-        };
-        if let Err(e) = begun {
+        if let Err(e) = on.engine.disrupt(&on.stack_id, &name, how).await {
             let _ = marks.send((Instant::now(), mark(Edge::End, Some(format!("the fault did not happen: {e}")))));
             return;
         }
         tokio::time::sleep(fault.duration()).await;
-        let ended = match fault.action {
-            FaultAction::Kill | FaultAction::Restart => docker.start_container(&name, None).await,
-            FaultAction::Pause => docker.unpause_container(&name).await,
-        };
-        let _ = marks.send((Instant::now(), mark(Edge::End, ended.err().map(|e| e.to_string()))));
+        let ended = on.engine.restore(&on.stack_id, &name, how).await;
+        let _ = marks.send((Instant::now(), mark(Edge::End, ended.err())));
     })
 }
 

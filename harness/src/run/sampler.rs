@@ -1,12 +1,11 @@
 //! Resource samples taken off the probe's path: every container's CPU and memory from the engine (about a second
-//! a sample), bench's own, and the whole machine's busy CPU over the same window as the engine's readings, so a
+//! a sample; on Kubernetes from the metrics API), bench's own, and the whole machine's busy CPU over the same window as the engine's readings, so a
 //! run knows how much CPU another program took from the machine it measures (interference).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bollard::Docker;
-use stack::docker::stats;
+use stack::Engine;
 use tokio::task::JoinHandle;
 
 use super::machine::{self, Ticks};
@@ -43,7 +42,8 @@ impl Mark {
 }
 
 pub struct Sampler {
-    docker: Option<Docker>,
+    engine: Option<Engine>,
+    stack_id: String,
     containers: Vec<String>,
     own: OwnUsage,
     pending: Option<(Sample, JoinHandle<Window>)>,
@@ -51,9 +51,10 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Samples `containers` through `docker` (none without an engine: then only bench and the machine).
-    pub fn new(docker: Option<Docker>, containers: Vec<String>) -> Sampler {
-        Sampler { docker, containers, own: OwnUsage::new(), pending: None, interference: Tally::default() }
+    /// Samples `containers` of stack `stack_id` on `engine` (none without one: then only bench and the machine).
+    pub fn new(engine: Option<Engine>, stack_id: &str, containers: Vec<String>) -> Sampler {
+        let stack_id = stack_id.to_string();
+        Sampler { engine, stack_id, containers, own: OwnUsage::new(), pending: None, interference: Tally::default() }
     }
 
     /// Starts a sample unless one is under way; `transfers` is the count answered so far, for bench's own window.
@@ -61,12 +62,12 @@ impl Sampler {
         if self.pending.is_some() {
             return;
         }
-        let (docker, names) = (self.docker.clone(), self.containers.clone());
+        let (engine, stack_id, names) = (self.engine.clone(), self.stack_id.clone(), self.containers.clone());
         let task = tokio::spawn(async move {
             // Opened here, off the driver's path: reading the engine's processes scans /proc.
             let opened = Mark::now();
-            let containers = match docker {
-                Some(docker) => stats::sample_all(&docker, &names).await.ok().map(|usages| {
+            let containers = match engine {
+                Some(engine) => engine.sample(&stack_id, &names).await.map(|usages| {
                     usages.into_iter().map(|(name, u)| (name, Sample { cpu_pct: u.cpu_pct, mem_mib: u.mem_mib })).collect()
                 }),
                 None => None,

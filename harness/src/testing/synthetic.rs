@@ -52,6 +52,8 @@ impl Synthetic<'_> {
             stack_ready_s: Some(18.0),
             scheduling: None,
             block: Some(self.hostname.into()),
+            platform: None,
+            resources_unavailable: None,
         })))?;
         // Latencies as bench writes them: milliseconds at microsecond resolution.
         let micro = |x: f64| (x * 1000.0).round() / 1000.0;

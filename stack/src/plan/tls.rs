@@ -7,7 +7,7 @@ use topology::env as vars;
 use topology::tls::{CA_FILE, CERT_FILE, KEY_FILE};
 
 use super::{kv, Part, Role, StackPlan};
-use crate::docker::readiness::Check;
+use crate::readiness::Check;
 use crate::docker::container::ReadOnlyFolder;
 use crate::tls::{CONTAINER_FOLDER, KEYSTORE_FILE};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use graphql_endpoint::app::App;
 use graphql_endpoint::settings::{Settings, WithKafkaProperties};
-use stack::docker::{container, readiness};
+use stack::docker::container;
 use stack::testing::TestStack;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -171,7 +171,7 @@ impl Endpoint {
         let docker = stack::docker::connect().await.expect("engine");
         let handler = stack.plan.services.iter().find(|p| p.spec.name == "kgb-command-handler").expect("planned").clone();
         container::start(&docker, &handler.spec).await.expect("handler container (scripts/setup builds its image)");
-        readiness::wait(&docker, &handler.wait).await.expect("handler ready");
+        stack.wait_for(&handler.wait).await.expect("handler ready");
         let e = &stack.plan.endpoints;
         let vars = vec![
             ("KAFKA_BOOTSTRAP_SERVERS".to_string(), e.bootstrap.clone()),

@@ -1,13 +1,13 @@
-//! Readiness: a container is ready when it answers for real, checked by polling, never by sleeping a fixed time.
+//! Readiness: a part is ready when it answers for real (and, on Kubernetes, its pod is Ready), checked by
+//! polling, never by sleeping a fixed time.
 
 use std::time::{Duration, Instant};
 
-use bollard::Docker;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use topology::tls::ClientTls;
 
-use super::container;
+use crate::engine::Engine;
 
 /// What "ready" means for one container.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,62 +36,50 @@ pub struct WaitFor {
 pub enum ReadinessError {
     #[error("{container} was not ready after {waited:?} (last check: {last}); its last log lines:\n{logs}")]
     Timeout { container: String, waited: Duration, last: String, logs: String },
-    #[error("{container} stopped before it was ready (exit code {code}); its last log lines:\n{logs}")]
-    Died { container: String, code: i64, logs: String },
+    #[error("{container} stopped before it was ready ({why}); its last log lines:\n{logs}")]
+    Died { container: String, code: i64, why: String, logs: String },
 }
 
 const LOG_LINES: usize = 30;
 
-/// Polls the check until it passes, the container dies, or the timeout passes.
+/// Polls the check until it passes, the part dies, or the timeout passes.
 ///
 /// # Errors
-/// [`ReadinessError`] with the container's last log lines.
-pub async fn wait(docker: &Docker, wait: &WaitFor) -> Result<Duration, ReadinessError> {
+/// [`ReadinessError`] with the part's last log lines.
+pub async fn wait(engine: &Engine, stack_id: &str, wait: &WaitFor) -> Result<Duration, ReadinessError> {
     let start = Instant::now();
+    let logs = || engine.logs_tail(stack_id, &wait.container, LOG_LINES);
     if wait.check == Check::Exited {
-        return wait_exited(docker, wait, start).await;
+        return wait_exited(engine, stack_id, wait, start).await;
     }
     loop {
-        let last = match check(&wait.check).await {
-            Ok(()) => return Ok(start.elapsed()),
+        let last = match engine.platform_ready(stack_id, &wait.container).await {
+            Ok(()) => match check(&wait.check).await {
+                Ok(()) => return Ok(start.elapsed()),
+                Err(e) => e,
+            },
             Err(e) => e,
         };
-        if !container::is_running(docker, &wait.container).await {
-            let code = container::wait_exit(docker, &wait.container).await.unwrap_or(-1);
-            let logs = container::logs_tail(docker, &wait.container, LOG_LINES).await;
-            return Err(ReadinessError::Died { container: wait.container.clone(), code, logs });
+        if let Some(stopped) = engine.stopped(stack_id, &wait.container).await {
+            let (code, why) = (stopped.code, stopped.why);
+            return Err(ReadinessError::Died { container: wait.container.clone(), code, why, logs: logs().await });
         }
         if start.elapsed() >= wait.timeout {
-            let logs = container::logs_tail(docker, &wait.container, LOG_LINES).await;
-            return Err(ReadinessError::Timeout {
-                container: wait.container.clone(),
-                waited: start.elapsed(),
-                last,
-                logs,
-            });
+            return Err(ReadinessError::Timeout { container: wait.container.clone(), waited: start.elapsed(), last, logs: logs().await });
         }
         tokio::time::sleep(wait.interval).await;
     }
 }
 
-async fn wait_exited(docker: &Docker, wait: &WaitFor, start: Instant) -> Result<Duration, ReadinessError> {
-    let exited = tokio::time::timeout(wait.timeout, container::wait_exit(docker, &wait.container)).await;
-    let logs = || container::logs_tail(docker, &wait.container, LOG_LINES);
+async fn wait_exited(engine: &Engine, stack_id: &str, wait: &WaitFor, start: Instant) -> Result<Duration, ReadinessError> {
+    let exited = tokio::time::timeout(wait.timeout, engine.wait_exit(stack_id, &wait.container)).await;
+    let logs = || engine.logs_tail(stack_id, &wait.container, LOG_LINES);
+    let container = wait.container.clone();
     match exited {
         Ok(Ok(0)) => Ok(start.elapsed()),
-        Ok(Ok(code)) => Err(ReadinessError::Died { container: wait.container.clone(), code, logs: logs().await }),
-        Ok(Err(e)) => Err(ReadinessError::Timeout {
-            container: wait.container.clone(),
-            waited: start.elapsed(),
-            last: e.to_string(),
-            logs: logs().await,
-        }),
-        Err(_) => Err(ReadinessError::Timeout {
-            container: wait.container.clone(),
-            waited: start.elapsed(),
-            last: "still running".to_string(),
-            logs: logs().await,
-        }),
+        Ok(Ok(code)) => Err(ReadinessError::Died { container, code, why: format!("exit code {code}"), logs: logs().await }),
+        Ok(Err(why)) => Err(ReadinessError::Died { container, code: -1, why, logs: logs().await }),
+        Err(_) => Err(ReadinessError::Timeout { container, waited: start.elapsed(), last: "still running".to_string(), logs: logs().await }),
     }
 }
 

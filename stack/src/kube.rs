@@ -1,0 +1,220 @@
+//! A stack on a Kubernetes cluster (`--platform kubernetes`) through kube-rs: per stack a namespace labelled as
+//! bench's, the plan's parts as objects ([`manifests`]), their pods watched for readiness and failure
+//! ([`pods`]), faults acting on pods, and teardown that waits until the namespace is gone.
+
+pub mod manifests;
+mod metrics;
+mod namespace;
+pub mod pods;
+mod pod_network;
+pub mod settings;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Node};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::{Client, Config};
+use serde_json::Value;
+
+/// Label of each part's pods and objects: its name in the plan (`kgb-kafka-2`).
+pub const LABEL_PART: &str = "kgb.part";
+/// Label of each part's role (`kafka`, `db-ch`, ...).
+pub const LABEL_ROLE: &str = "kgb.role";
+
+/// How long teardown waits for a namespace to be gone.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(180);
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("reading the kubeconfig {}: {source}", path.as_deref().map_or("(KUBECONFIG or ~/.kube/config)".to_string(), |p| p.display().to_string()))]
+    Config { path: Option<PathBuf>, #[source] source: kube::config::KubeconfigError },
+    #[error("no Kubernetes API server answers at {server}; `scripts/kube-up` starts a local cluster")]
+    NoCluster { server: String, #[source] source: kube::Error },
+    #[error("{action} {name}: {}", reason(source))]
+    Api { action: &'static str, name: String, #[source] source: kube::Error },
+    #[error("namespace {namespace} was still there after {waited:?}: remove it with `bench down --all --platform kubernetes`")]
+    StillThere { namespace: String, waited: Duration },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// The API server's own words when it refused, else the client's error.
+fn reason(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => format!("{} ({})", status.message, status.reason),
+        other => other.to_string(),
+    }
+}
+
+impl KubeError {
+    fn api(action: &'static str, name: impl Into<String>) -> impl FnOnce(kube::Error) -> KubeError {
+        let name = name.into();
+        move |source| KubeError::Api { action, name, source }
+    }
+}
+
+fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// A cluster bench talks to.
+#[derive(Clone)]
+pub struct Cluster {
+    client: Client,
+    /// To make a fresh client on another runtime (a stack's drop cleans up from a thread of its own).
+    config: Config,
+    /// Where stacks go on it (`[kubernetes]`).
+    pub placement: settings::KubeSettings,
+}
+
+/// The namespace of a stack: its id, lower-case (namespaces are DNS labels).
+pub fn namespace(stack_id: &str) -> String {
+    format!("kgb-{}", stack_id.to_ascii_lowercase())
+}
+
+/// Where brokers keep their data on a host-network node without a storage class.
+pub fn host_data() -> PathBuf {
+    std::env::temp_dir().join("kgb-kube")
+}
+
+/// Connects to the cluster of `kubeconfig` (default: `KUBECONFIG`, then `~/.kube/config`) in `context`
+/// (default: its current one) and checks that the API server answers.
+///
+/// # Errors
+/// [`KubeError::Config`] or [`KubeError::NoCluster`].
+pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Cluster, KubeError> {
+    let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
+    let bad = |source| KubeError::Config { path: kubeconfig.map(Path::to_path_buf), source };
+    let config = match kubeconfig {
+        Some(path) => Config::from_custom_kubeconfig(Kubeconfig::read_from(path).map_err(bad)?, &options).await,
+        None => Config::from_kubeconfig(&options).await,
+    }
+    .map_err(bad)?;
+    let cluster = Cluster::new(config)?;
+    cluster.client.apiserver_version().await.map_err(|source| KubeError::NoCluster { server: cluster.server(), source })?;
+    Ok(cluster)
+}
+
+impl Cluster {
+    fn new(config: Config) -> Result<Cluster, KubeError> {
+        let client = Client::try_from(config.clone())
+            .map_err(|source| KubeError::NoCluster { server: config.cluster_url.to_string(), source })?;
+        Ok(Cluster { client, config, placement: settings::KubeSettings::default() })
+    }
+
+    /// The same cluster, placing stacks by `placement`.
+    pub fn placed(mut self, placement: settings::KubeSettings) -> Cluster {
+        self.placement = placement;
+        self
+    }
+
+    /// The same cluster through a client of the current runtime.
+    pub fn fresh(&self) -> Result<Cluster, KubeError> {
+        Ok(Cluster::new(self.config.clone())?.placed(self.placement.clone()))
+    }
+
+    pub fn server(&self) -> String {
+        self.config.cluster_url.to_string()
+    }
+
+    pub(crate) fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// Nodes that take new pods.
+    ///
+    /// # Errors
+    /// The API's.
+    pub async fn schedulable_nodes(&self) -> Result<usize, KubeError> {
+        let nodes = Api::<Node>::all(self.client()).list(&ListParams::default()).await.map_err(KubeError::api("listing", "nodes"))?;
+        Ok(nodes.items.iter().filter(|n| !n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false)).count())
+    }
+
+    /// Creates `objects` (each with its apiVersion, kind and namespace), in order; with `dry_run` the API server
+    /// checks them without keeping them.
+    ///
+    /// # Errors
+    /// The API's refusal, naming the object.
+    pub async fn create(&self, objects: &[Value], dry_run: bool) -> Result<(), KubeError> {
+        let params = PostParams { dry_run, field_manager: Some("bench".to_string()) };
+        for object in objects {
+            let (api, name) = self.api_for(object)?;
+            let object: DynamicObject = serde_json::from_value(object.clone())
+                .map_err(|e| KubeError::Unsupported(format!("object {name} is not a Kubernetes object: {e}")))?;
+            api.create(&params, &object).await.map_err(KubeError::api(if dry_run { "dry-run of" } else { "creating" }, &name))?;
+        }
+        Ok(())
+    }
+
+    fn api_for(&self, object: &Value) -> Result<(Api<DynamicObject>, String), KubeError> {
+        let text = |key: &str| object[key].as_str().unwrap_or_default().to_string();
+        let (api_version, kind) = (text("apiVersion"), text("kind"));
+        let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+        let plural = match kind.as_str() {
+            "Namespace" => "namespaces",
+            "Secret" => "secrets",
+            "ConfigMap" => "configmaps",
+            "StatefulSet" => "statefulsets",
+            "Deployment" => "deployments",
+            "Job" => "jobs",
+            "Service" => "services",
+            other => return Err(KubeError::Unsupported(format!("bench does not create {other} objects"))),
+        };
+        let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, &kind), plural);
+        let name = format!("{}/{}", kind, object["metadata"]["name"].as_str().unwrap_or_default());
+        let api = match object["metadata"]["namespace"].as_str() {
+            Some(ns) if kind != "Namespace" => Api::namespaced_with(self.client(), ns, &resource),
+            _ => Api::all_with(self.client(), &resource),
+        };
+        Ok((api, name))
+    }
+
+    /// The namespaces carrying `selector` (`key=value` or `key`), each with its stack's id.
+    ///
+    /// # Errors
+    /// The API's.
+    pub async fn namespaces_labelled(&self, selector: &str) -> Result<Vec<(String, String)>, KubeError> {
+        let list = Api::<Namespace>::all(self.client())
+            .list(&ListParams::default().labels(selector))
+            .await
+            .map_err(KubeError::api("listing namespaces labelled", selector))?;
+        let stack = |n: &Namespace| n.metadata.labels.as_ref().and_then(|l| l.get(crate::docker::container::LABEL_STACK)).cloned();
+        Ok(list.items.iter().filter_map(|n| Some((n.metadata.name.clone()?, stack(n).unwrap_or_default()))).collect())
+    }
+
+    /// Deletes `namespace` (with everything in it) and waits until it is gone; one that is not there is no
+    /// error. Then removes what its brokers left on this host.
+    ///
+    /// # Errors
+    /// The API's, or [`KubeError::StillThere`] after [`DELETE_TIMEOUT`].
+    pub async fn delete_namespace(&self, namespace: &str) -> Result<(), KubeError> {
+        let api = Api::<Namespace>::all(self.client());
+        // Pods get a short grace: a stack's data is not kept, and a run waits for this.
+        let params = DeleteParams { grace_period_seconds: Some(5), ..DeleteParams::background() };
+        match api.delete(namespace, &params).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(KubeError::api("deleting namespace", namespace)(e)),
+        }
+        let start = Instant::now();
+        loop {
+            match api.get_opt(namespace).await.map_err(KubeError::api("reading namespace", namespace))? {
+                None => break,
+                Some(_) if start.elapsed() >= DELETE_TIMEOUT => {
+                    return Err(KubeError::StillThere { namespace: namespace.to_string(), waited: start.elapsed() })
+                }
+                Some(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+        let data = host_data().join(namespace);
+        if let Err(e) = std::fs::remove_dir_all(&data) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!("removing {}: {e}", data.display());
+            }
+        }
+        Ok(())
+    }
+}

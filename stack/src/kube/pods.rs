@@ -1,0 +1,203 @@
+//! The pods of a stack's parts, found by their part label: ready, failed, exited, their logs; and faults,
+//! which act on the workload (scaled to 0 and back) and on the pod (deleted at once for a kill).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams};
+use serde_json::json;
+
+use super::{namespace, Cluster, KubeError, LABEL_PART};
+
+/// Waiting reasons that will not go away by themselves.
+const STUCK: [&str; 6] =
+    ["ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CrashLoopBackOff"];
+
+/// How a part's pod is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodState {
+    /// No pod yet, or one still starting.
+    Starting,
+    /// Its Ready condition is true.
+    Ready,
+    /// Running but not (or no longer) Ready.
+    NotReady,
+    /// Ran to completion with this exit code (a Job's pod).
+    Exited(i32),
+    /// It crashed or cannot start: why, and the exit code when it had one.
+    Failed { why: String, code: Option<i32> },
+}
+
+impl Cluster {
+    fn pods(&self, stack_id: &str) -> Api<Pod> {
+        Api::namespaced(self.client(), &namespace(stack_id))
+    }
+
+    /// The newest pod of `part` that is not being deleted.
+    async fn pod_of(&self, stack_id: &str, part: &str) -> Result<Option<Pod>, KubeError> {
+        let list = self
+            .pods(stack_id)
+            .list(&ListParams::default().labels(&format!("{LABEL_PART}={part}")))
+            .await
+            .map_err(KubeError::api("listing the pods of", part))?;
+        let mut pods: Vec<Pod> = list.items.into_iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
+        pods.sort_by(|a, b| a.metadata.creation_timestamp.cmp(&b.metadata.creation_timestamp));
+        Ok(pods.pop())
+    }
+
+    /// The state of `part`'s pod.
+    ///
+    /// # Errors
+    /// The API's.
+    pub async fn pod_state(&self, stack_id: &str, part: &str) -> Result<PodState, KubeError> {
+        Ok(self.pod_of(stack_id, part).await?.map_or(PodState::Starting, |p| state(&p)))
+    }
+
+    /// The last `lines` lines of `part`'s container (of its previous run when it crashed), for error messages.
+    pub async fn logs_tail(&self, stack_id: &str, part: &str, lines: usize) -> String {
+        let pod = match self.pod_of(stack_id, part).await {
+            Ok(Some(pod)) => pod,
+            Ok(None) => return format!("(no pod of {part})"),
+            Err(e) => return format!("(logs of {part} unavailable: {e})"),
+        };
+        let restarted = container(&pod).is_some_and(|c| c.restart_count > 0 && c.state.as_ref().and_then(|s| s.running.as_ref()).is_none());
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let params = LogParams { tail_lines: Some(lines as i64), previous: restarted, ..Default::default() };
+        match self.pods(stack_id).logs(&name, &params).await {
+            Ok(text) => text,
+            Err(e) => format!("(logs of {part} unavailable: {})", super::reason(&e)),
+        }
+    }
+
+    /// Image reference -> image id, as the node reports them for the stack's running pods.
+    pub async fn image_ids(&self, stack_id: &str) -> BTreeMap<String, String> {
+        let Ok(list) = self.pods(stack_id).list(&ListParams::default()).await else { return BTreeMap::new() };
+        list.items
+            .iter()
+            .filter_map(container)
+            .filter(|c| !c.image_id.is_empty())
+            .map(|c| (c.image.clone(), c.image_id.clone()))
+            .collect()
+    }
+
+    /// Takes `part` away for a fault: its workload scaled to 0, and with `kill` its pod deleted at once (no
+    /// grace, as `docker kill`); without, the pod stops gracefully.
+    ///
+    /// # Errors
+    /// The API's.
+    pub async fn take_away(&self, stack_id: &str, part: &str, kill: bool) -> Result<(), KubeError> {
+        self.scale(stack_id, part, 0).await?;
+        if kill {
+            if let Some(pod) = self.pod_of(stack_id, part).await? {
+                let name = pod.metadata.name.unwrap_or_default();
+                let params = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
+                self.pods(stack_id).delete(&name, &params).await.map_err(KubeError::api("deleting pod", &name))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings `part` back after [`Cluster::take_away`].
+    ///
+    /// # Errors
+    /// The API's.
+    pub async fn bring_back(&self, stack_id: &str, part: &str) -> Result<(), KubeError> {
+        self.scale(stack_id, part, 1).await
+    }
+
+    async fn scale(&self, stack_id: &str, part: &str, replicas: i32) -> Result<(), KubeError> {
+        let ns = namespace(stack_id);
+        let patch = Patch::Merge(json!({ "spec": { "replicas": replicas } }));
+        let params = PatchParams::default();
+        let sets: Api<StatefulSet> = Api::namespaced(self.client(), &ns);
+        match sets.patch_scale(part, &params, &patch).await {
+            Ok(_) => return Ok(()),
+            Err(e) if !super::is_not_found(&e) => return Err(KubeError::api("scaling", part)(e)),
+            Err(_) => {}
+        }
+        let deployments: Api<Deployment> = Api::namespaced(self.client(), &ns);
+        deployments.patch_scale(part, &params, &patch).await.map(|_| ()).map_err(KubeError::api("scaling", part))
+    }
+
+    /// Polls `part`'s pod until it has exited and returns its exit code.
+    ///
+    /// # Errors
+    /// The API's, or a message when it cannot run at all.
+    pub async fn wait_exit(&self, stack_id: &str, part: &str) -> Result<i32, String> {
+        loop {
+            match self.pod_state(stack_id, part).await.map_err(|e| e.to_string())? {
+                PodState::Exited(code) => return Ok(code),
+                PodState::Failed { code: Some(code), .. } => return Ok(code),
+                PodState::Failed { why, code: None } => return Err(why),
+                _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    }
+}
+
+fn container(pod: &Pod) -> Option<&ContainerStatus> {
+    pod.status.as_ref()?.container_statuses.as_ref()?.first()
+}
+
+/// What a pod's status says about it.
+pub fn state(pod: &Pod) -> PodState {
+    let Some(c) = container(pod) else { return PodState::Starting };
+    let current = c.state.as_ref();
+    if let Some(done) = current.and_then(|s| s.terminated.as_ref()) {
+        return match pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()) {
+            Some("Never") => PodState::Exited(done.exit_code),
+            _ => PodState::Failed { why: format!("exited with code {}", done.exit_code), code: Some(done.exit_code) },
+        };
+    }
+    if let Some(waiting) = current.and_then(|s| s.waiting.as_ref()) {
+        let reason = waiting.reason.clone().unwrap_or_default();
+        if STUCK.contains(&reason.as_str()) {
+            let last = c.last_state.as_ref().and_then(|s| s.terminated.as_ref()).map(|t| t.exit_code);
+            let message = waiting.message.clone().unwrap_or_default();
+            return PodState::Failed { why: format!("{reason}: {message}"), code: last };
+        }
+        return PodState::Starting;
+    }
+    // A container that crashed once is a failure during bring-up, as on Docker (where nothing restarts it).
+    if let Some(crash) = c.last_state.as_ref().and_then(|s| s.terminated.as_ref()) {
+        return PodState::Failed { why: format!("restarted after exiting with code {}", crash.exit_code), code: Some(crash.exit_code) };
+    }
+    let ready = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    if ready {
+        PodState::Ready
+    } else {
+        PodState::NotReady
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(status: serde_json::Value, restart: &str) -> Pod {
+        serde_json::from_value(json!({ "metadata": { "name": "p" }, "spec": { "restartPolicy": restart, "containers": [] }, "status": status })).unwrap()
+    }
+
+    #[test]
+    fn pod_states_follow_their_status() {
+        assert_eq!(state(&pod(json!({}), "Always")), PodState::Starting);
+        let waiting = |reason: &str| json!({ "containerStatuses": [{ "name": "c", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+            "state": { "waiting": { "reason": reason, "message": "m" } } }] });
+        assert_eq!(state(&pod(waiting("ContainerCreating"), "Always")), PodState::Starting);
+        assert_eq!(state(&pod(waiting("ErrImageNeverPull"), "Always")), PodState::Failed { why: "ErrImageNeverPull: m".into(), code: None });
+        let running = |ready: &str, last: serde_json::Value| json!({
+            "conditions": [{ "type": "Ready", "status": ready }],
+            "containerStatuses": [{ "name": "c", "image": "i", "imageID": "", "ready": ready == "True", "restartCount": 0,
+                "state": { "running": {} }, "lastState": last }] });
+        assert_eq!(state(&pod(running("True", json!({})), "Always")), PodState::Ready);
+        assert_eq!(state(&pod(running("False", json!({})), "Always")), PodState::NotReady);
+        let crashed = running("True", json!({ "terminated": { "exitCode": 137 } }));
+        assert!(matches!(state(&pod(crashed, "Always")), PodState::Failed { code: Some(137), .. }));
+        let done = json!({ "containerStatuses": [{ "name": "c", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+            "state": { "terminated": { "exitCode": 3 } } }] });
+        assert_eq!(state(&pod(done.clone(), "Never")), PodState::Exited(3));
+        assert!(matches!(state(&pod(done, "Always")), PodState::Failed { code: Some(3), .. }));
+    }
+}
