@@ -29,30 +29,33 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(180);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
-    #[error("reading the kubeconfig {}: {source}", path.as_deref().map_or("(KUBECONFIG or ~/.kube/config)".to_string(), |p| p.display().to_string()))]
-    Config { path: Option<PathBuf>, #[source] source: kube::config::KubeconfigError },
+    /// kube's own message only (it already names its cause; as a source it would be printed twice).
+    #[error("reading the kubeconfig {}: {reason}", path.as_deref().map_or("($KUBECONFIG, else ~/.kube/config)".to_string(), |p| p.display().to_string()))]
+    Config { path: Option<PathBuf>, reason: String },
     #[error("no Kubernetes API server answers at {server}; `scripts/kube-up` starts a local cluster")]
     NoCluster { server: String, #[source] source: kube::Error },
-    #[error("{action} {name}: {}", reason(source))]
-    Api { action: &'static str, name: String, #[source] source: kube::Error },
+    /// The API server's words (or the connection's error chain) only: its status's Debug form, which a source
+    /// would add to every message, repeats them three times.
+    #[error("{action} {name}: {reason}")]
+    Api { action: &'static str, name: String, reason: String },
     #[error("namespace {namespace} was still there after {waited:?}: remove it with `bench down --all --platform kubernetes`")]
     StillThere { namespace: String, waited: Duration },
     #[error("{0}")]
     Unsupported(String),
 }
 
-/// The API server's own words when it refused, else the client's error.
+/// The API server's own words when it refused, else the client's error with its causes.
 fn reason(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(status) => format!("{} ({})", status.message, status.reason),
-        other => other.to_string(),
+        other => topology::errors::chain(other),
     }
 }
 
 impl KubeError {
     fn api(action: &'static str, name: impl Into<String>) -> impl FnOnce(kube::Error) -> KubeError {
         let name = name.into();
-        move |source| KubeError::Api { action, name, source }
+        move |source| KubeError::Api { action, name, reason: reason(&source) }
     }
 }
 
@@ -87,7 +90,7 @@ pub fn host_data() -> PathBuf {
 /// [`KubeError::Config`] or [`KubeError::NoCluster`].
 pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Cluster, KubeError> {
     let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
-    let bad = |source| KubeError::Config { path: kubeconfig.map(Path::to_path_buf), source };
+    let bad = |e: kube::config::KubeconfigError| KubeError::Config { path: kubeconfig.map(Path::to_path_buf), reason: e.to_string() };
     let config = match kubeconfig {
         Some(path) => Config::from_custom_kubeconfig(Kubeconfig::read_from(path).map_err(bad)?, &options).await,
         None => Config::from_kubeconfig(&options).await,

@@ -34,7 +34,7 @@ impl KubeArgs {
     /// does for flags that do not go together).
     pub fn only_with(&self, kubernetes: bool) {
         if !kubernetes && (self.kubeconfig.is_some() || self.context.is_some()) {
-            let message = "error: --kubeconfig and --context need --platform kubernetes\n";
+            let message = "--kubeconfig and --context need --platform kubernetes\n";
             clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, message).exit();
         }
     }

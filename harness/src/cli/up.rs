@@ -51,7 +51,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let kubernetes = args.platform == Platform::Kubernetes;
     args.cluster.only_with(kubernetes);
     if args.dry_run && !kubernetes {
-        clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, "error: --dry-run needs --platform kubernetes\n").exit();
+        clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, "--dry-run needs --platform kubernetes\n").exit();
     }
     let engine = if kubernetes {
         file.for_kubernetes(std::slice::from_ref(&variant))?;

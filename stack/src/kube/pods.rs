@@ -88,12 +88,17 @@ impl Cluster {
     /// # Errors
     /// The API's.
     pub async fn take_away(&self, stack_id: &str, part: &str, kill: bool) -> Result<(), KubeError> {
+        // Found before scaling: the controller's own (graceful) deletion would hide it from `pod_of`.
+        let pod = self.pod_of(stack_id, part).await?;
         self.scale(stack_id, part, 0).await?;
-        if kill {
-            if let Some(pod) = self.pod_of(stack_id, part).await? {
-                let name = pod.metadata.name.unwrap_or_default();
-                let params = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
-                self.pods(stack_id).delete(&name, &params).await.map_err(KubeError::api("deleting pod", &name))?;
+        if let (true, Some(pod)) = (kill, pod) {
+            let name = pod.metadata.name.unwrap_or_default();
+            // Grace 0 also cuts short a graceful deletion already under way.
+            let params = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
+            match self.pods(stack_id).delete(&name, &params).await {
+                Ok(_) => {}
+                Err(e) if super::is_not_found(&e) => {}
+                Err(e) => return Err(KubeError::api("deleting pod", &name)(e)),
             }
         }
         Ok(())

@@ -1,0 +1,238 @@
+//! `--platform kubernetes` on a real cluster (`scripts/kube-up`: API server, scheduler, controllers, kubelet and
+//! containerd on this machine; `KUBECONFIG` names it, the images are on its node through `bench images
+//! --load-into-containerd`), through the `bench` binary: the smoke experiment passes its audit and leaves no
+//! namespace, Ctrl-C during the load removes the namespace, a broker pod deleted as a fault is survived, the
+//! manifests for real clusters pass the API server's dry-run, and `bench down --all` removes what `bench up` left.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use harness::results::{EndedBy, Run};
+
+/// Stacks share fixed ports: one test at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn bench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bench"))
+}
+
+fn text_of(out: &Output) -> String {
+    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// The namespaces bench labelled that are on the cluster now.
+fn bench_namespaces() -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let cluster = stack::kube::connect(None, None).await.expect("the cluster of KUBECONFIG (scripts/kube-up)");
+        cluster.namespaces_labelled(stack::LABEL_BENCH).await.expect("namespaces").into_iter().map(|(n, _)| n).collect()
+    })
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("experiment written");
+    path
+}
+
+fn only_run(results: &Path) -> Run {
+    let files = harness::results::files(results).expect("listed");
+    assert_eq!(files.len(), 1, "one results file: {files:?}");
+    Run::read(&files[0]).expect("results file")
+}
+
+/// `bench down --all --platform kubernetes` when dropped, so a failing test leaves nothing for the next.
+struct Down;
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = bench().args(["down", "--all", "--platform", "kubernetes"]).output();
+    }
+}
+
+#[test]
+fn the_smoke_experiment_runs_on_kubernetes_passes_its_audit_and_leaves_no_namespace() {
+    let _serial = serial();
+    let _down = Down;
+    let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/smoke.toml");
+    let results = tempfile::tempdir().expect("temp dir");
+    let out = bench().arg("run").arg(&smoke).args(["--platform", "kubernetes", "--results"]).arg(results.path()).output().expect("bench runs");
+    let log = text_of(&out);
+    assert!(out.status.success(), "{log}");
+    let run = only_run(results.path());
+    assert_eq!(run.header.platform.as_deref(), Some("kubernetes"));
+    // Image ids as the node reports them for the pods that ran.
+    assert!(run.header.images.keys().any(|i| i.ends_with("kgb/kafka:4.1.1")), "{:?}", run.header.images);
+    assert!(run.header.images.values().all(|id| id.starts_with("sha256:")), "{:?}", run.header.images);
+    assert!(run.header.stack_ready_s.is_some_and(|s| s > 0.0));
+    // This cluster has no metrics API: said so, not sampled as zero.
+    let unavailable = run.header.resources_unavailable.as_deref().unwrap_or_default();
+    assert!(unavailable.contains("metrics.k8s.io"), "{unavailable:?}");
+    let end = run.end.as_ref().expect("end line");
+    assert_eq!(end.ended_by, EndedBy::MaxLoops, "{log}");
+    assert!(end.audit.passed && end.audit.answers_checked > 1000, "{:?}", end.audit);
+    assert!(end.interference.is_none(), "no interference figure without the containers' CPU");
+    assert!(run.rows.iter().filter_map(|r| r.resources.as_ref()).all(|r| r.keys().all(|k| k == "bench")));
+    assert_eq!(bench_namespaces(), Vec::<String>::new(), "the run's namespace is gone: {log}");
+}
+
+#[test]
+fn ctrl_c_during_the_load_removes_the_namespace() {
+    let _serial = serial();
+    let _down = Down;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(
+        dir.path(),
+        "k8s-interrupt.toml",
+        "name = \"k8s-interrupt\"\n[load]\nmax_loops = 400\nloops_per_generator = 10\nresources_every_loops = 20\n\
+         [stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n[stack.topics]\npartitions = 3\n",
+    );
+    let mut child = bench()
+        .arg("run")
+        .arg(&file)
+        .args(["--platform", "kubernetes", "--results"])
+        .arg(dir.path())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("bench starts");
+    let (tx, lines) = mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    while !seen.last().is_some_and(|l: &String| l.contains("loop 20 ")) {
+        match lines.recv_timeout(Duration::from_secs(180)) {
+            Ok(line) => seen.push(line),
+            Err(e) => panic!("no loop 20 ({e}):\n{}", seen.join("\n")),
+        }
+    }
+    assert_eq!(bench_namespaces().len(), 1, "the run has its namespace during the load");
+    let kill = Command::new("kill").arg("-INT").arg(child.id().to_string()).status().expect("kill runs");
+    assert!(kill.success());
+    let status = child.wait().expect("bench exits");
+    seen.extend(lines.iter());
+    let log = seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{log}");
+    let run = only_run(dir.path());
+    let end = run.end.as_ref().expect("end line");
+    assert_eq!(end.ended_by, EndedBy::Interrupt, "{log}");
+    assert!(end.audit.passed, "the interrupted load's books are audited: {:?}", end.audit);
+    assert_eq!(bench_namespaces(), Vec::<String>::new(), "Ctrl-C removed the namespace: {log}");
+}
+
+#[test]
+fn a_broker_pod_deleted_as_a_fault_is_survived_with_the_audit_passed() {
+    let _serial = serial();
+    let _down = Down;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let experiment = r#"name = "k8s-fault"
+[load]
+probe_interval_ms = 250
+probe_timeout_ms = 3000
+max_timeouts = 5
+max_loops = 200
+loops_per_generator = 10
+generators_per_step = 2
+transfer_pause_ms = 100
+resources_every_loops = 20
+[stack]
+brokers = 3
+kafka_jvm_opts = "-Xms384m -Xmx384m"
+[stack.topics]
+partitions = 3
+[[faults]]
+at_loop = 40
+target = "kafka-2"
+action = "kill"
+duration_s = 5
+"#;
+    let file = write(dir.path(), "k8s-fault.toml", experiment);
+    let out = bench().arg("run").arg(&file).args(["--platform", "kubernetes", "--results"]).arg(dir.path()).output().expect("bench runs");
+    let log = text_of(&out);
+    assert!(out.status.success(), "{log}");
+    let run = only_run(dir.path());
+    let end = run.end.as_ref().expect("end line");
+    assert_eq!(end.ended_by, EndedBy::MaxLoops, "{log}");
+    assert!(end.audit.passed && end.audit.answers_checked > 0, "{:?}", end.audit);
+    let marks: Vec<_> = run.rows.iter().flat_map(|r| &r.faults).collect();
+    assert_eq!(marks.len(), 2, "the fault began and ended: {marks:?}");
+    assert!(marks.iter().all(|m| m.error.is_none()), "the pod was deleted and its broker brought back: {marks:?}");
+    assert!(end.stopped.is_empty(), "every part ran again at the end: {:?}", end.stopped.keys());
+    assert_eq!(bench_namespaces(), Vec::<String>::new(), "{log}");
+}
+
+#[test]
+fn manifests_for_a_real_cluster_pass_the_api_servers_dry_run_and_bad_ones_are_refused() {
+    let _serial = serial();
+    let _down = Down;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let real = r#"name = "k8s-real"
+[stack]
+brokers = 3
+[kubernetes]
+network = "pod"
+node_selector = { "kubernetes.io/os" = "linux" }
+storage_class = "fast-ssd"
+storage_gib = 20
+registry = "registry.example:5000/team"
+reach = "port-forward"
+[[kubernetes.tolerations]]
+key = "dedicated"
+value = "bench"
+effect = "NoSchedule"
+"#;
+    let file = write(dir.path(), "real.toml", real);
+    let out = bench().arg("up").arg(&file).args(["--platform", "kubernetes", "--dry-run"]).output().expect("bench runs");
+    let log = text_of(&out);
+    assert!(out.status.success(), "{log}");
+    for object in ["StatefulSet kgb-kafka-3", "StatefulSet kgb-db-ge", "Deployment kgb-graphql-endpoint", "Job kgb-synchronizer", "Service kgb-kafka-1", "Secret kgb-passwords"] {
+        assert!(log.contains(object), "{object} was checked: {log}");
+    }
+    // The loopback shape `bench run` uses here passes too.
+    let local = write(dir.path(), "local.toml", "name = \"k8s-local\"\n[stack]\ntls = true\n");
+    let out = bench().arg("up").arg(&local).args(["--platform", "kubernetes", "--dry-run"]).output().expect("bench runs");
+    assert!(out.status.success(), "{}", text_of(&out));
+    // The API server checks for real: a storage class that is not a DNS name is refused, naming the object.
+    let bad = write(dir.path(), "bad.toml", &real.replace("fast-ssd", "Fast SSD"));
+    let out = bench().arg("up").arg(&bad).args(["--platform", "kubernetes", "--dry-run"]).output().expect("bench runs");
+    let bad_log = text_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{bad_log}");
+    assert!(bad_log.contains("dry-run of StatefulSet/kgb-") && bad_log.contains("storageClassName"), "{bad_log}");
+    assert!(bad_log.len() < 2000, "the API server's words once, not its status's Debug form: {bad_log}");
+    // A pod network is checked, not run.
+    let out = bench().arg("up").arg(&file).args(["--platform", "kubernetes"]).output().expect("bench runs");
+    assert!(!out.status.success() && text_of(&out).contains("pod network"), "{}", text_of(&out));
+    assert_eq!(bench_namespaces(), Vec::<String>::new(), "dry-runs keep nothing");
+}
+
+#[test]
+fn bench_down_all_removes_every_namespace_bench_up_left() {
+    let _serial = serial();
+    let _down = Down;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(dir.path(), "up.toml", "name = \"k8s-up\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n");
+    let out = bench().arg("up").arg(&file).args(["--platform", "kubernetes"]).output().expect("bench runs");
+    let up = text_of(&out);
+    assert!(out.status.success(), "{up}");
+    let namespaces = bench_namespaces();
+    assert_eq!(namespaces.len(), 1, "{up}");
+    assert!(up.contains(&format!("namespace         {}", namespaces[0])), "{up}");
+    // The stack answers where bench up said.
+    assert!(std::net::TcpStream::connect("127.0.0.1:8888").is_ok(), "the endpoint listens: {up}");
+    let out = bench().args(["down", "--all", "--platform", "kubernetes"]).output().expect("bench runs");
+    let down = text_of(&out);
+    assert!(out.status.success() && down.contains(&namespaces[0]), "{down}");
+    assert_eq!(bench_namespaces(), Vec::<String>::new(), "{down}");
+    assert!(std::net::TcpStream::connect("127.0.0.1:8888").is_err(), "nothing listens after bench down");
+}
