@@ -50,8 +50,8 @@ impl Engine {
             Engine::Kubernetes(cluster) => match cluster.pod_state(stack_id, part).await {
                 Ok(PodState::Exited(code)) => Some(Stopped { code: code.into(), why: format!("exit code {code}") }),
                 Ok(PodState::Failed { why, code }) => Some(Stopped { code: code.map_or(-1, i64::from), why }),
-                Ok(_) => None,
-                Err(e) => Some(Stopped { code: -1, why: e.to_string() }),
+                // An API error says nothing of the pod: the caller's next poll, or its timeout, will.
+                Ok(_) | Err(_) => None,
             },
         }
     }
@@ -63,6 +63,7 @@ impl Engine {
             Engine::Docker(_) => Ok(()),
             Engine::Kubernetes(cluster) => match cluster.pod_state(stack_id, part).await {
                 Ok(PodState::Ready) => Ok(()),
+                Ok(PodState::Starting(Some(why))) => Err(format!("pod not Ready: {why}")),
                 Ok(state) => Err(format!("pod {state:?}, not Ready")),
                 Err(e) => Err(e.to_string()),
             },

@@ -2,9 +2,9 @@
 //! bench's, the plan's parts as objects ([`manifests`]), their pods watched for readiness and failure
 //! ([`pods`]), faults acting on pods, and teardown that waits until the namespace is gone.
 
+mod deploy;
 pub mod manifests;
 mod metrics;
-mod namespace;
 pub mod pods;
 mod pod_network;
 pub mod settings;
@@ -195,11 +195,11 @@ impl Cluster {
     /// The API's, or [`KubeError::StillThere`] after [`DELETE_TIMEOUT`].
     pub async fn delete_namespace(&self, namespace: &str) -> Result<(), KubeError> {
         let api = Api::<Namespace>::all(self.client());
-        // Pods get a short grace: a stack's data is not kept, and a run waits for this.
-        let params = DeleteParams { grace_period_seconds: Some(5), ..DeleteParams::background() };
-        match api.delete(namespace, &params).await {
+        // Its pods stop within their own grace (`terminationGracePeriodSeconds`), not one given here.
+        match api.delete(namespace, &DeleteParams::background()).await {
             Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
+            // 409: already being deleted (a teardown that timed out, another `bench down`): wait for it too.
+            Err(e) if is_not_found(&e) || matches!(&e, kube::Error::Api(s) if s.code == 409) => {}
             Err(e) => return Err(KubeError::api("deleting namespace", namespace)(e)),
         }
         let start = Instant::now();

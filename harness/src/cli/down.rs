@@ -44,8 +44,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         (false, None) => format!("{LABEL_OWNER}=up"),
     };
     let (stacks, removed) = if kubernetes { namespaces(&args, &label).await? } else { containers(&label).await? };
-    // The stacks' TLS folders go with their containers; --all also those of stacks whose containers never started.
-    if args.all {
+    // The stacks' TLS folders go with their containers; --all also those of stacks whose containers never
+    // started (on Docker: a cluster's --all must not take the folders of stacks running on this engine).
+    if args.all && !kubernetes {
         stack::tls::remove_all().context("removing the stacks' TLS folders")?;
     }
     for id in stacks.iter().chain(&args.stack) {

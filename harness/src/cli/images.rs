@@ -23,8 +23,8 @@ pub struct Args {
     /// pods use them with imagePullPolicy Never), skipping those already there: a local cluster's node.
     #[arg(long, value_name = "SOCKET", conflicts_with = "check")]
     load_into_containerd: Option<PathBuf>,
-    /// Then tag the stack's images as REGISTRY/<name> and push them (with the engine's credentials), for a
-    /// cluster whose experiment says `[kubernetes] registry = "REGISTRY"`.
+    /// Then tag the stack's images as REGISTRY/<name> and push them (no credentials are sent), for a cluster
+    /// whose experiment says `[kubernetes] registry = "REGISTRY"`.
     #[arg(long, value_name = "REGISTRY", conflicts_with = "check")]
     push: Option<String>,
 }

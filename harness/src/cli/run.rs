@@ -85,7 +85,7 @@ impl From<Priority> for Scheduling {
 const RUN_SIGNALS: Signals = [
     "interrupted: stopping, writing the end line, removing the stack (again to skip the audit)",
     "interrupted again: skipping the audit; the stack is still being removed",
-    "still removing the stack; if bench is killed, `bench down --all` removes what is left",
+    "still removing the stack; if bench is killed, `bench down --all` (with --platform kubernetes for a cluster) removes what is left",
 ];
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {

@@ -18,7 +18,7 @@ use super::signals::{self, Signals};
 const UP_SIGNALS: Signals = [
     "interrupted: removing what was started",
     "still removing what was started",
-    "still removing what was started; if bench is killed, `bench down --all` removes what is left",
+    "still removing what was started; if bench is killed, `bench down --all` (with --platform kubernetes for a cluster) removes what is left",
 ];
 
 #[derive(Debug, clap::Args)]
@@ -59,8 +59,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         Engine::Docker(stack::docker::connect().await?)
     };
+    // Ctrl-C or SIGTERM while coming up removes what was started instead of leaving half a stack behind (a
+    // dry-run, whose namespace is real, runs to its end: a few seconds).
+    let interrupts = Interrupts::default();
+    let received = signals::listen(interrupts.clone(), UP_SIGNALS)?;
     if let (true, Engine::Kubernetes(cluster)) = (args.dry_run, &engine) {
-        return dry_run(cluster, &variant.experiment.stack).await;
+        let checked = dry_run(cluster, &variant.experiment.stack).await?;
+        return Ok(if interrupts.interrupted() { received.exit_code() } else { checked });
     }
     let progress = Progress::new(&format!("{} [{}]", file.experiment.name, variant.name));
     let report = |line: String| progress.set(line);
@@ -69,9 +74,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // On a cluster the node's images are not bench's to list: every service is started.
     let services = if kubernetes { Services::Require } else { Services::IfPresent };
     let options = Options { owner: Owner::Up, services, reports: reports.clone() };
-    // Ctrl-C or SIGTERM while coming up removes what was started instead of leaving half a stack behind.
-    let interrupts = Interrupts::default();
-    let received = signals::listen(interrupts.clone(), UP_SIGNALS)?;
     let brought_up = Stack::up_until(&engine, &variant.experiment.stack, options, &report, &interrupts.first).await;
     progress.finish();
     let stack = match brought_up {

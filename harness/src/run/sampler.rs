@@ -84,7 +84,10 @@ impl Sampler {
         }
         let (own, task) = self.pending.take()?;
         let window = task.await.unwrap_or(Window { containers: None, machine_pct: None, bench_pct: 0.0, engine_pct: 0.0 });
-        if let (Some(containers), Some(machine_pct)) = (&window.containers, window.machine_pct) {
+        // Only Docker's readings cover this window, and only its engine's processes are known to be the
+        // stack's: a metrics API averages over tens of seconds, and a cluster's own processes are not counted.
+        let comparable = self.engine.as_ref().is_some_and(|e| e.docker().is_some());
+        if let (true, Some(containers), Some(machine_pct)) = (comparable, &window.containers, window.machine_pct) {
             let stack_pct = containers.values().map(|s| s.cpu_pct).sum::<f64>() + window.engine_pct;
             self.interference.add(machine::interference_pct(machine_pct, stack_pct, window.bench_pct));
         }

@@ -50,12 +50,11 @@ pub fn containerd_name(reference: &str) -> String {
 /// # Errors
 /// [`ClusterImageError`] naming the image and what failed.
 pub async fn load_into_containerd(docker: &Docker, reference: &str, socket: &Path) -> Result<Loaded, ClusterImageError> {
-    let id = docker
-        .inspect_image(reference)
-        .await
-        .map_err(|_| DockerError::MissingImage { image: reference.to_string() })?
-        .id
-        .unwrap_or_default();
+    let id = match docker.inspect_image(reference).await {
+        Ok(image) => image.id.unwrap_or_default(),
+        Err(e) if crate::docker::is_not_found(&e) => return Err(DockerError::MissingImage { image: reference.to_string() }.into()),
+        Err(e) => return Err(DockerError::engine("failed to inspect image", reference)(e).into()),
+    };
     let name = containerd_name(reference);
     if imported_id(socket, &name).await?.as_deref() == Some(id.as_str()) {
         return Ok(Loaded::AlreadyThere);
@@ -124,8 +123,8 @@ async fn ctr(socket: &Path, action: &'static str, image: &str, args: &[&str]) ->
     }
 }
 
-/// Tags `reference` as `REGISTRY/reference` and pushes it (the credentials are the engine's own); returns the
-/// pushed reference, which `[kubernetes] registry = REGISTRY` makes pods pull.
+/// Tags `reference` as `REGISTRY/reference` and pushes it, sending no credentials (a registry that wants them
+/// is not supported yet); returns the pushed reference, which `[kubernetes] registry = REGISTRY` makes pods pull.
 ///
 /// # Errors
 /// [`ClusterImageError::Push`] with the registry's message.

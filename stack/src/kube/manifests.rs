@@ -210,6 +210,9 @@ impl PartObjects<'_> {
         if self.part.role == Role::Kafka {
             spec["affinity"] = self.spread();
         }
+        if matches!(self.part.role, Role::DbCh | Role::DbGe) {
+            spec["initContainers"] = json!([self.own_data()]);
+        }
         json!({ "metadata": { "labels": metadata(self.target, self.name(), Some(self.part))["labels"] }, "spec": spec })
     }
 
@@ -252,6 +255,19 @@ impl PartObjects<'_> {
         container
     }
 
+    /// PostgreSQL runs as `postgres`; a node's folder or a fresh claim is root's: made its own first.
+    fn own_data(&self) -> Value {
+        let path = self.data_path().unwrap_or_default();
+        json!({
+            "name": "own-data",
+            "image": self.target.settings.image(&self.part.spec.image),
+            "imagePullPolicy": if self.target.settings.registry.is_some() { "IfNotPresent" } else { "Never" },
+            "command": ["chown", "postgres:postgres", path],
+            "securityContext": { "runAsUser": 0 },
+            "volumeMounts": [{ "name": "data", "mountPath": path }],
+        })
+    }
+
     /// The ports this part listens on.
     fn ports(&self) -> Vec<u16> {
         self.plan.ports.iter().filter(|(_, n)| n == self.name()).map(|(p, _)| *p).collect()
@@ -270,7 +286,9 @@ impl PartObjects<'_> {
             .map(|i| json!({ "name": format!("files-{i}"), "secret": { "secretName": format!("{}-files-{i}", self.name()) } }))
             .collect();
         if self.data_path().is_some() && self.target.settings.storage_class.is_none() {
-            let on_host = self.part.role == Role::Kafka && self.target.settings.network == Network::Host;
+            // On the host network (a node of bench's machine) data lives in a folder of the node, so a part
+            // taken away by a fault comes back with it, as a container does on Docker.
+            let on_host = self.target.settings.network == Network::Host;
             volumes.push(if on_host {
                 let path = self.target.host_data.join(self.target.namespace).join(self.name());
                 json!({ "name": "data", "hostPath": { "path": path.display().to_string(), "type": "DirectoryOrCreate" } })

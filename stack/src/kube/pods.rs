@@ -11,15 +11,19 @@ use serde_json::json;
 
 use super::{namespace, Cluster, KubeError, LABEL_PART};
 
-/// Waiting reasons that will not go away by themselves.
-const STUCK: [&str; 6] =
-    ["ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CrashLoopBackOff"];
+/// How long a fault waits for its pod to be gone (its grace is 10 s).
+const GONE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Waiting reasons that will not go away by themselves. Not `CreateContainerConfigError`: the kubelet reports it
+/// too while its cache has not yet seen a ConfigMap or Secret made a moment ago ("failed to sync configmap
+/// cache"), and retries; a lasting one shows in the readiness timeout's message.
+const STUCK: [&str; 5] = ["ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CrashLoopBackOff"];
 
 /// How a part's pod is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PodState {
-    /// No pod yet, or one still starting.
-    Starting,
+    /// No pod yet, or one still starting (why, when the pod says: not scheduled, its image being pulled).
+    Starting(Option<String>),
     /// Its Ready condition is true.
     Ready,
     /// Running but not (or no longer) Ready.
@@ -52,7 +56,7 @@ impl Cluster {
     /// # Errors
     /// The API's.
     pub async fn pod_state(&self, stack_id: &str, part: &str) -> Result<PodState, KubeError> {
-        Ok(self.pod_of(stack_id, part).await?.map_or(PodState::Starting, |p| state(&p)))
+        Ok(self.pod_of(stack_id, part).await?.map_or(PodState::Starting(None), |p| state(&p)))
     }
 
     /// The last `lines` lines of `part`'s container (of its previous run when it crashed), for error messages.
@@ -82,24 +86,41 @@ impl Cluster {
             .collect()
     }
 
-    /// Takes `part` away for a fault: its workload scaled to 0, and with `kill` its pod deleted at once (no
-    /// grace, as `docker kill`); without, the pod stops gracefully.
+    /// Takes `part` away for a fault and returns once its pod is gone: with `kill` the pod is deleted with a
+    /// one-second grace (the kubelet's SIGTERM, then SIGKILL: a pod cannot be killed outright) and its workload
+    /// scaled to 0 so nothing replaces it; without, the workload is scaled to 0 and the pod stops within its grace.
     ///
     /// # Errors
-    /// The API's.
+    /// The API's, or the pod still there after [`GONE_TIMEOUT`].
     pub async fn take_away(&self, stack_id: &str, part: &str, kill: bool) -> Result<(), KubeError> {
-        // Found before scaling: the controller's own (graceful) deletion would hide it from `pod_of`.
+        // Found before scaling: the controller's own deletion would hide it from `pod_of`.
         let pod = self.pod_of(stack_id, part).await?;
-        self.scale(stack_id, part, 0).await?;
-        if let (true, Some(pod)) = (kill, pod) {
-            let name = pod.metadata.name.unwrap_or_default();
-            // Grace 0 also cuts short a graceful deletion already under way.
-            let params = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
-            match self.pods(stack_id).delete(&name, &params).await {
+        let name = pod.and_then(|p| p.metadata.name);
+        if let (true, Some(name)) = (kill, &name) {
+            // Grace 1, not 0: 0 removes the pod object before its container is dead, and the replacement
+            // could start while the old broker still holds its port and its log folder.
+            let params = DeleteParams { grace_period_seconds: Some(1), ..Default::default() };
+            match self.pods(stack_id).delete(name, &params).await {
                 Ok(_) => {}
                 Err(e) if super::is_not_found(&e) => {}
-                Err(e) => return Err(KubeError::api("deleting pod", &name)(e)),
+                Err(e) => return Err(KubeError::api("deleting pod", name)(e)),
             }
+        }
+        self.scale(stack_id, part, 0).await?;
+        match name {
+            Some(name) => self.until_gone(stack_id, &name).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Polls until pod `name` is gone.
+    async fn until_gone(&self, stack_id: &str, name: &str) -> Result<(), KubeError> {
+        let start = std::time::Instant::now();
+        while self.pods(stack_id).get_opt(name).await.map_err(KubeError::api("reading pod", name))?.is_some() {
+            if start.elapsed() >= GONE_TIMEOUT {
+                return Err(KubeError::Unsupported(format!("pod {name} was still there after {GONE_TIMEOUT:?}")));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         Ok(())
     }
@@ -129,17 +150,25 @@ impl Cluster {
     /// Polls `part`'s pod until it has exited and returns its exit code.
     ///
     /// # Errors
-    /// The API's, or a message when it cannot run at all.
+    /// A message when it cannot run at all.
     pub async fn wait_exit(&self, stack_id: &str, part: &str) -> Result<i32, String> {
         loop {
-            match self.pod_state(stack_id, part).await.map_err(|e| e.to_string())? {
-                PodState::Exited(code) => return Ok(code),
-                PodState::Failed { code: Some(code), .. } => return Ok(code),
-                PodState::Failed { why, code: None } => return Err(why),
+            // An API error says nothing of the pod: polled again, within the caller's timeout.
+            match self.pod_state(stack_id, part).await {
+                Ok(PodState::Exited(code)) => return Ok(code),
+                Ok(PodState::Failed { code: Some(code), .. }) => return Ok(code),
+                Ok(PodState::Failed { why, code: None }) => return Err(why),
                 _ => tokio::time::sleep(Duration::from_millis(500)).await,
             }
         }
     }
+}
+
+/// Why the scheduler has not placed the pod, when it has said so.
+fn unscheduled(pod: &Pod) -> Option<String> {
+    let conditions = pod.status.as_ref()?.conditions.as_ref()?;
+    let c = conditions.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
+    Some(format!("not scheduled: {} {}", c.reason.as_deref().unwrap_or_default(), c.message.as_deref().unwrap_or_default()))
 }
 
 fn container(pod: &Pod) -> Option<&ContainerStatus> {
@@ -148,7 +177,7 @@ fn container(pod: &Pod) -> Option<&ContainerStatus> {
 
 /// What a pod's status says about it.
 pub fn state(pod: &Pod) -> PodState {
-    let Some(c) = container(pod) else { return PodState::Starting };
+    let Some(c) = container(pod) else { return PodState::Starting(unscheduled(pod)) };
     let current = c.state.as_ref();
     if let Some(done) = current.and_then(|s| s.terminated.as_ref()) {
         return match pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()) {
@@ -163,7 +192,8 @@ pub fn state(pod: &Pod) -> PodState {
             let message = waiting.message.clone().unwrap_or_default();
             return PodState::Failed { why: format!("{reason}: {message}"), code: last };
         }
-        return PodState::Starting;
+        let message = waiting.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+        return PodState::Starting(Some(format!("{reason}{message}")));
     }
     // A container that crashed once is a failure during bring-up, as on Docker (where nothing restarts it).
     if let Some(crash) = c.last_state.as_ref().and_then(|s| s.terminated.as_ref()) {
@@ -187,10 +217,13 @@ mod tests {
 
     #[test]
     fn pod_states_follow_their_status() {
-        assert_eq!(state(&pod(json!({}), "Always")), PodState::Starting);
+        assert_eq!(state(&pod(json!({}), "Always")), PodState::Starting(None));
+        let unschedulable = json!({ "conditions": [{ "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes are available: 1 Insufficient cpu." }] });
+        assert_eq!(state(&pod(unschedulable, "Always")), PodState::Starting(Some("not scheduled: Unschedulable 0/1 nodes are available: 1 Insufficient cpu.".into())));
         let waiting = |reason: &str| json!({ "containerStatuses": [{ "name": "c", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
             "state": { "waiting": { "reason": reason, "message": "m" } } }] });
-        assert_eq!(state(&pod(waiting("ContainerCreating"), "Always")), PodState::Starting);
+        assert_eq!(state(&pod(waiting("ContainerCreating"), "Always")), PodState::Starting(Some("ContainerCreating: m".into())));
+        assert_eq!(state(&pod(waiting("CreateContainerConfigError"), "Always")), PodState::Starting(Some("CreateContainerConfigError: m".into())), "the kubelet retries it");
         assert_eq!(state(&pod(waiting("ErrImageNeverPull"), "Always")), PodState::Failed { why: "ErrImageNeverPull: m".into(), code: None });
         let running = |ready: &str, last: serde_json::Value| json!({
             "conditions": [{ "type": "Ready", "status": ready }],

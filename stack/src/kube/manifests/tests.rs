@@ -76,8 +76,10 @@ fn on_the_host_network_pods_listen_on_loopback_and_brokers_keep_data_on_the_node
     assert_eq!(c["resources"]["requests"]["memory"], "2500Mi");
     let data = pod["volumes"].as_array().unwrap().iter().find(|v| v["name"] == "data").unwrap();
     assert_eq!(data["hostPath"]["path"], "/data/kgb-ns/kgb-kafka-1");
-    let db = &kind(&m, "kgb-db-ch", "StatefulSet")["spec"]["template"]["spec"]["volumes"][0];
-    assert_eq!(db["emptyDir"], json!({}));
+    let db = &kind(&m, "kgb-db-ch", "StatefulSet")["spec"]["template"]["spec"];
+    assert_eq!(db["volumes"][0]["hostPath"]["path"], "/data/kgb-ns/kgb-db-ch", "a database keeps its data through a fault too");
+    assert_eq!(db["initContainers"][0]["command"], json!(["chown", "postgres:postgres", "/var/lib/kgb-postgres"]));
+    assert_eq!(db["initContainers"][0]["volumeMounts"][0]["name"], "data");
     assert!(m.parts.values().flatten().all(|o| o["kind"] != "Service"), "no Services without a pod network");
     assert!(env_value(&m, "kgb-kafka-1", "KAFKA_SERVER_PROPERTIES").as_str().unwrap().contains("PLAINTEXT://127.0.0.1:19092"));
 }

@@ -1,5 +1,5 @@
-//! A stack's namespace: made with the passwords before any part starts, or only checked (a server-side
-//! dry-run of every object, for clusters bench cannot run on yet).
+//! A stack deployed: its namespace made with the passwords before any part starts, or only checked (a
+//! server-side dry-run of every object, for clusters bench cannot run on yet).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
