@@ -40,6 +40,11 @@ pub enum KubeError {
     Api { action: &'static str, name: String, reason: String },
     #[error("namespace {namespace} was still there after {waited:?}: remove it with `bench down --all --platform kubernetes`")]
     StillThere { namespace: String, waited: Duration },
+    #[error("pod {pod} was still there after {waited:?}")]
+    PodStillThere { pod: String, waited: Duration },
+    #[error("reading {}", path.display())]
+    Folder { path: PathBuf, #[source] source: std::io::Error },
+    /// What bench cannot do (yet) on a cluster, in words.
     #[error("{0}")]
     Unsupported(String),
 }

@@ -83,7 +83,7 @@ impl Cluster {
 fn read_folders(plan: &StackPlan) -> Result<BTreeMap<PathBuf, BTreeMap<String, Vec<u8>>>, KubeError> {
     let mut folders = BTreeMap::new();
     for folder in plan.parts().flat_map(|p| &p.spec.read_only) {
-        let unreadable = |e: std::io::Error| KubeError::Unsupported(format!("reading {}: {e}", folder.host.display()));
+        let unreadable = |source| KubeError::Folder { path: folder.host.clone(), source };
         let mut files = BTreeMap::new();
         if folder.host.exists() {
             for entry in std::fs::read_dir(&folder.host).map_err(unreadable)? {

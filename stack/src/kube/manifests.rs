@@ -204,8 +204,7 @@ impl PartObjects<'_> {
             spec["nodeSelector"] = json!(settings.node_selector);
         }
         if !settings.tolerations.is_empty() {
-            spec["tolerations"] = serde_json::to_value(&settings.tolerations).unwrap_or_default();
-            strip_nulls(&mut spec["tolerations"]);
+            spec["tolerations"] = json!(settings.tolerations);
         }
         if self.part.role == Role::Kafka {
             spec["affinity"] = self.spread();
@@ -338,18 +337,6 @@ fn resources(memory_mib: Option<u64>, cpus: Option<f64>) -> Value {
         amounts.insert("cpu".into(), json!(format!("{}m", (c * 1000.0).round() as u64)));
     }
     json!({ "requests": amounts, "limits": amounts })
-}
-
-/// Kubernetes refuses `null` where a field is optional but typed.
-fn strip_nulls(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.retain(|_, v| !v.is_null());
-            map.values_mut().for_each(strip_nulls);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
-        _ => {}
-    }
 }
 
 #[cfg(test)]

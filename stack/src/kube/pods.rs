@@ -118,7 +118,7 @@ impl Cluster {
         let start = std::time::Instant::now();
         while self.pods(stack_id).get_opt(name).await.map_err(KubeError::api("reading pod", name))?.is_some() {
             if start.elapsed() >= GONE_TIMEOUT {
-                return Err(KubeError::Unsupported(format!("pod {name} was still there after {GONE_TIMEOUT:?}")));
+                return Err(KubeError::PodStillThere { pod: name.to_string(), waited: start.elapsed() });
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -49,15 +49,19 @@ pub enum Reach {
     PortForward,
 }
 
-/// One toleration, as Kubernetes writes it.
+/// One toleration, as Kubernetes writes it (and serialized as a pod spec takes it: no `null`s).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Toleration {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// `Equal` (default) or `Exists`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub operator: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`; none: all.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub effect: Option<String>,
 }
 

@@ -98,7 +98,10 @@ fn real_cluster() -> KubeSettings {
     KubeSettings {
         network: Network::Pod,
         node_selector: BTreeMap::from([("pool".to_string(), "bench".to_string())]),
-        tolerations: vec![Toleration { key: Some("dedicated".into()), operator: Some("Equal".into()), value: Some("bench".into()), effect: Some("NoSchedule".into()) }],
+        tolerations: vec![
+            Toleration { key: Some("dedicated".into()), operator: Some("Equal".into()), value: Some("bench".into()), effect: Some("NoSchedule".into()) },
+            Toleration { operator: Some("Exists".into()), ..Toleration::default() },
+        ],
         storage_class: Some("fast".into()),
         storage_gib: Some(20),
         registry: Some("registry.example:5000/team".into()),
@@ -131,6 +134,7 @@ fn placement_reaches_every_pod() {
         let pod = &workload["spec"]["template"]["spec"];
         assert_eq!(pod["nodeSelector"]["pool"], "bench");
         assert_eq!(pod["tolerations"][0], json!({ "key": "dedicated", "operator": "Equal", "value": "bench", "effect": "NoSchedule" }));
+        assert_eq!(pod["tolerations"][1], json!({ "operator": "Exists" }), "no nulls where a field is left out");
         assert!(pod.get("hostNetwork").is_none());
         let c = &pod["containers"][0];
         assert_eq!(c["imagePullPolicy"], "IfNotPresent");
