@@ -151,6 +151,8 @@ brokers = 3
 kafka_jvm_opts = "-Xms384m -Xmx384m"
 [stack.topics]
 partitions = 3
+[kubernetes]
+reach = "port-forward"
 [[faults]]
 at_loop = 40
 target = "kafka-2"
@@ -169,7 +171,46 @@ duration_s = 5
     assert_eq!(marks.len(), 2, "the fault began and ended: {marks:?}");
     assert!(marks.iter().all(|m| m.error.is_none()), "the pod was deleted and its broker brought back: {marks:?}");
     assert!(end.stopped.is_empty(), "every part ran again at the end: {:?}", end.stopped.keys());
+    // Load, probes, readiness and audit all went through the API server: a forward for each broker, the
+    // registry, both databases, the command handler's health, the endpoint and the UI.
+    assert!(log.contains("reaching the stack through 9 port-forwards of the API server"), "{log}");
     assert_eq!(bench_namespaces(), Vec::<String>::new(), "{log}");
+}
+
+#[test]
+fn with_reach_port_forward_bench_reaches_the_parts_through_the_api_server_until_teardown() {
+    let _serial = serial();
+    let _down = Down;
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let file = "name = \"pf\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms256m -Xmx384m\"\n[kubernetes]\nreach = \"port-forward\"\n";
+        let file = harness::experiment::ExperimentFile::parse(Path::new("pf.toml"), file).expect("valid experiment");
+        let placement = file.experiment.kubernetes.clone();
+        let cluster = stack::kube::connect(None, None).await.expect("the cluster of KUBECONFIG (scripts/kube-up)").placed(placement);
+        let engine = stack::Engine::Kubernetes(Box::new(cluster));
+        let options = stack::Options { owner: stack::Owner::Run, services: stack::Services::None, reports: None };
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let mut stack = stack::Stack::up_until(&engine, &file.experiment.stack, options, &|_| {}, &cancel).await.expect("stack comes up");
+        assert!(stack.forwarded());
+        let db_ch = stack.plan.endpoints.db_ch.clone();
+        let port = |url: &str| url.parse::<tokio_postgres::Config>().expect("url").get_ports()[0];
+        // Not the database's own port on this host: one of bench's listeners.
+        assert_ne!(port(&db_ch), file.experiment.stack.ports.db_ch, "{db_ch}");
+        let (client, connection) = tokio_postgres::connect(&db_ch, tokio_postgres::NoTls).await.expect("db-ch through the API server");
+        tokio::spawn(connection);
+        let row = client.query_one("SELECT username FROM account WHERE iban = 'NL66OPEN0000000000'", &[]).await.expect("house account");
+        assert_eq!(row.get::<_, String>(0), "open_web");
+        let bootstrap = stack.plan.endpoints.bootstrap.clone();
+        stack::readiness::check(&stack::readiness::Check::KafkaBrokers { bootstrap: bootstrap.clone(), expected: 1, tls: None })
+            .await
+            .expect("broker metadata through the API server");
+        drop(client);
+        stack.teardown().await.expect("teardown");
+        let refused = tokio::net::TcpStream::connect(("127.0.0.1", port(&db_ch))).await;
+        assert!(refused.is_err(), "the forward's listener is closed with the stack");
+        assert!(bootstrap != format!("127.0.0.1:{}", file.experiment.stack.ports.kafka), "{bootstrap}");
+    });
+    assert_eq!(bench_namespaces(), Vec::<String>::new());
 }
 
 #[test]
@@ -210,9 +251,13 @@ effect = "NoSchedule"
     assert_eq!(out.status.code(), Some(1), "{bad_log}");
     assert!(bad_log.contains("dry-run of StatefulSet/kgb-") && bad_log.contains("storageClassName"), "{bad_log}");
     assert!(bad_log.len() < 2000, "the API server's words once, not its status's Debug form: {bad_log}");
-    // A pod network is checked, not run.
-    let out = bench().arg("up").arg(&file).args(["--platform", "kubernetes"]).output().expect("bench runs");
-    assert!(!out.status.success() && text_of(&out).contains("pod network"), "{}", text_of(&out));
+    // An endpoint's certificate cannot name the address a load balancer gives later: refused before anything
+    // is made.
+    let at_balancer = real.replace("reach = \"port-forward\"", "reach = \"service\"").replace("brokers = 3", "brokers = 3\ntls = true\ntls_endpoint = true");
+    let tls_lb = write(dir.path(), "tls-lb.toml", &at_balancer);
+    let out = bench().arg("up").arg(&tls_lb).args(["--platform", "kubernetes"]).output().expect("bench runs");
+    let tls_log = text_of(&out);
+    assert!(!out.status.success() && tls_log.contains("tls_endpoint") && tls_log.contains("port-forward"), "{tls_log}");
     assert_eq!(bench_namespaces(), Vec::<String>::new(), "dry-runs keep nothing");
 }
 
@@ -235,4 +280,98 @@ fn bench_down_all_removes_every_namespace_bench_up_left() {
     assert!(out.status.success() && down.contains(&namespaces[0]), "{down}");
     assert_eq!(bench_namespaces(), Vec::<String>::new(), "{down}");
     assert!(std::net::TcpStream::connect("127.0.0.1:8888").is_err(), "nothing listens after bench down");
+}
+
+/// Where the tests' registry listens: the local cluster's containerd pulls from it over plain HTTP
+/// (`scripts/kube-up`), as Docker pushes to a loopback registry.
+const REGISTRY: &str = "127.0.0.1:5000";
+
+/// Debian's `docker-registry` (scripts/setup installs it) on [`REGISTRY`], with storage of its own; stopped and
+/// emptied when dropped.
+struct LocalRegistry {
+    child: std::process::Child,
+    _storage: tempfile::TempDir,
+}
+
+impl LocalRegistry {
+    fn start() -> LocalRegistry {
+        let storage = tempfile::tempdir().expect("temp dir");
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {REGISTRY}\n",
+            storage.path().join("data").display()
+        );
+        let config = write(storage.path(), "config.yml", &config);
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (scripts/setup installs it)");
+        let registry = LocalRegistry { child, _storage: storage };
+        for _ in 0..100 {
+            if http_get("/v2/").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+                return registry;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("docker-registry did not answer on {REGISTRY} within 20 s");
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The registry's whole answer to a GET of `path`, if it answers.
+fn http_get(path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(REGISTRY).ok()?;
+    socket.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(socket, "GET {path} HTTP/1.1\r\nHost: {REGISTRY}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+#[test]
+fn images_pushed_to_a_registry_are_the_ones_a_stacks_pods_pull() {
+    let _serial = serial();
+    let _down = Down;
+    let _registry = LocalRegistry::start();
+    let out = bench().args(["images", "-q", "--push", REGISTRY]).output().expect("bench runs");
+    let log = text_of(&out);
+    assert!(out.status.success(), "{log}");
+    let infrastructure = ["kgb/kafka:4.1.1", "kgb/schema-registry:3.0.9", "kgb/postgres:15"];
+    let bank = ["kgb/bank-synchronizer:dev", "kgb/bank-command-handler:dev", "kgb/bank-graphql-endpoint:dev", "kgb/bank-frontend:dev"];
+    let catalog = http_get("/v2/_catalog").expect("the registry's catalog");
+    for image in infrastructure.iter().chain(&bank) {
+        assert!(log.contains(&format!("pushed {REGISTRY}/{image}")), "{image}: {log}");
+        let repository = image.split(':').next().unwrap_or_default();
+        assert!(catalog.contains(&format!("\"{repository}\"")), "{repository} is in the registry: {catalog}");
+    }
+
+    // Pods of a stack placed with `registry` pull from it: the node has these names only from there.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let pulled = runtime.block_on(async {
+        let file = format!("name = \"pull\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms256m -Xmx384m\"\n[kubernetes]\nregistry = \"{REGISTRY}\"\n");
+        let file = harness::experiment::ExperimentFile::parse(Path::new("pull.toml"), &file).expect("valid experiment");
+        let cluster = stack::kube::connect(None, None).await.expect("the cluster of KUBECONFIG").placed(file.experiment.kubernetes.clone());
+        let engine = stack::Engine::Kubernetes(Box::new(cluster.clone()));
+        let options = stack::Options { owner: stack::Owner::Run, services: stack::Services::None, reports: None };
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let mut stack = stack::Stack::up_until(&engine, &file.experiment.stack, options, &|_| {}, &cancel).await.expect("stack comes up");
+        let pulled = cluster.image_ids(&stack.id).await;
+        stack.teardown().await.expect("teardown");
+        pulled
+    });
+    for image in infrastructure {
+        assert!(pulled.keys().any(|name| *name == format!("{REGISTRY}/{image}")), "{image} pulled from {REGISTRY}: {pulled:?}");
+    }
+    let tags: Vec<String> = infrastructure.iter().chain(&bank).map(|i| format!("{REGISTRY}/{i}")).collect();
+    let _ = Command::new("docker").arg("rmi").args(&tags).output();
+    assert_eq!(bench_namespaces(), Vec::<String>::new());
 }

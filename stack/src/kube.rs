@@ -7,6 +7,7 @@ pub mod manifests;
 mod metrics;
 pub mod pods;
 mod pod_network;
+pub mod reach;
 pub mod settings;
 
 use std::path::{Path, PathBuf};

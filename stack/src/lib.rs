@@ -96,6 +96,8 @@ pub struct Stack {
     owner: Owner,
     /// Its objects, on Kubernetes.
     manifests: Option<Manifests>,
+    /// How bench reaches its parts, when not on this host's 127.0.0.1 (port-forwards, a load balancer).
+    reached: Option<kube::reach::Reached>,
     /// The value of the `kgb.stack` label of its containers.
     pub id: String,
     pub plan: StackPlan,
@@ -192,6 +194,7 @@ impl Stack {
             engine: engine.clone(),
             owner: options.owner,
             manifests: None,
+            reached: None,
             id,
             plan,
             started: Vec::new(),
@@ -246,6 +249,11 @@ impl Stack {
         if let Engine::Kubernetes(cluster) = &self.engine {
             progress(format!("creating namespace {} on {}", kube::namespace(&self.id), cluster.server()));
             self.manifests = Some(cluster.create_stack(&self.plan, &self.id, self.owner).await?);
+            if let Some(reached) = cluster.reach(&self.plan, &self.id).await? {
+                progress(format!("reaching the stack through {} port-forwards of the API server", reached.forwarded));
+                reached.readdress(&mut self.plan);
+                self.reached = Some(reached);
+            }
         }
         let infrastructure = self.plan.infrastructure.clone();
         self.start_and_wait(&infrastructure, progress, interrupt).await?;
@@ -335,6 +343,12 @@ impl Stack {
         &self.engine
     }
 
+    /// Whether bench reaches some parts through port-forwards, which end with this process (the plan's
+    /// endpoints are then this process's own listeners).
+    pub fn forwarded(&self) -> bool {
+        self.reached.as_ref().is_some_and(|r| r.forwarded > 0)
+    }
+
     /// Removes every container of this stack (found by label, so also those whose start was cut short), or its
     /// namespace (waiting until it is gone), then its TLS folder.
     ///
@@ -344,6 +358,7 @@ impl Stack {
         let removed = match &self.engine {
             Engine::Docker(docker) => container::remove_labelled(docker, &format!("{LABEL_STACK}={}", self.id)).await?,
             Engine::Kubernetes(cluster) => {
+                self.reached = None;
                 let namespace = kube::namespace(&self.id);
                 cluster.delete_namespace(&namespace).await?;
                 vec![namespace]

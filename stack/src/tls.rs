@@ -104,8 +104,9 @@ fn ca_params() -> Result<CertificateParams, rcgen::Error> {
 }
 
 fn part_params(part: &str) -> Result<CertificateParams, rcgen::Error> {
-    // Every part listens and connects on loopback only, by address or by name.
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
+    // Every part listens and connects on loopback, by address or by name; on a pod network, by its Service's
+    // name, which is the part's.
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string(), part.to_string()])?;
     params.distinguished_name.push(DnType::CommonName, part);
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];

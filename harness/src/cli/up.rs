@@ -110,6 +110,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("  reports           {}  (listed on the UI's Results page, read-only)", reports.display());
         }
     }
+    if stack.forwarded() {
+        let namespace = stack::kube::namespace(&stack.id);
+        println!("  (these addresses are port-forwards of this bench and end when it exits; `kubectl -n {namespace} port-forward deploy/kgb-graphql-endpoint LOCAL:PORT` reaches a part again)");
+    }
     if !stack.skipped.is_empty() {
         println!("  not started (no image; `bench images` after `cargo build --release`): {}", stack.skipped.join(", "));
     }

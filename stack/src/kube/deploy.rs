@@ -1,11 +1,11 @@
-//! A stack deployed: its namespace made with the passwords before any part starts, or only checked (a
-//! server-side dry-run of every object, for clusters bench cannot run on yet).
+//! A stack deployed: its namespace made with the passwords and Services before any part starts, or only
+//! checked (a server-side dry-run of every object).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::manifests::{manifests, Manifests, Target};
-use super::settings::Network;
+use super::settings::{Network, Reach};
 use super::{host_data, namespace, Cluster, KubeError};
 use crate::{Owner, StackPlan};
 
@@ -15,16 +15,16 @@ impl Cluster {
     /// # Errors
     /// [`KubeError::Unsupported`] naming the setting.
     pub fn supports(&self, plan: &StackPlan) -> Result<(), KubeError> {
-        if self.placement.network == Network::Pod {
-            return Err(KubeError::Unsupported(
-                "kubernetes.network = \"pod\": bench cannot run a stack on a pod network yet (its readiness checks, \
-                 schemas and audit reach the parts on 127.0.0.1); `bench up --platform kubernetes --dry-run` checks \
-                 its manifests against the cluster"
-                    .to_string(),
-            ));
-        }
         if plan.services.iter().any(|p| p.spec.read_only.iter().any(|f| f.container == crate::plan::FRONTEND_REPORTS)) {
             return Err(KubeError::Unsupported("a reports folder cannot be served from a pod".to_string()));
+        }
+        let at_load_balancer = self.placement.network == Network::Pod && self.placement.reach == Reach::Service;
+        if at_load_balancer && plan.endpoints.graphql_ws.starts_with("wss:") {
+            return Err(KubeError::Unsupported(
+                "[stack] tls_endpoint with [kubernetes] reach = \"service\": the endpoint's certificate cannot name an \
+                 address its load balancer gives later; use reach = \"port-forward\""
+                    .to_string(),
+            ));
         }
         Ok(())
     }
@@ -50,12 +50,18 @@ impl Cluster {
         Ok(manifests(plan, &target))
     }
 
-    /// Makes the stack's namespace and its passwords; returns every object, for the parts to be started.
+    /// Makes the stack's namespace, its passwords and every part's Service (so a load balancer can give the
+    /// endpoint an address while the brokers start); returns the rest, for the parts to be started.
     ///
     /// # Errors
     /// The API's.
     pub async fn create_stack(&self, plan: &StackPlan, stack_id: &str, owner: Owner) -> Result<Manifests, KubeError> {
-        let manifests = self.manifests(plan, stack_id, owner).await?;
+        let mut manifests = self.manifests(plan, stack_id, owner).await?;
+        for objects in manifests.parts.values_mut() {
+            let (services, rest): (Vec<_>, Vec<_>) = objects.drain(..).partition(|o| o["kind"] == "Service");
+            manifests.shared.extend(services);
+            *objects = rest;
+        }
         self.create(std::slice::from_ref(&manifests.namespace), false).await?;
         self.create(&manifests.shared, false).await?;
         Ok(manifests)

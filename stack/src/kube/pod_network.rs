@@ -26,18 +26,27 @@ pub fn rewrite(plan: &StackPlan) -> StackPlan {
 
 /// `text` with each `127.0.0.1:PORT` of a known port named by its part.
 fn by_name(text: &str, owners: &[(u16, String)]) -> String {
+    readdress(text, |port| owners.iter().find(|(p, _)| *p == port).map(|(_, name)| format!("{name}:{port}")))
+}
+
+/// `text` with each `127.0.0.1:PORT` for which `to(PORT)` has an address replaced by that address.
+pub(super) fn readdress(text: &str, to: impl Fn(u16) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find(LOOPBACK) {
         out.push_str(&rest[..at]);
         let after = &rest[at + LOOPBACK.len()..];
-        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-        let owner = digits.parse::<u16>().ok().and_then(|p| owners.iter().find(|(port, _)| *port == p));
-        match owner {
-            Some((_, name)) => out.push_str(&format!("{name}:")),
-            None => out.push_str(LOOPBACK),
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        match after[..digits].parse::<u16>().ok().and_then(&to) {
+            Some(address) => {
+                out.push_str(&address);
+                rest = &after[digits..];
+            }
+            None => {
+                out.push_str(LOOPBACK);
+                rest = after;
+            }
         }
-        rest = after;
     }
     out.push_str(rest);
     out

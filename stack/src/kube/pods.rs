@@ -40,7 +40,7 @@ impl Cluster {
     }
 
     /// The newest pod of `part` that is not being deleted.
-    async fn pod_of(&self, stack_id: &str, part: &str) -> Result<Option<Pod>, KubeError> {
+    pub(super) async fn pod_of(&self, stack_id: &str, part: &str) -> Result<Option<Pod>, KubeError> {
         let list = self
             .pods(stack_id)
             .list(&ListParams::default().labels(&format!("{LABEL_PART}={part}")))

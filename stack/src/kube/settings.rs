@@ -22,7 +22,7 @@ pub struct KubeSettings {
     /// Pull the images from this registry (as `bench images --push REGISTRY` tagged them); none: the images
     /// must already be on the nodes (`bench images --load-into-containerd`) and are never pulled.
     pub registry: Option<String>,
-    /// How bench reaches the GraphQL endpoint and the UI with `network = "pod"`.
+    /// How bench reaches the parts (see [`Reach`]).
     pub reach: Reach,
 }
 
@@ -38,14 +38,18 @@ pub enum Network {
     Pod,
 }
 
-/// How bench reaches the endpoint on a pod network.
+/// How bench reaches the parts it talks to (the endpoint and the UI for load and probes; the databases, the
+/// registry and the brokers for readiness, schemas and the audit).
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reach {
-    /// The endpoint's and the UI's Services are of type LoadBalancer.
+    /// On the host network, directly on 127.0.0.1 (the node is bench's machine). On a pod network, the
+    /// endpoint and the UI through Services of type LoadBalancer, at the address their load balancer gives;
+    /// every other part through a port-forward.
     #[default]
     Service,
-    /// Through the API server (a port-forward to the pod); the Services stay ClusterIP.
+    /// Every part through the API server (a port-forward to its newest pod, behind a listener of bench's on
+    /// 127.0.0.1); the Services stay ClusterIP. Adds the API server and the kubelet to every request's path.
     PortForward,
 }
 

@@ -1,0 +1,257 @@
+//! How bench reaches a stack whose parts do not listen on its own 127.0.0.1: a listener on 127.0.0.1 per port
+//! of the plan, each connection carried to the part's newest pod through the API server (a port-forward); with
+//! `reach = "service"` on a pod network, the endpoint and the UI at their load balancer's address instead. The
+//! plan's checks and endpoints are then rewritten to those addresses, so readiness, schemas, load and audit
+//! run unchanged.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::Api;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use super::settings::{Network, Reach};
+use super::{namespace, reason, Cluster, KubeError};
+use crate::readiness::Check;
+use crate::{Role, StackPlan};
+
+/// How long bench waits for a load balancer to give the endpoint's Service an address.
+const ADDRESS_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Where bench reaches each port of a stack; the forwards end when this is dropped.
+pub struct Reached {
+    /// The plan's port -> the `host:port` bench uses for it.
+    pub addresses: BTreeMap<u16, String>,
+    /// How many of them go through the API server.
+    pub forwarded: usize,
+    stop: CancellationToken,
+}
+
+impl Drop for Reached {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Cluster {
+    /// `None` when the parts listen on this host (`network = "host"` reached directly); else the forwards and
+    /// addresses, already listening. The stack's Services must exist (with `reach = "service"`).
+    ///
+    /// # Errors
+    /// No port on 127.0.0.1, or no load balancer address in time.
+    pub async fn reach(&self, plan: &StackPlan, stack_id: &str) -> Result<Option<Reached>, KubeError> {
+        let (network, reach) = (self.placement.network, self.placement.reach);
+        if network == Network::Host && reach == Reach::Service {
+            return Ok(None);
+        }
+        let public: Vec<(u16, &str)> = if network == Network::Pod && reach == Reach::Service {
+            plan.services.iter().filter(|p| matches!(p.role, Role::GraphqlEndpoint | Role::Frontend)).flat_map(|p| {
+                plan.ports.iter().filter(|(_, owner)| *owner == p.spec.name).map(|(port, owner)| (*port, owner.as_str()))
+            }).collect()
+        } else {
+            Vec::new()
+        };
+        let stop = CancellationToken::new();
+        let mut reached = Reached { addresses: BTreeMap::new(), forwarded: 0, stop: stop.clone() };
+        let pods: Api<Pod> = Api::namespaced(self.client(), &namespace(stack_id));
+        let wanted = wanted(plan);
+        for (port, part) in plan.ports.iter().filter(|(port, _)| wanted.contains(port)) {
+            if let Some((_, service)) = public.iter().find(|(p, _)| p == port) {
+                let host = self.load_balancer(stack_id, service).await?;
+                reached.addresses.insert(*port, format!("{host}:{port}"));
+                continue;
+            }
+            let listener = TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .map_err(|e| KubeError::Unsupported(format!("no port on 127.0.0.1 for a port-forward to {part}: {e}")))?;
+            let local = listener.local_addr().map_err(|e| KubeError::Unsupported(format!("port-forward to {part}: {e}")))?;
+            reached.addresses.insert(*port, local.to_string());
+            reached.forwarded += 1;
+            tokio::spawn(serve(listener, Forward { cluster: self.clone(), stack_id: stack_id.to_string(), part: part.clone(), port: *port, pods: pods.clone() }, stop.clone()));
+        }
+        Ok(Some(reached))
+    }
+
+    /// The address a load balancer gave `service` (its first ingress IP or hostname), waited for.
+    async fn load_balancer(&self, stack_id: &str, service: &str) -> Result<String, KubeError> {
+        let api: Api<Service> = Api::namespaced(self.client(), &namespace(stack_id));
+        let start = Instant::now();
+        loop {
+            let found = api.get(service).await.map_err(KubeError::api("reading Service", service))?;
+            if let Some(host) = ingress(&found) {
+                return Ok(host);
+            }
+            if start.elapsed() >= ADDRESS_TIMEOUT {
+                return Err(KubeError::Unsupported(format!(
+                    "no load balancer gave Service {service} an address in {ADDRESS_TIMEOUT:?}; with [kubernetes] reach = \
+                     \"port-forward\" bench reaches it through the API server instead"
+                )));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// A Service's first load-balancer address: an IP, else a hostname (as some clouds give).
+fn ingress(service: &Service) -> Option<String> {
+    let first = service.status.as_ref()?.load_balancer.as_ref()?.ingress.as_ref()?.first()?.clone();
+    first.ip.or(first.hostname).filter(|h| !h.is_empty())
+}
+
+/// One forwarded port of one part.
+struct Forward {
+    cluster: Cluster,
+    stack_id: String,
+    part: String,
+    port: u16,
+    pods: Api<Pod>,
+}
+
+async fn serve(listener: TcpListener, forward: Forward, stop: CancellationToken) {
+    let forward = std::sync::Arc::new(forward);
+    loop {
+        let socket = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((socket, _)) => socket,
+                Err(e) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!("port-forward to {}: accepting: {e}", forward.part);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = stop.cancelled() => return,
+        };
+        let (forward, stop) = (forward.clone(), stop.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                carried = carry(socket, &forward) => if let Err(e) = carried {
+                    tracing::debug!("port-forward to {}:{}: {e}", forward.part, forward.port);
+                },
+                () = stop.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// Carries one connection to the part's newest pod; a connection to a pod that is gone or not running is
+/// closed, as one to a stopped container is.
+async fn carry(mut socket: TcpStream, forward: &Forward) -> Result<(), String> {
+    let pod = forward.cluster.pod_of(&forward.stack_id, &forward.part).await.map_err(|e| e.to_string())?;
+    let name = pod.and_then(|p| p.metadata.name).ok_or_else(|| format!("{} has no pod", forward.part))?;
+    let mut forwarder = match forward.pods.portforward(&name, &[forward.port]).await {
+        Ok(forwarder) => forwarder,
+        // Said out loud: a refusal (no `pods/portforward` right, say) would otherwise show only as readiness
+        // checks that time out on closed connections.
+        Err(e) if matches!(&e, kube::Error::Api(s) if s.code == 401 || s.code == 403) => {
+            tracing::warn!("port-forward to pod {name}:{} refused: {}", forward.port, reason(&e));
+            return Err(reason(&e));
+        }
+        Err(e) => return Err(reason(&e)),
+    };
+    let stream = forwarder.take_stream(forward.port).ok_or("the API server gave no stream")?;
+    let carried = both_ways(&mut socket, stream).await;
+    forwarder.abort();
+    carried
+}
+
+/// Copies both ways until either side ends: the API's stream does not pass a half-close on, so waiting for
+/// both would keep every closed connection's forward open.
+async fn both_ways<S: AsyncRead + AsyncWrite + Unpin>(socket: &mut TcpStream, stream: S) -> Result<(), String> {
+    let (mut from_client, mut to_client) = socket.split();
+    let (mut from_pod, mut to_pod) = tokio::io::split(stream);
+    tokio::select! {
+        up = tokio::io::copy(&mut from_client, &mut to_pod) => up.map(drop).map_err(|e| e.to_string()),
+        down = tokio::io::copy(&mut from_pod, &mut to_client) => down.map(drop).map_err(|e| e.to_string()),
+    }
+}
+
+impl Reached {
+    /// `plan` with every check and endpoint at the address bench reaches it by.
+    pub fn readdress(&self, plan: &mut StackPlan) {
+        for address in addresses(plan) {
+            *address = super::pod_network::readdress(address, |port| self.addresses.get(&port).cloned());
+        }
+    }
+}
+
+/// The ports bench itself connects to: those of the plan's checks and endpoints (not the controllers').
+fn wanted(plan: &StackPlan) -> std::collections::BTreeSet<u16> {
+    let mut plan = plan.clone();
+    let seen = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    for address in addresses(&mut plan) {
+        super::pod_network::readdress(address, |port| {
+            seen.borrow_mut().insert(port);
+            None
+        });
+    }
+    seen.into_inner()
+}
+
+/// Every address in the plan's checks and endpoints.
+fn addresses(plan: &mut StackPlan) -> Vec<&mut String> {
+    let mut found = Vec::new();
+    let parts = plan.infrastructure.iter_mut().chain(std::iter::once(&mut plan.synchronizer)).chain(plan.services.iter_mut());
+    for part in parts {
+        match &mut part.wait.check {
+            Check::KafkaBrokers { bootstrap: address, .. } | Check::Http { url: address, .. } | Check::Postgres { url: address, .. } => {
+                found.push(address);
+            }
+            Check::Exited => {}
+        }
+    }
+    let e = &mut plan.endpoints;
+    found.extend([&mut e.bootstrap, &mut e.registry, &mut e.db_ch, &mut e.db_ge, &mut e.graphql_http, &mut e.graphql_ws, &mut e.command_handler_health, &mut e.frontend]);
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::StackSettings;
+
+    #[test]
+    fn every_check_and_endpoint_moves_to_its_ports_new_address() {
+        let stack = StackSettings { brokers: 2, ..StackSettings::default() };
+        let mut plan = crate::plan::plan(&stack, "20261201T000000-abcdef", crate::Owner::Run, "pw", "cluster");
+        // A made-up address per port, from the settings' ports, not from the plan.
+        let p = &stack.ports;
+        let at = |port: u16| format!("127.0.0.1:{}", 40000 + port % 10000);
+        let ports = [p.kafka, p.kafka + 1, p.registry, p.db_ch, p.db_ge, p.graphql, p.frontend, p.command_handler_health];
+        let addresses: BTreeMap<u16, String> = ports.iter().map(|port| (*port, at(*port))).collect();
+        let reached = Reached { addresses, forwarded: 8, stop: CancellationToken::new() };
+        assert_eq!(wanted(&plan), ports.iter().copied().collect(), "every port bench connects to, and no controller's");
+        reached.readdress(&mut plan);
+
+        let e = &plan.endpoints;
+        assert_eq!(e.bootstrap, format!("{},{}", at(p.kafka), at(p.kafka + 1)));
+        assert_eq!(e.graphql_ws, format!("ws://{}/graphql", at(p.graphql)));
+        assert_eq!(e.graphql_http, format!("http://{}/graphql", at(p.graphql)));
+        assert_eq!(e.db_ch, format!("postgres://postgres:pw@{}/postgres", at(p.db_ch)));
+        assert_eq!(e.db_ge, format!("postgres://postgres:pw@{}/postgres", at(p.db_ge)));
+        assert_eq!(e.registry, format!("http://{}/apis/ccompat/v7", at(p.registry)));
+        assert_eq!(e.frontend, format!("http://{}/", at(p.frontend)));
+        let checks: Vec<String> = plan.parts().map(|part| format!("{:?}", part.wait.check)).collect();
+        for check in &checks {
+            assert!(!check.contains("127.0.0.1:1") && !check.contains("127.0.0.1:2") && !check.contains("127.0.0.1:8"), "{check}");
+        }
+        assert!(checks.iter().any(|c| c.contains(&at(p.command_handler_health))), "{checks:?}");
+        // Each broker is checked on its own port.
+        assert!(checks.iter().any(|c| c.contains(&format!("bootstrap: \"{}\"", at(p.kafka)))), "{checks:?}");
+        assert!(checks.iter().any(|c| c.contains(&format!("bootstrap: \"{}\"", at(p.kafka + 1)))), "{checks:?}");
+    }
+
+    #[test]
+    fn a_load_balancers_ip_comes_before_its_hostname() {
+        let service = |status: serde_json::Value| -> Service { serde_json::from_value(serde_json::json!({ "status": status })).unwrap() };
+        assert_eq!(ingress(&service(serde_json::json!({}))), None);
+        assert_eq!(ingress(&service(serde_json::json!({ "loadBalancer": { "ingress": [] } }))), None);
+        let both = serde_json::json!({ "loadBalancer": { "ingress": [{ "ip": "10.0.0.7", "hostname": "lb.example" }] } });
+        assert_eq!(ingress(&service(both)).as_deref(), Some("10.0.0.7"));
+        let named = serde_json::json!({ "loadBalancer": { "ingress": [{ "hostname": "lb.example" }] } });
+        assert_eq!(ingress(&service(named)).as_deref(), Some("lb.example"));
+    }
+}
