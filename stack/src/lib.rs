@@ -249,8 +249,8 @@ impl Stack {
         if let Engine::Kubernetes(cluster) = &self.engine {
             progress(format!("creating namespace {} on {}", kube::namespace(&self.id), cluster.server()));
             self.manifests = Some(cluster.create_stack(&self.plan, &self.id, self.owner).await?);
-            if let Some(reached) = cluster.reach(&self.plan, &self.id).await? {
-                progress(format!("reaching the stack through {} port-forwards of the API server", reached.forwarded));
+            if let Some(mut reached) = cluster.reach(&self.plan, &self.id).await? {
+                progress(format!("reaching the stack through {} port-forwards of the API server", reached.forwarded.len()));
                 reached.readdress(&mut self.plan);
                 self.reached = Some(reached);
             }
@@ -343,10 +343,10 @@ impl Stack {
         &self.engine
     }
 
-    /// Whether bench reaches some parts through port-forwards, which end with this process (the plan's
-    /// endpoints are then this process's own listeners).
-    pub fn forwarded(&self) -> bool {
-        self.reached.as_ref().is_some_and(|r| r.forwarded > 0)
+    /// How bench reaches the stack when not on this host's 127.0.0.1: port-forwards, which end with this
+    /// process (the plan's endpoints are then its own listeners), or a load balancer's address.
+    pub fn reached(&self) -> Option<&kube::reach::Reached> {
+        self.reached.as_ref()
     }
 
     /// Removes every container of this stack (found by label, so also those whose start was cut short), or its

@@ -85,7 +85,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
 
-    let (e, show_password) = (&stack.plan.endpoints, args.show_password);
+    // bench's own port-forwards end when it exits: show where the parts answer without them.
+    let reached = stack.reached();
+    let e = reached.and_then(|r| r.unforwarded.as_ref()).unwrap_or(&stack.plan.endpoints);
+    let show_password = args.show_password;
     println!("stack {} ({}, variant {}) ready in {:.1} s", stack.id, file.experiment.name, variant.name, stack.ready_after.as_secs_f64());
     if let Engine::Kubernetes(cluster) = &engine {
         println!("  namespace         {} on {}", stack::kube::namespace(&stack.id), cluster.server());
@@ -110,9 +113,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("  reports           {}  (listed on the UI's Results page, read-only)", reports.display());
         }
     }
-    if stack.forwarded() {
-        let namespace = stack::kube::namespace(&stack.id);
-        println!("  (these addresses are port-forwards of this bench and end when it exits; `kubectl -n {namespace} port-forward deploy/kgb-graphql-endpoint LOCAL:PORT` reaches a part again)");
+    if let Some(reached) = reached.filter(|r| !r.forwarded.is_empty()) {
+        print_forwards(&reached.forwarded, &stack.id, &engine);
     }
     if !stack.skipped.is_empty() {
         println!("  not started (no image; `bench images` after `cargo build --release`): {}", stack.skipped.join(", "));
@@ -138,4 +140,18 @@ fn reports_folder() -> anyhow::Result<PathBuf> {
     let folder = std::env::current_dir().context("the current directory")?.join("reports");
     std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
     Ok(folder)
+}
+
+/// What reaches the parts bench reached through its port-forwards, now that they end with it.
+fn print_forwards(forwarded: &[(u16, String)], stack_id: &str, engine: &Engine) {
+    let on_host = engine.on_this_host();
+    if on_host {
+        println!("  (bench reached these through port-forwards of the API server; on the host network they also answer at the addresses above)");
+        return;
+    }
+    println!("  bench reached these through port-forwards, which ended with it; the addresses above answer after:");
+    let namespace = stack::kube::namespace(stack_id);
+    for (port, part) in forwarded {
+        println!("    kubectl -n {namespace} port-forward svc/{part} {port}");
+    }
 }

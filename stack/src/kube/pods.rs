@@ -75,15 +75,10 @@ impl Cluster {
         }
     }
 
-    /// Image reference -> image id, as the node reports them for the stack's running pods.
+    /// Image reference (as the pod asked for it) -> image id (as the node reports it) for the stack's pods.
     pub async fn image_ids(&self, stack_id: &str) -> BTreeMap<String, String> {
         let Ok(list) = self.pods(stack_id).list(&ListParams::default()).await else { return BTreeMap::new() };
-        list.items
-            .iter()
-            .filter_map(container)
-            .filter(|c| !c.image_id.is_empty())
-            .map(|c| (c.image.clone(), c.image_id.clone()))
-            .collect()
+        list.items.iter().filter_map(image_id).collect()
     }
 
     /// Takes `part` away for a fault and returns once its pod is gone: with `kill` the pod is deleted with a
@@ -171,6 +166,13 @@ fn unscheduled(pod: &Pod) -> Option<String> {
     Some(format!("not scheduled: {} {}", c.reason.as_deref().unwrap_or_default(), c.message.as_deref().unwrap_or_default()))
 }
 
+/// The pod's image as its spec names it, with the id its node reports. Not the status's image name: a node
+/// with one image under two names (imported, and pulled from a registry) reports either.
+fn image_id(pod: &Pod) -> Option<(String, String)> {
+    let asked = pod.spec.as_ref()?.containers.first()?.image.clone()?;
+    Some((asked, container(pod)?.image_id.clone())).filter(|(_, id)| !id.is_empty())
+}
+
 fn container(pod: &Pod) -> Option<&ContainerStatus> {
     pod.status.as_ref()?.container_statuses.as_ref()?.first()
 }
@@ -213,6 +215,20 @@ mod tests {
 
     fn pod(status: serde_json::Value, restart: &str) -> Pod {
         serde_json::from_value(json!({ "metadata": { "name": "p" }, "spec": { "restartPolicy": restart, "containers": [] }, "status": status })).unwrap()
+    }
+
+    #[test]
+    fn an_image_is_named_as_the_pod_asked_for_it_with_the_nodes_id() {
+        let pod = |id: &str| -> Pod {
+            serde_json::from_value(json!({
+                "spec": { "containers": [{ "name": "c", "image": "kgb/kafka:4.1.1" }] },
+                "status": { "containerStatuses": [{ "name": "c", "image": "127.0.0.1:5000/kgb/kafka:4.1.1", "imageID": id,
+                    "ready": true, "restartCount": 0 }] },
+            }))
+            .unwrap()
+        };
+        assert_eq!(image_id(&pod("127.0.0.1:5000/kgb/kafka@sha256:4c")), Some(("kgb/kafka:4.1.1".into(), "127.0.0.1:5000/kgb/kafka@sha256:4c".into())));
+        assert_eq!(image_id(&pod("")), None, "not pulled yet");
     }
 
     #[test]

@@ -25,8 +25,11 @@ const ADDRESS_TIMEOUT: Duration = Duration::from_secs(180);
 pub struct Reached {
     /// The plan's port -> the `host:port` bench uses for it.
     pub addresses: BTreeMap<u16, String>,
-    /// How many of them go through the API server.
-    pub forwarded: usize,
+    /// The ports that go through the API server, each with its part.
+    pub forwarded: Vec<(u16, String)>,
+    /// The plan's endpoints without bench's forwards (a load balancer's address stays): where a part answers
+    /// on the host network, or after a user's own `kubectl port-forward PORT`.
+    pub unforwarded: Option<crate::Endpoints>,
     stop: CancellationToken,
 }
 
@@ -55,7 +58,7 @@ impl Cluster {
             Vec::new()
         };
         let stop = CancellationToken::new();
-        let mut reached = Reached { addresses: BTreeMap::new(), forwarded: 0, stop: stop.clone() };
+        let mut reached = Reached { addresses: BTreeMap::new(), forwarded: Vec::new(), unforwarded: None, stop: stop.clone() };
         let pods: Api<Pod> = Api::namespaced(self.client(), &namespace(stack_id));
         let wanted = wanted(plan);
         for (port, part) in plan.ports.iter().filter(|(port, _)| wanted.contains(port)) {
@@ -69,7 +72,7 @@ impl Cluster {
                 .map_err(|e| KubeError::Unsupported(format!("no port on 127.0.0.1 for a port-forward to {part}: {e}")))?;
             let local = listener.local_addr().map_err(|e| KubeError::Unsupported(format!("port-forward to {part}: {e}")))?;
             reached.addresses.insert(*port, local.to_string());
-            reached.forwarded += 1;
+            reached.forwarded.push((*port, part.clone()));
             tokio::spawn(serve(listener, Forward { cluster: self.clone(), stack_id: stack_id.to_string(), part: part.clone(), port: *port, pods: pods.clone() }, stop.clone()));
         }
         Ok(Some(reached))
@@ -171,10 +174,16 @@ async fn both_ways<S: AsyncRead + AsyncWrite + Unpin>(socket: &mut TcpStream, st
 
 impl Reached {
     /// `plan` with every check and endpoint at the address bench reaches it by.
-    pub fn readdress(&self, plan: &mut StackPlan) {
+    pub fn readdress(&mut self, plan: &mut StackPlan) {
+        let forwarded = |port: u16| self.forwarded.iter().any(|(p, _)| *p == port);
+        let mut outside = plan.clone();
+        for address in addresses(&mut outside) {
+            *address = super::pod_network::readdress(address, |port| self.addresses.get(&port).filter(|_| !forwarded(port)).cloned());
+        }
         for address in addresses(plan) {
             *address = super::pod_network::readdress(address, |port| self.addresses.get(&port).cloned());
         }
+        self.unforwarded = Some(outside.endpoints);
     }
 }
 
@@ -222,10 +231,17 @@ mod tests {
         let at = |port: u16| format!("127.0.0.1:{}", 40000 + port % 10000);
         let ports = [p.kafka, p.kafka + 1, p.registry, p.db_ch, p.db_ge, p.graphql, p.frontend, p.command_handler_health];
         let addresses: BTreeMap<u16, String> = ports.iter().map(|port| (*port, at(*port))).collect();
-        let reached = Reached { addresses, forwarded: 8, stop: CancellationToken::new() };
+        // Every port forwarded but the endpoint's, which a load balancer gave an address.
+        let forwarded = ports.iter().filter(|port| **port != p.graphql).map(|port| (*port, "part".to_string())).collect();
+        let mut reached = Reached { addresses, forwarded, unforwarded: None, stop: CancellationToken::new() };
+        let before = plan.endpoints.clone();
         assert_eq!(wanted(&plan), ports.iter().copied().collect(), "every port bench connects to, and no controller's");
         reached.readdress(&mut plan);
 
+        // Without bench's forwards only the load balancer's address replaces the plan's.
+        let outside = reached.unforwarded.as_ref().expect("kept");
+        assert_eq!(outside.graphql_ws, format!("ws://{}/graphql", at(p.graphql)));
+        assert_eq!((&outside.db_ch, &outside.bootstrap, &outside.frontend), (&before.db_ch, &before.bootstrap, &before.frontend));
         let e = &plan.endpoints;
         assert_eq!(e.bootstrap, format!("{},{}", at(p.kafka), at(p.kafka + 1)));
         assert_eq!(e.graphql_ws, format!("ws://{}/graphql", at(p.graphql)));
