@@ -353,6 +353,14 @@ impl ExperimentFile {
                     message: format!("faults[{i}].action = \"pause\": pods cannot be paused on --platform kubernetes; use kill or restart"),
                 });
             }
+            let pod_network = variant.experiment.kubernetes.network == stack::kube::settings::Network::Pod;
+            if pod_network && variant.experiment.load.probe == ProbeKind::Browser {
+                // The UI's page names the endpoint by its Service, which bench's browser cannot resolve.
+                return Err(ExperimentError::Invalid {
+                    path: self.path.clone(),
+                    message: "load.probe = \"browser\" with kubernetes.network = \"pod\": the bank UI's page points the browser at the endpoint's Service name; use probe = \"graphql\"".to_string(),
+                });
+            }
         }
         Ok(())
     }
@@ -556,6 +564,16 @@ mod tests {
         assert!(err.contains("faults[0].at_loop"), "{err}");
         let err = parse(&ok.replace("duration_s = 5", "duration_s = 5\nduration = 3")).unwrap_err().to_string();
         assert!(err.contains("duration"), "{err}");
+    }
+
+    #[test]
+    fn kubernetes_refuses_what_a_pod_cannot_do() {
+        let check = |text: &str| parse(text).and_then(|f| f.for_kubernetes(&f.variants)).map_err(|e| e.to_string());
+        assert!(check("name = \"t\"\n[load]\nprobe = \"browser\"\n").is_ok(), "the host network's UI names 127.0.0.1");
+        let err = check("name = \"t\"\n[load]\nprobe = \"browser\"\n[kubernetes]\nnetwork = \"pod\"\n").unwrap_err();
+        assert!(err.contains("load.probe") && err.contains("kubernetes.network"), "{err}");
+        let err = check("name = \"t\"\n[[faults]]\nat_loop = 10\ntarget = \"kafka-1\"\naction = \"pause\"\nduration_s = 5\n").unwrap_err();
+        assert!(err.contains("faults[0].action"), "{err}");
     }
 
     #[test]

@@ -45,6 +45,12 @@ pub enum KubeError {
     PodStillThere { pod: String, waited: Duration },
     #[error("reading {}", path.display())]
     Folder { path: PathBuf, #[source] source: std::io::Error },
+    #[error("no port on 127.0.0.1 for a port-forward to {part}")]
+    Listen { part: String, #[source] source: std::io::Error },
+    #[error("bench may not port-forward to pods in {namespace} (`create` on `pods/portforward`){}; [kubernetes] reach = \"port-forward\" and a pod network need that right", if reason.is_empty() { String::new() } else { format!(": {reason}") })]
+    NoPortForward { namespace: String, reason: String },
+    #[error("no load balancer gave Service {service} an address within {waited:?}; with [kubernetes] reach = \"port-forward\" bench goes through the API server instead")]
+    NoAddress { service: String, waited: Duration },
     /// What bench cannot do (yet) on a cluster, in words.
     #[error("{0}")]
     Unsupported(String),

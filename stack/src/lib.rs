@@ -249,7 +249,11 @@ impl Stack {
         if let Engine::Kubernetes(cluster) = &self.engine {
             progress(format!("creating namespace {} on {}", kube::namespace(&self.id), cluster.server()));
             self.manifests = Some(cluster.create_stack(&self.plan, &self.id, self.owner).await?);
-            if let Some(mut reached) = cluster.reach(&self.plan, &self.id).await? {
+            let reached = tokio::select! {
+                reached = cluster.reach(&self.plan, &self.id, progress) => reached?,
+                () = interrupt.cancelled() => return Err(StackError::Interrupted),
+            };
+            if let Some(mut reached) = reached {
                 progress(format!("reaching the stack through {} port-forwards of the API server", reached.forwarded.len()));
                 reached.readdress(&mut self.plan);
                 self.reached = Some(reached);

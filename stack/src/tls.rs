@@ -44,8 +44,8 @@ pub fn client(folder: &Path) -> ClientTls {
 }
 
 /// Makes a CA and, for each of `parts` and for [`CLIENT`], a folder in `folder` with the CA certificate, a
-/// certificate for 127.0.0.1 and localhost good for both server and client authentication, its key, and the
-/// two as a Kafka keystore.
+/// certificate for 127.0.0.1, localhost and the part's name (its Service on a pod network) good for both
+/// server and client authentication, its key, and the two as a Kafka keystore.
 ///
 /// # Errors
 /// [`TlsError`]; a folder half written is the caller's to remove (as [`remove`] does with the stack).

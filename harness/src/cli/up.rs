@@ -37,7 +37,7 @@ pub struct Args {
     #[command(flatten)]
     cluster: KubeArgs,
     /// With --platform kubernetes: have the API server check every object of the stack (server-side dry-run,
-    /// in a namespace made for it and removed again) and start nothing. Works for `network = "pod"` too.
+    /// in a namespace made for it and removed again) and start nothing.
     #[arg(long)]
     dry_run: bool,
 }
@@ -114,7 +114,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(reached) = reached.filter(|r| !r.forwarded.is_empty()) {
-        print_forwards(&reached.forwarded, &stack.id, &engine);
+        print_forwards(&reached.forwarded, &stack);
     }
     if !stack.skipped.is_empty() {
         println!("  not started (no image; `bench images` after `cargo build --release`): {}", stack.skipped.join(", "));
@@ -143,15 +143,13 @@ fn reports_folder() -> anyhow::Result<PathBuf> {
 }
 
 /// What reaches the parts bench reached through its port-forwards, now that they end with it.
-fn print_forwards(forwarded: &[(u16, String)], stack_id: &str, engine: &Engine) {
-    let on_host = engine.on_this_host();
-    if on_host {
-        println!("  (bench reached these through port-forwards of the API server; on the host network they also answer at the addresses above)");
-        return;
-    }
-    println!("  bench reached these through port-forwards, which ended with it; the addresses above answer after:");
-    let namespace = stack::kube::namespace(stack_id);
+fn print_forwards(forwarded: &[(u16, String)], stack: &stack::Stack) {
+    let namespace = stack::kube::namespace(&stack.id);
+    println!("  bench reached these through port-forwards, which end with it; the addresses above answer after:");
     for (port, part) in forwarded {
-        println!("    kubectl -n {namespace} port-forward svc/{part} {port}");
+        let Some(role) = stack.plan.parts().find(|p| p.spec.name == *part).map(|p| p.role) else { continue };
+        // On a pod network a broker's metadata names Services a client outside the cluster cannot resolve.
+        let note = if role == stack::Role::Kafka { "  (metadata only, outside the cluster)" } else { "" };
+        println!("    kubectl -n {namespace} port-forward {}/{part} {port}{note}", stack::kube::manifests::workload(role));
     }
 }

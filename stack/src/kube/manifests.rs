@@ -88,6 +88,15 @@ fn metadata(target: &Target<'_>, name: &str, part: Option<&Part>) -> Value {
     json!({ "name": name, "namespace": target.namespace, "labels": labels })
 }
 
+/// The kind of workload a part of `role` runs as, as kubectl names it (`statefulset/kgb-kafka-1`).
+pub fn workload(role: Role) -> &'static str {
+    match role {
+        Role::Kafka | Role::DbCh | Role::DbGe => "statefulset",
+        Role::Synchronizer => "job",
+        _ => "deployment",
+    }
+}
+
 /// The role's label value (also what anti-affinity spreads brokers by).
 pub fn role(role: Role) -> &'static str {
     match role {

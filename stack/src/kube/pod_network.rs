@@ -37,7 +37,9 @@ pub(super) fn readdress(text: &str, to: impl Fn(u16) -> Option<String>) -> Strin
         out.push_str(&rest[..at]);
         let after = &rest[at + LOOPBACK.len()..];
         let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        match after[..digits].parse::<u16>().ok().and_then(&to) {
+        // Not the tail of another address (`10.127.0.0.1:...` is not loopback).
+        let inside = out.ends_with(|c: char| c.is_ascii_digit() || c == '.');
+        match after[..digits].parse::<u16>().ok().filter(|_| !inside).and_then(&to) {
             Some(address) => {
                 out.push_str(&address);
                 rest = &after[digits..];
@@ -99,6 +101,7 @@ mod tests {
         // A port nobody plans stays where it was; so does text without an address.
         assert_eq!(by_name("127.0.0.1:1,x", &owners), "127.0.0.1:1,x");
         assert_eq!(by_name("1@127.0.0.1:190921", &owners), "1@127.0.0.1:190921");
+        assert_eq!(by_name("10.127.0.0.1:19092", &owners), "10.127.0.0.1:19092", "not loopback");
     }
 
     #[test]

@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
 use k8s_openapi::api::core::v1::{Pod, Service};
-use kube::api::Api;
+use kube::api::{Api, PostParams, Portforwarder};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -18,8 +19,10 @@ use super::{namespace, reason, Cluster, KubeError};
 use crate::readiness::Check;
 use crate::{Role, StackPlan};
 
-/// How long bench waits for a load balancer to give the endpoint's Service an address.
+/// How long bench waits for load balancers to give the endpoint's and the UI's Services an address.
 const ADDRESS_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long one connection waits for its pod to be found and its port-forward to open.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where bench reaches each port of a stack; the forwards end when this is dropped.
 pub struct Reached {
@@ -44,8 +47,8 @@ impl Cluster {
     /// addresses, already listening. The stack's Services must exist (with `reach = "service"`).
     ///
     /// # Errors
-    /// No port on 127.0.0.1, or no load balancer address in time.
-    pub async fn reach(&self, plan: &StackPlan, stack_id: &str) -> Result<Option<Reached>, KubeError> {
+    /// No right to port-forward, no port on 127.0.0.1, or no load balancer address in time.
+    pub async fn reach(&self, plan: &StackPlan, stack_id: &str, progress: &(dyn Fn(String) + Sync)) -> Result<Option<Reached>, KubeError> {
         let (network, reach) = (self.placement.network, self.placement.reach);
         if network == Network::Host && reach == Reach::Service {
             return Ok(None);
@@ -57,41 +60,60 @@ impl Cluster {
         } else {
             Vec::new()
         };
+        self.may_forward(stack_id).await?;
         let stop = CancellationToken::new();
         let mut reached = Reached { addresses: BTreeMap::new(), forwarded: Vec::new(), unforwarded: None, stop: stop.clone() };
         let pods: Api<Pod> = Api::namespaced(self.client(), &namespace(stack_id));
         let wanted = wanted(plan);
+        let deadline = Instant::now() + ADDRESS_TIMEOUT;
         for (port, part) in plan.ports.iter().filter(|(port, _)| wanted.contains(port)) {
             if let Some((_, service)) = public.iter().find(|(p, _)| p == port) {
-                let host = self.load_balancer(stack_id, service).await?;
+                progress(format!("waiting for a load balancer's address for Service {service}"));
+                let host = self.load_balancer(stack_id, service, deadline).await?;
+                // An IPv6 address is bracketed before its port.
+                let host = if host.contains(':') { format!("[{host}]") } else { host };
                 reached.addresses.insert(*port, format!("{host}:{port}"));
                 continue;
             }
-            let listener = TcpListener::bind(("127.0.0.1", 0))
-                .await
-                .map_err(|e| KubeError::Unsupported(format!("no port on 127.0.0.1 for a port-forward to {part}: {e}")))?;
-            let local = listener.local_addr().map_err(|e| KubeError::Unsupported(format!("port-forward to {part}: {e}")))?;
+            let listen = |source| KubeError::Listen { part: part.clone(), source };
+            let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(listen)?;
+            let local = listener.local_addr().map_err(listen)?;
             reached.addresses.insert(*port, local.to_string());
             reached.forwarded.push((*port, part.clone()));
-            tokio::spawn(serve(listener, Forward { cluster: self.clone(), stack_id: stack_id.to_string(), part: part.clone(), port: *port, pods: pods.clone() }, stop.clone()));
+            let forward = Forward { cluster: self.clone(), stack_id: stack_id.to_string(), part: part.clone(), port: *port, pods: pods.clone() };
+            tokio::spawn(serve(listener, forward, stop.clone()));
         }
         Ok(Some(reached))
     }
 
-    /// The address a load balancer gave `service` (its first ingress IP or hostname), waited for.
-    async fn load_balancer(&self, stack_id: &str, service: &str) -> Result<String, KubeError> {
+    /// Fails at once when the API server would refuse bench's port-forwards into the stack's namespace, rather
+    /// than on every connection while readiness waits. A cluster that cannot answer the question is not refused.
+    async fn may_forward(&self, stack_id: &str) -> Result<(), KubeError> {
+        let namespace = namespace(stack_id);
+        let review: SelfSubjectAccessReview = match serde_json::from_value(serde_json::json!({
+            "spec": { "resourceAttributes": { "namespace": namespace, "verb": "create", "resource": "pods", "subresource": "portforward" } }
+        })) {
+            Ok(review) => review,
+            Err(_) => return Ok(()),
+        };
+        let answer = Api::<SelfSubjectAccessReview>::all(self.client()).create(&PostParams::default(), &review).await;
+        match answer.ok().and_then(|a| a.status) {
+            Some(status) if !status.allowed => Err(KubeError::NoPortForward { namespace, reason: status.reason.unwrap_or_default() }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The address a load balancer gave `service` (its first ingress IP or hostname), waited for until
+    /// `deadline`.
+    async fn load_balancer(&self, stack_id: &str, service: &str, deadline: Instant) -> Result<String, KubeError> {
         let api: Api<Service> = Api::namespaced(self.client(), &namespace(stack_id));
-        let start = Instant::now();
         loop {
             let found = api.get(service).await.map_err(KubeError::api("reading Service", service))?;
             if let Some(host) = ingress(&found) {
                 return Ok(host);
             }
-            if start.elapsed() >= ADDRESS_TIMEOUT {
-                return Err(KubeError::Unsupported(format!(
-                    "no load balancer gave Service {service} an address in {ADDRESS_TIMEOUT:?}; with [kubernetes] reach = \
-                     \"port-forward\" bench reaches it through the API server instead"
-                )));
+            if Instant::now() >= deadline {
+                return Err(KubeError::NoAddress { service: service.to_string(), waited: ADDRESS_TIMEOUT });
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -143,22 +165,24 @@ async fn serve(listener: TcpListener, forward: Forward, stop: CancellationToken)
 /// Carries one connection to the part's newest pod; a connection to a pod that is gone or not running is
 /// closed, as one to a stopped container is.
 async fn carry(mut socket: TcpStream, forward: &Forward) -> Result<(), String> {
+    let mut opened = tokio::time::timeout(OPEN_TIMEOUT, open(forward)).await.map_err(|_| format!("no port-forward within {OPEN_TIMEOUT:?}"))??;
+    let stream = opened.0.take_stream(forward.port).ok_or("the API server gave no stream")?;
+    both_ways(&mut socket, stream).await
+}
+
+/// A port-forward whose task ends with it (kube's ends only after its websocket's close handshake).
+struct Opened(Portforwarder);
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn open(forward: &Forward) -> Result<Opened, String> {
     let pod = forward.cluster.pod_of(&forward.stack_id, &forward.part).await.map_err(|e| e.to_string())?;
     let name = pod.and_then(|p| p.metadata.name).ok_or_else(|| format!("{} has no pod", forward.part))?;
-    let mut forwarder = match forward.pods.portforward(&name, &[forward.port]).await {
-        Ok(forwarder) => forwarder,
-        // Said out loud: a refusal (no `pods/portforward` right, say) would otherwise show only as readiness
-        // checks that time out on closed connections.
-        Err(e) if matches!(&e, kube::Error::Api(s) if s.code == 401 || s.code == 403) => {
-            tracing::warn!("port-forward to pod {name}:{} refused: {}", forward.port, reason(&e));
-            return Err(reason(&e));
-        }
-        Err(e) => return Err(reason(&e)),
-    };
-    let stream = forwarder.take_stream(forward.port).ok_or("the API server gave no stream")?;
-    let carried = both_ways(&mut socket, stream).await;
-    forwarder.abort();
-    carried
+    forward.pods.portforward(&name, &[forward.port]).await.map(Opened).map_err(|e| reason(&e))
 }
 
 /// Copies both ways until either side ends: the API's stream does not pass a half-close on, so waiting for

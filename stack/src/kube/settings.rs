@@ -49,7 +49,7 @@ pub enum Reach {
     #[default]
     Service,
     /// Every part through the API server (a port-forward to its newest pod, behind a listener of bench's on
-    /// 127.0.0.1); the Services stay ClusterIP. Adds the API server and the kubelet to every request's path.
+    /// 127.0.0.1); on a pod network every Service is a ClusterIP. Adds the API server and the kubelet to every request's path.
     PortForward,
 }
 
