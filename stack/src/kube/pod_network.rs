@@ -30,7 +30,7 @@ fn by_name(text: &str, owners: &[(u16, String)]) -> String {
 }
 
 /// `text` with each `127.0.0.1:PORT` for which `to(PORT)` has an address replaced by that address.
-pub(super) fn readdress(text: &str, to: impl Fn(u16) -> Option<String>) -> String {
+pub(super) fn readdress(text: &str, mut to: impl FnMut(u16) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find(LOOPBACK) {
@@ -39,7 +39,7 @@ pub(super) fn readdress(text: &str, to: impl Fn(u16) -> Option<String>) -> Strin
         let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
         // Not the tail of another address (`10.127.0.0.1:...` is not loopback).
         let inside = out.ends_with(|c: char| c.is_ascii_digit() || c == '.');
-        match after[..digits].parse::<u16>().ok().filter(|_| !inside).and_then(&to) {
+        match after[..digits].parse::<u16>().ok().filter(|_| !inside).and_then(&mut to) {
             Some(address) => {
                 out.push_str(&address);
                 rest = &after[digits..];

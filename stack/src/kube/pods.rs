@@ -35,7 +35,7 @@ pub enum PodState {
 }
 
 impl Cluster {
-    fn pods(&self, stack_id: &str) -> Api<Pod> {
+    pub(super) fn pods(&self, stack_id: &str) -> Api<Pod> {
         Api::namespaced(self.client(), &namespace(stack_id))
     }
 

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
+use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, PostParams, Portforwarder};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -63,7 +63,6 @@ impl Cluster {
         self.may_forward(stack_id).await?;
         let stop = CancellationToken::new();
         let mut reached = Reached { addresses: BTreeMap::new(), forwarded: Vec::new(), unforwarded: None, stop: stop.clone() };
-        let pods: Api<Pod> = Api::namespaced(self.client(), &namespace(stack_id));
         let wanted = wanted(plan);
         let deadline = Instant::now() + ADDRESS_TIMEOUT;
         for (port, part) in plan.ports.iter().filter(|(port, _)| wanted.contains(port)) {
@@ -80,7 +79,7 @@ impl Cluster {
             let local = listener.local_addr().map_err(listen)?;
             reached.addresses.insert(*port, local.to_string());
             reached.forwarded.push((*port, part.clone()));
-            let forward = Forward { cluster: self.clone(), stack_id: stack_id.to_string(), part: part.clone(), port: *port, pods: pods.clone() };
+            let forward = Forward { cluster: self.clone(), stack_id: stack_id.to_string(), part: part.clone(), port: *port };
             tokio::spawn(serve(listener, forward, stop.clone()));
         }
         Ok(Some(reached))
@@ -90,11 +89,16 @@ impl Cluster {
     /// than on every connection while readiness waits. A cluster that cannot answer the question is not refused.
     async fn may_forward(&self, stack_id: &str) -> Result<(), KubeError> {
         let namespace = namespace(stack_id);
-        let review: SelfSubjectAccessReview = match serde_json::from_value(serde_json::json!({
-            "spec": { "resourceAttributes": { "namespace": namespace, "verb": "create", "resource": "pods", "subresource": "portforward" } }
-        })) {
-            Ok(review) => review,
-            Err(_) => return Ok(()),
+        let attributes = ResourceAttributes {
+            namespace: Some(namespace.clone()),
+            verb: Some("create".to_string()),
+            resource: Some("pods".to_string()),
+            subresource: Some("portforward".to_string()),
+            ..ResourceAttributes::default()
+        };
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec { resource_attributes: Some(attributes), ..SelfSubjectAccessReviewSpec::default() },
+            ..SelfSubjectAccessReview::default()
         };
         let answer = Api::<SelfSubjectAccessReview>::all(self.client()).create(&PostParams::default(), &review).await;
         match answer.ok().and_then(|a| a.status) {
@@ -132,7 +136,6 @@ struct Forward {
     stack_id: String,
     part: String,
     port: u16,
-    pods: Api<Pod>,
 }
 
 async fn serve(listener: TcpListener, forward: Forward, stop: CancellationToken) {
@@ -182,7 +185,7 @@ impl Drop for Opened {
 async fn open(forward: &Forward) -> Result<Opened, String> {
     let pod = forward.cluster.pod_of(&forward.stack_id, &forward.part).await.map_err(|e| e.to_string())?;
     let name = pod.and_then(|p| p.metadata.name).ok_or_else(|| format!("{} has no pod", forward.part))?;
-    forward.pods.portforward(&name, &[forward.port]).await.map(Opened).map_err(|e| reason(&e))
+    forward.cluster.pods(&forward.stack_id).portforward(&name, &[forward.port]).await.map(Opened).map_err(|e| reason(&e))
 }
 
 /// Copies both ways until either side ends: the API's stream does not pass a half-close on, so waiting for
@@ -200,28 +203,28 @@ impl Reached {
     /// `plan` with every check and endpoint at the address bench reaches it by.
     pub fn readdress(&mut self, plan: &mut StackPlan) {
         let forwarded = |port: u16| self.forwarded.iter().any(|(p, _)| *p == port);
-        let mut outside = plan.clone();
-        for address in addresses(&mut outside) {
+        let mut unforwarded = plan.clone();
+        for address in addresses(&mut unforwarded) {
             *address = super::pod_network::readdress(address, |port| self.addresses.get(&port).filter(|_| !forwarded(port)).cloned());
         }
         for address in addresses(plan) {
             *address = super::pod_network::readdress(address, |port| self.addresses.get(&port).cloned());
         }
-        self.unforwarded = Some(outside.endpoints);
+        self.unforwarded = Some(unforwarded.endpoints);
     }
 }
 
 /// The ports bench itself connects to: those of the plan's checks and endpoints (not the controllers').
 fn wanted(plan: &StackPlan) -> std::collections::BTreeSet<u16> {
     let mut plan = plan.clone();
-    let seen = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let mut seen = std::collections::BTreeSet::new();
     for address in addresses(&mut plan) {
         super::pod_network::readdress(address, |port| {
-            seen.borrow_mut().insert(port);
+            seen.insert(port);
             None
         });
     }
-    seen.into_inner()
+    seen
 }
 
 /// Every address in the plan's checks and endpoints.
