@@ -39,7 +39,7 @@ impl App {
         let tls = service.kafka.tls.client();
         let pool =
             topology::db::connect(&service.database_url, settings.workers + 2, topology::sql::DB_CH_SCHEMA, "db-ch", tls.as_ref()).await?;
-        let producer: FutureProducer = service.producer_config().create()?;
+        let producer: FutureProducer = settings.producer_config().create()?;
         let consumer: StreamConsumer = service.consumer_config(&settings.group_id).create()?;
         consumer.subscribe(&[topics::COMMANDS])?;
         let handler = Arc::new(Handler {
@@ -51,9 +51,11 @@ impl App {
         Ok(App { handler, consumer: Arc::new(consumer), producer, workers: settings.workers })
     }
 
-    /// Consumes until `shutdown` resolves; then finishes handed-out messages, commits offsets, flushes.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        consumer::run(self.handler.clone(), self.consumer, self.workers, shutdown).await;
+    /// Consumes until `shutdown` resolves (or Kafka did not take a batch's events); then finishes handed-out
+    /// messages, commits offsets, flushes.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), consumer::Undelivered> {
+        let consumed = consumer::run(self.handler.clone(), self.consumer, self.workers, shutdown).await;
         let _ = self.producer.flush(Duration::from_secs(10));
+        consumed
     }
 }

@@ -5,8 +5,13 @@
 //! queued for it as one batch (up to [`MAX_BATCH`] messages, one database transaction) and produces the batch's
 //! events together: under load, fewer commits and fuller produce requests; when idle, a batch is one message.
 //! The next batch is applied while the previous one's events are still being acknowledged; offsets are stored
-//! in order, each only after its batch's events are acknowledged. A transient failure retries the same batch,
-//! a poison record is logged and skipped.
+//! in order, each only after its batch's events are acknowledged. A transient failure before anything of a batch
+//! was produced retries the same batch; a poison record is logged and skipped.
+//!
+//! A batch whose events Kafka did not take is never sent again here: later batches were produced meanwhile, so a
+//! re-send would put an account's events out of order. The producer retries by itself, in order (idempotent, no
+//! message timeout), so such a failure is fatal for it; the handler stops with an error and a restart resumes at
+//! the last stored offset, answering the commands already applied from their stored outcomes.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,16 +25,32 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use crate::handler::{Handled, Handler, Incoming, Transient};
 use crate::stats::Stats;
 
+/// Kafka did not take a batch's events: the handler must stop (see the module's docs).
+#[derive(Debug, thiserror::Error)]
+#[error("Kafka did not take the events of the batch at partition {partition} offset {offset}: {why}; stopping so that a restart re-sends them in order")]
+pub struct Undelivered {
+    pub partition: i32,
+    pub offset: i64,
+    pub why: String,
+}
+
 /// Consumes until `shutdown` resolves, then finishes the messages already handed to workers and commits.
-pub async fn run(handler: Arc<Handler>, consumer: Arc<StreamConsumer>, workers: usize, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    handler: Arc<Handler>,
+    consumer: Arc<StreamConsumer>,
+    workers: usize,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Undelivered> {
     let workers = workers.max(1);
     let mut senders = Vec::with_capacity(workers);
     let mut tasks = Vec::with_capacity(workers);
+    let (failed, mut failure) = mpsc::unbounded_channel::<Undelivered>();
     for _ in 0..workers {
         let (tx, rx) = mpsc::unbounded_channel::<InFlight>();
         senders.push(tx);
-        tasks.push(tokio::spawn(worker(handler.clone(), consumer.clone(), rx)));
+        tasks.push(tokio::spawn(worker(handler.clone(), consumer.clone(), rx, failed.clone())));
     }
+    drop(failed);
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
 
     tokio::pin!(shutdown);
@@ -37,6 +58,7 @@ pub async fn run(handler: Arc<Handler>, consumer: Arc<StreamConsumer>, workers: 
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            Some(_) = failure.recv() => break,
             message = stream.next() => match message {
                 Some(Ok(m)) => {
                     let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
@@ -58,14 +80,23 @@ pub async fn run(handler: Arc<Handler>, consumer: Arc<StreamConsumer>, workers: 
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
         tracing::warn!("final offset commit: {e}");
     }
+    failure.try_recv().map_or(Ok(()), Err)
 }
 
 /// Applies its partitions' messages in order, a batch at a time; their acknowledgements are awaited by
 /// [`acker`], so the next batch's database work overlaps the previous batch's produce round trip.
-async fn worker(handler: Arc<Handler>, consumer: Arc<StreamConsumer>, mut rx: mpsc::UnboundedReceiver<InFlight>) {
+async fn worker(
+    handler: Arc<Handler>,
+    consumer: Arc<StreamConsumer>,
+    mut rx: mpsc::UnboundedReceiver<InFlight>,
+    failed: mpsc::UnboundedSender<Undelivered>,
+) {
     let (acks, pending) = mpsc::unbounded_channel();
-    let acker = tokio::spawn(acker(handler.clone(), consumer, pending));
+    let acker = tokio::spawn(acker(handler.clone(), consumer, pending, failed));
     while let Some(first) = rx.recv().await {
+        if acks.is_closed() {
+            break; // the acker stopped at a batch Kafka did not take: nothing after it may be produced
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -119,16 +150,23 @@ const MAX_IN_FLIGHT: usize = 4096;
 /// The most messages applied in one transaction: the 2019 handler's `max.poll.records`.
 pub const MAX_BATCH: usize = 100;
 
-/// Waits for each batch's acknowledgements in order and then stores its offsets. A failed delivery handles
-/// the batch again: its commands are answered from their stored outcomes, so their events are re-sent, not
-/// re-applied.
-async fn acker(handler: Arc<Handler>, consumer: Arc<StreamConsumer>, mut pending: mpsc::UnboundedReceiver<(Vec<InFlight>, Pending)>) {
+/// Waits for each batch's acknowledgements in order and then stores its offsets. At the first batch Kafka did
+/// not take, it stores nothing more and reports the failure (see the module's docs).
+async fn acker(
+    handler: Arc<Handler>,
+    consumer: Arc<StreamConsumer>,
+    mut pending: mpsc::UnboundedReceiver<(Vec<InFlight>, Pending)>,
+    failed: mpsc::UnboundedSender<Undelivered>,
+) {
     while let Some((batch, delivery)) = pending.recv().await {
         if let Err(Transient(why)) = delivery.await {
-            let mut backoff = retry_pause(&handler, &batch, &why, Duration::from_millis(50)).await;
-            while let Err(Transient(why)) = handler.handle(&incoming(&batch)).await {
-                backoff = retry_pause(&handler, &batch, &why, backoff).await;
-            }
+            let (partition, offset) = batch.first().map_or((-1, -1), |(m, _)| (m.partition(), m.offset()));
+            let undelivered = Undelivered { partition, offset, why };
+            tracing::error!("{undelivered}");
+            let _ = failed.send(undelivered);
+            // The rest is neither acknowledged nor stored; their permits go with them.
+            pending.close();
+            return;
         }
         for (m, _permit) in &batch {
             if let Err(e) = consumer.store_offset(m.topic(), m.partition(), m.offset()) {

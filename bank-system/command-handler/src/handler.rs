@@ -24,6 +24,23 @@ fn transient(e: impl std::fmt::Display) -> Transient {
     Transient(e.to_string())
 }
 
+/// How applying commands to db-ch failed.
+enum StoreFailure {
+    /// db-ch refused the data ([`topology::db::refuses_the_data`]): the same command will always fail.
+    Permanent(tokio_postgres::Error),
+    Transient(Transient),
+}
+
+impl From<tokio_postgres::Error> for StoreFailure {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if topology::db::refuses_the_data(&e) {
+            StoreFailure::Permanent(e)
+        } else {
+            StoreFailure::Transient(transient(e))
+        }
+    }
+}
+
 /// One message as read from `commands`.
 #[derive(Debug, Clone, Copy)]
 pub struct Incoming<'a> {
@@ -97,21 +114,49 @@ impl Handler {
         })
     }
 
+    /// Applies `commands` in one transaction. When db-ch refuses the data of one of them, the batch is applied
+    /// again a command at a time, so that one is answered as refused and the others as usual.
     async fn store(&self, commands: &[Command]) -> Result<Vec<Outcome>, Transient> {
         if commands.is_empty() {
             return Ok(Vec::new());
         }
-        let mut client = self.pool.get().await.map_err(transient)?;
-        let tx = client.transaction().await.map_err(transient)?;
-        let applied = store::apply(&tx, commands).await.map_err(transient)?;
-        tx.commit().await.map_err(transient)?;
-        Ok(applied
-            .into_iter()
-            .map(|a| {
-                Stats::count(if a.replay { &self.stats.replays } else { &self.stats.commands });
-                a.outcome
-            })
-            .collect())
+        match self.store_together(commands).await {
+            Ok(applied) => Ok(applied.into_iter().map(|a| self.counted(a)).collect()),
+            Err(StoreFailure::Transient(t)) => Err(t),
+            Err(StoreFailure::Permanent(e)) if commands.len() == 1 => Ok(commands.iter().map(|c| self.refuse(c, &e)).collect()),
+            Err(StoreFailure::Permanent(_)) => self.store_one_by_one(commands).await,
+        }
+    }
+
+    async fn store_one_by_one(&self, commands: &[Command]) -> Result<Vec<Outcome>, Transient> {
+        let mut outcomes = Vec::with_capacity(commands.len());
+        for command in commands {
+            outcomes.extend(match self.store_together(std::slice::from_ref(command)).await {
+                Ok(applied) => applied.into_iter().map(|a| self.counted(a)).collect(),
+                Err(StoreFailure::Permanent(e)) => vec![self.refuse(command, &e)],
+                Err(StoreFailure::Transient(t)) => return Err(t),
+            });
+        }
+        Ok(outcomes)
+    }
+
+    async fn store_together(&self, commands: &[Command]) -> Result<Vec<store::Applied>, StoreFailure> {
+        let mut client = self.pool.get().await.map_err(|e| StoreFailure::Transient(transient(e)))?;
+        let tx = client.transaction().await?;
+        let applied = store::apply(&tx, commands).await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    fn counted(&self, applied: store::Applied) -> Outcome {
+        Stats::count(if applied.replay { &self.stats.replays } else { &self.stats.commands });
+        applied.outcome
+    }
+
+    fn refuse(&self, command: &Command, e: &tokio_postgres::Error) -> Outcome {
+        Stats::count(&self.stats.refused);
+        tracing::warn!(command = %command.id(), "db-ch refused the command, answering it as failed: {e}");
+        store::refused(command, e)
     }
 
     /// Hands the events to the producer; the returned future resolves when Kafka acknowledged them all.
@@ -120,10 +165,16 @@ impl Handler {
         &self,
         outgoing: impl IntoIterator<Item = Outgoing>,
     ) -> Result<impl Future<Output = Result<(), Transient>> + Send + 'static, Transient> {
-        let mut deliveries = Vec::new();
+        // Every event is encoded before any is produced, so a registry failure retries a batch of which nothing
+        // was sent (a re-send after a part of it would put that part twice, ahead of the rest).
+        let mut encoded = Vec::new();
         for o in outgoing {
             let payload = self.registry.encode(o.topic, &o.record).await.map_err(transient)?;
-            let record = FutureRecord::to(o.topic).key(&o.key).payload(&payload).headers(event_id_headers(&o.event_id));
+            encoded.push((o, payload));
+        }
+        let mut deliveries = Vec::with_capacity(encoded.len());
+        for (o, payload) in &encoded {
+            let record = FutureRecord::to(o.topic).key(&o.key).payload(payload).headers(event_id_headers(&o.event_id));
             let delivery = self.producer.send_result(record).map_err(|(e, _)| transient(format!("produce: {e}")))?;
             deliveries.push(delivery);
         }

@@ -27,9 +27,9 @@ async fn main() -> anyhow::Result<()> {
     });
     tracing::info!(%address, workers = settings.workers, "command handler running");
 
-    app.run(service::shutdown_signal()).await;
+    let consumed = app.run(service::shutdown_signal()).await;
     tracing::info!("stopped");
     let _ = stop_http.send(());
     let _ = http.await;
-    Ok(())
+    consumed.context("the command handler stopped")
 }

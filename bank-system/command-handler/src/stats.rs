@@ -10,6 +10,7 @@ pub struct Stats {
     pub acknowledged: AtomicU64,
     pub replays: AtomicU64,
     pub poison: AtomicU64,
+    pub refused: AtomicU64,
     pub retries: AtomicU64,
 }
 
@@ -24,6 +25,8 @@ pub struct Snapshot {
     pub replays: u64,
     /// Records skipped because they could not be decoded or were not commands.
     pub poison: u64,
+    /// Commands whose data db-ch refused (SQLSTATE classes 22, 23, 54), answered as failed.
+    pub refused: u64,
     /// Transient failures retried.
     pub retries: u64,
 }
@@ -35,6 +38,7 @@ impl Stats {
             acknowledged: self.acknowledged.load(Ordering::Relaxed),
             replays: self.replays.load(Ordering::Relaxed),
             poison: self.poison.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
         }
     }

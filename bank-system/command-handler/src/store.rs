@@ -29,6 +29,19 @@ pub mod reason {
     pub const BOTH_UNKNOWN: &str = "both to and from not known at this bank";
     /// New: a credit that would overflow a 64-bit balance.
     pub const AMOUNT_TOO_LARGE: &str = "amount too large";
+    /// New: db-ch refused the command's data (a NUL byte in a text, say); the SQLSTATE follows.
+    pub const REFUSED: &str = "refused: the bank cannot store this command's data";
+}
+
+/// The answer to a command db-ch refused with `e`. It is not stored (its data cannot be): a replay is refused
+/// again for the same reason, so it is answered the same way.
+pub fn refused(command: &Command, e: &tokio_postgres::Error) -> Outcome {
+    let state = e.code().map_or("unknown", |s| s.code());
+    let reason = format!("{} (SQLSTATE {state})", reason::REFUSED);
+    match command {
+        Command::CreateAccount { .. } => Outcome::Account(AccountOutcome::Failed { reason }),
+        Command::Transfer(_) => Outcome::Transfer(TransferOutcome { reason: Some(reason), events: Vec::new() }),
+    }
 }
 
 /// The answer to a ConfirmAccountCreation.

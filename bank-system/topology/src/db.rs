@@ -6,6 +6,13 @@ use std::time::{Duration, Instant};
 
 use crate::tls::{ClientTls, TlsError};
 
+/// Whether PostgreSQL refused the data itself, so trying the same statement again can never succeed: data
+/// exceptions (SQLSTATE class 22, such as a NUL byte in a text), integrity violations (23) and program limits
+/// (54). Everything else (a lost connection, a serialization failure, a server shutting down) may pass.
+pub fn refuses_the_data(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|state| matches!(state.code().get(..2), Some("22" | "23" | "54")))
+}
+
 /// Why a pool or a session could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

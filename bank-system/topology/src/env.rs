@@ -12,7 +12,7 @@
 //! | `HTTP_PORT`, `BIND_ADDRESS` | where a service answers (health, GraphQL) | per service (command handler 8091, GraphQL endpoint 8888, frontend 8181), `127.0.0.1` |
 //! | `WORKERS`, `GROUP_ID` | command handler: messages handled at once, its consumer group | 16, `command-handler` |
 //! | `INSTANCE_ID`, `CORS_ORIGINS` | GraphQL endpoint: names its consumer groups; browser origins, comma-separated | `1`, `http://localhost:8181,http://127.0.0.1:8181` |
-//! | `COMMAND_TIMEOUT_MS`, `STORE_TIMEOUT_MS`, `MAX_SUBSCRIPTIONS_PER_SOCKET` | GraphQL endpoint: a command's whole wait (the producer's `message.timeout.ms` is held within it); one use of db-ge; subscriptions open at once on one websocket | `30000`, `10000`, `10000` |
+//! | `COMMAND_TIMEOUT_MS`, `STORE_TIMEOUT_MS`, `MAX_SUBSCRIPTIONS_PER_SOCKET`, `MAX_COMMANDS_IN_FLIGHT` | GraphQL endpoint: a command's whole wait (the producer's `message.timeout.ms` is held within it); one use of db-ge; subscriptions open at once on one websocket; commands held at once (one more is answered overloaded) | `30000`, `10000`, `10000`, `4096` |
 //! | `TLS_CA`, `TLS_CERT`, `TLS_KEY` | PEM files: the CA to trust, the service's certificate and key; with them every Kafka, PostgreSQL and registry client uses TLS ([`crate::tls`]) | none: plaintext |
 //! | `HTTPS_CERT`, `HTTPS_KEY` | GraphQL endpoint and frontend: PEM certificate and key to answer HTTPS and `wss://` with ([`crate::https`]) | none: HTTP |
 //! | `GRAPHQL_WS_URL`, `RESULTS_URL` | frontend: the endpoint's websocket and the Results link, as the browser sees them | `ws://127.0.0.1:8888/graphql`, `/results/` |

@@ -44,7 +44,13 @@ fn base(bootstrap: &str) -> ClientConfig {
 /// the records that arrive while requests are in flight into the next request. Without it librdkafka sends
 /// about one record per request, and with acks=all every request costs the brokers a replication round: on
 /// this project's 2-core machine that capped the command handler near 250 commands/s, with the limit ~700.
-pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[("max.in.flight.requests.per.connection", "5")];
+///
+/// Producers are idempotent: a retry after a lost answer (a broker restarting, say) neither writes a record twice
+/// nor lets a later record of the same partition pass an earlier one, so an account's events stay in order.
+pub const PRODUCER_DEFAULTS: &[(&str, &str)] =
+    &[("max.in.flight.requests.per.connection", "5"), (IDEMPOTENCE, "true")];
+
+const IDEMPOTENCE: &str = "enable.idempotence";
 
 /// A producer configuration: `bootstrap` servers, [`PRODUCER_DEFAULTS`], then every property of `properties`
 /// (the `KAFKA_PRODUCER_*` ones of the environment).
@@ -56,7 +62,24 @@ pub fn producer_config(bootstrap: &str, properties: &BTreeMap<String, String>) -
     for (k, v) in properties {
         config.set(k, v);
     }
+    if !properties.contains_key(IDEMPOTENCE) && !idempotence_possible(&config) {
+        // An experiment that lowers acks (or raises the requests in flight) measures a producer that cannot be
+        // idempotent, and librdkafka refuses the pair: the default gives way to what the experiment asked for.
+        config.set(IDEMPOTENCE, "false");
+    }
     config
+}
+
+/// Whether librdkafka accepts `config` with idempotence: acks=all and at most 5 requests in flight.
+fn idempotence_possible(config: &ClientConfig) -> bool {
+    let acks_all = config.get("acks").is_none_or(|a| matches!(a.trim(), "all" | "-1"));
+    let in_flight = config.get("max.in.flight.requests.per.connection").or_else(|| config.get("max.in.flight"));
+    acks_all && in_flight.is_none_or(|n| n.trim().parse::<u32>().is_ok_and(|n| n <= 5))
+}
+
+/// Whether `config` makes an idempotent producer.
+pub fn is_idempotent(config: &ClientConfig) -> bool {
+    config.get(IDEMPOTENCE).is_some_and(|v| v.trim() == "true")
 }
 
 /// A consumer configuration of `bootstrap` servers for `group_id` with at-least-once defaults (offsets are
@@ -87,10 +110,27 @@ mod tests {
         assert_eq!(producer.get("linger.ms"), Some("25"));
         assert_eq!(producer.get("bootstrap.servers"), Some("127.0.0.1:1"));
         assert_eq!(producer.get("max.in.flight.requests.per.connection"), Some("5"), "the Java client's limit");
+        assert_eq!(producer.get("enable.idempotence"), Some("true"));
         let consumer = super::consumer_config("127.0.0.1:1", &consumer, "g");
         assert_eq!(consumer.get("auto.offset.reset"), Some("latest"));
         assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(consumer.get("linger.ms"), None);
+    }
+
+    #[test]
+    fn idempotence_gives_way_only_to_settings_it_cannot_have() {
+        let config = |pairs: &[(&str, &str)]| {
+            let properties = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            super::producer_config("127.0.0.1:1", &properties).get("enable.idempotence").map(str::to_string)
+        };
+        assert_eq!(config(&[("acks", "all")]).as_deref(), Some("true"));
+        assert_eq!(config(&[("acks", "-1")]).as_deref(), Some("true"));
+        assert_eq!(config(&[("acks", "1")]).as_deref(), Some("false"));
+        assert_eq!(config(&[("acks", "0")]).as_deref(), Some("false"));
+        assert_eq!(config(&[("max.in.flight.requests.per.connection", "6")]).as_deref(), Some("false"));
+        assert_eq!(config(&[("max.in.flight.requests.per.connection", "1")]).as_deref(), Some("true"));
+        assert_eq!(config(&[("enable.idempotence", "false")]).as_deref(), Some("false"), "an experiment may turn it off");
+        assert_eq!(config(&[("acks", "1"), ("enable.idempotence", "true")]).as_deref(), Some("true"), "asked for both: librdkafka says no");
     }
 
     #[test]

@@ -40,12 +40,19 @@ fn vars(stack: &Stack) -> Vec<(String, String)> {
 pub struct Running {
     pub handler: Arc<Handler>,
     stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<Result<(), command_handler::consumer::Undelivered>>,
 }
 
 impl Running {
     pub async fn start(stack: &Stack) -> Running {
-        let settings = Settings::from_vars(vars(stack)).expect("settings");
+        Running::start_with(stack, &[]).await
+    }
+
+    /// With more environment variables than the stack's.
+    pub async fn start_with(stack: &Stack, extra: &[(&str, &str)]) -> Running {
+        let mut vars = vars(stack);
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let settings = Settings::from_vars(vars).expect("settings");
         let app = App::connect(&settings).await.expect("handler connects");
         let handler = app.handler.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -58,7 +65,7 @@ impl Running {
     /// Graceful stop, as on SIGTERM.
     pub async fn stop(self) {
         let _ = self.stop.send(());
-        self.task.await.expect("handler task");
+        self.task.await.expect("handler task").expect("Kafka took every event");
     }
 
     /// An abrupt stop: the task is dropped wherever it is.
