@@ -63,6 +63,7 @@ impl App {
         let waiters = Waiters::default();
         let (transactions, _) = broadcast::channel(4096);
         let overhead = crate::overhead::Overhead::new()?;
+        let admission = crate::admission::Admission::new(settings.max_commands_in_flight as usize);
         let commands = Commands {
             store: store.clone(),
             waiters: waiters.clone(),
@@ -70,6 +71,7 @@ impl App {
             registry: registry.clone(),
             overhead: overhead.clone(),
             timeout: settings.command_timeout(),
+            admission: admission.clone(),
         };
         let live = LiveSubscriptions::default();
         let schema = BankSchema::build(Query, async_graphql::EmptyMutation, SubscriptionRoot)
@@ -86,7 +88,7 @@ impl App {
         let max_subscriptions_per_socket = settings.max_subscriptions_per_socket as usize;
         let state = AppState { schema: schema.clone(), shutdown: shutdown.clone(), max_subscriptions_per_socket };
         let skipped = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let stats = Stats { live, waiters: waiters.clone(), overhead, skipped: skipped.clone() };
+        let stats = Stats { live, waiters: waiters.clone(), overhead, skipped: skipped.clone(), admission };
         let router = router(schema, state, &settings.cors_origins.0, stats);
         let events = [balances, feedback]
             .into_iter()
@@ -110,6 +112,7 @@ struct Stats {
     waiters: Waiters,
     overhead: crate::overhead::Overhead,
     skipped: Arc<std::sync::atomic::AtomicU64>,
+    admission: crate::admission::Admission,
 }
 
 impl Stats {
@@ -118,6 +121,9 @@ impl Stats {
             "stream_subscriptions": self.live.count(),
             "waiting_commands": self.waiters.len(),
             "skipped_records": self.skipped.load(std::sync::atomic::Ordering::Relaxed),
+            "commands_in_flight": self.admission.in_flight(),
+            "max_commands_in_flight": self.admission.limit(),
+            "overloaded": self.admission.refused(),
             "transfer_overhead": self.overhead.json(),
         })
     }

@@ -14,6 +14,7 @@ use topology::registry::Registry;
 use topology::topics::COMMANDS;
 use uuid::Uuid;
 
+use crate::admission::Admission;
 use crate::answers::{transfer_result, AccountResult, MoneyTransferResult};
 use crate::overhead::Overhead;
 use crate::store::Store;
@@ -25,6 +26,21 @@ pub const NO_ANSWER: &str = "no answer from the bank";
 
 /// Longer usernames and passwords are refused before hashing.
 pub const MAX_PASSWORD_BYTES: usize = 256;
+/// Longer `from` and `to` are refused: an IBAN has 18 characters, `cash` 4.
+pub const MAX_IBAN_BYTES: usize = 64;
+/// Longer tokens are refused: the bank's have 20 characters.
+pub const MAX_TOKEN_BYTES: usize = 64;
+/// Longer descriptions are refused: each is stored twice and sent to every subscription that follows an account.
+pub const MAX_DESCR_BYTES: usize = 1024;
+
+/// The first problem with a text field: too long, or a control character (a NUL byte, which PostgreSQL cannot
+/// store in a text, a line break or an escape, which the UI cannot show).
+pub fn check_text(name: &str, value: &str, max_bytes: usize) -> Option<String> {
+    if value.len() > max_bytes {
+        return Some(format!("{name} must be at most {max_bytes} bytes"));
+    }
+    value.chars().find(|c| c.is_control()).map(|c| format!("{name} must not contain control characters (found U+{:04X})", c as u32))
+}
 
 #[derive(Clone)]
 pub struct Commands {
@@ -36,6 +52,8 @@ pub struct Commands {
     pub overhead: Overhead,
     /// A command's whole wait, from its arrival to its answer (`COMMAND_TIMEOUT_MS`).
     pub timeout: Duration,
+    /// How many commands may be held at once (`MAX_COMMANDS_IN_FLIGHT`).
+    pub admission: Admission,
 }
 
 /// The arguments of `money_transfer`.
@@ -68,7 +86,15 @@ pub fn check_transfer(r: &TransferRequest) -> Option<String> {
             return Some(format!("{name} must not be empty"));
         }
     }
-    None
+    [
+        ("username", &r.username, MAX_PASSWORD_BYTES),
+        ("token", &r.token, MAX_TOKEN_BYTES),
+        ("from", &r.from, MAX_IBAN_BYTES),
+        ("to", &r.to, MAX_IBAN_BYTES),
+        ("descr", &r.descr, MAX_DESCR_BYTES),
+    ]
+    .into_iter()
+    .find_map(|(name, value, max)| check_text(name, value, max))
 }
 
 fn account_reason(reason: impl Into<String>) -> AccountResult {
@@ -139,6 +165,13 @@ impl Commands {
             // Hashing is slow on purpose: a megabyte password would hold a hashing thread for every login.
             return account_reason(format!("username and password must be at most {MAX_PASSWORD_BYTES} bytes"));
         }
+        if let Some(reason) = check_text("username", username, MAX_PASSWORD_BYTES) {
+            return account_reason(reason);
+        }
+        let _admitted = match self.admission.admit() {
+            Ok(admitted) => admitted,
+            Err(reason) => return account_reason(reason),
+        };
         let checked = tokio::time::timeout_at(deadline.into(), self.user_command_id(username, password)).await;
         let id = match checked {
             Ok(Ok(id)) => id,
@@ -184,6 +217,10 @@ impl Commands {
         }
         let Some(id) = parse_uuid(&r.uuid) else {
             return MoneyTransferResult { uuid: Some(r.uuid), success: Some(false), reason: Some("uuid is not a valid uuid".into()) };
+        };
+        let _admitted = match self.admission.admit() {
+            Ok(admitted) => admitted,
+            Err(reason) => return MoneyTransferResult { uuid: Some(r.uuid), success: Some(false), reason: Some(reason) },
         };
         let record = Record::ConfirmMoneyTransfer {
             id,
@@ -246,6 +283,24 @@ mod tests {
         assert_eq!(check_transfer(&request(&id, 1, " ", "cash", "x")).as_deref(), Some("username must not be empty"));
         assert_eq!(check_transfer(&request(&id, 1, "u", "", "x")).as_deref(), Some("from must not be empty"));
         assert_eq!(check_transfer(&request(&id, 1, "u", "cash", "")).as_deref(), Some("to must not be empty"));
+    }
+
+    #[test]
+    fn text_fields_refuse_control_characters_and_length() {
+        let id = Uuid::new_v4().to_string();
+        let nul = check_transfer(&request(&id, 1, "u", "cash", "NL\0x")).unwrap();
+        assert_eq!(nul, "to must not contain control characters (found U+0000)");
+        let mut r = request(&id, 1, "u", "cash", "x");
+        r.descr = "line\nbreak".into();
+        assert_eq!(check_transfer(&r).unwrap(), "descr must not contain control characters (found U+000A)");
+        r.descr = "é".repeat(MAX_DESCR_BYTES / 2);
+        assert_eq!(check_transfer(&r), None, "exactly the limit, in bytes");
+        r.descr.push('x');
+        assert_eq!(check_transfer(&r).unwrap(), format!("descr must be at most {MAX_DESCR_BYTES} bytes"));
+        r.descr = "ünïcödé is fine".into();
+        r.token = "\u{1b}[2J".into();
+        assert!(check_transfer(&r).unwrap().starts_with("token must not contain control characters"));
+        assert!(check_transfer(&request(&id, 1, "u\u{7f}", "cash", "x")).unwrap().starts_with("username"));
     }
 
     #[test]

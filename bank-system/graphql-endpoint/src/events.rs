@@ -97,12 +97,10 @@ impl Events {
                 Err(Failure::Transient(why)) => return Err(why),
             }
         }
-        if !events.is_empty() {
-            // Stored once whichever instance comes first; pushed by every instance to its own subscribers
-            // (after a crash before the offset commit, a re-delivered event can be pushed twice).
-            for (stored, _new) in self.store.insert_transactions(&events).await.map_err(|e| e.to_string())? {
-                let _ = self.transactions.send(stored);
-            }
+        // Stored once whichever instance comes first; pushed by every instance to its own subscribers (after a
+        // crash before the offset commit, a re-delivered event can be pushed twice).
+        for stored in self.store_events(&events).await? {
+            let _ = self.transactions.send(stored);
         }
         for record in feedback {
             let id = match &record {
@@ -124,6 +122,38 @@ impl Events {
             self.skipped.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// Stores `events` in one statement. When db-ge refuses the data of one (a NUL byte in a text, say), they are
+    /// stored one at a time, and each refused one is logged, counted and skipped: trying it again cannot help.
+    async fn store_events(&self, events: &[(String, StoredTransaction)]) -> Result<Vec<StoredTransaction>, String> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.store.insert_transactions(events).await {
+            Ok(stored) => Ok(stored.into_iter().map(|(t, _new)| t).collect()),
+            Err(e) if e.refused && events.len() == 1 => {
+                self.skip_refused(&events[0].0, &e);
+                Ok(Vec::new())
+            }
+            Err(e) if e.refused => {
+                let mut stored = Vec::with_capacity(events.len());
+                for event in events {
+                    match self.store.insert_transactions(std::slice::from_ref(event)).await {
+                        Ok(one) => stored.extend(one.into_iter().map(|(t, _new)| t)),
+                        Err(e) if e.refused => self.skip_refused(&event.0, &e),
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+                Ok(stored)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn skip_refused(&self, event_id: &str, e: &crate::store::StoreError) {
+        tracing::warn!(event_id = event_id.escape_debug().to_string(), "db-ge refused the event, skipping it: {e}");
+        self.skipped.fetch_add(1, Ordering::Relaxed);
     }
 
     async fn decode(&self, m: &BorrowedMessage<'_>) -> Result<Decoded, Failure> {

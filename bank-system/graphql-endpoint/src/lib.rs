@@ -12,6 +12,7 @@
 //! - [`sockets`]: how many subscriptions one websocket may have open at once (its own executor of the schema).
 //! - [`schema`]: queries and subscriptions with the 2019 names; filters of `stream_transactions`.
 //! - [`commands`]: `get_account` and `money_transfer`: input checks, passwords, produce and wait.
+//! - [`admission`]: how many commands the endpoint holds at once; one more is answered "overloaded".
 //! - [`answers`]: what those two subscriptions answer, and the answer to a transfer's feedback.
 //! - [`events`]: the consumers: BalanceChanged stored once and pushed live; feedback handed to waiters.
 //! - [`waiters`]: feedback routed to the waiting subscription by uuid.
@@ -19,6 +20,7 @@
 //! - [`store`]: db-ge, users and transactions.
 //! - [`settings`]: what an endpoint is told, by the environment in its container (clap, [`topology::settings`]).
 
+pub mod admission;
 pub mod answers;
 pub mod app;
 pub mod commands;

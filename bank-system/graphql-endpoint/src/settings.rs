@@ -34,6 +34,10 @@ pub struct Settings {
     /// login or stored event fails with a reason (stored events are retried).
     #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub store_timeout_ms: u64,
+    /// Commands (`get_account`, `money_transfer`) the endpoint holds at once, each until it is answered; a further
+    /// one is answered at once as overloaded, without being sent. Bounds the endpoint's memory under any load.
+    #[arg(long, env = "MAX_COMMANDS_IN_FLIGHT", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_commands_in_flight: u32,
     /// Subscriptions one websocket may have open at once; a further one is refused with a GraphQL error.
     #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_subscriptions_per_socket: u32,

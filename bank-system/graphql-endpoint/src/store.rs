@@ -14,6 +14,8 @@ use uuid::Uuid;
 pub struct StoreError {
     pub action: &'static str,
     pub message: String,
+    /// db-ge refused the data itself ([`topology::db::refuses_the_data`]): the same statement will always fail.
+    pub refused: bool,
 }
 
 /// What a client is told when db-ge fails, always in these words: SQL, driver and connection text are the
@@ -29,7 +31,11 @@ impl StoreError {
 }
 
 fn fail(action: &'static str) -> impl Fn(String) -> StoreError {
-    move |message| StoreError { action, message }
+    move |message| StoreError { action, message, refused: false }
+}
+
+fn db_fail(action: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |e| StoreError { action, refused: topology::db::refuses_the_data(&e), message: e.to_string() }
 }
 
 /// A stored BalanceChanged.
@@ -117,7 +123,7 @@ impl Store {
             let inserted = client
                 .query(&insert, &[&event_ids, &ibans, &balances, &changes, &parties, &descrs])
                 .await
-                .map_err(|e| fail("storing transactions")(e.to_string()))?;
+                .map_err(db_fail("storing transactions"))?;
             let mut new: HashMap<String, StoredTransaction> = inserted.into_iter().map(|r| (r.get(6), r.into())).collect();
             let mut stored: HashMap<String, StoredTransaction> = HashMap::new();
             let before: Vec<&String> = event_ids.iter().filter(|e| !new.contains_key(*e)).collect();
