@@ -59,6 +59,22 @@ async fn poison_records_on_every_topic_are_skipped_and_counted() {
     // A well-formed BalanceChanged without its event_id header cannot be stored exactly once: skipped too.
     send(BALANCE_CHANGED, Some(registry.encode(BALANCE_CHANGED, &valid[0].1).await.expect("encode"))).await;
     sent += 1;
+    // Well-formed events db-ge refuses to store (a NUL byte in a text), alone and beside a good one in a batch:
+    // each is skipped and counted, the good one stored, and the writer goes on.
+    let nul = |iban: &str, description: &str| Record::BalanceChanged {
+        iban: iban.into(),
+        new_balance: 1,
+        changed_by: 1,
+        from_to: "cash".into(),
+        description: description.into(),
+    };
+    for (n, record) in [nul("NL07OPEN0123456789", "nul\0descr"), nul("NL07OPEN\01234", "x"), nul("NL07OPEN0123456789", "fine")].iter().enumerate() {
+        let payload = registry.encode(BALANCE_CHANGED, record).await.expect("encode");
+        let headers = topology::kafka::event_id_headers(&topology::kafka::event_id(id, n as u32));
+        let record = FutureRecord::<str, [u8]>::to(BALANCE_CHANGED).key("poison").payload(&payload).headers(headers);
+        producer.send(record, Duration::from_secs(10)).await.expect("produced");
+    }
+    sent += 2;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while skipped(&endpoint.base).await - before < sent {
@@ -66,6 +82,10 @@ async fn poison_records_on_every_topic_are_skipped_and_counted() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(skipped(&endpoint.base).await - before, sent);
+    let query = "query($i: String!) { transactions_by_iban(iban: $i, max_items: 10) { descr } }";
+    let stored = graphql_http(&endpoint.base, query, json!({"i": "NL07OPEN0123456789"})).await;
+    let descrs: Vec<&str> = stored["data"]["transactions_by_iban"].as_array().expect("rows").iter().filter_map(|t| t["descr"].as_str()).collect();
+    assert_eq!(descrs, ["fine"], "the good event of the batch is stored, the refused ones are not: {stored}");
 
     // Good records still flow on every partition the poison went to.
     let mut client = WsClient::connect(&format!("{}/graphql", endpoint.ws), false).await;
