@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
     tracing::info!(%address, reports = %settings.reports_dir.display(), "frontend running");
     let router = site::router(settings::config_js(&settings), settings.reports_dir.clone());
-    topology::https::serve(listener, router, &settings.https, service::shutdown_signal()).await?;
+    topology::https::serve(listener, router, &settings.https, &settings.limits, service::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -18,6 +18,8 @@ pub struct Settings {
     pub http: HttpSettings<DEFAULT_PORT>,
     #[command(flatten)]
     pub https: topology::https::HttpsSettings,
+    #[command(flatten)]
+    pub limits: topology::server::Limits,
     /// The GraphQL endpoint's websocket, as the browser reaches it.
     #[arg(long, env = "GRAPHQL_WS_URL", default_value = "ws://127.0.0.1:8888/graphql")]
     pub graphql_ws_url: String,

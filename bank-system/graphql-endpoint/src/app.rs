@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::GraphQL;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
@@ -50,6 +49,10 @@ impl App {
         let tls = service.kafka.tls.client();
         let pool = topology::db::connect(&service.database_url, 32, topology::sql::DB_GE_SCHEMA, "db-ge", tls.as_ref()).await?;
         let store = Store::new(pool).with_timeout(settings.store_timeout());
+        // The event writer has connections of its own: a flood of queries cannot hold back the live feeds or
+        // the audit's catch-up.
+        let writer = topology::db::connect(&service.database_url, 4, topology::sql::DB_GE_SCHEMA, "db-ge", tls.as_ref()).await?;
+        let writer = Store::new(writer).with_timeout(settings.store_timeout());
         let registry = Arc::new(Registry::with_tls(&service.kafka.schema_registry_url, tls.as_ref())?);
         let producer: FutureProducer = settings.producer_config().create()?;
         let group = format!("graphql-endpoint-{}", settings.instance_id);
@@ -86,16 +89,23 @@ impl App {
             .finish();
         let shutdown = CancellationToken::new();
         let max_subscriptions_per_socket = settings.max_subscriptions_per_socket as usize;
-        let state = AppState { schema: schema.clone(), shutdown: shutdown.clone(), max_subscriptions_per_socket };
+        let state = AppState {
+            schema: schema.clone(),
+            shutdown: shutdown.clone(),
+            max_subscriptions_per_socket,
+            origins: settings.cors_origins.0.clone().into(),
+            connection_init_timeout: std::time::Duration::from_millis(settings.connection_init_timeout_ms),
+            idle_timeout: std::time::Duration::from_millis(settings.ws_idle_timeout_ms),
+        };
         let skipped = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let stats = Stats { live, waiters: waiters.clone(), overhead, skipped: skipped.clone(), admission };
-        let router = router(schema, state, &settings.cors_origins.0, stats);
+        let router = router(state, &settings.cors_origins.0, stats);
         let events = [balances, feedback]
             .into_iter()
             .map(|consumer| Events {
                 consumer,
                 registry: registry.clone(),
-                store: store.clone(),
+                store: writer.clone(),
                 waiters: waiters.clone(),
                 transactions: transactions.clone(),
                 skipped: skipped.clone(),
@@ -129,7 +139,7 @@ impl Stats {
     }
 }
 
-fn router(schema: BankSchema, state: AppState, origins: &[axum::http::HeaderValue], stats: Stats) -> Router {
+fn router(state: AppState, origins: &[axum::http::HeaderValue], stats: Stats) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
@@ -137,7 +147,7 @@ fn router(schema: BankSchema, state: AppState, origins: &[axum::http::HeaderValu
     let graphiql = || async { Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").finish()).into_response() };
     Router::new()
         .route("/", get(graphiql))
-        .route("/graphql", get(crate::ws::handler).post_service(GraphQL::new(schema)))
+        .route("/graphql", get(crate::ws::handler).post(crate::http::handler))
         .route("/graphql-ws", get(crate::ws::handler))
         .with_state(state)
         .merge(topology::service::health_router())

@@ -241,9 +241,16 @@ impl Commands {
 /// queues for the CPU (which hashing saturates anyway) instead of multiplying that memory.
 static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
+/// The permit moves into the blocking task, so it is held as long as the hash runs: a client that goes away
+/// drops the waiting future, not the hash, and must not free its permit for another 19 MiB hash.
 async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-    let _permit = HASHING.acquire().await.map_err(|e| e.to_string())?;
-    tokio::task::spawn_blocking(work).await.map_err(|e| e.to_string())
+    let permit = HASHING.acquire().await.map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || {
+        let _held = permit;
+        work()
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// A salted argon2 hash, computed off the async threads.

@@ -7,7 +7,9 @@
 //! [`schema`]. Each module below imports only modules listed after it, so there are no circles.
 //!
 //! - [`app`]: the connections, consumers and router of one endpoint process, made from its [`settings`].
-//! - [`ws`]: both websocket subprotocols, legacy clients without `connection_init` included.
+//! - [`http`]: GraphQL over POST: JSON only, body and batch bounded.
+//! - [`ws`]: both websocket subprotocols, legacy clients without `connection_init` included; the upgrade's
+//!   `Origin`, message sizes and silent sockets bounded.
 //! - [`state`]: what every request shares (the schema, the shutdown token).
 //! - [`sockets`]: how many subscriptions one websocket may have open at once (its own executor of the schema).
 //! - [`schema`]: queries and subscriptions with the 2019 names; filters of `stream_transactions`.
@@ -25,6 +27,7 @@ pub mod answers;
 pub mod app;
 pub mod commands;
 pub mod events;
+pub mod http;
 pub mod overhead;
 pub mod schema;
 pub mod settings;

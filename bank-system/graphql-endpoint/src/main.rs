@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
         service::shutdown_signal().await;
         stop.cancel();
     });
-    topology::https::serve(listener, app.router, &settings.https, shutdown.cancelled_owned()).await?;
+    topology::https::serve(listener, app.router, &settings.https, &settings.limits, shutdown.cancelled_owned()).await?;
     let _ = events.await;
     tracing::info!("stopped");
     Ok(())

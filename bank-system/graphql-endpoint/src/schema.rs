@@ -7,7 +7,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use topology::money::euros;
 
 use crate::answers::{AccountResult, MoneyTransferResult};
-use crate::commands::{Commands, TransferRequest};
+use crate::commands::{check_text, Commands, TransferRequest, MAX_DESCR_BYTES, MAX_IBAN_BYTES};
 use crate::store::{Store, StoreError, StoredTransaction};
 
 pub type BankSchema = Schema<Query, async_graphql::EmptyMutation, SubscriptionRoot>;
@@ -15,8 +15,13 @@ pub type BankSchema = Schema<Query, async_graphql::EmptyMutation, SubscriptionRo
 /// Deeper documents are refused before they run: the bank's own queries nest 3 levels, introspection by GraphiQL
 /// about 13.
 pub const MAX_DEPTH: usize = 16;
-/// Fields a document may ask for (each field counts 1): introspection by GraphiQL needs a few hundred.
-pub const MAX_COMPLEXITY: usize = 1000;
+/// The work a document may ask for: each field counts 1, and a list's fields once per row it may return
+/// (`max_items` of `transactions_by_iban`, [`ALL_LAST_ROWS`] for `all_last_transactions`), so aliasing a large
+/// page many times is refused. One full page of 1,000 transactions with every field costs 7,001; introspection
+/// by GraphiQL a few hundred.
+pub const MAX_COMPLEXITY: usize = 10_000;
+/// The rows `all_last_transactions` is weighed as: one per account, which a document cannot bound.
+pub const ALL_LAST_ROWS: usize = 1000;
 /// Nesting the parser follows (values and selections alike), so a document cannot exhaust its stack.
 pub const MAX_RECURSIVE_DEPTH: usize = 32;
 
@@ -73,6 +78,7 @@ impl Query {
     }
 
     /// Newest first, at most `max_items` (0 to 1000).
+    #[graphql(complexity = "(max_items.clamp(1, MAX_ITEMS) as usize) * child_complexity")]
     async fn transactions_by_iban(&self, ctx: &Context<'_>, iban: String, max_items: i32) -> Result<Option<Vec<Option<Transaction>>>> {
         if !(0..=MAX_ITEMS).contains(&max_items) {
             return Err(format!("max_items must be between 0 and {MAX_ITEMS}, got {max_items}").into());
@@ -82,13 +88,14 @@ impl Query {
     }
 
     /// The newest transaction of every IBAN.
+    #[graphql(complexity = "ALL_LAST_ROWS * child_complexity")]
     async fn all_last_transactions(&self, ctx: &Context<'_>) -> Result<Option<Vec<Option<Transaction>>>> {
         let rows = stored(ctx.data::<Store>()?.all_last_transactions().await)?;
         Ok(Some(rows.iter().map(|t| Some(t.into())).collect()))
     }
 }
 
-/// The filters of `stream_transactions`.
+/// The filters of `stream_transactions`; `descr_includes` is kept in lower case (see [`Filter::new`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
     pub iban: Option<String>,
@@ -99,6 +106,21 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// The filter of a subscription's arguments: texts bounded as a command's are, the substring lower-cased once.
+    pub fn new(
+        iban: Option<String>,
+        min_amount: Option<i64>,
+        max_amount: Option<i64>,
+        direction: Option<Direction>,
+        descr_includes: Option<String>,
+    ) -> std::result::Result<Filter, String> {
+        let too_long = iban.as_deref().and_then(|i| check_text("iban", i, MAX_IBAN_BYTES));
+        if let Some(reason) = too_long.or_else(|| descr_includes.as_deref().and_then(|d| check_text("descr_includes", d, MAX_DESCR_BYTES))) {
+            return Err(reason);
+        }
+        Ok(Filter { iban, min_amount, max_amount, direction, descr_includes: descr_includes.map(|d| d.to_lowercase()) })
+    }
+
     /// min_amount ≤ signed change ≤ max_amount (cents), direction, and a case-insensitive description substring.
     pub fn matches(&self, t: &StoredTransaction) -> bool {
         let direction = if t.changed_by < 0 { Direction::Debit } else { Direction::Credit };
@@ -106,7 +128,7 @@ impl Filter {
             && self.min_amount.is_none_or(|m| t.changed_by >= m)
             && self.max_amount.is_none_or(|m| t.changed_by <= m)
             && self.direction.is_none_or(|d| d == direction)
-            && self.descr_includes.as_ref().is_none_or(|s| t.descr.to_lowercase().contains(&s.to_lowercase()))
+            && self.descr_includes.as_ref().is_none_or(|s| t.descr.to_lowercase().contains(s.as_str()))
     }
 }
 
@@ -147,13 +169,7 @@ impl SubscriptionRoot {
         direction: Option<Direction>,
         descr_includes: Option<String>,
     ) -> Result<impl Stream<Item = Option<Transaction>>> {
-        let filter = Filter {
-            iban,
-            min_amount: min_amount.map(i64::from),
-            max_amount: max_amount.map(i64::from),
-            direction,
-            descr_includes,
-        };
+        let filter = Filter::new(iban, min_amount.map(i64::from), max_amount.map(i64::from), direction, descr_includes)?;
         let receiver = ctx.data::<broadcast::Sender<StoredTransaction>>()?.subscribe();
         let live = ctx.data::<LiveSubscriptions>()?.enter();
         let stream = BroadcastStream::new(receiver).filter_map(move |item| {
@@ -213,8 +229,12 @@ mod tests {
         assert!(Filter { max_amount: Some(-500), ..Filter::default() }.matches(&debit), "bounds are inclusive");
         assert!(Filter { direction: Some(Direction::Debit), ..Filter::default() }.matches(&debit));
         assert!(!Filter { direction: Some(Direction::Debit), ..Filter::default() }.matches(&credit));
-        assert!(Filter { descr_includes: Some("GROCER".into()), ..Filter::default() }.matches(&debit));
-        assert!(!Filter { descr_includes: Some("fine".into()), ..Filter::default() }.matches(&debit));
+        let including = |s: &str| Filter::new(None, None, None, None, Some(s.into())).unwrap();
+        assert!(including("GROCER").matches(&debit));
+        assert!(!including("fine").matches(&debit));
+        let long = "x".repeat(MAX_DESCR_BYTES + 1);
+        assert!(Filter::new(None, None, None, None, Some(long)).unwrap_err().contains("descr_includes must be at most"));
+        assert!(Filter::new(Some("NL\0".into()), None, None, None, None).unwrap_err().contains("control characters"));
         assert!(!Filter { iban: Some("NL00".into()), ..Filter::default() }.matches(&debit));
     }
 

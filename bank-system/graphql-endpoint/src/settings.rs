@@ -20,6 +20,8 @@ pub struct Settings {
     pub service: ServiceSettings<DEFAULT_PORT>,
     #[command(flatten)]
     pub https: topology::https::HttpsSettings,
+    #[command(flatten)]
+    pub limits: topology::server::Limits,
     /// Names this instance's consumer group; every instance needs its own to see all feedback.
     #[arg(long, env = "INSTANCE_ID", default_value = "1")]
     pub instance_id: String,
@@ -38,6 +40,14 @@ pub struct Settings {
     /// one is answered at once as overloaded, without being sent. Bounds the endpoint's memory under any load.
     #[arg(long, env = "MAX_COMMANDS_IN_FLIGHT", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_commands_in_flight: u32,
+    /// Milliseconds a new websocket may take to send its first message (`connection_init`, or a legacy
+    /// client's `start`) before it is closed.
+    #[arg(long, env = "CONNECTION_INIT_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub connection_init_timeout_ms: u64,
+    /// Milliseconds a websocket with no operation open may stay silent before it is closed; one following a
+    /// subscription is never idle.
+    #[arg(long, env = "WS_IDLE_TIMEOUT_MS", default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_idle_timeout_ms: u64,
     /// Subscriptions one websocket may have open at once; a further one is refused with a GraphQL error.
     #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_subscriptions_per_socket: u32,

@@ -26,6 +26,11 @@ impl SocketSlots {
         SocketSlots { free: Arc::new(Semaphore::new(limit)), limit }
     }
 
+    /// Operations open now.
+    pub fn open(&self) -> usize {
+        self.limit - self.free.available_permits()
+    }
+
     /// A slot, or the reason a further operation is refused.
     pub fn take(&self) -> Result<Slot, String> {
         self.free.clone().try_acquire_owned().map_err(|_| {

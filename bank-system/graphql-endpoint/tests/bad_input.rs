@@ -68,7 +68,7 @@ async fn poison_records_on_every_topic_are_skipped_and_counted() {
         from_to: "cash".into(),
         description: description.into(),
     };
-    for (n, record) in [nul("NL07OPEN0123456789", "nul\0descr"), nul("NL07OPEN\01234", "x"), nul("NL07OPEN0123456789", "fine")].iter().enumerate() {
+    for (n, record) in [nul("NL07OPEN0123456789", "nul\0descr"), nul("NL07OPEN\0-1234", "x"), nul("NL07OPEN0123456789", "fine")].iter().enumerate() {
         let payload = registry.encode(BALANCE_CHANGED, record).await.expect("encode");
         let headers = topology::kafka::event_id_headers(&topology::kafka::event_id(id, n as u32));
         let record = FutureRecord::<str, [u8]>::to(BALANCE_CHANGED).key("poison").payload(&payload).headers(headers);

@@ -15,6 +15,7 @@
 //! | `COMMAND_TIMEOUT_MS`, `STORE_TIMEOUT_MS`, `MAX_SUBSCRIPTIONS_PER_SOCKET`, `MAX_COMMANDS_IN_FLIGHT` | GraphQL endpoint: a command's whole wait (the producer's `message.timeout.ms` is held within it); one use of db-ge; subscriptions open at once on one websocket; commands held at once (one more is answered overloaded) | `30000`, `10000`, `10000`, `4096` |
 //! | `TLS_CA`, `TLS_CERT`, `TLS_KEY` | PEM files: the CA to trust, the service's certificate and key; with them every Kafka, PostgreSQL and registry client uses TLS ([`crate::tls`]) | none: plaintext |
 //! | `HTTPS_CERT`, `HTTPS_KEY` | GraphQL endpoint and frontend: PEM certificate and key to answer HTTPS and `wss://` with ([`crate::https`]) | none: HTTP |
+//! | `MAX_CONNECTIONS`, `HEADER_TIMEOUT_MS` | GraphQL endpoint and frontend: connections served at once, websockets included (further ones wait to be accepted); time a client has to send a request's headers ([`crate::server`]) | `4096`, `10000` |
 //! | `GRAPHQL_WS_URL`, `RESULTS_URL` | frontend: the endpoint's websocket and the Results link, as the browser sees them | `ws://127.0.0.1:8888/graphql`, `/results/` |
 //!
 //! The services read the named variables with clap ([`crate::settings`] and each service's settings): each is
@@ -41,6 +42,8 @@ pub const TLS_CERT: &str = "TLS_CERT";
 pub const TLS_KEY: &str = "TLS_KEY";
 pub const HTTPS_CERT: &str = "HTTPS_CERT";
 pub const HTTPS_KEY: &str = "HTTPS_KEY";
+pub const MAX_CONNECTIONS: &str = "MAX_CONNECTIONS";
+pub const HEADER_TIMEOUT_MS: &str = "HEADER_TIMEOUT_MS";
 
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:19092";
 pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:18081/apis/ccompat/v7";

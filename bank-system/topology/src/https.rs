@@ -32,7 +32,7 @@ pub struct HttpsSettings {
     pub https_key: Option<PathBuf>,
 }
 
-/// Serves `router` on `tcp` until `shutdown`, over TLS when `https` names a certificate and key.
+/// Serves `router` on `tcp` within `limits` until `shutdown`, over TLS when `https` names a certificate and key.
 ///
 /// # Errors
 /// [`TlsError`] when the files are unusable, else the server's I/O error.
@@ -40,14 +40,15 @@ pub async fn serve(
     tcp: TcpListener,
     router: axum::Router,
     https: &HttpsSettings,
+    limits: &crate::server::Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     match (&https.https_cert, &https.https_key) {
         (Some(cert), Some(key)) => {
             let listener = TlsListener::new(tcp, cert, key)?;
-            axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(ServeError::Io)
+            crate::server::serve(listener, router, limits, shutdown).await.map_err(ServeError::Io)
         }
-        _ => axum::serve(tcp, router).with_graceful_shutdown(shutdown).await.map_err(ServeError::Io),
+        _ => crate::server::serve(tcp, router, limits, shutdown).await.map_err(ServeError::Io),
     }
 }
 
@@ -184,7 +185,7 @@ mod tests {
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = tcp.local_addr().unwrap().port();
         let https = HttpsSettings { https_cert: Some(cert), https_key: Some(key) };
-        let server = tokio::spawn(async move { serve(tcp, crate::service::health_router(), &https, std::future::pending()).await });
+        let server = tokio::spawn(async move { serve(tcp, crate::service::health_router(), &https, &Default::default(), std::future::pending()).await });
 
         // Connected, never says a word: with the handshake in accept(), every later client would wait on it.
         let mut stuck = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
@@ -207,7 +208,7 @@ mod tests {
     async fn unusable_files_are_an_error_naming_the_file() {
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let https = HttpsSettings { https_cert: Some("/nonexistent/tls.crt".into()), https_key: Some("/nonexistent/tls.key".into()) };
-        let err = serve(tcp, crate::service::health_router(), &https, std::future::pending()).await.unwrap_err().to_string();
+        let err = serve(tcp, crate::service::health_router(), &https, &Default::default(), std::future::pending()).await.unwrap_err().to_string();
         assert!(err.contains("/nonexistent/tls.crt"), "{err}");
     }
 }

@@ -22,6 +22,7 @@ pub mod kafka;
 pub mod money;
 pub mod records;
 pub mod registry;
+pub mod server;
 pub mod service;
 pub mod settings;
 pub mod sql;

@@ -181,13 +181,14 @@ impl Endpoint {
         let vars: Vec<(String, String)> = vars.into_iter().chain(settings.iter().map(|(k, v)| (k.to_string(), v.to_string()))).collect();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
         let started = runtime.spawn(async move {
-            let app = App::connect(&Settings::from_vars(vars).expect("settings")).await.expect("endpoint connects");
+            let settings = Settings::from_vars(vars).expect("settings");
+            let app = App::connect(&settings).await.expect("endpoint connects");
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
             let base = format!("http://{}", listener.local_addr().expect("addr"));
             let shutdown = app.shutdown.clone();
             let events = tokio::spawn(graphql_endpoint::events::run_all(app.events, shutdown.clone()));
             let stopped = shutdown.clone().cancelled_owned();
-            let server = tokio::spawn(async move { axum::serve(listener, app.router).with_graceful_shutdown(stopped).await });
+            let server = tokio::spawn(async move { topology::server::serve(listener, app.router, &settings.limits, stopped).await });
             (base, shutdown, server, events)
         });
         let (base, shutdown, server, events) = started.await.expect("the endpoint starts");
