@@ -67,16 +67,22 @@ pub fn read_only_config(url: &str, database: &str) -> Result<tokio_postgres::Con
     Ok(config)
 }
 
+/// How long one attempt at a session may take in all. The driver's connect timeout covers only the TCP connect;
+/// a database that accepts and never answers (a frozen container) would hold the audit for ever without this.
+const SESSION_LIMIT: Duration = Duration::from_secs(10);
+
 /// A read-only session to `url`, retried for a few seconds (a database just restarted by a fault).
 async fn read_only(url: &str, database: &str, tls: Option<&ClientTls>) -> Result<Db, String> {
     let config = read_only_config(url, database)?;
     let mut last = String::new();
     for _ in 0..20 {
-        match topology::db::session(&config, tls).await {
-            Ok(client) => return Ok(client),
+        match tokio::time::timeout(SESSION_LIMIT, topology::db::session(&config, tls)).await {
+            Ok(Ok(client)) => return Ok(client),
             // Files that cannot be used will not become usable by waiting.
-            Err(e @ topology::db::DbError::Tls(_)) => return Err(format!("{database}: {e}")),
-            Err(e) => last = topology::errors::chain(&e),
+            Ok(Err(e @ topology::db::DbError::Tls(_))) => return Err(format!("{database}: {e}")),
+            Ok(Err(e)) => last = topology::errors::chain(&e),
+            // Waiting again would only repeat the silence.
+            Err(_) => return Err(format!("{database} accepted the connection but did not answer within {} s", SESSION_LIMIT.as_secs())),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

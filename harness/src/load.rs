@@ -3,6 +3,7 @@
 //!
 //! - [`client`] and `legacy`: GraphQL subscriptions over websockets in both subprotocols, on what `wire`
 //!   holds for both (socket, errors, answers).
+//! - [`deadline`]: what the endpoint must answer before the load, and how soon.
 //! - [`bank`]: the 2019 operations, and the [`bank::Bank`] trait the state machines are written against.
 //! - [`schedule`]: the slot grid shared by probe and generators (no catch-up bursts).
 //! - [`probe`], [`chain`], [`generator`]: the probe cycle, the generators' transfer chain and their tasks.
@@ -12,6 +13,7 @@ pub mod bank;
 pub mod browser_probe;
 pub mod chain;
 pub mod client;
+pub mod deadline;
 pub mod generator;
 pub mod open;
 mod legacy;

@@ -325,12 +325,18 @@ async fn measure(
     let began = Instant::now();
     let mut driven = driver::drive(target, writer, &interrupts.first, observer.status).await?;
     let stopped = deployment.stopped().await;
-    (observer.stage)("audit".into());
     // An interrupted load is still audited (the books it left are worth checking) unless a second signal comes.
+    // A load that never began left nothing to check: its run ends at once, whatever the databases do.
     let cut_short = if driven.ended_by == EndedBy::Interrupt { &interrupts.second } else { &interrupts.first };
-    let (audit, ended_by) = tokio::select! {
-        audit = crate::audit::audit(&deployment.books, &mut driven.answers) => (audit, driven.ended_by),
-        () = cut_short.cancelled() => (Audit::not_done("interrupted during the audit"), EndedBy::Interrupt),
+    let (audit, ended_by) = if !driven.started {
+        let why = if driven.ended_by == EndedBy::Interrupt { "interrupted before the load" } else { "the load did not start" };
+        (Audit::not_done(why), driven.ended_by)
+    } else {
+        (observer.stage)("audit".into());
+        tokio::select! {
+            audit = crate::audit::audit(&deployment.books, &mut driven.answers) => (audit, driven.ended_by),
+            () = cut_short.cancelled() => (Audit::not_done("interrupted during the audit"), EndedBy::Interrupt),
+        }
     };
     let mut end = end_line(&driven, ended_by, audit, stopped, began.elapsed());
     end.slo_p99_ms = settings.search.as_ref().map(|s| s.slo_p99_ms);

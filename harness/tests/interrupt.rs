@@ -1,11 +1,14 @@
 //! Ctrl-C and SIGTERM in each phase of a run (bring-up, load, audit, teardown), and SIGKILL followed by
-//! `bench down --stack`: the results file gets its end line, nothing is left running, the exit code is 128 + signal.
+//! `bench down --stack`: the results file gets its end line, nothing is left running, the exit code is 128 + signal,
+//! and bench exits within [`EXIT_AFTER_SIGNAL`] of the signal. (Before the load, while the probe waits for a silent
+//! endpoint: `silent_endpoint.rs`.) Every wait on bench has a deadline: a bench that hangs is killed, its stack
+//! removed, and the test fails.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use harness::results::{EndedBy, Run};
 
@@ -28,11 +31,19 @@ kafka_jvm_opts = "-Xms512m -Xmx512m"
 partitions = 3
 "#;
 
+/// From a signal to bench's exit, the stack's removal included.
+const EXIT_AFTER_SIGNAL: Duration = Duration::from_secs(30);
+
+/// From start to exit of a run that was not signalled (a bring-up, 60 loops of 250 ms, the audit, the teardown).
+const WHOLE_RUN: Duration = Duration::from_secs(300);
+
 struct Running {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
     results: tempfile::TempDir,
+    /// When the last signal was sent.
+    signalled: Option<Instant>,
 }
 
 fn start() -> Running {
@@ -57,7 +68,7 @@ fn start() -> Running {
             }
         }
     });
-    Running { child, lines, seen: Vec::new(), results }
+    Running { child, lines, seen: Vec::new(), results, signalled: None }
 }
 
 impl Running {
@@ -77,20 +88,58 @@ impl Running {
         }
     }
 
-    fn signal(&self, name: &str) {
+    fn signal(&mut self, name: &str) {
         let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().expect("kill runs");
         assert!(status.success());
+        self.signalled = Some(Instant::now());
     }
 
-    /// Exit code and the one results file.
+    /// Exit code and the one results file; bench must exit within [`EXIT_AFTER_SIGNAL`] of the last signal.
     fn finish(mut self) -> (Option<i32>, Run, String) {
-        let status = self.child.wait().expect("bench exits");
-        self.seen.extend(self.lines.iter());
+        let limit = if self.signalled.is_some() { EXIT_AFTER_SIGNAL } else { WHOLE_RUN };
+        let from = self.signalled.unwrap_or_else(Instant::now);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("bench waited for") {
+                break status;
+            }
+            if from.elapsed() > limit {
+                self.seen.extend(self.lines.try_iter());
+                panic!("bench did not exit within {limit:?} (killed, its stack removed); stderr:\n{}", self.seen.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if let Some(at) = self.signalled {
+            eprintln!("bench exited {:.2} s after the signal", at.elapsed().as_secs_f64());
+        }
+        // Its stderr ends with its exit; bounded all the same.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
         let files = harness::results::files(self.results.path()).expect("listed");
         assert_eq!(files.len(), 1, "one results file: {files:?}\n{}", self.seen.join("\n"));
         let run = Run::read(&files[0]).expect("results file reads");
         (status.code(), run, self.seen.join("\n"))
     }
+}
+
+impl Drop for Running {
+    /// A test that failed while bench runs kills it and removes the stack it started, so nothing outlives the test.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let id = stack::testing::leftover_containers().iter().find(|c| c.as_str() == "kgb-kafka-1").map(|c| stack::testing::stack_of(c));
+            if let Some(id) = id {
+                let _ = Command::new(env!("CARGO_BIN_EXE_bench")).args(["down", "--stack", &id]).output();
+            }
+        }
+    }
+}
+
+/// Docker's `pause` or `unpause` of one container.
+fn docker(verb: &str, container: &str) {
+    let status = Command::new("docker").args([verb, container]).status().expect("docker runs");
+    assert!(status.success(), "docker {verb} {container}");
 }
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -131,20 +180,22 @@ fn sigterm_during_the_load_stops_it_audits_and_removes_the_stack() {
 fn ctrl_c_during_the_audit_ends_the_run_as_interrupted() {
     let _serial = serial();
     let mut bench = start();
+    bench.wait_for("loop 40");
+    // The audit alone takes well under a second; a frozen db-ge holds it open (its session waits up to 10 s for
+    // an answer), so the signal lands in the audit, never after it. The probe may time out meanwhile (db-ge
+    // stores its transactions), which may end the load by its timeouts before loop 60: it reaches the audit
+    // either way.
+    docker("pause", "kgb-db-ge");
     bench.wait_for("] audit");
+    std::thread::sleep(Duration::from_secs(1));
     bench.signal("INT");
     let (code, run, log) = bench.finish();
     assert_eq!(code, Some(130), "{log}");
     let end = run.end.expect("end line");
-    // The audit takes well under a second, so the signal may land just after it: then the run ended by its
-    // own rule and its audit stands. Either way the end line is there and nothing is left.
-    if end.ended_by == EndedBy::Interrupt {
-        assert_eq!(end.audit.error.as_deref(), Some("interrupted during the audit"), "{log}");
-    } else {
-        assert!(end.audit.passed, "{log}");
-    }
-    assert_eq!(end.counts.loops, 60);
-    assert!(stack::testing::leftover_containers().is_empty(), "{log}");
+    assert_eq!(end.ended_by, EndedBy::Interrupt, "{log}");
+    assert_eq!(end.audit.error.as_deref(), Some("interrupted during the audit"), "{log}");
+    assert!(end.counts.loops >= 40 && run.rows.len() == end.counts.loops as usize, "{log}");
+    assert!(stack::testing::leftover_containers().is_empty(), "the paused db-ge is removed too: {log}");
 }
 
 #[test]

@@ -145,6 +145,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         bar.finish();
         let f = outcome.with_context(|| format!("run {} of {} (variant {}, repeat {r})", i + 1, order.len(), variant.name))?;
         eprintln!("{}", one_line(&f));
+        if let Some(error) = &f.end.error {
+            eprintln!("  error: {error}");
+        }
         finished.push(f);
         if interrupts.interrupted() {
             break;

@@ -8,6 +8,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::deadline::{self, FIRST_ANSWER};
 use super::legacy;
 pub use super::legacy::PER_SUBSCRIPTION;
 pub use super::wire::{Answers, ClientError};
@@ -65,8 +66,10 @@ impl Client {
     /// Opens a websocket to `endpoint` speaking `protocol` (and for `graphql-transport-ws`, completes the
     /// handshake).
     ///
+    /// Each step has [`FIRST_ANSWER`] for the endpoint's answer.
+    ///
     /// # Errors
-    /// [`ClientError::Connect`] naming the url.
+    /// [`ClientError::Connect`] naming the url, or [`ClientError::NoAnswer`] naming the step that got no answer.
     pub async fn connect(endpoint: impl Into<Endpoint>, protocol: Protocol) -> Result<Client, ClientError> {
         let endpoint: Endpoint = endpoint.into();
         let url = endpoint.url.as_str();
@@ -78,14 +81,16 @@ impl Client {
             Protocol::GraphqlWs => "graphql-ws",
         };
         request.headers_mut().insert("Sec-WebSocket-Protocol", http_value(name));
-        let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(request, Some(socket_config()), true, connector)
-            .await
-            .map_err(|e| connect_error(e.to_string()))?;
+        let handshake = async {
+            let connecting = tokio_tungstenite::connect_async_tls_with_config(request, Some(socket_config()), true, connector);
+            connecting.await.map_err(|e| connect_error(e.to_string()))
+        };
+        let (socket, _) = deadline::within(FIRST_ANSWER, url, || "the websocket handshake".into(), handshake).await?;
         match protocol {
             Protocol::GraphqlWs => Ok(Client::Legacy(legacy::Client::start(socket))),
             Protocol::GraphqlTransportWs => {
-                let (client, actor) =
-                    graphql_ws_client::Client::build(Connection(socket)).await.map_err(|e| connect_error(e.to_string()))?;
+                let init = async { graphql_ws_client::Client::build(Connection(socket)).await.map_err(|e| connect_error(e.to_string())) };
+                let (client, actor) = deadline::within(FIRST_ANSWER, url, || "connection_init with a connection_ack".into(), init).await?;
                 tokio::spawn(std::future::IntoFuture::into_future(actor));
                 Ok(Client::Transport(client))
             }

@@ -13,6 +13,9 @@ pub enum ClientError {
     Connect { url: String, message: String },
     #[error("the websocket closed")]
     Closed,
+    /// A step before the load (see [`super::deadline`]) that the endpoint did not answer in time.
+    #[error("{url} did not answer {what} within {} s", waited.as_secs())]
+    NoAnswer { url: String, what: String, waited: std::time::Duration },
     #[error("GraphQL errors: {0}")]
     Graphql(String),
     #[error("unexpected answer: {0}")]

@@ -24,6 +24,7 @@ use crate::experiment::{Fault, Load, ProbeKind, Search};
 use crate::load::bank;
 use crate::load::browser_probe::BrowserProbe;
 use crate::load::client::{Client, ClientError, Endpoint};
+use crate::load::deadline::{self, FIRST_ANSWER};
 use crate::load::generator::{self, Reply};
 use crate::load::probe::{Answered, Cause, Outcome, Probe};
 use crate::load::schedule::Schedule;
@@ -50,6 +51,9 @@ pub struct Status {
 
 /// What the load did, for the end line and the summary.
 pub struct Driven {
+    /// Whether the load began: the probe (and the open model's pool) opened. A run that never loaded has no books
+    /// of its own to audit.
+    pub started: bool,
     pub ended_by: EndedBy,
     pub error: Option<String>,
     pub counts: Counts,
@@ -71,6 +75,7 @@ pub struct Driven {
 impl Driven {
     fn new() -> Driven {
         Driven {
+            started: true,
             ended_by: EndedBy::MaxLoops,
             error: None,
             counts: Counts::default(),
@@ -83,6 +88,11 @@ impl Driven {
             capacity: None,
             warmup: None,
         }
+    }
+
+    /// A run that ended before its load began: by an interrupt, or with `error`.
+    fn not_started(ended_by: EndedBy, error: Option<String>) -> Driven {
+        Driven { started: false, ended_by, error, ..Driven::new() }
     }
 
     /// Counts one generator reply.
@@ -260,7 +270,7 @@ pub async fn drive(
 ) -> Result<Driven, ResultsError> {
     // An open run ends when its search does; the closed rules do not apply to it.
     let max_loops = if target.search.is_some() { u32::MAX } else { target.load.max_loops };
-    let mut driver = match Driver::start(target).await {
+    let mut driver = match Driver::start(target, interrupt).await {
         Ok(driver) => driver,
         Err(driven) => return Ok(driven),
     };
@@ -293,18 +303,19 @@ pub async fn drive(
 }
 
 impl<'a> Driver<'a> {
-    /// Opens the probe; a probe that cannot start ends the run as an error before any loop.
-    async fn start(target: Target<'a>) -> Result<Driver<'a>, Driven> {
+    /// Opens the probe (and the open model's pool); a probe that cannot start ends the run as an error before any
+    /// loop, and `interrupt` meanwhile ends it as interrupted. Every answer they wait for has a deadline
+    /// ([`crate::load::deadline`]), so an endpoint that never speaks ends the run too.
+    async fn start(target: Target<'a>, interrupt: &CancellationToken) -> Result<Driver<'a>, Driven> {
         let cpu_before = cpu_time();
         let load = target.load;
-        let probe = AnyProbe::start(&target, load).await.map_err(|e| {
-            let mut driven = Driven::new();
-            driven.ended_by = EndedBy::Error;
-            driven.error = Some(format!("the probe could not start: {e}"));
-            driven
-        })?;
+        let probe = tokio::select! {
+            () = interrupt.cancelled() => return Err(Driven::not_started(EndedBy::Interrupt, None)),
+            probe = AnyProbe::start(&target, load) => probe,
+        };
+        let probe = probe.map_err(|e| Driven::not_started(EndedBy::Error, Some(format!("the probe could not start: {e}"))))?;
         let open = match &target.search {
-            Some((cfg, read_side)) => Some(start_search(&target, cfg, read_side).await?),
+            Some((cfg, read_side)) => Some(start_search(&target, cfg, read_side, interrupt).await?),
             None => None,
         };
         Ok(Driver {
@@ -455,17 +466,18 @@ impl<'a> Driver<'a> {
     }
 }
 
-/// Opens the open model's pool and starts its search; a pool that cannot be opened ends the run as an error.
-async fn start_search(target: &Target<'_>, cfg: &Search, books: &Books) -> Result<OpenLoad, Driven> {
-    match open_load::pool(&target.endpoint, target.load).await {
-        Ok(offerer) => {
-            Ok(OpenLoad::start(offerer, cfg.clone(), target.load, books.clone()))
-        }
+/// Opens the open model's pool and starts its search; a pool that cannot be opened ends the run as an error,
+/// `interrupt` while it opens as interrupted.
+async fn start_search(target: &Target<'_>, cfg: &Search, books: &Books, interrupt: &CancellationToken) -> Result<OpenLoad, Driven> {
+    let pool = tokio::select! {
+        () = interrupt.cancelled() => return Err(Driven::not_started(EndedBy::Interrupt, None)),
+        pool = open_load::pool(&target.endpoint, target.load) => pool,
+    };
+    match pool {
+        Ok(offerer) => Ok(OpenLoad::start(offerer, cfg.clone(), target.load, books.clone())),
         Err(e) => {
-            let mut driven = Driven::new();
-            driven.ended_by = EndedBy::Error;
-            driven.error = Some(format!("the open model's connections and accounts could not be opened: {e}"));
-            Err(driven)
+            let error = format!("the open model's connections and accounts could not be opened: {e}");
+            Err(Driven::not_started(EndedBy::Error, Some(error)))
         }
     }
 }
@@ -532,9 +544,13 @@ impl AnyProbe {
     }
 }
 
+/// The GraphQL probe: its connection, its account and its transactions, each step bounded by [`FIRST_ANSWER`].
 async fn start_probe(endpoint: &Endpoint, load: &Load) -> Result<Probe<Client>, ClientError> {
+    let url = endpoint.url.as_str();
     let client = Client::connect(endpoint, load.protocol).await?;
-    let account = bank::open_account(&client, PROBE_USER, PROBE_USER).await?;
-    let transactions = bank::follow(&client, &account.iban).await?;
+    let opened = bank::open_account(&client, PROBE_USER, PROBE_USER);
+    let account = deadline::within(FIRST_ANSWER, url, || format!("get_account({PROBE_USER}) for the probe"), opened).await?;
+    let followed = bank::follow(&client, &account.iban);
+    let transactions = deadline::within(FIRST_ANSWER, url, || "the probe's stream_transactions subscription".into(), followed).await?;
     Ok(Probe::new(client, account, transactions, load.probe_timeout()))
 }

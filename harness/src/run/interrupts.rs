@@ -1,4 +1,5 @@
 //! Ctrl-C and SIGTERM during runs. The first signal ends the current phase early: bring-up is abandoned, the
+//! wait for the probe's and the pool's first answers is given up (the run ends before its load, unaudited), the
 //! load stops, an audit that was not itself started by an interrupted load is skipped. An interrupted load's
 //! audit still runs (it checks the books the load left) unless a second signal comes. Teardown is never cut
 //! short: it is what leaves nothing running.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -17,6 +18,7 @@ use crate::audit::Books;
 use crate::experiment::{Load, Search};
 use crate::load::bank;
 use crate::load::client::{Client, ClientError, Endpoint};
+use crate::load::deadline::{self, FIRST_ANSWER};
 use crate::load::open::{Offerer, Ring};
 use crate::results::{ProbeFigures, Sample, Step};
 
@@ -43,17 +45,32 @@ impl Drain for Books {
 /// Opens `load.connections` websockets and `load.accounts` accounts (`open-account-<i>`, spread over the
 /// connections), the pool the search offers its transfers over.
 ///
+/// Each connection has its own deadline ([`Client::connect`]). The accounts are asked for all at once and the
+/// endpoint hashes their passwords a few at a time, so the last may rightly come long after the first: the
+/// deadline is on progress, [`FIRST_ANSWER`] without any account answered.
+///
 /// # Errors
-/// A connection or an account that cannot be opened.
+/// A connection or an account that cannot be opened, or [`ClientError::NoAnswer`].
 pub async fn pool(endpoint: &Endpoint, load: &Load) -> Result<Offerer<Client>, ClientError> {
     let clients = try_join_all((0..load.connections).map(|_| Client::connect(endpoint, load.protocol))).await?;
-    let accounts = try_join_all((0..load.accounts as usize).map(|i| {
-        let name = format!("open-account-{i}");
-        let client = &clients[i % clients.len()];
-        async move { bank::open_account(client, &name, &name).await }
-    }))
-    .await?;
-    Ok(Offerer::new(clients, Ring::new(accounts)))
+    let mut opening: FuturesUnordered<_> = (0..load.accounts as usize)
+        .map(|i| {
+            let name = format!("open-account-{i}");
+            let client = &clients[i % clients.len()];
+            async move { (i, bank::open_account(client, &name, &name).await) }
+        })
+        .collect();
+    let mut accounts = vec![None; load.accounts as usize];
+    let mut opened = 0;
+    while opened < accounts.len() {
+        let what = || format!("get_account for the open model's accounts ({opened} of {} opened)", load.accounts);
+        let next = async { opening.next().await.ok_or(ClientError::Closed) };
+        let (i, account) = deadline::within(FIRST_ANSWER, &endpoint.url, what, next).await?;
+        accounts[i] = Some(account?);
+        opened += 1;
+    }
+    drop(opening);
+    Ok(Offerer::new(clients, Ring::new(accounts.into_iter().flatten().collect())))
 }
 
 impl OpenLoad {
