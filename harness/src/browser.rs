@@ -1,17 +1,25 @@
-//! Headless Chromium (Debian's `chromium`, or Chrome where that is what the machine has) driven over the DevTools protocol on a websocket: enough to open the
-//! bank UI, run scripts in it and take screenshots. Used by the frontend's end-to-end test and the browser probe.
+//! Headless Chromium (Debian's `chromium`, or Chrome where that is what the machine has) driven over the DevTools
+//! protocol on a pipe of its own ([`pipe`], no TCP port): enough to open the bank UI, run scripts in it and take
+//! screenshots. Used by the frontend's end-to-end test and the browser probe.
 //! The process is killed when the [`Browser`] is dropped, and its profile folder removed.
 
+mod pipe;
+
+use std::collections::VecDeque;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio_tungstenite::tungstenite::Message;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use pipe::Pipe;
+
+/// How long Chromium may take to answer its first call.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Lines of Chromium's stderr kept for the message when it does not start.
+const STDERR_LINES: usize = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrowserError {
@@ -64,7 +72,7 @@ pub fn command() -> String {
 pub struct Browser {
     /// `None` only for a browser reached at an address rather than started (the tests' stand-in).
     _child: Option<tokio::process::Child>,
-    socket: Socket,
+    pipe: Pipe,
     session: String,
     next_id: u64,
     _profile: Option<tempfile::TempDir>,
@@ -78,33 +86,34 @@ impl Browser {
     /// [`BrowserError::Launch`] when Chromium cannot start, [`BrowserError::Protocol`] when it does not talk.
     pub async fn launch() -> Result<Browser, BrowserError> {
         let profile = tempfile::tempdir().map_err(|e| BrowserError::Launch(e.to_string()))?;
-        let mut child = tokio::process::Command::new(command())
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-port=0"])
+        let mut command = tokio::process::Command::new(command());
+        command
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-pipe"])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| BrowserError::Launch(e.to_string()))?;
+            .kill_on_drop(true);
+        let (mut child, pipe) = pipe::spawn(&mut command).map_err(|e| BrowserError::Launch(e.to_string()))?;
         let stderr = child.stderr.take().ok_or_else(|| BrowserError::Launch("no stderr".into()))?;
-        let mut lines = BufReader::new(stderr).lines();
-        let url = tokio::time::timeout(Duration::from_secs(30), async {
+        // Read all along (Chromium blocks on a full stderr pipe); its last lines say why it did not start.
+        let last_lines = Arc::new(Mutex::new(VecDeque::new()));
+        let kept = Arc::clone(&last_lines);
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(url) = line.split("DevTools listening on ").nth(1) {
-                    return Some(url.trim().to_string());
+                let Ok(mut kept) = kept.lock() else { return };
+                if kept.len() == STDERR_LINES {
+                    kept.pop_front();
                 }
+                kept.push_back(line);
             }
-            None
-        })
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(|| BrowserError::Launch("no DevTools address on its stderr".into()))?;
-        // Chromium blocks once a full stderr pipe is not read.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let (socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.map_err(|e| BrowserError::Protocol(e.to_string()))?;
-        let mut browser = Browser { _child: Some(child), socket, session: String::new(), next_id: 0, _profile: Some(profile), call_timeout: CALL_TIMEOUT };
+        });
+        let mut browser = Browser { _child: Some(child), pipe, session: String::new(), next_id: 0, _profile: Some(profile), call_timeout: CALL_TIMEOUT };
+        if let Err(e) = browser.call_within("Browser.getVersion", json!({}), false, START_TIMEOUT).await {
+            let said = last_lines.lock().map(|l| Vec::from(l.clone()).join("\n")).unwrap_or_default();
+            return Err(BrowserError::Launch(format!("no answer on its DevTools pipe ({e}); its last lines:\n{said}")));
+        }
         let target = browser.call("Target.createTarget", json!({"url": "about:blank"}), false).await?;
         let target_id = target["targetId"].as_str().ok_or_else(|| BrowserError::Protocol(format!("no targetId in {target}")))?.to_string();
         let attached = browser.call("Target.attachToTarget", json!({"targetId": target_id, "flatten": true}), false).await?;
@@ -138,12 +147,12 @@ impl Browser {
         if in_page {
             message["sessionId"] = json!(self.session);
         }
-        self.socket.send(Message::text(message.to_string())).await.map_err(|e| BrowserError::Protocol(e.to_string()))?;
+        self.pipe.send(&message.to_string()).await.map_err(|e| BrowserError::Protocol(e.to_string()))?;
         loop {
-            let frame = self.socket.next().await.ok_or_else(|| BrowserError::Protocol("the browser closed the connection".into()))?;
-            let Message::Text(text) = frame.map_err(|e| BrowserError::Protocol(e.to_string()))? else { continue };
+            let received = self.pipe.receive().await.map_err(|e| BrowserError::Protocol(e.to_string()))?;
+            let text = received.ok_or_else(|| BrowserError::Protocol("the browser closed the connection".into()))?;
             let answer: Value = serde_json::from_str(&text).map_err(|e| BrowserError::Protocol(e.to_string()))?;
-            // Events and answers to other calls share the socket.
+            // Events and answers to other calls share the pipe.
             if answer["id"].as_u64() != Some(id) {
                 continue;
             }
@@ -213,23 +222,22 @@ impl Browser {
 mod tests {
     use super::*;
 
-    /// A DevTools endpoint that accepts the websocket and reads every call without ever answering one.
-    async fn silent_browser() -> (String, tokio::task::JoinHandle<()>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("ws://{}/devtools/browser/silent", listener.local_addr().unwrap());
+    /// A browser stand-in that reads every call without ever answering one.
+    fn silent_browser() -> (Pipe, tokio::task::JoinHandle<()>) {
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        let (read, write) = tokio::io::split(ours);
         let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let mut socket = tokio_tungstenite::accept_async(tcp).await.unwrap();
-            while let Some(Ok(_)) = socket.next().await {}
+            let (mut calls, _answers) = tokio::io::split(theirs);
+            let mut sink = tokio::io::sink();
+            let _ = tokio::io::copy(&mut calls, &mut sink).await;
         });
-        (url, server)
+        (Pipe::new(Box::new(read), Box::new(write)), server)
     }
 
     #[tokio::test]
     async fn a_call_the_browser_never_answers_fails_naming_the_method() {
-        let (url, server) = silent_browser().await;
-        let (socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
-        let mut browser = Browser { _child: None, socket, session: "s".into(), next_id: 0, _profile: None, call_timeout: CALL_TIMEOUT };
+        let (pipe, server) = silent_browser();
+        let mut browser = Browser { _child: None, pipe, session: "s".into(), next_id: 0, _profile: None, call_timeout: CALL_TIMEOUT };
         browser.set_call_timeout(Duration::from_secs(1));
         // Bounded here too, so a call that ignores its timeout fails this test instead of hanging it.
         let bound = Duration::from_secs(10);
@@ -239,5 +247,49 @@ mod tests {
         let err = tokio::time::timeout(bound, browser.eval("1 + 1")).await.expect("the call gives up by itself").unwrap_err();
         assert_eq!(err.to_string(), "the browser did not answer Runtime.evaluate within 1s");
         server.abort();
+    }
+
+    /// Inodes of the TCP sockets listening on this machine (`/proc/net/tcp` and `tcp6`, state 0A).
+    fn listening_inodes() -> Vec<String> {
+        let tables = ["/proc/net/tcp", "/proc/net/tcp6"].map(|t| std::fs::read_to_string(t).unwrap_or_default());
+        tables
+            .iter()
+            .flat_map(|t| t.lines().skip(1))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.get(3) == Some(&"0A"))
+            .filter_map(|f| f.get(9).map(|i| (*i).to_string()))
+            .collect()
+    }
+
+    /// The browser's processes: those whose command line names its profile folder (a temporary folder of its own).
+    fn processes_of(profile: &Path) -> Vec<(u32, String)> {
+        let wanted = profile.display().to_string();
+        let entries = std::fs::read_dir("/proc").expect("/proc");
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| Some((pid, std::fs::read(format!("/proc/{pid}/cmdline")).ok()?)))
+            .map(|(pid, line)| (pid, String::from_utf8_lossy(&line).replace('\0', " ")))
+            .filter(|(_, line)| line.contains(&wanted))
+            .collect()
+    }
+
+    /// Needs Chromium (scripts/setup installs it), as the frontend's tests do.
+    #[tokio::test]
+    async fn the_browser_is_driven_over_its_pipe_with_no_devtools_port_listening() {
+        let mut browser = Browser::launch().await.expect("chromium starts");
+        assert_eq!(browser.eval("6 * 7").await.expect("answers over the pipe"), json!(42));
+        let profile = browser._profile.as_ref().expect("a profile").path().to_path_buf();
+        let processes = processes_of(&profile);
+        assert!(!processes.is_empty(), "the browser's processes are found");
+        let listening = listening_inodes();
+        for (pid, line) in &processes {
+            assert!(!line.contains("--remote-debugging-port"), "{pid}: {line}");
+            let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { continue }; // exited meanwhile
+            for fd in fds.filter_map(Result::ok) {
+                let target = std::fs::read_link(fd.path()).map(|t| t.display().to_string()).unwrap_or_default();
+                let Some(inode) = target.strip_prefix("socket:[").and_then(|t| t.strip_suffix(']')) else { continue };
+                assert!(!listening.contains(&inode.to_string()), "{pid} listens on TCP (socket {inode}): {line}");
+            }
+        }
     }
 }

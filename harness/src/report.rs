@@ -95,6 +95,9 @@ pub struct RunEntry {
     pub disturbed: bool,
     /// Left out of the figures by `--exclude-disturbed`.
     pub excluded: bool,
+    /// Parts that stopped, were restarted or killed for memory during the run, in words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub part_notes: Vec<String>,
 }
 
 impl RunEntry {
@@ -116,6 +119,7 @@ impl RunEntry {
             interference_pct: i.interference_pct,
             disturbed: i.disturbed(),
             excluded: i.excluded,
+            part_notes: i.part_notes.clone(),
         }
     }
 }

@@ -161,13 +161,15 @@ impl Deployment {
         self.stack.as_ref().map_or("", |s| s.id.as_str())
     }
 
-    /// The containers no longer running, with their last log lines.
-    async fn stopped(&self) -> BTreeMap<String, String> {
-        let mut stopped = BTreeMap::new();
+    /// The containers no longer running, restarted, or with a process killed for memory: their last log lines,
+    /// and how each ended.
+    async fn stopped(&self) -> Stopped {
+        let mut stopped = Stopped::default();
         let Some(engine) = &self.engine else { return stopped };
         for name in &self.containers {
-            if engine.stopped(self.stack_id(), name).await.is_some() {
-                stopped.insert(name.clone(), engine.logs_tail(self.stack_id(), name, 30).await);
+            if let Some(ending) = engine.ending(self.stack_id(), name).await {
+                stopped.logs.insert(name.clone(), engine.logs_tail(self.stack_id(), name, 30).await);
+                stopped.endings.insert(name.clone(), ending);
             }
         }
         stopped
@@ -180,6 +182,15 @@ impl Deployment {
             tracing::warn!("removing stack {}: {e} (removed again on drop)", stack.id);
         }
     }
+}
+
+/// The parts found stopped (or restarted, or killed for memory) when the load ended.
+#[derive(Debug, Default)]
+struct Stopped {
+    /// Part -> its last log lines.
+    logs: BTreeMap<String, String>,
+    /// Part -> how it ended.
+    endings: BTreeMap<String, stack::ending::Ending>,
 }
 
 /// Which repeat a run is, and the block it belongs to (`bench run --block`: a nightly job; `None`: the host).
@@ -344,7 +355,7 @@ async fn measure(
     Ok((end, driven))
 }
 
-fn end_line(driven: &Driven, ended_by: EndedBy, audit: Audit, stopped: BTreeMap<String, String>, took: Duration) -> End {
+fn end_line(driven: &Driven, ended_by: EndedBy, audit: Audit, stopped: Stopped, took: Duration) -> End {
     let bench_cpu_ms = driven.bench_cpu.as_secs_f64() * 1000.0;
     let transfers = driven.counts.transfers;
     End {
@@ -352,7 +363,8 @@ fn end_line(driven: &Driven, ended_by: EndedBy, audit: Audit, stopped: BTreeMap<
         counts: driven.counts,
         error: driven.error.clone(),
         audit,
-        stopped,
+        stopped: stopped.logs,
+        endings: stopped.endings,
         bench_cpu_ms,
         bench_cpu_ms_per_1000_transfers: if transfers > 0 { bench_cpu_ms * 1000.0 / transfers as f64 } else { 0.0 },
         bench_peak: driven.bench_peak,

@@ -399,3 +399,23 @@ fn images_pushed_to_a_registry_are_the_ones_a_stacks_pods_pull() {
     let _ = Command::new("docker").arg("rmi").args(&tags).output();
     assert_eq!(bench_namespaces(), Vec::<String>::new());
 }
+
+/// The cluster's etcd holds its whole state, Secrets included: it answers only clients with a certificate of its
+/// own CA (`scripts/kube-up`), not anyone on this machine over plain HTTP or TLS alone.
+#[test]
+fn the_clusters_etcd_answers_only_clients_with_its_certificate() {
+    let kubeconfig = PathBuf::from(std::env::var_os("KUBECONFIG").expect("KUBECONFIG (scripts/kube-up prints it)"));
+    let pki = kubeconfig.parent().expect("the kubeconfig's folder").join("pki");
+    let health = |args: &[&str]| -> String {
+        let out = Command::new("curl").args(["-s", "-m", "5"]).args(args).output().expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let ca = pki.join("etcd-ca.crt").display().to_string();
+    let (cert, key) = (pki.join("etcd-client.crt").display().to_string(), pki.join("etcd-client.key").display().to_string());
+    let url = "https://127.0.0.1:2379/health";
+    assert!(health(&["--cacert", &ca, "--cert", &cert, "--key", &key, url]).contains(r#""health":"true""#), "the API server's certificate is taken");
+    assert!(!health(&["http://127.0.0.1:2379/health"]).contains("health"), "plain HTTP is refused");
+    assert!(!health(&["--cacert", &ca, url]).contains("health"), "TLS without a client certificate is refused");
+    let key_mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).expect("key").permissions());
+    assert_eq!(key_mode & 0o777, 0o600, "the client key is its owner's alone");
+}

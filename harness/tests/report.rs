@@ -302,3 +302,27 @@ fn a_run_killed_mid_write_reads_as_incomplete_with_a_warning() {
     let page = std::fs::read_to_string(dir.path().join("r.html")).expect("page");
     assert!(page.contains("Skipped results files (1)"));
 }
+
+#[test]
+fn a_part_killed_for_memory_is_noted_on_its_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = good_run(dir.path());
+    let text = std::fs::read_to_string(&good).expect("read");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut end: serde_json::Value = serde_json::from_str(lines.last().expect("end line")).expect("json");
+    end["stopped"] = serde_json::json!({ "kgb-graphql-endpoint": "allocating\n", "kgb-kafka-1": "bye\n" });
+    // kafka-1 has no ending, as in a file written before endings were recorded.
+    end["endings"] = serde_json::json!({ "kgb-graphql-endpoint": { "code": 137, "oom_killed": true, "restarts": 0, "running": false } });
+    *lines.last_mut().expect("end line") = end.to_string();
+    std::fs::write(&good, lines.join("\n") + "\n").expect("write");
+
+    let run = harness::results::Run::read(&good).expect("reads");
+    let notes = run.end.expect("ended").part_notes();
+    let oom = "kgb-graphql-endpoint was killed for exceeding its memory limit (OOMKilled), exit code 137";
+    assert_eq!(notes, [oom, "kgb-kafka-1 was no longer running at the end"]);
+    let (code, _, err) = bench_report(dir.path());
+    assert_eq!(code, Some(0), "{err}");
+    let page = std::fs::read_to_string(dir.path().join("r.html")).expect("page");
+    assert!(page.contains(&format!("<span class=\"bad\">⚠ {oom}</span>")), "the run's row carries the note");
+    assert!(page.contains("kgb-kafka-1 was no longer running at the end"));
+}

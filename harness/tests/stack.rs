@@ -116,3 +116,48 @@ async fn dropping_a_stack_removes_its_containers() {
     drop(stack);
     assert!(leftovers(&docker, &id).await.is_empty());
 }
+
+/// A container over its memory limit is killed by the kernel's memory cgroup: bench says so (Docker's
+/// `State.OOMKilled`), not only that it stopped; a SIGKILL from elsewhere (a fault's `docker kill`) exits 137 too
+/// and is not called a memory kill.
+#[tokio::test]
+async fn a_container_killed_for_memory_is_reported_as_such() {
+    use stack::docker::container::{self, ContainerSpec};
+    let _serial = SERIAL.lock().await;
+    let docker = stack::docker::connect().await.expect("a Docker engine");
+    let engine = stack::Engine::Docker(docker.clone());
+    let spec = |name: &str, script: &str| ContainerSpec {
+        name: name.into(),
+        image: "kgb/base:bookworm".into(),
+        env: vec![],
+        args: vec!["sh".into(), "-c".into(), script.into()],
+        labels: std::collections::HashMap::new(),
+        memory_mib: Some(32),
+        cpus: None,
+        read_only: vec![],
+    };
+    // `tail` keeps the whole line, and /dev/zero has no line end: 200 MiB against a 32 MiB limit.
+    let hungry = spec("kgb-test-oom", "head -c 200m /dev/zero | tail");
+    let shot = spec("kgb-test-sigkill", "kill -9 $$");
+    for part in [&hungry, &shot] {
+        container::remove(&docker, &part.name).await.expect("no old one");
+        container::start(&docker, part).await.expect("starts");
+    }
+    let waited = async {
+        for part in [&hungry, &shot] {
+            container::wait_exit(&docker, &part.name).await.expect("exits");
+        }
+    };
+    let exited = tokio::time::timeout(std::time::Duration::from_secs(60), waited).await;
+    let oom = engine.stopped("", &hungry.name).await;
+    let killed = engine.stopped("", &shot.name).await;
+    for part in [&hungry, &shot] {
+        container::remove(&docker, &part.name).await.expect("removed");
+    }
+    exited.expect("both end within a minute");
+    let oom = oom.expect("the hungry one stopped");
+    assert!(oom.oom_killed && oom.code == Some(137), "{oom:?}");
+    assert_eq!(format!("kgb-test-oom {oom}"), "kgb-test-oom was killed for exceeding its memory limit (OOMKilled), exit code 137");
+    let killed = killed.expect("the shot one stopped");
+    assert!(!killed.oom_killed && killed.code == Some(137), "{killed:?}");
+}

@@ -7,6 +7,7 @@ use bollard::Docker;
 
 use crate::docker::container;
 use crate::docker::stats::{self, Usage};
+use crate::ending::Ending;
 use crate::kube::pods::PodState;
 use crate::kube::Cluster;
 
@@ -29,30 +30,19 @@ pub enum Disruption {
     Stop,
 }
 
-/// Why a part is not running.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stopped {
-    pub code: i64,
-    pub why: String,
-}
-
 impl Engine {
-    /// `Some` when the part has stopped or cannot start (a part still starting has not).
-    pub async fn stopped(&self, stack_id: &str, part: &str) -> Option<Stopped> {
+    /// `Some` when the part has stopped, cannot start, or was restarted (a part still starting has not).
+    pub async fn stopped(&self, stack_id: &str, part: &str) -> Option<Ending> {
+        self.ending(stack_id, part).await.filter(Ending::died)
+    }
+
+    /// How the part ended, when it did, was restarted, or had a process killed for memory; `None` while it runs
+    /// untroubled or is still starting.
+    pub async fn ending(&self, stack_id: &str, part: &str) -> Option<Ending> {
         match self {
-            Engine::Docker(docker) => {
-                if container::is_running(docker, part).await {
-                    return None;
-                }
-                let code = container::wait_exit(docker, part).await.unwrap_or(-1);
-                Some(Stopped { code, why: format!("exit code {code}") })
-            }
-            Engine::Kubernetes(cluster) => match cluster.pod_state(stack_id, part).await {
-                Ok(PodState::Exited(code)) => Some(Stopped { code: code.into(), why: format!("exit code {code}") }),
-                Ok(PodState::Failed { why, code }) => Some(Stopped { code: code.map_or(-1, i64::from), why }),
-                // An API error says nothing of the pod: the caller's next poll, or its timeout, will.
-                Ok(_) | Err(_) => None,
-            },
+            Engine::Docker(docker) => container::ending(docker, part).await,
+            // An API error says nothing of the pod: the caller's next poll, or its timeout, will.
+            Engine::Kubernetes(cluster) => cluster.ending(stack_id, part).await.ok().flatten(),
         }
     }
 

@@ -8,6 +8,7 @@
 //! - [`tls`]: with `[stack] tls = true`, a CA per stack and a certificate per part, in a folder of the stack.
 //! - [`docker`]: the engine through bollard: labelled containers, logs and resource samples.
 //! - [`kube`]: or a Kubernetes cluster through kube-rs: a namespace per stack, the parts as its objects.
+//! - [`ending`]: how a part ended (exit code, killed for memory, restarts), the same on both.
 //! - [`engine`]: either of the two, as readiness, bring-up, teardown and faults use them.
 //! - [`readiness`]: a part is ready when it answers for real.
 //! - [`Stack`] (this file): one lifecycle, plan -> free ports -> images present -> infrastructure up and ready ->
@@ -17,6 +18,7 @@
 //! Nothing here knows about load, results or reports: those are the harness's.
 
 pub mod docker;
+pub mod ending;
 pub mod engine;
 pub mod images;
 pub mod kube;

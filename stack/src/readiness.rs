@@ -61,7 +61,7 @@ pub async fn wait(engine: &Engine, stack_id: &str, wait: &WaitFor) -> Result<Dur
             Err(e) => e,
         };
         if let Some(stopped) = engine.stopped(stack_id, &wait.container).await {
-            let (code, why) = (stopped.code, stopped.why);
+            let (code, why) = (stopped.code_or_none(), stopped.details());
             return Err(ReadinessError::Died { container: wait.container.clone(), code, why, logs: logs().await });
         }
         if start.elapsed() >= wait.timeout {

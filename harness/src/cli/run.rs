@@ -298,8 +298,8 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Summary]) {
     }
     for f in finished {
         println!("  {}", f.path.display());
-        for (name, logs) in &f.end.stopped {
-            println!("    {name} was no longer running at the end; its last log lines:");
+        for (note, logs) in f.end.part_notes().iter().zip(f.end.stopped.values()) {
+            println!("    {note}; its last log lines:");
             for line in logs.lines() {
                 println!("      {line}");
             }

@@ -62,6 +62,8 @@ pub struct RunRows {
     pub block: Option<String>,
     /// Faults' windows in unix ms, for the run-over-time view.
     pub fault_windows: Vec<FaultWindow>,
+    /// Parts that stopped, were restarted or killed for memory during the run, in words (`End::part_notes`).
+    pub part_notes: Vec<String>,
 }
 
 /// When one fault began and ended (unix ms); `end_ms` absent when it never ended.
@@ -141,6 +143,7 @@ impl RunRows {
             probe_kind: probe_kind(run.header.parameters.load.probe).into(),
             timeout_ms: run.header.parameters.load.probe_timeout_ms as f64,
             interference_pct: run.end.as_ref().and_then(|e| e.interference).map(|i| i.mean_pct),
+            part_notes: run.end.as_ref().map(crate::results::End::part_notes).unwrap_or_default(),
             excluded: false,
             block: run.header.block.clone(),
             fault_windows,

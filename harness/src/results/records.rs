@@ -128,6 +128,10 @@ pub struct End {
     /// Containers that were no longer running when the load ended, with their last log lines.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stopped: BTreeMap<String, String>,
+    /// How each part that stopped, was restarted or had a process killed for memory ended: exit code, killed for
+    /// exceeding its memory limit, restarts (absent in files written before it was recorded, and when none did).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endings: BTreeMap<String, stack::ending::Ending>,
     /// CPU time bench itself used during the load, and per 1,000 transfers driven.
     pub bench_cpu_ms: f64,
     pub bench_cpu_ms_per_1000_transfers: f64,
@@ -206,6 +210,14 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl End {
+    /// One sentence per part in [`End::stopped`], in its order: `kgb-graphql-endpoint was killed for exceeding
+    /// its memory limit (OOMKilled), exit code 137`. Files written before endings were recorded say only that the
+    /// part was no longer running.
+    pub fn part_notes(&self) -> Vec<String> {
+        let how = |name: &String| self.endings.get(name).map_or_else(|| "was no longer running at the end".to_string(), ToString::to_string);
+        self.stopped.keys().map(|name| format!("{name} {}", how(name))).collect()
+    }
+
     /// The end line of a run interrupted while its stack was coming up: nothing was measured or audited.
     pub fn interrupted_before_load() -> End {
         End {
@@ -214,6 +226,7 @@ impl End {
             error: None,
             audit: Audit::not_done("interrupted during bring-up"),
             stopped: BTreeMap::new(),
+            endings: BTreeMap::new(),
             bench_cpu_ms: 0.0,
             bench_cpu_ms_per_1000_transfers: 0.0,
             bench_peak: None,

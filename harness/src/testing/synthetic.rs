@@ -86,6 +86,7 @@ impl Synthetic<'_> {
             error: None,
             audit: Audit { passed: true, ..Default::default() },
             stopped: BTreeMap::new(),
+            endings: BTreeMap::new(),
             bench_cpu_ms: 0.0,
             bench_cpu_ms_per_1000_transfers: 0.0,
             bench_peak: None,

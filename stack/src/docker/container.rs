@@ -12,6 +12,7 @@ use bollard::Docker;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::{is_not_found, DockerError};
+use crate::ending::Ending;
 use crate::LABEL_BENCH;
 
 /// Label naming the stack (one bring-up) a container belongs to.
@@ -170,6 +171,29 @@ pub async fn wait_exit(docker: &Docker, name: &str) -> Result<i64, DockerError> 
             bollard::errors::Error::DockerStreamError { error: "wait stream ended without a status".into() },
         )),
     }
+}
+
+/// How the container ended, when it did or the kernel killed a process in it for memory; `None` while it runs
+/// untroubled. One that cannot be inspected (gone) has ended, with the engine's words.
+pub async fn ending(docker: &Docker, name: &str) -> Option<Ending> {
+    let info = match docker.inspect_container(name, None).await {
+        Ok(info) => info,
+        Err(e) => return Some(Ending { why: format!("cannot be inspected: {e}"), ..Ending::default() }),
+    };
+    let state = info.state.unwrap_or_default();
+    let ending = Ending {
+        running: state.running.unwrap_or(false),
+        // Docker's own flag, not the exit code: `docker kill` (a fault) exits 137 too.
+        oom_killed: state.oom_killed.unwrap_or(false),
+        code: state.exit_code,
+        restarts: info.restart_count.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        why: state.error.unwrap_or_default(),
+    };
+    if ending.running {
+        // A running container's exit code is its previous run's (0 for its first).
+        return ending.oom_killed.then_some(Ending { code: None, ..ending });
+    }
+    Some(ending)
 }
 
 /// Whether the container is still running (false when it exited or is gone).

@@ -10,6 +10,7 @@ use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams};
 use serde_json::json;
 
 use super::{namespace, Cluster, KubeError, LABEL_PART};
+use crate::ending::Ending;
 
 /// How long a fault waits for its pod to be gone (its grace is 10 s).
 const GONE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,6 +58,15 @@ impl Cluster {
     /// The API's.
     pub async fn pod_state(&self, stack_id: &str, part: &str) -> Result<PodState, KubeError> {
         Ok(self.pod_of(stack_id, part).await?.map_or(PodState::Starting(None), |p| state(&p)))
+    }
+
+    /// How `part`'s container ended, when it stopped, cannot start or was restarted; `None` while it runs
+    /// untroubled, is starting, or has no pod.
+    ///
+    /// # Errors
+    /// The API's.
+    pub async fn ending(&self, stack_id: &str, part: &str) -> Result<Option<Ending>, KubeError> {
+        Ok(self.pod_of(stack_id, part).await?.and_then(|p| ending(&p)))
     }
 
     /// The last `lines` lines of `part`'s container (of its previous run when it crashed), for error messages.
@@ -177,6 +187,31 @@ fn container(pod: &Pod) -> Option<&ContainerStatus> {
     pod.status.as_ref()?.container_statuses.as_ref()?.first()
 }
 
+/// How a pod's container ended, by its status: a terminated state, now or before its last restart (its reason
+/// `OOMKilled` when the memory cgroup killed it), or a failure to start; `None` for a pod that is fine or
+/// starting.
+pub fn ending(pod: &Pod) -> Option<Ending> {
+    let (code, why) = match state(pod) {
+        PodState::Exited(code) => (Some(code), String::new()),
+        PodState::Failed { why, code } => (code, why),
+        PodState::Starting(_) | PodState::Ready | PodState::NotReady => return None,
+    };
+    let Some(c) = container(pod) else { return Some(Ending { code: code.map(i64::from), why, ..Ending::default() }) };
+    let running = c.state.as_ref().and_then(|s| s.running.as_ref()).is_some();
+    // The run that ended: the current one when it is over, else the one before the restart.
+    let terminated = c.state.as_ref().and_then(|s| s.terminated.as_ref()).or_else(|| c.last_state.as_ref().and_then(|s| s.terminated.as_ref()));
+    let oom_killed = terminated.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"));
+    // The exit code says what `state` put in words; a waiting reason (CrashLoopBackOff: ...) says more.
+    let why = if terminated.is_some() && c.state.as_ref().and_then(|s| s.waiting.as_ref()).is_none() { String::new() } else { why };
+    Some(Ending {
+        code: code.map(i64::from),
+        oom_killed,
+        restarts: u32::try_from(c.restart_count).unwrap_or(0),
+        running,
+        why,
+    })
+}
+
 /// What a pod's status says about it.
 pub fn state(pod: &Pod) -> PodState {
     let Some(c) = container(pod) else { return PodState::Starting(unscheduled(pod)) };
@@ -253,5 +288,51 @@ mod tests {
             "state": { "terminated": { "exitCode": 3 } } }] });
         assert_eq!(state(&pod(done.clone(), "Never")), PodState::Exited(3));
         assert!(matches!(state(&pod(done, "Always")), PodState::Failed { code: Some(3), .. }));
+    }
+
+    /// The graphql endpoint's pod as the API server reported it after the memory cgroup killed it at its limit:
+    /// restarted, running again, the kill in `lastState`; and the same pod backing off after a second kill.
+    fn oom_killed_endpoint(state: serde_json::Value, restarts: i32) -> Pod {
+        serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": { "name": "kgb-graphql-endpoint-7c9d8f6b5-x2k4q", "namespace": "kgb-3f2a",
+                "labels": { "kgb.part": "kgb-graphql-endpoint" }, "creationTimestamp": "2026-12-06T19:02:11Z" },
+            "spec": { "restartPolicy": "Always", "containers": [{ "name": "kgb-graphql-endpoint",
+                "image": "kgb/bank-graphql-endpoint:dev", "resources": { "limits": { "memory": "400Mi" } } }] },
+            "status": {
+                "phase": "Running", "hostIP": "127.0.0.1", "podIP": "127.0.0.1", "qosClass": "Burstable",
+                "conditions": [{ "type": "Ready", "status": "True", "lastTransitionTime": "2026-12-06T19:09:40Z" }],
+                "containerStatuses": [{
+                    "name": "kgb-graphql-endpoint", "image": "docker.io/kgb/bank-graphql-endpoint:dev",
+                    "imageID": "sha256:9b1c", "containerID": "containerd://51e0", "ready": true, "started": true,
+                    "restartCount": restarts,
+                    "state": state,
+                    "lastState": { "terminated": { "exitCode": 137, "reason": "OOMKilled",
+                        "startedAt": "2026-12-06T19:02:13Z", "finishedAt": "2026-12-06T19:09:31Z", "containerID": "containerd://3aa7" } }
+                }]
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_container_killed_for_memory_ends_oom_killed_with_its_restarts() {
+        let running = oom_killed_endpoint(json!({ "running": { "startedAt": "2026-12-06T19:09:32Z" } }), 1);
+        assert_eq!(ending(&running), Some(Ending { code: Some(137), oom_killed: true, restarts: 1, running: true, why: String::new() }));
+        let backing_off = oom_killed_endpoint(json!({ "waiting": { "reason": "CrashLoopBackOff",
+            "message": "back-off 10s restarting failed container=kgb-graphql-endpoint" } }), 2);
+        let ended = ending(&backing_off).unwrap();
+        assert_eq!((ended.code, ended.oom_killed, ended.restarts, ended.running), (Some(137), true, 2, false));
+        assert!(ended.to_string().starts_with("was killed for exceeding its memory limit (OOMKilled), exit code 137, CrashLoopBackOff: back-off"), "{ended}");
+        let killed_now = oom_killed_endpoint(json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled" } }), 0);
+        assert_eq!(ending(&killed_now).map(|e| (e.oom_killed, e.running)), Some((true, false)));
+        // A crash that was not the memory cgroup's.
+        let mut crashed = oom_killed_endpoint(json!({ "running": {} }), 1);
+        let status = crashed.status.as_mut().unwrap().container_statuses.as_mut().unwrap();
+        status[0].last_state = serde_json::from_value(json!({ "terminated": { "exitCode": 1, "reason": "Error" } })).unwrap();
+        assert_eq!(ending(&crashed).map(|e| (e.code, e.oom_killed)), Some((Some(1), false)));
+        let fine = pod(json!({ "conditions": [{ "type": "Ready", "status": "True" }], "containerStatuses": [{ "name": "c", "image": "i",
+            "imageID": "", "ready": true, "restartCount": 0, "state": { "running": {} } }] }), "Always");
+        assert_eq!(ending(&fine), None);
     }
 }
