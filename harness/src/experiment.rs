@@ -419,8 +419,9 @@ impl ExperimentFile {
 }
 
 fn validate(e: &Experiment) -> Result<(), String> {
-    if e.name.is_empty() || !e.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(format!("name {:?} must be non-empty letters, digits, '-' or '_' (it names a folder)", e.name));
+    // It names the results folder and the report's files.
+    if let Err(e) = stack::names::check(stack::names::Kind::Experiment, &e.name) {
+        return Err(format!("name: {e}"));
     }
     if !(1..=9).contains(&e.stack.brokers) {
         return Err(format!("stack.brokers = {} is out of range 1..=9", e.stack.brokers));

@@ -33,6 +33,10 @@ pub mod testing;
 /// Whether `error` is the user's input being wrong (exit code 2) rather than the run or the system failing: each
 /// error type of the library says so of itself.
 pub fn is_bad_input(error: &(dyn std::error::Error + 'static)) -> bool {
+    // A name that would become a path outside its folder, wherever it was read (command line, a file, a label).
+    if error.downcast_ref::<stack::names::NameError>().is_some() {
+        return true;
+    }
     if let Some(e) = error.downcast_ref::<experiment::ExperimentError>() {
         return e.is_bad_input();
     }

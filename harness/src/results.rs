@@ -34,12 +34,21 @@ pub enum ResultsError {
     /// A run killed before its header line was whole: nothing in it says which run it was.
     #[error("{path}: holds no run: {what} (a run killed as it started)")]
     NoRun { path: PathBuf, what: String },
+    /// A header whose experiment, variant or block would name a folder or file elsewhere: results files come
+    /// from other machines (a nightly job's), so what they say is checked like any input.
+    #[error("{path}:1: the header's {field} cannot be used")]
+    BadName {
+        path: PathBuf,
+        field: &'static str,
+        #[source]
+        source: stack::names::NameError,
+    },
 }
 
 
 impl ResultsError {
     /// A file that cannot be read or is not a results file is bad input; failing to write is the system's fault.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, ResultsError::Read { .. } | ResultsError::Corrupt { .. } | ResultsError::NoRun { .. })
+        matches!(self, ResultsError::Read { .. } | ResultsError::Corrupt { .. } | ResultsError::NoRun { .. } | ResultsError::BadName { .. })
     }
 }

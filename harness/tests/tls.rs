@@ -118,7 +118,7 @@ fn a_tls_stack_refuses_clients_without_a_certificate_and_serves_one_with_the_pri
 
     let down = bench().args(["down", "--stack", &id]).output().expect("bench down runs");
     assert!(down.status.success());
-    assert!(!tls.ca.exists() && !stack::tls::folder(&id).exists(), "the stack's TLS folder goes with it");
+    assert!(!tls.ca.exists() && !stack::tls::folder(&id).expect("an id").exists(), "the stack's TLS folder goes with it");
 }
 
 /// `bench down --stack ID` when dropped.
@@ -175,7 +175,7 @@ duration_s = 5
 
 /// The TLS folders of every stack on this machine.
 fn folders() -> Vec<PathBuf> {
-    let root = stack::tls::folder("x").parent().expect("the root").to_path_buf();
+    let root = stack::tls::root();
     let mut folders: Vec<PathBuf> = std::fs::read_dir(root).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     folders.sort();
     folders

@@ -25,6 +25,14 @@ pub enum DockerError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// A container carrying bench's label whose `kgb.stack` label is no id bench makes: joined into a path
+    /// (its TLS folder), it would name another folder.
+    #[error("container {container} carries a {} label bench did not write; nothing was removed (remove it with `docker rm -f {container}`)", crate::docker::container::LABEL_STACK)]
+    BadLabel {
+        container: String,
+        #[source]
+        source: crate::names::NameError,
+    },
 }
 
 impl DockerError {

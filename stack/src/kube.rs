@@ -51,6 +51,10 @@ pub enum KubeError {
     NoPortForward { namespace: String, reason: String },
     #[error("no load balancer gave Service {service} an address within {waited:?}; with [kubernetes] reach = \"port-forward\" bench goes through the API server instead")]
     NoAddress { service: String, waited: Duration },
+    /// A namespace carrying bench's label whose `kgb.stack` label (or own name) is no name bench makes: joined
+    /// into a path (its TLS folder, its brokers' data), it would name another folder.
+    #[error("namespace {namespace} carries a {} label bench did not write; nothing was removed (delete it with `kubectl delete namespace {namespace}`)", crate::docker::container::LABEL_STACK)]
+    BadLabel { namespace: String, #[source] source: crate::names::NameError },
     /// What bench cannot do (yet) on a cluster, in words.
     #[error("{0}")]
     Unsupported(String),
@@ -93,6 +97,32 @@ pub fn namespace(stack_id: &str) -> String {
 /// Where brokers keep their data on a host-network node without a storage class.
 pub fn host_data() -> PathBuf {
     std::env::temp_dir().join("kgb-kube")
+}
+
+/// Removes what a host-network stack's brokers left in [`host_data`] for `namespace`: only a real folder (a
+/// symbolic link is never followed) whose name fits [`crate::names`] and that the current user owns (the node's
+/// kubelet makes it; as root, for a bench run as root). Anything else is left, with a warning.
+fn remove_host_data(namespace: &str) {
+    use std::os::unix::fs::MetadataExt;
+    if crate::names::check(crate::names::Kind::Namespace, namespace).is_err() {
+        tracing::warn!("not removing the brokers' data of namespace {namespace:?}: not a name bench makes");
+        return;
+    }
+    let data = host_data().join(namespace);
+    // SAFETY: geteuid cannot fail and touches no memory of ours.
+    let me = unsafe { libc::geteuid() };
+    match std::fs::symlink_metadata(&data) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("reading {}: {e}", data.display()),
+        Ok(meta) if !meta.file_type().is_dir() || meta.uid() != me => {
+            tracing::warn!("not removing {}: not a folder of the current user", data.display());
+        }
+        Ok(_) => {
+            if let Err(e) = std::fs::remove_dir_all(&data) {
+                tracing::warn!("removing {}: {e}", data.display());
+            }
+        }
+    }
 }
 
 /// Connects to the cluster of `kubeconfig` (default: `KUBECONFIG`, then `~/.kube/config`) in `context`
@@ -190,14 +220,25 @@ impl Cluster {
     /// The namespaces carrying `selector` (`key=value` or `key`), each with its stack's id.
     ///
     /// # Errors
-    /// The API's.
+    /// The API's, or [`KubeError::BadLabel`] for a stack id (or a namespace name) that does not fit
+    /// [`crate::names`]: anyone who may create a namespace can write its labels.
     pub async fn namespaces_labelled(&self, selector: &str) -> Result<Vec<(String, String)>, KubeError> {
         let list = Api::<Namespace>::all(self.client())
             .list(&ListParams::default().labels(selector))
             .await
             .map_err(KubeError::api("listing namespaces labelled", selector))?;
         let stack = |n: &Namespace| n.metadata.labels.as_ref().and_then(|l| l.get(crate::docker::container::LABEL_STACK)).cloned();
-        Ok(list.items.iter().filter_map(|n| Some((n.metadata.name.clone()?, stack(n).unwrap_or_default()))).collect())
+        let mut found = Vec::new();
+        for n in &list.items {
+            let Some(namespace) = n.metadata.name.clone() else { continue };
+            let id = stack(n).unwrap_or_default();
+            let checked = crate::names::check(crate::names::Kind::StackId, &id).and_then(|()| crate::names::check(crate::names::Kind::Namespace, &namespace));
+            if let Err(source) = checked {
+                return Err(KubeError::BadLabel { namespace, source });
+            }
+            found.push((namespace, id));
+        }
+        Ok(found)
     }
 
     /// Deletes `namespace` (with everything in it) and waits until it is gone; one that is not there is no
@@ -224,12 +265,7 @@ impl Cluster {
                 Some(_) => tokio::time::sleep(Duration::from_millis(500)).await,
             }
         }
-        let data = host_data().join(namespace);
-        if let Err(e) = std::fs::remove_dir_all(&data) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!("removing {}: {e}", data.display());
-            }
-        }
+        remove_host_data(namespace);
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 //! - [`plan`]: those settings become the stack's containers (images, environment, limits, readiness checks).
 //! - [`ports`]: every planned port is checked free before anything starts.
 //! - [`images`]: the images the plan names, built offline on this machine and labelled with their input hash.
+//! - [`names`]: the one rule for names that become file or folder names.
 //! - [`tls`]: with `[stack] tls = true`, a CA per stack and a certificate per part, in a folder of the stack.
 //! - [`docker`]: the engine through bollard: labelled containers, logs and resource samples.
 //! - [`kube`]: or a Kubernetes cluster through kube-rs: a namespace per stack, the parts as its objects.
@@ -22,6 +23,7 @@ pub mod ending;
 pub mod engine;
 pub mod images;
 pub mod kube;
+pub mod names;
 pub mod plan;
 pub mod readiness;
 pub mod ports;
@@ -151,8 +153,7 @@ impl Stack {
         let id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"), random_token(6));
         let plan = plan::plan(settings, &id, Owner::Up, &random_token(16), &cluster_id());
         if let Some(folder) = &plan.tls {
-            let parts: Vec<String> = plan.parts().map(|p| p.spec.name.clone()).collect();
-            tls::write(folder, &parts)?;
+            tls::write(folder, &plan.tls_parts())?;
         }
         let checked = cluster.dry_run(&plan, &id).await;
         let _ = tls::remove(&id);
@@ -245,8 +246,7 @@ impl Stack {
     async fn bring_up(&mut self, progress: &(dyn Fn(String) + Sync), interrupt: &CancellationToken) -> Result<(), StackError> {
         if let Some(folder) = &self.plan.tls {
             progress("making the stack's certificates".to_string());
-            let parts: Vec<String> = self.plan.parts().map(|p| p.spec.name.clone()).collect();
-            tls::write(folder, &parts)?;
+            tls::write(folder, &self.plan.tls_parts())?;
         }
         if let Engine::Kubernetes(cluster) = &self.engine {
             progress(format!("creating namespace {} on {}", kube::namespace(&self.id), cluster.server()));

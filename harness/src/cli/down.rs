@@ -25,14 +25,10 @@ pub struct Args {
     cluster: KubeArgs,
 }
 
-/// A stack id as bench makes them (`20261126T170509-1a2b3c`): anything else could widen the label filter.
-fn stack_id(text: &str) -> Result<String, String> {
-    let fits = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
-    if fits {
-        Ok(text.to_string())
-    } else {
-        Err(format!("{text:?} is not a stack id (letters, digits, '-', '_' and '.', as `bench up` prints it)"))
-    }
+/// A stack id as bench makes them (`20261126T170509-1a2b3c`): anything else could widen the label filter, or
+/// name another folder than the stack's TLS folder. Refused by clap, so with exit code 2.
+fn stack_id(text: &str) -> Result<String, stack::names::NameError> {
+    stack::names::check(stack::names::Kind::StackId, text).map(|()| text.to_string())
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {

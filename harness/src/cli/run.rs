@@ -54,13 +54,9 @@ pub struct Args {
     block: Option<String>,
 }
 
-/// Blocks name files: letters, digits, `.`, `_`, `-`, at most 64.
-fn block(text: &str) -> Result<String, String> {
-    if !text.is_empty() && text.len() <= 64 && text.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-        Ok(text.to_string())
-    } else {
-        Err(format!("{text:?} is not a block name: use 1 to 64 letters, digits, '.', '_' or '-'"))
-    }
+/// Blocks name files: the names' rule (refused by clap, so with exit code 2).
+fn block(text: &str) -> Result<String, stack::names::NameError> {
+    stack::names::check(stack::names::Kind::Block, text).map(|()| text.to_string())
 }
 
 /// `--priority`, as the results header's [`Scheduling`] names it.

@@ -115,11 +115,16 @@ pub fn expand(file: &toml::Table) -> Result<Vec<Variant>, String> {
             let experiment: Experiment = toml::Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| format!("matrix {values:?}: {}", e.message()))?;
+            // The name is a folder of the results: a value that could not name one (`/`, a space, a leading
+            // '.') is made to fit the same way every time, rather than the matrix refused for a value that is
+            // right for its setting (`-Xms1g -Xmx1g`); two values that then read the same are refused.
             let name = if values.is_empty() {
                 "default".to_string()
             } else {
-                values.iter().map(|(p, v)| format!("{}={}", label(p), value_text(v))).collect::<Vec<_>>().join(",")
+                let name = values.iter().map(|(p, v)| format!("{}={}", label(p), value_text(v))).collect::<Vec<_>>().join(",");
+                stack::names::sanitize(&name)
             };
+            stack::names::check(stack::names::Kind::Variant, &name).map_err(|e| format!("matrix: {e}: name fewer or shorter values"))?;
             Ok(Variant { name, values, experiment })
         })
         .collect()
@@ -164,6 +169,16 @@ mod tests {
         assert!(err.starts_with("matrix: 9 \"load.max_loops\" × 9 \"load.max_timeouts\" × 9 \"load.probe_interval_ms\" make more than 256"), "{err}");
         let two = format!("name = \"m\"\n[matrix]\n\"load.max_loops\" = {values}\n\"load.max_timeouts\" = {values}\n");
         assert_eq!(expand(&table(&two)).unwrap().len(), 81);
+    }
+
+    #[test]
+    fn values_that_cannot_name_a_folder_make_variant_names_that_can_the_same_way_every_time() {
+        let text = "name = \"j\"\n[matrix]\n\"stack.kafka_jvm_opts\" = [\"../../x\", \"-Xms1g /y\"]\n";
+        let names: Vec<String> = expand(&table(text)).unwrap().into_iter().map(|v| v.name).collect();
+        assert_eq!(names, ["kafka_jvm_opts=.._.._x", "kafka_jvm_opts=-Xms1g__y"]);
+        let long = format!("name = \"j\"\n[matrix]\n\"stack.kafka_jvm_opts\" = [\"{}\"]\n", "x".repeat(200));
+        let err = expand(&table(&long)).unwrap_err();
+        assert!(err.starts_with("matrix: variant name \"kafka_jvm_opts=xxx"), "{err}");
     }
 
     #[test]

@@ -125,8 +125,20 @@ impl Run {
             let what = if cut_line.is_some() { "its header line is cut short" } else { "it is empty" };
             return Err(ResultsError::NoRun { path: path.into(), what: what.into() });
         };
+        check_names(path, &header)?;
         Ok(Run { path: path.into(), header, rows, steps, end, cut_line })
     }
+}
+
+/// The header's names that become folder and file names (the report's, a results tree's), checked as they are
+/// read: whoever wrote the file, nothing past this names a path outside its folder. (The block names a file
+/// only as a run writes it, from `--block`, checked there; read back it may be any host's name.)
+fn check_names(path: &Path, header: &Header) -> Result<(), ResultsError> {
+    use stack::names::Kind;
+    for (field, kind, value) in [("experiment", Kind::Experiment, &header.experiment), ("variant", Kind::Variant, &header.variant)] {
+        stack::names::check(kind, value).map_err(|source| ResultsError::BadName { path: path.into(), field, source })?;
+    }
+    Ok(())
 }
 
 /// Why a line is not a results line: cut short (its text ends too early), or wrong (the message says how).
@@ -165,6 +177,7 @@ pub fn outline(path: &Path) -> Result<(Header, Option<End>), ResultsError> {
         Ok(Line::Header(h)) => *h,
         _ => return Err(ResultsError::Corrupt { path: path.into(), line: 1, message: "the first line must be the header".into() }),
     };
+    check_names(path, &header)?;
     let len = file.metadata().map_err(read_error)?.len();
     file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).map_err(read_error)?;
     let mut tail = Vec::new();

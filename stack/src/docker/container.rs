@@ -137,8 +137,21 @@ pub async fn list_labelled(docker: &Docker, label: &str) -> Result<Vec<String>, 
 }
 
 /// The stack ids (`kgb.stack` labels) of the containers carrying `label`.
+///
+/// # Errors
+/// The engine's, or [`DockerError::BadLabel`] for an id that does not fit [`crate::names`]: anyone who can start
+/// a container can write its labels.
 pub async fn stacks_labelled(docker: &Docker, label: &str) -> Result<std::collections::BTreeSet<String>, DockerError> {
-    Ok(labelled(docker, label).await?.into_iter().filter_map(|c| c.labels.and_then(|mut l| l.remove(LABEL_STACK))).collect())
+    let mut ids = std::collections::BTreeSet::new();
+    for container in labelled(docker, label).await? {
+        let Some(id) = container.labels.and_then(|mut l| l.remove(LABEL_STACK)) else { continue };
+        if let Err(source) = crate::names::check(crate::names::Kind::StackId, &id) {
+            let name = container.names.and_then(|n| n.into_iter().next()).unwrap_or_default();
+            return Err(DockerError::BadLabel { container: name.trim_start_matches('/').to_string(), source });
+        }
+        ids.insert(id);
+    }
+    Ok(ids)
 }
 
 /// Removes every container carrying `label`, concurrently; returns their names.

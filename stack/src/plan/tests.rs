@@ -87,7 +87,7 @@ fn each_part_of_a_tls_stack_sees_only_its_own_folder_and_is_told_to_use_it() {
     let s = StackSettings { tls: true, ..stack(1) };
     let plan = plan(&s, "20261201T000000-abcdef", Owner::Run, "pw", "cluster");
     let folder = plan.tls.clone().expect("a TLS folder");
-    assert_eq!(folder, crate::tls::folder("20261201T000000-abcdef"));
+    assert_eq!(folder, crate::tls::folder("20261201T000000-abcdef").unwrap());
     for part in plan.parts() {
         let mounts: Vec<_> = part.spec.read_only.iter().map(|m| (m.host.clone(), m.container.as_str())).collect();
         assert_eq!(mounts, [(folder.join(&part.spec.name), "/etc/kgb/tls")], "{}", part.spec.name);
