@@ -19,9 +19,31 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_BATCH: usize = 16;
 /// How long a client may take to send its body.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A body over [`MAX_BODY_BYTES`] is still read (and dropped) up to this size, so its client gets the 413 rather
+/// than a connection closed under its feet; a larger one is answered at once.
+pub const DRAINED_BYTES: usize = 1 << 20;
 
 fn refuse(status: StatusCode, reason: String) -> Response {
     (status, reason).into_response()
+}
+
+/// The body if it has at most [`MAX_BODY_BYTES`]; else `None`, once up to [`DRAINED_BYTES`] of it were dropped.
+/// A body that breaks off is `None` too (its client is gone or lying about its length).
+async fn read(body: Body) -> Option<Vec<u8>> {
+    use futures_util::StreamExt;
+    let mut chunks = body.into_data_stream();
+    let (mut kept, mut seen) = (Vec::new(), 0usize);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.ok()?;
+        seen += chunk.len();
+        if seen > DRAINED_BYTES {
+            return None;
+        }
+        if seen <= MAX_BODY_BYTES {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    (seen <= MAX_BODY_BYTES).then_some(kept)
 }
 
 pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -31,13 +53,13 @@ pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: Bo
     }
     let too_large = || refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("a request body may have at most {MAX_BODY_BYTES} bytes"));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+    if declared.is_some_and(|n| n > DRAINED_BYTES) {
         return too_large();
     }
-    let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, read(body)).await {
         Err(_) => return refuse(StatusCode::REQUEST_TIMEOUT, format!("the request body did not arrive within {BODY_TIMEOUT:?}")),
-        Ok(Err(_)) => return too_large(),
-        Ok(Ok(bytes)) => bytes,
+        Ok(None) => return too_large(),
+        Ok(Some(bytes)) => bytes,
     };
     let request: BatchRequest = match serde_json::from_slice(&bytes) {
         Ok(request) => request,

@@ -10,6 +10,10 @@ use super::wire::ClientError;
 /// How long one step may wait for the endpoint's answer. Locally each takes milliseconds; an account's password
 /// hash ~50 ms. Ten seconds is far above that on a loaded machine and still short enough to be told promptly.
 pub const FIRST_ANSWER: Duration = Duration::from_secs(10);
+/// How long a first command (an account's `get_account`) may wait: it goes through Kafka and the command
+/// handler, which on a cold stack may still be joining its consumer group, and the endpoint itself answers
+/// every command within its `COMMAND_TIMEOUT_MS` (30 s by default), so this waits a little longer than that.
+pub const FIRST_COMMAND: Duration = Duration::from_secs(45);
 
 /// `step`, or [`ClientError::NoAnswer`] naming `what` did not answer from `url` within `limit`.
 ///

@@ -24,7 +24,7 @@ use crate::experiment::{Fault, Load, ProbeKind, Search};
 use crate::load::bank;
 use crate::load::browser_probe::BrowserProbe;
 use crate::load::client::{Client, ClientError, Endpoint};
-use crate::load::deadline::{self, FIRST_ANSWER};
+use crate::load::deadline::{self, FIRST_COMMAND};
 use crate::load::generator::{self, Reply};
 use crate::load::probe::{Answered, Cause, Outcome, Probe};
 use crate::load::schedule::Schedule;
@@ -544,13 +544,14 @@ impl AnyProbe {
     }
 }
 
-/// The GraphQL probe: its connection, its account and its transactions, each step bounded by [`FIRST_ANSWER`].
+/// The GraphQL probe: its connection (bounded in [`Client::connect`]), its account and its transactions, each
+/// bounded by [`FIRST_COMMAND`].
 async fn start_probe(endpoint: &Endpoint, load: &Load) -> Result<Probe<Client>, ClientError> {
     let url = endpoint.url.as_str();
     let client = Client::connect(endpoint, load.protocol).await?;
     let opened = bank::open_account(&client, PROBE_USER, PROBE_USER);
-    let account = deadline::within(FIRST_ANSWER, url, || format!("get_account({PROBE_USER}) for the probe"), opened).await?;
+    let account = deadline::within(FIRST_COMMAND, url, || format!("get_account({PROBE_USER}) for the probe"), opened).await?;
     let followed = bank::follow(&client, &account.iban);
-    let transactions = deadline::within(FIRST_ANSWER, url, || "the probe's stream_transactions subscription".into(), followed).await?;
+    let transactions = deadline::within(FIRST_COMMAND, url, || "the probe's stream_transactions subscription".into(), followed).await?;
     Ok(Probe::new(client, account, transactions, load.probe_timeout()))
 }

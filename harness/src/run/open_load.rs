@@ -18,7 +18,7 @@ use crate::audit::Books;
 use crate::experiment::{Load, Search};
 use crate::load::bank;
 use crate::load::client::{Client, ClientError, Endpoint};
-use crate::load::deadline::{self, FIRST_ANSWER};
+use crate::load::deadline::{self, FIRST_COMMAND};
 use crate::load::open::{Offerer, Ring};
 use crate::results::{ProbeFigures, Sample, Step};
 
@@ -47,7 +47,7 @@ impl Drain for Books {
 ///
 /// Each connection has its own deadline ([`Client::connect`]). The accounts are asked for all at once and the
 /// endpoint hashes their passwords a few at a time, so the last may rightly come long after the first: the
-/// deadline is on progress, [`FIRST_ANSWER`] without any account answered.
+/// deadline is on progress, [`FIRST_COMMAND`] without any account answered.
 ///
 /// # Errors
 /// A connection or an account that cannot be opened, or [`ClientError::NoAnswer`].
@@ -65,7 +65,7 @@ pub async fn pool(endpoint: &Endpoint, load: &Load) -> Result<Offerer<Client>, C
     while opened < accounts.len() {
         let what = || format!("get_account for the open model's accounts ({opened} of {} opened)", load.accounts);
         let next = async { opening.next().await.ok_or(ClientError::Closed) };
-        let (i, account) = deadline::within(FIRST_ANSWER, &endpoint.url, what, next).await?;
+        let (i, account) = deadline::within(FIRST_COMMAND, &endpoint.url, what, next).await?;
         accounts[i] = Some(account?);
         opened += 1;
     }
