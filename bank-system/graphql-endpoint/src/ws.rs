@@ -180,7 +180,8 @@ fn bounded_in_time(
             }
         }
     });
-    Box::pin(bounded)
+    // async-graphql polls its input again after it ended; a bare unfold panics on that.
+    Box::pin(bounded.fuse())
 }
 
 #[cfg(test)]
