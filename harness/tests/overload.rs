@@ -1,9 +1,12 @@
-//! Overload is refused, not fatal: a one-broker stack is offered transfers at a fixed rate several times what it
-//! sustains (about 1,000 tx/s here). Every part is still running at the end, the endpoint's memory stays far from
-//! its limit, the excess is answered as errors (the endpoint's "overloaded", or a client timeout), and the audit
-//! of the books passes.
+//! Overload is refused, not fatal: a one-broker stack is offered transfers at a fixed rate about three times
+//! what it sustains (a search on the same stack found 2,125 tx/s on this 2-core machine). Every part is still
+//! running at the end, the endpoint's memory stays far from its limit, the excess is answered as errors (the
+//! endpoint's "overloaded", or a client timeout), and the audit of the books passes.
 
-use assert_cmd::Command;
+mod support;
+
+use support::{bench, Within};
+
 use harness::results::Run;
 
 /// Fixed-rate, one step: `start_rate = max_rate` with `max_steps = 1`.
@@ -35,17 +38,14 @@ partitions = 6
 "#;
 
 #[tokio::test]
-async fn six_times_the_capacity_is_answered_with_errors_and_every_part_lives() {
+async fn three_times_the_capacity_is_answered_with_errors_and_every_part_lives() {
     let dir = tempfile::tempdir().expect("temp dir");
     let experiment = dir.path().join("overload.toml");
     std::fs::write(&experiment, OVERLOAD).expect("experiment written");
-    let out = Command::cargo_bin("bench")
-        .expect("bench is built")
+    let out = bench()
         .args(["run", experiment.to_str().expect("utf-8"), "--results"])
         .arg(dir.path().join("results"))
-        .timeout(std::time::Duration::from_secs(900))
-        .output()
-        .expect("bench runs");
+        .output_within(std::time::Duration::from_secs(900));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let files = harness::results::files(&dir.path().join("results")).expect("results listed");
     assert_eq!(files.len(), 1, "{files:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
