@@ -1,9 +1,12 @@
 //! `bench report --baseline ... --fail-on-regression`: a variant that sustains less than in the baseline fails
 //! the command; the same results against themselves do not.
 
+mod support;
+
+use support::bench_in;
+
 use std::path::Path;
 
-use assert_cmd::Command;
 use harness::testing::synthetic::Synthetic;
 
 fn write(results: &Path, loops: [u32; 3], base_ms: f64, seed: u64) {
@@ -24,11 +27,6 @@ fn write(results: &Path, loops: [u32; 3], base_ms: f64, seed: u64) {
     }
 }
 
-fn bench(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::cargo_bin("bench").expect("bench").current_dir(dir).args(args).output().expect("runs");
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
 #[test]
 fn a_regression_against_the_baseline_fails_only_when_asked() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -36,21 +34,21 @@ fn a_regression_against_the_baseline_fails_only_when_asked() {
     write(&d.join("before"), [340, 390, 420], 10.0, 1);
     write(&d.join("after"), [200, 220, 250], 30.0, 11);
 
-    let (code, out, err) = bench(d, &["report", "after", "--baseline", "before", "--fail-on-regression", "--out", "r.html"]);
+    let (code, out, err) = bench_in(d, &["report", "after", "--baseline", "before", "--fail-on-regression", "--out", "r.html"]);
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(out.contains("linger.ms=0 sustained generators: REGRESSED"), "{out}");
     assert!(err.contains("significant regression"), "{err}");
     let page = std::fs::read_to_string(d.join("r.html")).expect("page written even when failing");
     assert!(page.contains("Against the baseline") && page.contains("significant regression(s)"));
 
-    let (code, out, _) = bench(d, &["report", "after", "--baseline", "before", "--out", "r.html"]);
+    let (code, out, _) = bench_in(d, &["report", "after", "--baseline", "before", "--out", "r.html"]);
     assert_eq!(code, Some(0), "without --fail-on-regression a regression is reported, not fatal: {out}");
 
-    let (code, out, err) = bench(d, &["report", "before", "--baseline", "before", "--fail-on-regression", "--out", "r.html"]);
+    let (code, out, err) = bench_in(d, &["report", "before", "--baseline", "before", "--fail-on-regression", "--out", "r.html"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("no significant change") && !out.contains("REGRESSED"), "{out}");
 
-    let (code, out, _) = bench(d, &["report", "before", "--baseline", "after", "--fail-on-regression", "--out", "r.html"]);
+    let (code, out, _) = bench_in(d, &["report", "before", "--baseline", "after", "--fail-on-regression", "--out", "r.html"]);
     assert_eq!(code, Some(0), "an improvement is not a regression");
     assert!(out.contains("sustained generators: improved"), "{out}");
 }
@@ -59,13 +57,13 @@ fn a_regression_against_the_baseline_fails_only_when_asked() {
 fn bad_baseline_flags_exit_2() {
     let dir = tempfile::tempdir().expect("temp dir");
     write(&dir.path().join("r"), [100, 120, 140], 10.0, 1);
-    let (code, _, err) = bench(dir.path(), &["report", "r", "--fail-on-regression"]);
+    let (code, _, err) = bench_in(dir.path(), &["report", "r", "--fail-on-regression"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--baseline"), "{err}");
-    let (code, _, err) = bench(dir.path(), &["report", "r", "--baseline", "r", "--alpha", "1.5"]);
+    let (code, _, err) = bench_in(dir.path(), &["report", "r", "--baseline", "r", "--alpha", "1.5"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("1.5"), "{err}");
-    let (code, _, err) = bench(dir.path(), &["report", "r", "--baseline", "missing"]);
+    let (code, _, err) = bench_in(dir.path(), &["report", "r", "--baseline", "missing"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("missing"), "{err}");
 }

@@ -1,6 +1,10 @@
 //! Blocks: `bench matrix --blocks` gives each job every variant, and a night merged from several runners' results
 //! reports as one machine would, comparing variants paired over blocks.
 
+mod support;
+
+use support::{bench, bench_in, Within, QUICK};
+
 use std::path::{Path, PathBuf};
 
 use harness::testing::synthetic::Synthetic;
@@ -9,14 +13,9 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn bench(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = assert_cmd::Command::cargo_bin("bench").expect("bench").current_dir(dir).args(args).output().expect("runs");
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
 #[test]
 fn each_block_job_runs_every_variant() {
-    let (code, out, err) = bench(&root(), &["matrix", "experiments/linger.toml", "experiments/brokers.toml", "--repeat", "2", "--blocks", "3"]);
+    let (code, out, err) = bench_in(&root(), &["matrix", "experiments/linger.toml", "experiments/brokers.toml", "--repeat", "2", "--blocks", "3"]);
     assert_eq!(code, Some(0), "{err}");
     let matrix: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     let include = matrix["include"].as_array().expect("include");
@@ -27,7 +26,7 @@ fn each_block_job_runs_every_variant() {
     let slugs: std::collections::BTreeSet<&str> = include.iter().filter_map(|e| e["slug"].as_str()).collect();
     assert_eq!(slugs.len(), 6, "artifact names are unique: {slugs:?}");
     assert!(slugs.contains("linger-block-3"), "{slugs:?}");
-    let (code, _, err) = bench(&root(), &["matrix", "experiments/linger.toml", "--blocks", "0"]);
+    let (code, _, err) = bench_in(&root(), &["matrix", "experiments/linger.toml", "--blocks", "0"]);
     assert_eq!(code, Some(2), "{err}");
 }
 
@@ -64,7 +63,7 @@ fn a_night_merged_from_runners_reports_as_one_machine_would() {
         let mut args = vec!["report".to_string()];
         args.extend(inputs.iter().map(|p| p.display().to_string()));
         args.extend(["--out".into(), dir.path().join(out).display().to_string()]);
-        let run = assert_cmd::Command::cargo_bin("bench").expect("bench").args(&args).output().expect("runs");
+        let run = bench().args(&args).output_within(QUICK);
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
         let text = std::fs::read_to_string(dir.path().join(out).with_extension("json")).expect("json");
         let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");
@@ -81,7 +80,6 @@ fn a_night_merged_from_runners_reports_as_one_machine_would() {
     assert_eq!((at_one["method"].as_str(), at_one["blocks"].as_u64()), (Some("paired over blocks"), Some(3)), "{at_one}");
 }
 
-
 #[test]
 fn a_nights_summary_holds_each_variants_headlines_over_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -90,7 +88,7 @@ fn a_nights_summary_holds_each_variants_headlines_over_runs() {
         runner(&results, block, offset);
     }
     let summary = dir.path().join("summaries/night.json");
-    let (code, out, err) = bench(dir.path(), &["report", "results", "--out", "r.html", "--summary", summary.to_str().expect("path")]);
+    let (code, out, err) = bench_in(dir.path(), &["report", "results", "--out", "r.html", "--summary", summary.to_str().expect("path")]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("summary: ") && out.contains("2 variant(s)"), "{out}");
     let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("json");
@@ -104,7 +102,7 @@ fn a_nights_summary_holds_each_variants_headlines_over_runs() {
     for metric in ["probe_mean_ms", "tps", "probe_p50_ms"] {
         assert!(s["variants"]["B"][metric]["mean"].is_number(), "{metric}: {}", s["variants"]["B"]);
     }
-    let (code, _, err) = bench(dir.path(), &["report", "results", "--out", "r.html", "--summary", "/proc/no/such/dir/s.json"]);
+    let (code, _, err) = bench_in(dir.path(), &["report", "results", "--out", "r.html", "--summary", "/proc/no/such/dir/s.json"]);
     assert_eq!(code, Some(1), "an unwritable summary is the system's failure: {err}");
     assert!(err.contains("s.json"), "{err}");
 }

@@ -1,9 +1,13 @@
 //! `bench run --platform external` against a deployment that bench did not start: the load, the samples of the
 //! containers the file names, the audit, and nothing brought up or removed.
 
-use std::path::Path;
+mod support;
 
-use assert_cmd::Command;
+use support::{bench, Within};
+
+use std::path::Path;
+use std::time::Duration;
+
 use stack::docker::container;
 use harness::results::Run;
 use stack::{Options, Owner, Services, Stack};
@@ -29,13 +33,11 @@ fn an_external_deployment_is_measured_and_left_running() {
     let path = dir.path().join("external.toml");
     std::fs::write(&path, experiment).expect("experiment written");
 
-    let out = Command::cargo_bin("bench")
-        .expect("bench is built")
+    let out = bench()
         .args(["run", "--platform", "external", "--results"])
         .arg(dir.path().join("results"))
         .arg(&path)
-        .output()
-        .expect("bench runs");
+        .output_within(Duration::from_secs(600));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
 

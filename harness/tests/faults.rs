@@ -2,12 +2,12 @@
 //! (acks=all, min.insync.replicas=2), the command handler restarted, the GraphQL endpoint restarted. Each run
 //! goes on, marks its fault window, recovers, and passes its audit.
 
+mod support;
+
+use support::{bench, serial, text, Within, QUICK};
 
 use harness::results::{EndedBy, Run};
 use harness::results::Edge;
-
-/// Stacks share fixed ports: one test at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn experiment(brokers: u32, fault: &str) -> String {
     format!(
@@ -37,18 +37,17 @@ at_loop = 40
 
 /// Runs the experiment and checks what every fault run must show; returns the run for more checks.
 fn run_with_fault(brokers: u32, fault: &str) -> Run {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("faults.toml");
     std::fs::write(&file, experiment(brokers, fault)).expect("experiment");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+    let out = bench()
         .arg("run")
         .arg(&file)
         .arg("--results")
         .arg(dir.path())
-        .output()
-        .expect("bench runs");
-    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        .output_within(std::time::Duration::from_secs(900));
+    let log = text(&out);
     let files = harness::results::files(dir.path()).expect("listed");
     let run = Run::read(&files[0]).expect("results file");
     let end = run.end.clone().expect("end line");
@@ -69,13 +68,12 @@ fn run_with_fault(brokers: u32, fault: &str) -> Run {
     assert_eq!(end.counts.timeouts, run.rows.iter().filter(|r| r.timeout).count() as u32);
     assert!(end.counts.timeouts - end.counts.fault_timeouts <= 5);
 
-    let report = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+    let report = bench()
         .arg("report")
         .arg(dir.path())
         .arg("--out")
         .arg(dir.path().join("r.html"))
-        .output()
-        .expect("report runs");
+        .output_within(QUICK);
     assert!(report.status.success());
     let page = std::fs::read_to_string(dir.path().join("r.html")).expect("page");
     assert!(page.contains("\"faults\":[{"), "the fault is drawn on the charts");

@@ -2,6 +2,10 @@
 //! deposit, transfer, and see both transactions arrive in the list; the Results page lists the reports of the
 //! folder bench shows the frontend and opens them; screenshots kept as artifacts.
 
+mod support;
+
+use support::{bench, serial, serial_async, text, Within, QUICK};
+
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -9,14 +13,11 @@ use harness::browser::Browser;
 use harness::experiment::ExperimentFile;
 use stack::{Options, Owner, Services, Stack};
 
-/// Stacks share fixed ports: one test at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 const SETTINGS: &str = "name = \"frontend\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n[stack.topics]\npartitions = 3\n";
 
 #[tokio::test]
 async fn log_in_deposit_transfer_and_see_both_transactions() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial_async().await;
     let file = ExperimentFile::parse(Path::new("frontend.toml"), SETTINGS).expect("settings");
     let docker = stack::docker::connect().await.expect("a Docker engine");
     let reports = reports_folder();
@@ -148,19 +149,18 @@ async fn results_page_lists_and_opens_the_reports(browser: &mut Browser, ui: &st
 
 #[test]
 fn browser_and_graphql_probes_run_and_share_a_report() {
-    let _serial = SERIAL.blocking_lock();
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let experiment = dir.path().join("probe.toml");
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/probe.toml")).expect("probe.toml");
-    std::fs::write(&experiment, text.replace("max_loops = 240", "max_loops = 40").replace("repeat = 3", "repeat = 1")).expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+    let probe = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/probe.toml")).expect("probe.toml");
+    std::fs::write(&experiment, probe.replace("max_loops = 240", "max_loops = 40").replace("repeat = 3", "repeat = 1")).expect("write");
+    let out = bench()
         .arg("run")
         .arg(&experiment)
         .arg("--results")
         .arg(dir.path())
-        .output()
-        .expect("bench runs");
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        .output_within(std::time::Duration::from_secs(900));
+    let log = text(&out);
     assert!(out.status.success(), "{log}");
     let files = harness::results::files(dir.path()).expect("listed");
     assert_eq!(files.len(), 2, "{files:?}");
@@ -172,13 +172,12 @@ fn browser_and_graphql_probes_run_and_share_a_report() {
         assert!(arrived >= 36, "{}: only {arrived} of 40 probe loops arrived\n{log}", run.header.variant);
         assert!(end.audit.passed, "{:?}", end.audit);
     }
-    let report = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+    let report = bench()
         .arg("report")
         .arg(dir.path())
         .arg("--out")
         .arg(dir.path().join("probe.html"))
-        .output()
-        .expect("report runs");
+        .output_within(QUICK);
     assert!(report.status.success());
     let stdout = String::from_utf8_lossy(&report.stdout);
     assert!(stdout.contains("probe=browser") && stdout.contains("probe=graphql"), "{stdout}");

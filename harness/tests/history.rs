@@ -1,9 +1,12 @@
 //! `bench history`: change points in made-up nights (a planted step is found at its night, noise alone finds
 //! nothing), and the command over a folder of summaries: its lines, JSON, page, exit codes.
 
+mod support;
+
+use support::bench_in;
+
 use std::path::Path;
 
-use assert_cmd::Command;
 use harness::history::edivisive::{change_points, Settings};
 use harness::testing::history::{date, noisy, write_summaries};
 
@@ -29,11 +32,6 @@ fn noise_alone_has_no_change() {
     }
 }
 
-fn bench(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::cargo_bin("bench").expect("bench").current_dir(dir).args(args).output().expect("runs");
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
 /// 30 nights of two variants; variant a's capacity falls 20 % at night `step`, with little noise so the three
 /// nights after a fresh step suffice; everything else is flat noise.
 fn nights(folder: &Path, step: usize) {
@@ -52,7 +50,7 @@ fn the_command_names_each_change_and_fails_only_on_fresh_regressions() {
     // A report's JSON beside the summaries is not one of them, and is skipped.
     std::fs::write(d.join("old/report.json"), r#"{"title": "nightly", "variants": []}"#).expect("write");
 
-    let (code, out, err) = bench(d, &["history", "old", "--json", "h.json", "--out", "h.html", "--fail-on-change"]);
+    let (code, out, err) = bench_in(d, &["history", "old", "--json", "h.json", "--out", "h.html", "--fail-on-change"]);
     assert_eq!(code, Some(0), "a regression 15 nights old is not fresh: {out}{err}");
     let line = format!("nightly a capacity_tps: night {} (c0014 → c0015)", date(15));
     assert!(out.contains(&line) && out.contains("REGRESSION"), "{out}");
@@ -75,14 +73,14 @@ fn the_command_names_each_change_and_fails_only_on_fresh_regressions() {
 
     // 30 nights with the step at night 27: the newest night (30) is the first that lets it be found.
     nights(&d.join("fresh"), 27);
-    let (code, out, err) = bench(d, &["history", "fresh", "--fail-on-change", "--out", "f.html"]);
+    let (code, out, err) = bench_in(d, &["history", "fresh", "--fail-on-change", "--out", "f.html"]);
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(err.contains("1 regression(s) revealed by the newest 1 night(s)"), "{err}");
     // The step at night 26 was already found with 29 nights: the newest night did not reveal it, two nights did.
     nights(&d.join("known"), 26);
-    let (code, out, err) = bench(d, &["history", "known", "--fail-on-change", "--out", "f.html"]);
+    let (code, out, err) = bench_in(d, &["history", "known", "--fail-on-change", "--out", "f.html"]);
     assert_eq!(code, Some(0), "{out}{err}");
-    let (code, _, _) = bench(d, &["history", "known", "--fail-on-change", "--recent", "2", "--out", "f.html"]);
+    let (code, _, _) = bench_in(d, &["history", "known", "--fail-on-change", "--recent", "2", "--out", "f.html"]);
     assert_eq!(code, Some(1), "the newest 2 nights revealed the change at night 26");
 }
 
@@ -91,29 +89,29 @@ fn bad_summaries_exit_2_naming_the_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     std::fs::write(d.join("notes.json"), r#"{"title": "a report"}"#).expect("write");
-    let (code, _, err) = bench(d, &["history", "notes.json"]);
+    let (code, _, err) = bench_in(d, &["history", "notes.json"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("notes.json: not a night's summary") && err.contains("missing field"), "{err}");
 
     std::fs::create_dir(d.join("nights")).expect("mkdir");
     let bad_date = r#"{"experiment": "e", "commit": "c", "date": "last tuesday", "variants": {}}"#;
     std::fs::write(d.join("nights/n1.json"), bad_date).expect("write");
-    let (code, _, err) = bench(d, &["history", "nights"]);
+    let (code, _, err) = bench_in(d, &["history", "nights"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("n1.json: date \"last tuesday\" is not RFC 3339"), "{err}");
 
-    let (code, _, err) = bench(d, &["history", "nowhere"]);
+    let (code, _, err) = bench_in(d, &["history", "nowhere"]);
     assert_eq!((code, err.contains("nowhere")), (Some(2), true), "{err}");
     std::fs::create_dir(d.join("empty")).expect("mkdir");
-    let (code, _, err) = bench(d, &["history", "empty"]);
+    let (code, _, err) = bench_in(d, &["history", "empty"]);
     assert_eq!((code, err.contains("no summaries in empty")), (Some(2), true), "{err}");
 
     let huge = std::fs::File::create(d.join("huge.json")).expect("create");
     huge.set_len(17 << 20).expect("a sparse 17 MB file");
-    let (code, _, err) = bench(d, &["history", "huge.json"]);
+    let (code, _, err) = bench_in(d, &["history", "huge.json"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("huge.json: 17825792 bytes, larger than a summary can be"), "{err}");
-    let (code, _, err) = bench(d, &["history", "x.json", "--p-max", "2"]);
+    let (code, _, err) = bench_in(d, &["history", "x.json", "--p-max", "2"]);
     assert_eq!(code, Some(2), "{err}");
 }
 
@@ -121,7 +119,7 @@ fn bad_summaries_exit_2_naming_the_file() {
 fn the_page_draws_every_series_in_headless_chromium() {
     let dir = tempfile::tempdir().expect("temp dir");
     nights(&dir.path().join("nights"), 15);
-    let (code, out, err) = bench(dir.path(), &["history", "nights", "--out", "history.html"]);
+    let (code, out, err) = bench_in(dir.path(), &["history", "nights", "--out", "history.html"]);
     assert_eq!(code, Some(0), "{out}{err}");
     let html = dir.path().join("history.html");
     let page = std::fs::read_to_string(&html).expect("page");

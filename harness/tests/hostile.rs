@@ -1,9 +1,13 @@
 //! Hostile inputs (#22): files built to crash or exhaust `bench` get a clear error naming the file and exit 2.
 
+mod support;
+
+use support::{bench, Within, QUICK};
+
 use std::path::Path;
 
 fn report(dir: &Path, input: &str) -> (Option<i32>, String) {
-    let out = assert_cmd::Command::cargo_bin("bench").expect("bench").current_dir(dir).args(["report", input, "--out", "r.html"]).output().expect("runs");
+    let out = bench().current_dir(dir).args(["report", input, "--out", "r.html"]).output_within(QUICK);
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -32,7 +36,7 @@ fn a_2019_run_whose_loop_numbers_jump_to_four_billion_is_refused() {
 
 fn run_dry(dir: &Path, text: &str) -> (Option<i32>, String) {
     std::fs::write(dir.join("e.toml"), text).expect("experiment");
-    let out = assert_cmd::Command::cargo_bin("bench").expect("bench").current_dir(dir).args(["run", "e.toml", "--dry-run"]).output().expect("runs");
+    let out = bench().current_dir(dir).args(["run", "e.toml", "--dry-run"]).output_within(QUICK);
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -57,12 +61,10 @@ fn a_dry_run_on_an_external_deployment_keeps_its_passwords_off_the_terminal() {
     let dir = tempfile::tempdir().expect("temp dir");
     let text = "name = \"x\"\n[external]\ngraphql = \"ws://127.0.0.1:8888/graphql\"\ndb_ch = \"postgres://bank:s3cret-ch@127.0.0.1:25432/ch\"\ndb_ge = \"postgres://bank:s3cret-ge@127.0.0.1:25431/ge\"\n";
     std::fs::write(dir.path().join("e.toml"), text).expect("experiment");
-    let out = assert_cmd::Command::cargo_bin("bench")
-        .expect("bench")
+    let out = bench()
         .current_dir(dir.path())
         .args(["run", "e.toml", "--dry-run", "--platform", "external"])
-        .output()
-        .expect("runs");
+        .output_within(QUICK);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("postgres://bank:***@127.0.0.1:25432/ch"), "{stdout}");

@@ -4,16 +4,15 @@
 //! endpoint: `silent_endpoint.rs`.) Every wait on bench has a deadline: a bench that hangs is killed, its stack
 //! removed, and the test fails.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
+use support::{bench, serial, stderr_lines, Down, Within, STACK};
+
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use harness::results::{EndedBy, Run};
-
-/// Stacks share fixed ports: one test at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 const EXPERIMENT: &str = r#"name = "interrupt"
 [load]
@@ -50,7 +49,7 @@ fn start() -> Running {
     let results = tempfile::tempdir().expect("temp dir");
     let experiment = results.path().join("interrupt.toml");
     std::fs::write(&experiment, EXPERIMENT).expect("experiment");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bench"))
+    let mut child = bench()
         .arg("run")
         .arg(&experiment)
         .arg("--results")
@@ -59,15 +58,7 @@ fn start() -> Running {
         .stderr(Stdio::piped())
         .spawn()
         .expect("bench starts");
-    let (tx, lines) = mpsc::channel();
-    let stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = stderr_lines(&mut child);
     Running { child, lines, seen: Vec::new(), results, signalled: None }
 }
 
@@ -130,7 +121,7 @@ impl Drop for Running {
             let _ = self.child.wait();
             let id = stack::testing::leftover_containers().iter().find(|c| c.as_str() == "kgb-kafka-1").map(|c| stack::testing::stack_of(c));
             if let Some(id) = id {
-                let _ = Command::new(env!("CARGO_BIN_EXE_bench")).args(["down", "--stack", &id]).output();
+                drop(Down::stack(&id));
             }
         }
     }
@@ -140,10 +131,6 @@ impl Drop for Running {
 fn docker(verb: &str, container: &str) {
     let status = Command::new("docker").args([verb, container]).status().expect("docker runs");
     assert!(status.success(), "docker {verb} {container}");
-}
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[test]
@@ -226,7 +213,7 @@ fn after_sigkill_down_stack_removes_every_leftover_of_the_run() {
     // developer's own stacks too.
     let id = stack::testing::stack_of("kgb-kafka-1");
     let developers = stack::testing::DevelopersContainer::start();
-    let down = Command::new(env!("CARGO_BIN_EXE_bench")).args(["down", "--stack", &id]).output().expect("down runs");
+    let down = support::bench().args(["down", "--stack", &id]).output_within(STACK);
     assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
     assert!(stack::testing::containers_of(&id).is_empty());
     assert!(developers.exists(), "a developer's own stack survives the test's cleanup");

@@ -6,28 +6,18 @@
 //! until teardown, the manifests for real clusters pass the API server's dry-run, `bench down --all` removes
 //! what `bench up` left, and images pushed to a registry on 127.0.0.1 are what a stack's pods pull.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
+use support::{bench, interrupt, serial, stderr_lines, text, wait, Down, Within, QUICK, STACK};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use harness::results::{EndedBy, Run};
 
-/// Stacks share fixed ports: one test at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn bench() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-}
-
-fn text_of(out: &Output) -> String {
-    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
+/// A run or `up` of a small stack on the cluster, or its removal, on a cold and busy machine.
+const RUN: Duration = Duration::from_secs(900);
 
 /// The namespaces bench labelled that are on the cluster now.
 fn bench_namespaces() -> Vec<String> {
@@ -50,23 +40,14 @@ fn only_run(results: &Path) -> Run {
     Run::read(&files[0]).expect("results file")
 }
 
-/// `bench down --all --platform kubernetes` when dropped, so a failing test leaves nothing for the next.
-struct Down;
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = bench().args(["down", "--all", "--platform", "kubernetes"]).output();
-    }
-}
-
 #[test]
 fn the_smoke_experiment_runs_on_kubernetes_passes_its_audit_and_leaves_no_namespace() {
     let _serial = serial();
-    let _down = Down;
+    let _down = Down::all_on_kubernetes();
     let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/smoke.toml");
     let results = tempfile::tempdir().expect("temp dir");
-    let out = bench().arg("run").arg(&smoke).args(["--platform", "kubernetes", "--results"]).arg(results.path()).output().expect("bench runs");
-    let log = text_of(&out);
+    let out = bench().arg("run").arg(&smoke).args(["--platform", "kubernetes", "--results"]).arg(results.path()).output_within(RUN);
+    let log = text(&out);
     assert!(out.status.success(), "{log}");
     let run = only_run(results.path());
     assert_eq!(run.header.platform.as_deref(), Some("kubernetes"));
@@ -89,7 +70,7 @@ fn the_smoke_experiment_runs_on_kubernetes_passes_its_audit_and_leaves_no_namesp
 #[test]
 fn ctrl_c_during_the_load_removes_the_namespace() {
     let _serial = serial();
-    let _down = Down;
+    let _down = Down::all_on_kubernetes();
     let dir = tempfile::tempdir().expect("temp dir");
     let file = write(
         dir.path(),
@@ -106,13 +87,7 @@ fn ctrl_c_during_the_load_removes_the_namespace() {
         .stdout(Stdio::null())
         .spawn()
         .expect("bench starts");
-    let (tx, lines) = mpsc::channel();
-    let stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let lines = stderr_lines(&mut child);
     let mut seen = Vec::new();
     while !seen.last().is_some_and(|l: &String| l.contains("loop 20 ")) {
         match lines.recv_timeout(Duration::from_secs(180)) {
@@ -121,9 +96,8 @@ fn ctrl_c_during_the_load_removes_the_namespace() {
         }
     }
     assert_eq!(bench_namespaces().len(), 1, "the run has its namespace during the load");
-    let kill = Command::new("kill").arg("-INT").arg(child.id().to_string()).status().expect("kill runs");
-    assert!(kill.success());
-    let status = child.wait().expect("bench exits");
+    interrupt(&child);
+    let status = wait(&mut child, STACK).expect("bench exits within its teardown after Ctrl-C");
     seen.extend(lines.iter());
     let log = seen.join("\n");
     assert_eq!(status.code(), Some(130), "{log}");
@@ -137,7 +111,7 @@ fn ctrl_c_during_the_load_removes_the_namespace() {
 #[test]
 fn a_broker_pod_deleted_as_a_fault_is_survived_with_the_audit_passed() {
     let _serial = serial();
-    let _down = Down;
+    let _down = Down::all_on_kubernetes();
     let dir = tempfile::tempdir().expect("temp dir");
     let experiment = r#"name = "k8s-fault"
 [load]
@@ -163,8 +137,8 @@ action = "kill"
 duration_s = 5
 "#;
     let file = write(dir.path(), "k8s-fault.toml", experiment);
-    let out = bench().arg("run").arg(&file).args(["--platform", "kubernetes", "--results"]).arg(dir.path()).output().expect("bench runs");
-    let log = text_of(&out);
+    let out = bench().arg("run").arg(&file).args(["--platform", "kubernetes", "--results"]).arg(dir.path()).output_within(RUN);
+    let log = text(&out);
     assert!(out.status.success(), "{log}");
     let run = only_run(dir.path());
     let end = run.end.as_ref().expect("end line");
@@ -183,7 +157,7 @@ duration_s = 5
 #[test]
 fn with_reach_port_forward_bench_reaches_the_parts_through_the_api_server_until_teardown() {
     let _serial = serial();
-    let _down = Down;
+    let _down = Down::all_on_kubernetes();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let file = "name = \"pf\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms256m -Xmx384m\"\n[kubernetes]\nreach = \"port-forward\"\n";
@@ -222,7 +196,7 @@ fn with_reach_port_forward_bench_reaches_the_parts_through_the_api_server_until_
 #[test]
 fn manifests_for_a_real_cluster_pass_the_api_servers_dry_run_and_bad_ones_are_refused() {
     let _serial = serial();
-    let _down = Down;
+    let _down = Down::all_on_kubernetes();
     let dir = tempfile::tempdir().expect("temp dir");
     let real = r#"name = "k8s-real"
 [stack]
@@ -240,20 +214,20 @@ value = "bench"
 effect = "NoSchedule"
 "#;
     let file = write(dir.path(), "real.toml", real);
-    let out = bench().arg("up").arg(&file).args(["--platform", "kubernetes", "--dry-run"]).output().expect("bench runs");
-    let log = text_of(&out);
+    let out = bench().arg("up").arg(&file).args(["--platform", "kubernetes", "--dry-run"]).output_within(QUICK);
+    let log = text(&out);
     assert!(out.status.success(), "{log}");
     for object in ["StatefulSet kgb-kafka-3", "StatefulSet kgb-db-ge", "Deployment kgb-graphql-endpoint", "Job kgb-synchronizer", "Service kgb-kafka-1", "Secret kgb-passwords"] {
         assert!(log.contains(object), "{object} was checked: {log}");
     }
     // The loopback shape `bench run` uses here passes too.
     let local = write(dir.path(), "local.toml", "name = \"k8s-local\"\n[stack]\ntls = true\n");
-    let out = bench().arg("up").arg(&local).args(["--platform", "kubernetes", "--dry-run"]).output().expect("bench runs");
-    assert!(out.status.success(), "{}", text_of(&out));
+    let out = bench().arg("up").arg(&local).args(["--platform", "kubernetes", "--dry-run"]).output_within(QUICK);
+    assert!(out.status.success(), "{}", text(&out));
     // The API server checks for real: a storage class that is not a DNS name is refused, naming the object.
     let bad = write(dir.path(), "bad.toml", &real.replace("fast-ssd", "Fast SSD"));
-    let out = bench().arg("up").arg(&bad).args(["--platform", "kubernetes", "--dry-run"]).output().expect("bench runs");
-    let bad_log = text_of(&out);
+    let out = bench().arg("up").arg(&bad).args(["--platform", "kubernetes", "--dry-run"]).output_within(QUICK);
+    let bad_log = text(&out);
     assert_eq!(out.status.code(), Some(1), "{bad_log}");
     assert!(bad_log.contains("dry-run of StatefulSet/kgb-") && bad_log.contains("storageClassName"), "{bad_log}");
     assert!(bad_log.len() < 2000, "the API server's words once, not its status's Debug form: {bad_log}");
@@ -261,8 +235,8 @@ effect = "NoSchedule"
     // is made.
     let at_balancer = real.replace("reach = \"port-forward\"", "reach = \"service\"").replace("brokers = 3", "brokers = 3\ntls = true\ntls_endpoint = true");
     let tls_lb = write(dir.path(), "tls-lb.toml", &at_balancer);
-    let out = bench().arg("up").arg(&tls_lb).args(["--platform", "kubernetes"]).output().expect("bench runs");
-    let tls_log = text_of(&out);
+    let out = bench().arg("up").arg(&tls_lb).args(["--platform", "kubernetes"]).output_within(RUN);
+    let tls_log = text(&out);
     assert!(!out.status.success() && tls_log.contains("tls_endpoint") && tls_log.contains("port-forward"), "{tls_log}");
     assert_eq!(bench_namespaces(), Vec::<String>::new(), "dry-runs keep nothing");
 }
@@ -270,19 +244,19 @@ effect = "NoSchedule"
 #[test]
 fn bench_down_all_removes_every_namespace_bench_up_left() {
     let _serial = serial();
-    let _down = Down;
+    let _down = Down::all_on_kubernetes();
     let dir = tempfile::tempdir().expect("temp dir");
     let file = write(dir.path(), "up.toml", "name = \"k8s-up\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n");
-    let out = bench().arg("up").arg(&file).args(["--platform", "kubernetes"]).output().expect("bench runs");
-    let up = text_of(&out);
+    let out = bench().arg("up").arg(&file).args(["--platform", "kubernetes"]).output_within(RUN);
+    let up = text(&out);
     assert!(out.status.success(), "{up}");
     let namespaces = bench_namespaces();
     assert_eq!(namespaces.len(), 1, "{up}");
     assert!(up.contains(&format!("namespace         {}", namespaces[0])), "{up}");
     // The stack answers where bench up said.
     assert!(std::net::TcpStream::connect("127.0.0.1:8888").is_ok(), "the endpoint listens: {up}");
-    let out = bench().args(["down", "--all", "--platform", "kubernetes"]).output().expect("bench runs");
-    let down = text_of(&out);
+    let out = bench().args(["down", "--all", "--platform", "kubernetes"]).output_within(RUN);
+    let down = text(&out);
     assert!(out.status.success() && down.contains(&namespaces[0]), "{down}");
     assert_eq!(bench_namespaces(), Vec::<String>::new(), "{down}");
     assert!(std::net::TcpStream::connect("127.0.0.1:8888").is_err(), "nothing listens after bench down");
@@ -358,10 +332,10 @@ fn forget_on_node(images: &[String]) {
 #[test]
 fn images_pushed_to_a_registry_are_the_ones_a_stacks_pods_pull() {
     let _serial = serial();
-    let _down = Down;
+    let _down = Down::all_on_kubernetes();
     let _registry = LocalRegistry::start();
-    let out = bench().args(["images", "-q", "--push", REGISTRY]).output().expect("bench runs");
-    let log = text_of(&out);
+    let out = bench().args(["images", "-q", "--push", REGISTRY]).output_within(RUN);
+    let log = text(&out);
     assert!(out.status.success(), "{log}");
     let infrastructure = ["kgb/kafka:4.1.1", "kgb/schema-registry:3.0.9", "kgb/postgres:15"];
     let bank = ["kgb/bank-synchronizer:dev", "kgb/bank-command-handler:dev", "kgb/bank-graphql-endpoint:dev", "kgb/bank-frontend:dev"];

@@ -1,9 +1,12 @@
 //! The nightly matrix runs each variant on its own machine and reports over the merged results: that report must
 //! be exactly the one the same files give on one machine, whatever folders they come from and in whatever order.
 
+mod support;
+
+use support::{bench, Within, QUICK};
+
 use std::path::Path;
 
-use assert_cmd::Command;
 use harness::testing::synthetic::Synthetic;
 
 const VARIANTS: [&str; 3] = ["linger.ms=0", "linger.ms=10", "linger.ms=100"];
@@ -42,7 +45,7 @@ fn copy_tree(from: &Path, to: &Path) {
 /// The page and the JSON of a report, without the one thing that must differ: the inputs it names as its sources.
 fn report(dir: &Path, args: &[&str], out: &str) -> (String, String) {
     let out = dir.join(out);
-    let run = Command::cargo_bin("bench").expect("bench").current_dir(dir).arg("report").args(args).arg("--out").arg(&out).output().expect("runs");
+    let run = bench().current_dir(dir).arg("report").args(args).arg("--out").arg(&out).output_within(QUICK);
     assert!(run.status.success(), "bench report {args:?}: {}", String::from_utf8_lossy(&run.stderr));
     let html = std::fs::read_to_string(&out).expect("html");
     let (before, rest) = html.split_once("Runs read from: ").expect("the page names its sources");

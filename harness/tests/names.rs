@@ -2,14 +2,13 @@
 //! would lead out of its folder is refused with exit code 2 naming the value, and nothing outside is touched.
 //! Each attempt is made against a folder of its own holding a victim file.
 
+mod support;
+
+use support::{bench, Within, QUICK};
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use harness::testing::synthetic::Synthetic;
-
-fn bench() -> Command {
-    Command::cargo_bin("bench").expect("bench is built")
-}
 
 /// A temporary folder standing for `$TMPDIR`, with victims where a traversal would land: in it, and in a
 /// stack's TLS folder's parent's sibling.
@@ -52,7 +51,7 @@ fn assert_refused(out: &std::process::Output, value: &str, attempt: &str) {
 fn down_refuses_a_stack_id_that_leaves_the_tls_folder_and_removes_nothing() {
     for id in ["..", "../x", ".", "x/..", "/tmp", ".hidden"] {
         let victims = Victims::new();
-        let out = bench().args(["down", "--stack", id]).env("TMPDIR", victims.path()).output().expect("runs");
+        let out = bench().args(["down", "--stack", id]).env("TMPDIR", victims.path()).output_within(QUICK);
         assert_refused(&out, id, &format!("--stack {id}"));
         assert!(String::from_utf8_lossy(&out.stderr).contains("stack id"), "{}", String::from_utf8_lossy(&out.stderr));
         victims.assert_untouched(&format!("--stack {id}"));
@@ -82,7 +81,7 @@ fn report_refuses_a_results_header_whose_names_lead_out_of_their_folder() {
         let work = victims.path().join("checkout");
         std::fs::create_dir_all(work.join("reports")).expect("mkdir");
         let results = tampered_results(victims.path(), field, value);
-        let out = bench().current_dir(&work).arg("report").arg(&results).output().expect("runs");
+        let out = bench().current_dir(&work).arg("report").arg(&results).output_within(QUICK);
         let attempt = format!("header {field} = {value:?}");
         assert_refused(&out, value, &attempt);
         assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("the header's {field}")), "{attempt}: {}", String::from_utf8_lossy(&out.stderr));
@@ -100,7 +99,7 @@ fn report_of_untampered_results_is_written_under_reports() {
     let work = victims.path().join("checkout");
     std::fs::create_dir_all(work.join("reports")).expect("mkdir");
     let results = tampered_results(victims.path(), "variant", "batch.size=16384,compression.type=none");
-    let out = bench().current_dir(&work).arg("report").arg(&results).output().expect("runs");
+    let out = bench().current_dir(&work).arg("report").arg(&results).output_within(QUICK);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(work.join("reports/t.html").is_file() && work.join("reports/t.json").is_file());
 }
@@ -140,7 +139,7 @@ fn down_refuses_a_label_that_leads_out_of_the_tls_folder_and_removes_nothing() {
     let docker = runtime.block_on(stack::docker::connect()).expect("a Docker engine");
     runtime.block_on(stack::docker::container::start(&docker, &spec)).expect("the stand-in starts");
     let _removed = Removed(name.clone());
-    let out = bench().arg("down").env("TMPDIR", victims.path()).output().expect("runs");
+    let out = bench().arg("down").env("TMPDIR", victims.path()).output_within(QUICK);
     assert_refused(&out, "../x", "label kgb.stack=../x");
     assert!(String::from_utf8_lossy(&out.stderr).contains(&name), "the container is named");
     victims.assert_untouched("label kgb.stack=../x");

@@ -1,6 +1,8 @@
 //! bench names the commit it was built from (results headers record the same), not that of the folder it runs in.
 
-use assert_cmd::Command;
+mod support;
+
+use support::{bench, Within, QUICK};
 
 #[test]
 fn bench_version_names_the_commit_it_was_built_from_outside_any_checkout() {
@@ -8,7 +10,7 @@ fn bench_version_names_the_commit_it_was_built_from_outside_any_checkout() {
     let head = std::process::Command::new("git").args(["-C", manifest, "rev-parse", "HEAD"]).output().expect("git runs");
     let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
     let elsewhere = tempfile::tempdir().expect("temp dir");
-    let out = Command::cargo_bin("bench").expect("bench is built").current_dir(elsewhere.path()).arg("--version").output().expect("runs");
+    let out = bench().current_dir(elsewhere.path()).arg("--version").output_within(QUICK);
     let version = String::from_utf8_lossy(&out.stdout);
     assert!(version.contains(&format!("({head})")) || version.contains(&format!("({head}-dirty)")), "{version} lacks {head}");
 }

@@ -1,6 +1,10 @@
 //! Reports: figures against independently computed values (including the 2019 aggregation of the published
 //! seed runs), a property test, a JSON snapshot, and the page drawn by headless Chromium without console errors.
 
+mod support;
+
+use support::{bench, Within, QUICK};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -248,14 +252,12 @@ fn good_run(dir: &Path) -> PathBuf {
 
 /// `bench report <dir> --out <dir>/r.html`: exit code, stdout, stderr.
 fn bench_report(dir: &Path) -> (Option<i32>, String, String) {
-    let out = assert_cmd::Command::cargo_bin("bench")
-        .expect("bench")
+    let out = bench()
         .arg("report")
         .arg(dir)
         .arg("--out")
         .arg(dir.join("r.html"))
-        .output()
-        .expect("runs");
+        .output_within(QUICK);
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 

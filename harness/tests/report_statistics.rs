@@ -2,6 +2,10 @@
 //! samples, timeouts sit in the tail, throughput comes from time, Holm adjusts the report's whole family, zero
 //! variance is handled, and probes of different kinds are never compared.
 
+mod support;
+
+use support::{bench, Within, QUICK};
+
 use std::path::PathBuf;
 
 use harness::report::{self, LevelRow, RunRows};
@@ -201,13 +205,11 @@ fn disturbed_runs_are_flagged_and_left_out_when_asked() {
     std::fs::write(&files[1], lines.iter().map(|l| l.to_string() + "\n").collect::<String>()).expect("write");
 
     let report = |extra: &[&str]| {
-        let out = assert_cmd::Command::cargo_bin("bench")
-            .expect("bench")
+        let out = bench()
             .current_dir(dir.path())
             .args(["report", "noisy", "--out", "r.html"])
             .args(extra)
-            .output()
-            .expect("runs");
+            .output_within(QUICK);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("json")).expect("json");
         (String::from_utf8_lossy(&out.stdout).into_owned(), json)

@@ -2,13 +2,16 @@
 //! hold the invariants of DESIGN.md §6–7, the audit passed, no secret of the run is in anything it wrote, and
 //! nothing is left running.
 
+mod support;
+
+use support::{bench, Within, QUICK};
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use harness::results::{EndedBy, Run};
 
 /// The secrets of a run, read while its stack runs: the databases' password bench generated (in the
@@ -73,7 +76,7 @@ async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() 
     let outputs = tempfile::tempdir().expect("temp dir");
     let experiment = Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/smoke.toml");
     let (stdout_path, stderr_path) = (outputs.path().join("run.stdout"), outputs.path().join("run.stderr"));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+    let mut child = bench()
         .arg("run")
         .arg(&experiment)
         .arg("--results")
@@ -111,17 +114,14 @@ async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() 
     let run = Run::read(&files[0]).expect("results file reads back");
 
     // The report of the run, and its summary for `bench history`: outputs too.
-    let report = Command::cargo_bin("bench")
-        .expect("bench is built")
+    let report = bench()
         .arg("report")
         .arg(results.path())
         .arg("--out")
         .arg(outputs.path().join("report/smoke.html"))
         .arg("--summary")
         .arg(outputs.path().join("report/summary.json"))
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("bench report runs");
+        .output_within(QUICK);
     assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
     std::fs::write(outputs.path().join("report.stdout"), &report.stdout).expect("written");
     std::fs::write(outputs.path().join("report.stderr"), &report.stderr).expect("written");

@@ -2,7 +2,10 @@
 //! minute whatever this machine sustains. Its results file holds one step line per step, the steps follow the search's
 //! rules, the capacity is the confirmed highest pass, failed steps drained, the audit passed, and nothing is left.
 
-use assert_cmd::Command;
+mod support;
+
+use support::{bench, Within};
+
 use harness::results::{EndedBy, Run};
 
 const SEARCH: &str = r#"
@@ -39,12 +42,10 @@ async fn a_search_run_converges_and_its_steps_follow_the_rules() {
     let dir = tempfile::tempdir().expect("temp dir");
     let experiment = dir.path().join("search.toml");
     std::fs::write(&experiment, SEARCH).expect("experiment written");
-    let out = Command::cargo_bin("bench")
-        .expect("bench is built")
+    let out = bench()
         .args(["run", experiment.to_str().expect("utf-8"), "--results"])
         .arg(dir.path().join("results"))
-        .output()
-        .expect("bench runs");
+        .output_within(std::time::Duration::from_secs(900));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "bench run failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
 

@@ -4,7 +4,10 @@
 //! step and the endpoint. Measured as an external deployment (`--platform external`), so the endpoint can be a
 //! double on a port of the test's choosing and no stack is needed; bench starts no container either way.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
+use support::{bench, stderr_lines};
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -119,7 +122,7 @@ fn start(silence: Silence) -> (Bench, Double) {
     let double = double(silence);
     let results = tempfile::tempdir().expect("temp dir");
     let experiment = experiment(results.path(), &double.url, silence);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bench"))
+    let mut child = bench()
         .args(["run", "--platform", "external", "--results"])
         .arg(results.path().join("results"))
         .arg(&experiment)
@@ -127,13 +130,7 @@ fn start(silence: Silence) -> (Bench, Double) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("bench starts");
-    let (tx, stderr) = mpsc::channel();
-    let pipe = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let stderr = stderr_lines(&mut child);
     (Bench { child, stderr, results }, double)
 }
 

@@ -1,6 +1,10 @@
 //! Integration tests against a real Docker engine and the real images (`scripts/setup` provides both):
 //! the stack comes up through the library, every part answers, and teardown leaves nothing behind.
 
+mod support;
+
+use support::serial_async;
+
 use std::path::Path;
 
 use stack::docker::container::{list_labelled, LABEL_STACK};
@@ -8,9 +12,6 @@ use stack::readiness::{check, Check};
 use stack::docker::stats;
 use harness::experiment::ExperimentFile;
 use stack::{Options, Owner, Services, Stack, StackError};
-
-/// Stacks share fixed ports: one test at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn experiment(text: &str) -> harness::experiment::Experiment {
     ExperimentFile::parse(Path::new("test.toml"), text).expect("valid experiment").experiment
@@ -25,7 +26,7 @@ async fn leftovers(docker: &bollard::Docker, stack_id: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn infrastructure_comes_up_answers_and_goes_away() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial_async().await;
     let docker = stack::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
     let e = experiment(ONE_BROKER);
     let mut stack = Stack::up(&docker, &e.stack, INFRA_ONLY, &|_| {}).await.expect("stack comes up");
@@ -61,7 +62,7 @@ async fn infrastructure_comes_up_answers_and_goes_away() {
 
 #[tokio::test]
 async fn a_container_that_dies_is_reported_with_its_logs_and_nothing_stays() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial_async().await;
     let docker = stack::docker::connect().await.expect("a Docker engine");
     // The Postgres image without its password variable stops at once: a broker that never becomes ready.
     let e = experiment(&format!("{ONE_BROKER}[stack.images]\nkafka = \"kgb/postgres:15\"\n"));
@@ -79,7 +80,7 @@ async fn a_container_that_dies_is_reported_with_its_logs_and_nothing_stays() {
 
 #[tokio::test]
 async fn a_taken_port_is_named_and_nothing_starts() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial_async().await;
     let docker = stack::docker::connect().await.expect("a Docker engine");
     let e = experiment(ONE_BROKER);
     let _holder = std::net::TcpListener::bind(("127.0.0.1", e.stack.ports.db_ge)).expect("port free for the test");
@@ -94,7 +95,7 @@ async fn a_taken_port_is_named_and_nothing_starts() {
 
 #[tokio::test]
 async fn a_missing_image_is_named_with_the_fix() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial_async().await;
     let docker = stack::docker::connect().await.expect("a Docker engine");
     let e = experiment(&format!("{ONE_BROKER}[stack.images]\nschema_registry = \"kgb/no-such-image:1\"\n"));
     let err = match Stack::up(&docker, &e.stack, INFRA_ONLY, &|_| {}).await {
@@ -106,7 +107,7 @@ async fn a_missing_image_is_named_with_the_fix() {
 
 #[tokio::test]
 async fn dropping_a_stack_removes_its_containers() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial_async().await;
     let docker = stack::docker::connect().await.expect("a Docker engine");
     let e = experiment(ONE_BROKER);
     let stack = Stack::up(&docker, &e.stack, INFRA_ONLY, &|_| {}).await.expect("stack comes up");
@@ -123,7 +124,7 @@ async fn dropping_a_stack_removes_its_containers() {
 #[tokio::test]
 async fn a_container_killed_for_memory_is_reported_as_such() {
     use stack::docker::container::{self, ContainerSpec};
-    let _serial = SERIAL.lock().await;
+    let _serial = serial_async().await;
     let docker = stack::docker::connect().await.expect("a Docker engine");
     let engine = stack::Engine::Docker(docker.clone());
     let spec = |name: &str, script: &str| ContainerSpec {

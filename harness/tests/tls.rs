@@ -3,9 +3,13 @@
 //! endpoint on wss:// too (a broker killed on the way) passes its audit, and nothing of a stack, its TLS folder
 //! included, outlives it.
 
+mod support;
+
+use support::{bench, serial, Down, Within, STACK};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
+
 
 use openssl::ssl::{SslConnector, SslMethod};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -14,12 +18,8 @@ use topology::tls::ClientTls;
 
 use harness::results::{EndedBy, Run};
 
-/// Stacks share fixed ports: one test at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn bench() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bench"))
-}
+/// A TLS run of a few minutes, on a cold and busy machine.
+const RUN: Duration = Duration::from_secs(900);
 
 /// What `bench up` printed: the value after `label` on its line.
 fn printed(stdout: &str, label: &str) -> String {
@@ -55,15 +55,15 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 #[test]
 fn a_tls_stack_refuses_clients_without_a_certificate_and_serves_one_with_the_printed_files() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let up = write(dir.path(), "up.toml", "name = \"tls-up\"\n[stack]\nbrokers = 1\ntls = true\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n");
-    let out = bench().arg("up").arg(&up).arg("--show-password").output().expect("bench up runs");
+    let out = bench().arg("up").arg(&up).arg("--show-password").output_within(STACK);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let id = printed(&stdout, "stack").split_whitespace().next().expect("the stack id").to_string();
     // Removed by `bench down --stack` at the end, and on a failed assertion too.
-    let _down = Down(id.clone());
+    let _down = Down::stack(&id);
     let tls = ClientTls { ca: printed(&stdout, "tls ca").into(), cert: printed(&stdout, "tls client cert").into(), key: printed(&stdout, "tls client key").into() };
     let (bootstrap, db_ch, registry) = (printed(&stdout, "kafka"), printed(&stdout, "db-ch"), printed(&stdout, "schema registry"));
     assert!(db_ch.ends_with("?sslmode=require") && registry.starts_with("https://"), "{stdout}");
@@ -109,30 +109,21 @@ fn a_tls_stack_refuses_clients_without_a_certificate_and_serves_one_with_the_pri
     );
     let external = write(dir.path(), "external.toml", &external);
     let results = dir.path().join("results");
-    let out = bench().args(["run", "--platform", "external", "--results"]).arg(&results).arg(&external).output().expect("bench runs");
+    let out = bench().args(["run", "--platform", "external", "--results"]).arg(&results).arg(&external).output_within(RUN);
     let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{log}");
     let run = Run::read(&harness::results::files(&results).expect("listed")[0]).expect("results file");
     let audit = &run.end.as_ref().expect("end line").audit;
     assert!(audit.passed && audit.answers_checked > 0, "{audit:?}");
 
-    let down = bench().args(["down", "--stack", &id]).output().expect("bench down runs");
+    let down = bench().args(["down", "--stack", &id]).output_within(STACK);
     assert!(down.status.success());
     assert!(!tls.ca.exists() && !stack::tls::folder(&id).expect("an id").exists(), "the stack's TLS folder goes with it");
 }
 
-/// `bench down --stack ID` when dropped.
-struct Down(String);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = bench().args(["down", "--stack", &self.0]).output();
-    }
-}
-
 #[test]
 fn a_run_over_tls_and_wss_survives_a_killed_broker_passes_its_audit_and_leaves_nothing() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let experiment = r#"name = "tls-run"
 [load]
@@ -159,7 +150,7 @@ duration_s = 5
 "#;
     let file = write(dir.path(), "tls-run.toml", experiment);
     let before = folders();
-    let out = bench().arg("run").arg(&file).arg("--results").arg(dir.path()).output().expect("bench runs");
+    let out = bench().arg("run").arg(&file).arg("--results").arg(dir.path()).output_within(RUN);
     let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{log}");
     let run = Run::read(&harness::results::files(dir.path()).expect("listed")[0]).expect("results file");

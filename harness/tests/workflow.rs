@@ -1,6 +1,10 @@
 //! The nightly workflow: actionlint passes, every `matrix.<key>` it uses is a key `bench matrix` prints, and it
 //! caches the folder scripts/setup builds into.
 
+mod support;
+
+use support::{bench, Within, QUICK};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -35,12 +39,10 @@ fn actionlint_accepts_the_nightly_workflow() {
 fn the_workflow_uses_only_keys_bench_matrix_prints() {
     let text = std::fs::read_to_string(workflow()).expect("workflow");
     assert!(text.contains("--blocks \"$BLOCKS\""), "the workflow asks bench matrix for blocks");
-    let out = assert_cmd::Command::cargo_bin("bench")
-        .expect("bench")
+    let out = bench()
         .current_dir(root())
         .args(["matrix", "experiments/linger.toml", "experiments/batching.toml", "--repeat", "2", "--blocks", "3"])
-        .output()
-        .expect("runs");
+        .output_within(QUICK);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let matrix: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let include = matrix["include"].as_array().expect("include");
@@ -87,6 +89,6 @@ fn the_workflow_caches_the_folder_setup_builds_into() {
 
 #[test]
 fn matrix_of_a_bad_file_exits_2() {
-    let out = assert_cmd::Command::cargo_bin("bench").expect("bench").args(["matrix", "/nonexistent/x.toml"]).output().expect("runs");
+    let out = bench().args(["matrix", "/nonexistent/x.toml"]).output_within(QUICK);
     assert_eq!(out.status.code(), Some(2));
 }
