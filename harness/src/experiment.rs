@@ -1,4 +1,4 @@
-//! Experiment files (DESIGN.md §5): typed settings with 2019 defaults, unknown keys rejected.
+//! Experiment files (docs/experiment-file.md): typed settings with 2019 defaults, unknown keys rejected.
 //!
 //! A file is read once into a TOML table; [`matrix`] writes each combination of the `[matrix]` values into a
 //! copy of that table and deserializes it, so a variant is validated exactly like the file itself.
@@ -53,7 +53,7 @@ pub struct Experiment {
     /// Runs per variant (`--repeat` overrides).
     #[serde(default = "defaults::repeat")]
     pub repeat: u32,
-    /// The load model of one run (DESIGN.md §6).
+    /// The load model of one run (docs/guide.md).
     #[serde(default)]
     pub load: Load,
     /// The system under test.
@@ -459,9 +459,9 @@ fn validate(e: &Experiment) -> Result<(), String> {
     limits::waits(e)?;
     for (i, f) in e.faults.iter().enumerate() {
         let at = format!("faults[{i}]");
-        let broker = f.target.strip_prefix("kafka-").and_then(|n| n.parse::<u32>().ok());
+        // By the names the containers have: `kafka-01` parses as broker 1 but names no container.
         let known = matches!(f.target.as_str(), "schema-registry" | "db-ch" | "db-ge" | "command-handler" | "graphql-endpoint")
-            || broker.is_some_and(|n| (1..=e.stack.brokers).contains(&n));
+            || (1..=e.stack.brokers).any(|n| f.target == format!("kafka-{n}"));
         if !known {
             return Err(format!(
                 "{at}.target = {:?} is not a container of this stack: kafka-1..kafka-{}, schema-registry, db-ch, db-ge, command-handler or graphql-endpoint",
@@ -557,8 +557,10 @@ mod tests {
             assert_eq!(serde_json::to_value(action).unwrap(), action.to_string(), "shown as written in files");
         }
         assert_eq!((f.experiment.faults[0].container(), f.experiment.faults[0].grace_s), ("kgb-kafka-3".to_string(), 30));
-        let err = parse(&ok.replace("kafka-3", "kafka-4")).unwrap_err().to_string();
-        assert!(err.contains("faults[0].target") && err.contains("kafka-4"), "{err}");
+        for wrong in ["kafka-4", "kafka-03", "kafka-+3", "kafka-0"] {
+            let err = parse(&ok.replace("kafka-3", wrong)).unwrap_err().to_string();
+            assert!(err.contains("faults[0].target") && err.contains(wrong), "{wrong}: {err}");
+        }
         let err = parse(&ok.replace("\"kill\"", "\"reboot\"")).unwrap_err().to_string();
         assert!(err.contains("line 5") && err.contains("reboot"), "{err}");
         let err = parse(&ok.replace("at_loop = 10", "at_loop = 0")).unwrap_err().to_string();

@@ -47,6 +47,9 @@ fn experiment_files_that_would_overflow_or_collide_name_file_line_and_key() {
         ("name = \"g\"\n[[faults]]\ntarget = \"db-ch\"\naction = \"kill\"\nat_loop = 10\nduration_s = 5\ngrace_s = 9223372036854775807\n", "line 7", "faults[0].grace_s"),
         ("name = \"p\"\n[stack]\nbrokers = 3\n[stack.ports]\nkafka = 65534\n", "line 5", "stack.ports.kafka = 65534"),
         ("name = \"c\"\n[stack.ports]\nregistry = 19093\n", "line 3", "stack.ports.kafka (19092..=19094) and stack.ports.registry"),
+        ("name = \"r\"\n[stack.ports]\nregistry = 65535\n", "line 3", "stack.ports.registry = 65535: 2 port(s)"),
+        ("name = \"n\"\n[stack.ports]\ndb_ch = 18082\n", "line 3", "stack.ports.registry (18081..=18082) and stack.ports.db_ch"),
+        ("name = \"f\"\n[[faults]]\ntarget = \"kafka-01\"\naction = \"kill\"\nat_loop = 10\nduration_s = 5\n", "line 3", "faults[0].target = \"kafka-01\""),
         ("name = \"m\"\n[matrix]\n\"stack.services.producer.linger.ms\" = [1, \"1\"]\n", "line 2", "2 variants are named \"linger.ms=1\""),
     ];
     for (text, line, key) in cases {

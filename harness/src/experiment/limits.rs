@@ -24,7 +24,7 @@ pub fn waits(e: &Experiment) -> Result<(), String> {
 }
 
 /// Every port the stack listens on, as `(key, first, last)`: brokers and controllers take one port each from
-/// their base. Ports past 65535 or two keys sharing a port are errors naming the keys.
+/// their base, the registry two. Ports past 65535 or two keys sharing a port are errors naming the keys.
 pub fn ports(e: &Experiment) -> Result<(), String> {
     let p = &e.stack.ports;
     let span = |key: &str, base: u16, count: u32| -> Result<(String, u32, u32), String> {
@@ -36,7 +36,9 @@ pub fn ports(e: &Experiment) -> Result<(), String> {
     };
     let brokers = e.stack.brokers;
     let mut spans = vec![span("kafka", p.kafka, brokers)?, span("controller", p.controller, brokers)?];
-    for (key, port) in [("registry", p.registry), ("db_ch", p.db_ch), ("db_ge", p.db_ge), ("graphql", p.graphql), ("frontend", p.frontend), ("command_handler_health", p.command_handler_health)] {
+    // The registry also serves its management interface on the next port (QUARKUS_MANAGEMENT_PORT).
+    spans.push(span("registry", p.registry, 2)?);
+    for (key, port) in [("db_ch", p.db_ch), ("db_ge", p.db_ge), ("graphql", p.graphql), ("frontend", p.frontend), ("command_handler_health", p.command_handler_health)] {
         spans.push(span(key, port, 1)?);
     }
     for (i, (a, a0, a1)) in spans.iter().enumerate() {
