@@ -20,6 +20,12 @@ const GONE_TIMEOUT: Duration = Duration::from_secs(30);
 /// cache"), and retries; a lasting one shows in the readiness timeout's message.
 const STUCK: [&str; 5] = ["ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CrashLoopBackOff"];
 
+/// What to do about `ErrImageNeverPull`: pods never pull, so the node must hold the images already.
+const NEVER_PULL: &str = "; the node does not hold this image: load the stack's images onto it with `bench images \
+    --load-into-containerd <its containerd socket>` (scripts/kube-up does this for its cluster, whose socket is \
+    $KGB_CACHE/kube/run/containerd/containerd.sock), or push them with `bench images --push REGISTRY` and name the \
+    registry in the experiment's [kubernetes] registry";
+
 /// How a part's pod is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PodState {
@@ -227,7 +233,8 @@ pub fn state(pod: &Pod) -> PodState {
         if STUCK.contains(&reason.as_str()) {
             let last = c.last_state.as_ref().and_then(|s| s.terminated.as_ref()).map(|t| t.exit_code);
             let message = waiting.message.clone().unwrap_or_default();
-            return PodState::Failed { why: format!("{reason}: {message}"), code: last };
+            let hint = if reason == "ErrImageNeverPull" { NEVER_PULL } else { "" };
+            return PodState::Failed { why: format!("{reason}: {message}{hint}"), code: last };
         }
         let message = waiting.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
         return PodState::Starting(Some(format!("{reason}{message}")));
@@ -275,7 +282,9 @@ mod tests {
             "state": { "waiting": { "reason": reason, "message": "m" } } }] });
         assert_eq!(state(&pod(waiting("ContainerCreating"), "Always")), PodState::Starting(Some("ContainerCreating: m".into())));
         assert_eq!(state(&pod(waiting("CreateContainerConfigError"), "Always")), PodState::Starting(Some("CreateContainerConfigError: m".into())), "the kubelet retries it");
-        assert_eq!(state(&pod(waiting("ErrImageNeverPull"), "Always")), PodState::Failed { why: "ErrImageNeverPull: m".into(), code: None });
+        let PodState::Failed { why, code: None } = state(&pod(waiting("ErrImageNeverPull"), "Always")) else { panic!("a missing image is a failure") };
+        assert!(why.starts_with("ErrImageNeverPull: m; ") && why.contains("bench images --load-into-containerd"), "says what to run: {why}");
+        assert_eq!(state(&pod(waiting("ErrImagePull"), "Always")), PodState::Failed { why: "ErrImagePull: m".into(), code: None });
         let running = |ready: &str, last: serde_json::Value| json!({
             "conditions": [{ "type": "Ready", "status": ready }],
             "containerStatuses": [{ "name": "c", "image": "i", "imageID": "", "ready": ready == "True", "restartCount": 0,
