@@ -4,7 +4,7 @@
 //! after 20 ms (how long answers take decides how many wake-ups bench pays for); only the generators' thread's
 //! CPU is counted. BENCH_URL=ws://127.0.0.1:8888/graphql measures against a real endpoint instead (`bench up`).
 //! It compares changes to bench's own code: alone it measures 60–80 ms per 1,000 transfers on the 2-core reference
-//! machine, where a real run's busiest window costs about 100 (see the README). BENCH_GENERATORS (default 100: 1,000 transfers/s at the
+//! machine, where a real run's busiest window costs about 100 (docs/guide.md). BENCH_GENERATORS (default 100: 1,000 transfers/s at the
 //! 100 ms pause), BENCH_SECONDS (default 10), BENCH_DELAY_MS (one double answering after this long),
 //! BENCH_GRID_MS (slots on a grid this coarse, default 1 ms: spread as in a run).
 

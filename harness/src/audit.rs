@@ -1,4 +1,4 @@
-//! The audit after the load (DESIGN.md §6): the bank's books must add up whatever the load did to it.
+//! The audit after the load (docs/guide.md): the bank's books must add up whatever the load did to it.
 //! It reads both databases once db-ge has caught up with the events, and compares them with what the
 //! load's clients were told.
 

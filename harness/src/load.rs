@@ -1,4 +1,4 @@
-//! The load of one run (DESIGN.md §6): a probe measuring end-to-end latency, and generators that join on a
+//! The load of one run (docs/guide.md): a probe measuring end-to-end latency, and generators that join on a
 //! schedule to push the system until its answers time out.
 //!
 //! - [`client`] and `legacy`: GraphQL subscriptions over websockets in both subprotocols, on what `wire`

@@ -1,4 +1,4 @@
-//! Reports (DESIGN.md §8): runs grouped per variant and load level (generators, or an open run's offered rate).
+//! Reports (docs/reports.md): runs grouped per variant and load level (generators, or an open run's offered rate).
 //! Runs are the samples: each run's own figure per level, then mean, SE, n = runs and a 95 % CI over runs drive
 //! the error bars, the comparisons between variants (Welch, Holm-adjusted over the report) and the baseline
 //! checks; the 2019 pooled-row figures stay under their 2019 names. Written as one self-contained HTML page and

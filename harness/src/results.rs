@@ -1,4 +1,4 @@
-//! Results files (DESIGN.md §7), the contract between a run and everything that reads it afterwards: reports, the
+//! Results files (docs/results-format.md), the contract between a run and everything that reads it afterwards: reports, the
 //! nightly merge, and anyone else's tools. This module owns every record type a results file holds and imports
 //! nothing from what produces them (run, load, audit, stack), so readers depend on it alone.
 //!

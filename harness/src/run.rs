@@ -1,4 +1,4 @@
-//! Runs (DESIGN.md §5–7): for each run a fresh stack, a header, the load ([`driver`]) writing a row per loop,
+//! Runs (docs/guide.md): for each run a fresh stack, a header, the load ([`driver`]) writing a row per loop,
 //! the audit, the end line, and the stack removed again, also on failure or interrupt.
 
 pub mod driver;

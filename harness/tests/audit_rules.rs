@@ -1,4 +1,4 @@
-//! The audit shown to fail (DESIGN.md §6, issue #22): on one real stack, a few transfers through the endpoint with
+//! The audit shown to fail (docs/guide.md, issue #22): on one real stack, a few transfers through the endpoint with
 //! the load's own client, then the books broken one way at a time through the test's own read-write sessions. Each
 //! break fails exactly its rule, with the counts the test expects from what it changed, and the others hold; the
 //! books are restored before the next break.

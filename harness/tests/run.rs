@@ -1,5 +1,5 @@
 //! A real smoke run of the whole stack through the `bench` binary: the results file is complete and its rows
-//! hold the invariants of DESIGN.md §6–7, the audit passed, no secret of the run is in anything it wrote, and
+//! hold the invariants of docs/guide.md and docs/results-format.md, the audit passed, no secret of the run is in anything it wrote, and
 //! nothing is left running.
 
 mod support;

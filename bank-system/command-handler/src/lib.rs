@@ -1,5 +1,5 @@
 //! The command handler: consumes `commands`, applies each to db-ch in one transaction, and emits the
-//! feedback and BalanceChanged events (DESIGN.md §3).
+//! feedback and BalanceChanged events (docs/bank.md).
 //!
 //! [`app`] connects from its [`settings`] and runs [`consumer`], which hands each message to [`handler`], which
 //! applies it with [`store`] and produces what the outcome says. Each module below imports only modules listed

@@ -1,4 +1,4 @@
-//! The business rules of DESIGN.md §3, applied to a batch of commands in one db-ch transaction.
+//! The business rules of docs/bank.md, applied to a batch of commands in one db-ch transaction.
 //!
 //! A batch reads its state in few statements (the stored outcomes of its command ids, then its accounts,
 //! locked in IBAN order in one statement so concurrent batches cannot deadlock), runs the rules in memory in
@@ -250,7 +250,7 @@ async fn create_account(
     Ok(AccountOutcome::Confirmed { iban: new_iban, token })
 }
 
-/// The checks that need no account, in the order of DESIGN.md §3.
+/// The checks that need no account, in the order of docs/bank.md.
 pub fn precheck(t: &Transfer) -> Option<&'static str> {
     if t.amount <= 0 {
         Some(reason::AMOUNT_NOT_POSITIVE)

@@ -1,4 +1,4 @@
-//! Money is exact under concurrency and across restarts of the handler (DESIGN.md §3).
+//! Money is exact under concurrency and across restarts of the handler (docs/bank.md).
 
 mod common;
 

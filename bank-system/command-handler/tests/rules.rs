@@ -1,4 +1,4 @@
-//! Every rule and failure reason of DESIGN.md §3 against real Kafka, registry and PostgreSQL.
+//! Every rule and failure reason of docs/bank.md against real Kafka, registry and PostgreSQL.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! `frontend`: the bank UI (DESIGN.md §3), every asset embedded in the binary, on port 8181. The page finds the
+//! `frontend`: the bank UI (docs/bank.md), every asset embedded in the binary, on port 8181. The page finds the
 //! GraphQL endpoint in `/config.js`, made from `GRAPHQL_WS_URL` (default `ws://127.0.0.1:8888/graphql`) and
 //! `RESULTS_URL` (when set, the Results page links there). It serves the reports of `REPORTS_DIR` (default
 //! `reports`) read-only at `/reports/`, which the Results page lists otherwise. SIGTERM stops it gracefully.

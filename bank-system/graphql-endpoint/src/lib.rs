@@ -1,4 +1,4 @@
-//! The GraphQL endpoint: the read side and the API every client and the harness talk to (DESIGN.md §3).
+//! The GraphQL endpoint: the read side and the API every client and the harness talk to (docs/bank.md).
 //!
 //! A command goes in through a subscription ([`ws`] or HTTP) to [`schema`], which hands it to [`commands`]:
 //! checked, registered with [`waiters`], produced to Kafka. The [`events`] consumers hand its feedback to the

@@ -1,4 +1,4 @@
-//! The GraphQL schema of DESIGN.md §3, names as in 2019 so old clients keep working.
+//! The GraphQL schema of docs/bank.md, names as in 2019 so old clients keep working.
 
 use async_graphql::{Context, Enum, Object, Result, Schema, SimpleObject, Subscription};
 use futures_util::{Stream, StreamExt};

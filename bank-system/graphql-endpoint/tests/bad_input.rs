@@ -311,7 +311,7 @@ async fn with_the_brokers_paused_commands_are_answered_within_their_deadline() {
     endpoint.stop().await;
 }
 
-/// What the endpoint tells a client about any database failure (the wording is the README's).
+/// What the endpoint tells a client about any database failure (the wording is docs/bank.md's).
 const STORE_FAILED: &str = "internal error: the bank could not use its store";
 
 fn assert_no_internals(message: &str) {

@@ -1,4 +1,4 @@
-//! The synchronizer makes the cluster match the topology (DESIGN.md §3): it creates missing topics
+//! The synchronizer makes the cluster match the topology (docs/bank.md): it creates missing topics
 //! (replication capped at the broker count, configs applied), deletes topics that are not in the topology
 //! (internal `_`/`__` topics excepted), registers every schema of every topic, and reports topics whose
 //! partition count or configs differ. It retries, within bounds, until cluster and registry answer.

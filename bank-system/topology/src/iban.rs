@@ -1,4 +1,4 @@
-//! Open-bank IBANs and tokens (DESIGN.md §3) and the house account.
+//! Open-bank IBANs and tokens (docs/bank.md) and the house account.
 
 use rand::Rng;
 

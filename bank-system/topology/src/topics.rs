@@ -1,4 +1,4 @@
-//! The bank's topics (DESIGN.md §3): name, default partitions and replication, records, configs.
+//! The bank's topics (docs/bank.md): name, default partitions and replication, records, configs.
 
 /// Namespace of every record.
 pub const NAMESPACE: &str = "nl.openweb.data";

@@ -1,4 +1,4 @@
-//! `[search]`: how an open-model run looks for the highest rate that meets its SLO (the capacity issue, DESIGN.md §6).
+//! `[search]`: how an open-model run looks for the highest rate that meets its SLO.
 
 use std::time::Duration;
 
@@ -19,8 +19,8 @@ pub struct Search {
     pub precision: f64,
     /// Seconds each step offers its rate before its dwell is measured, and the least the first warm-up lasts.
     pub warmup_s: f64,
-    /// The first warm-up goes on at `start_rate` (while the brokers' JIT compiles under load) until two seconds of
-    /// it meet the SLO, at most this long in all.
+    /// The first warm-up goes on at `start_rate` (while the brokers' JIT compiles under load) until three 2-second
+    /// windows in a row meet the SLO, at most this long in all.
     pub warmup_max_s: f64,
     /// Seconds of each step that are judged.
     pub dwell_s: f64,

@@ -1,4 +1,4 @@
-//! The 2019 transfer chain of one generator (DESIGN.md §6): amounts grow by €1 as money goes back and forth between
+//! The 2019 transfer chain of one generator (docs/guide.md): amounts grow by €1 as money goes back and forth between
 //! the generator's two accounts; past €50 one deliberate failure (a bogus token, or more than the limit allows)
 //! and the chain starts small again.
 

@@ -1,4 +1,4 @@
-//! GraphQL subscriptions over one websocket, in either subprotocol (DESIGN.md §3): `graphql-transport-ws`
+//! GraphQL subscriptions over one websocket, in either subprotocol (docs/bank.md): `graphql-transport-ws`
 //! through graphql-ws-client, the legacy `graphql-ws` of 2019 clients through [`super::legacy`].
 
 use futures_util::StreamExt;

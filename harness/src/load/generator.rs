@@ -1,4 +1,4 @@
-//! Generators (DESIGN.md §6): background load, each on its own websocket with two accounts of its own, running
+//! Generators (docs/guide.md): background load, each on its own websocket with two accounts of its own, running
 //! the 2019 chain ([`super::chain`]) with transfers at least `transfer_pause_ms` apart.
 
 use std::time::Duration;

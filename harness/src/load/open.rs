@@ -1,4 +1,4 @@
-//! The open model's offered load (DESIGN.md §6): transfers arrive on a schedule of their own, whatever the answers,
+//! The open model's offered load (docs/guide.md): transfers arrive on a schedule of their own, whatever the answers,
 //! spread over a pool of websockets and accounts. Each is measured from its intended send time, so a stall counts
 //! against every transfer scheduled during it (no coordinated omission), and how late bench itself sent it is
 //! recorded beside.

@@ -1,4 +1,4 @@
-//! The probe (2019's "interaction", DESIGN.md §6): a cycle of ten actions on one account, each measured from its
+//! The probe (2019's "interaction"): a cycle of ten actions on one account, each measured from its
 //! intended start until the transaction shows up on the account's `stream_transactions` subscription.
 //!
 //! A transaction on the feed carries no command id, only amount, description and direction; the description is the

@@ -1,4 +1,4 @@
-//! The figures of one variant per load level (DESIGN.md §8): over runs (each run's own figure, then mean, SE and
+//! The figures of one variant per load level (docs/reports.md): over runs (each run's own figure, then mean, SE and
 //! a 95 % CI over runs: the error bars and tests), and the 2019 method (rows of every run pooled) under its 2019
 //! names, so the 2019 aggregation is still reproduced exactly. Means and standard deviations come from statrs,
 //! quantiles from an hdrhistogram of the pooled values with timeouts counted ([`Tail`]).

@@ -1,4 +1,4 @@
-//! The 2019 results (DESIGN.md §7): a mapping file naming the runs of each category, and EDN runs of rows
+//! The 2019 results (docs/reports.md): a mapping file naming the runs of each category, and EDN runs of rows
 //! `[loop unix-ms probe-ms generators]`, every 20th with generator latencies and 8 resource numbers.
 //! Only the EDN these files use is read: vectors, maps, strings, keywords, numbers, nil.
 

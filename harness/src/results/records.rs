@@ -353,7 +353,7 @@ pub struct Step {
     /// Seconds the system took to drain after this step (failed steps only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drain_s: Option<f64>,
-    /// Unix time in ms when the dwell ended.
+    /// Unix time in ms when the step was judged: after its dwell and the wait for the dwell's last answers.
     pub t_ms: i64,
     /// The probe over the dwell.
     #[serde(default, skip_serializing_if = "Option::is_none")]

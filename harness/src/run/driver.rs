@@ -1,4 +1,4 @@
-//! One run's load loop (DESIGN.md §6): probe loops on their slots, generators joining on schedule, resources
+//! One run's load loop (docs/guide.md): probe loops on their slots, generators joining on schedule, resources
 //! sampled on the side, a results row per loop, until too many timeouts, `max_loops` or an interrupt.
 //!
 //! [`Driver`] holds the loop's state; [`drive`] starts it, takes one [`Driver::step`] per loop, and

@@ -1,4 +1,4 @@
-//! One-shot resource samples of containers, computed as the 2019 project did (DESIGN.md §4):
+//! One-shot resource samples of containers, computed as the 2019 project did:
 //! CPU % = Δ container CPU time / Δ system CPU time × 100 (a share of the whole machine),
 //! memory MiB = usage − page cache (cgroup v1 `total_cache`, v2 `inactive_file`).
 
