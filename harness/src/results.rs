@@ -7,6 +7,7 @@
 //!   incomplete run, not a corrupt one).
 
 pub mod file;
+mod lines;
 pub mod records;
 
 use std::path::PathBuf;

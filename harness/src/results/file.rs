@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use super::lines::Next;
 use super::records::{End, Header, Line, Row, Step};
 use super::ResultsError;
 
@@ -85,13 +86,18 @@ impl Run {
     ///
     /// # Errors
     /// [`ResultsError`] naming the file and line.
-    pub fn parse(path: &Path, lines: impl BufRead) -> Result<Run, ResultsError> {
+    pub fn parse(path: &Path, mut lines: impl BufRead) -> Result<Run, ResultsError> {
         let corrupt = |line: usize, message: String| ResultsError::Corrupt { path: path.into(), line, message };
+        let read_error = |source| ResultsError::Read { path: path.into(), source };
         let (mut header, mut rows, mut steps, mut end, mut cut_line) = (None, Vec::new(), Vec::new(), None, None);
-        let mut lines = lines.split(b'\n').enumerate();
-        while let Some((i, bytes)) = lines.next() {
-            let number = i + 1;
-            let bytes = bytes.map_err(|source| ResultsError::Read { path: path.into(), source })?;
+        let mut number = 0;
+        loop {
+            number += 1;
+            let bytes = match super::lines::next(&mut lines).map_err(read_error)? {
+                Next::Done => break,
+                Next::TooLong => return Err(corrupt(number, super::lines::too_long())),
+                Next::Line(bytes) => bytes,
+            };
             if bytes.trim_ascii().is_empty() {
                 continue;
             }
@@ -101,9 +107,7 @@ impl Run {
             let line = match parse(&bytes) {
                 Ok(line) => line,
                 Err(Parse::Cut(what)) => {
-                    let later = lines.find_map(|(j, l)| l.map(|l| (!l.trim_ascii().is_empty()).then_some(j + 1)).transpose());
-                    if let Some(later) = later {
-                        let later = later.map_err(|source| ResultsError::Read { path: path.into(), source })?;
+                    if let Some(later) = next_written(&mut lines, number).map_err(read_error)? {
                         let message = format!("{what}, yet line {later} follows: the file is damaged (a killed run can only cut its last line)");
                         return Err(corrupt(number, message));
                     }
@@ -127,6 +131,19 @@ impl Run {
         };
         check_names(path, &header)?;
         Ok(Run { path: path.into(), header, rows, steps, end, cut_line })
+    }
+}
+
+/// The number of the first line after line `after` that is not blank, if any.
+fn next_written(lines: &mut impl BufRead, after: usize) -> std::io::Result<Option<usize>> {
+    let mut number = after;
+    loop {
+        number += 1;
+        match super::lines::next(lines)? {
+            Next::Done => return Ok(None),
+            Next::Line(bytes) if bytes.trim_ascii().is_empty() => {}
+            Next::Line(_) | Next::TooLong => return Ok(Some(number)),
+        }
     }
 }
 
@@ -171,9 +188,12 @@ pub fn outline(path: &Path) -> Result<(Header, Option<End>), ResultsError> {
     const TAIL: u64 = 1 << 20;
     let read_error = |source| ResultsError::Read { path: path.into(), source };
     let mut file = File::open(path).map_err(read_error)?;
-    let mut first = String::new();
-    BufReader::new(&mut file).read_line(&mut first).map_err(read_error)?;
-    let header = match serde_json::from_str::<Line>(&first) {
+    let first = match super::lines::next(&mut BufReader::new(&mut file)).map_err(read_error)? {
+        Next::Line(bytes) => bytes,
+        Next::TooLong => return Err(ResultsError::Corrupt { path: path.into(), line: 1, message: super::lines::too_long() }),
+        Next::Done => Vec::new(),
+    };
+    let header = match serde_json::from_slice::<Line>(&first) {
         Ok(Line::Header(h)) => *h,
         _ => return Err(ResultsError::Corrupt { path: path.into(), line: 1, message: "the first line must be the header".into() }),
     };
@@ -278,6 +298,21 @@ mod tests {
         assert!(err.contains("run.jsonl:3: not UTF-8"), "{err}");
         std::fs::write(&path, "").unwrap();
         assert!(Run::read(&path).unwrap_err().to_string().contains("holds no run: it is empty"));
+    }
+
+    #[test]
+    fn a_line_past_the_bound_is_named_without_reading_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.jsonl");
+        let head = serde_json::to_string(&Line::Header(Box::new(header()))).unwrap();
+        let endless = "x".repeat(super::super::lines::MAX_LINE + 1);
+        for (text, line) in [(format!("{head}\n{endless}"), 2), (endless.clone(), 1), (format!("{head}\n{{\"kind\":\"row\"\n{endless}\n"), 2)] {
+            std::fs::write(&path, text).unwrap();
+            let err = Run::read(&path).unwrap_err().to_string();
+            assert!(err.contains(&format!("run.jsonl:{line}:")) && (err.contains("longer than 16 MiB") || err.contains("yet line 3 follows")), "{err}");
+        }
+        std::fs::write(&path, &endless).unwrap();
+        assert!(outline(&path).unwrap_err().to_string().contains("run.jsonl:1: a line longer than 16 MiB"));
     }
 
     #[test]
