@@ -307,13 +307,16 @@ pub struct ExperimentFile {
     pub variants: Vec<Variant>,
 }
 
+/// An experiment file is a few KB; one far larger is not one.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
 impl ExperimentFile {
     /// Reads, validates and expands an experiment file.
     ///
     /// # Errors
     /// [`ExperimentError`] naming the file, and for TOML errors the line and key.
     pub fn load(path: &Path) -> Result<Self, ExperimentError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Read { path: path.into(), source })?;
+        let text = crate::input::read_text(path, MAX_FILE_BYTES).map_err(|source| ExperimentError::Read { path: path.into(), source })?;
         Self::parse(path, &text)
     }
 

@@ -22,6 +22,7 @@ pub mod audit;
 pub mod browser;
 pub mod experiment;
 pub mod history;
+pub mod input;
 pub mod load;
 pub mod report;
 pub mod results;

@@ -73,3 +73,13 @@ fn a_dry_run_on_an_external_deployment_keeps_its_passwords_off_the_terminal() {
     assert!(stdout.contains("postgres://bank:***@127.0.0.1:25432/ch"), "{stdout}");
     assert!(!stdout.contains("s3cret") && !stderr.contains("s3cret"), "{stdout}{stderr}");
 }
+
+#[test]
+fn an_endless_experiment_file_is_refused_after_a_megabyte() {
+    let started = std::time::Instant::now();
+    let out = bench().args(["run", "/dev/zero", "--dry-run"]).output_within(QUICK);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/dev/zero") && err.contains("larger than 1 MiB"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+}

@@ -140,13 +140,16 @@ impl Parser<'_> {
     }
 }
 
+/// The largest 2019 file read: the published runs are under 1 MB each.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
 /// The 2019 containers behind the 8 resource numbers, in their order.
 const CONTAINERS: [&str; 4] = ["db", "command-handler", "kafka (3 brokers)", "graphql-endpoint"];
 
 /// Reads a 2019 mapping file and every run it names; categories become variants named `2019 <category>`.
 pub fn read_mapping(path: &Path) -> Result<Vec<RunRows>, ReportError> {
     let bad = |message: String| ReportError::Corrupt { path: path.into(), message };
-    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.into(), source })?;
+    let text = crate::input::read_text(path, MAX_FILE_BYTES).map_err(|source| ReportError::Read { path: path.into(), source })?;
     let root = parse(&text).map_err(bad)?;
     let Edn::Map(pairs) = root else { return Err(bad("not a map".into())) };
     let mapping = pairs
@@ -212,7 +215,7 @@ fn wildcard(name: &str, parts: &[&str]) -> bool {
 /// One 2019 run. A timed-out loop wrote no row: gaps in the loop numbers are its timeouts, counted at the level
 /// of the row after the gap.
 pub fn read_run(path: &Path, variant: &str) -> Result<RunRows, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.into(), source })?;
+    let text = crate::input::read_text(path, MAX_FILE_BYTES).map_err(|source| ReportError::Read { path: path.into(), source })?;
     run_from_text(path, &text, variant)
 }
 
