@@ -97,7 +97,11 @@ fn ctrl_c_during_the_load_removes_the_namespace() {
     }
     assert_eq!(bench_namespaces().len(), 1, "the run has its namespace during the load");
     interrupt(&child);
-    let status = wait(&mut child, STACK).expect("bench exits within its teardown after Ctrl-C");
+    let Some(status) = wait(&mut child, STACK) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("bench did not exit within {STACK:?} of Ctrl-C (killed):\n{}", seen.join("\n"));
+    };
     seen.extend(lines.iter());
     let log = seen.join("\n");
     assert_eq!(status.code(), Some(130), "{log}");

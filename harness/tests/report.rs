@@ -179,8 +179,7 @@ fn the_page_draws_its_charts_in_headless_chromium() {
             .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000"])
             .args(extra)
             .arg(format!("file://{}", html.display()))
-            .output()
-            .expect("chromium runs (scripts/setup installs it)")
+            .output_within(QUICK)
     };
     let dom = chromium(&["--dump-dom"]);
     let (out, err) = (String::from_utf8_lossy(&dom.stdout), String::from_utf8_lossy(&dom.stderr));

@@ -2,7 +2,11 @@
 //! and the tests), capacity at other SLOs, Welch's test on capacity per run, and the page's capacity and
 //! latency–throughput charts drawn in headless Chromium. Expected values are computed here, from the inputs.
 
+mod support;
+
 use std::path::PathBuf;
+
+use support::Within;
 
 use harness::experiment::Search;
 use harness::report::{self, RunRows};
@@ -113,8 +117,7 @@ fn the_page_draws_capacity_and_the_latency_throughput_curve() {
     let dom = std::process::Command::new(harness::browser::command())
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom"])
         .arg(format!("file://{}", html.display()))
-        .output()
-        .expect("chromium runs (scripts/setup installs it)");
+        .output_within(support::QUICK);
     let (out, err) = (String::from_utf8_lossy(&dom.stdout), String::from_utf8_lossy(&dom.stderr));
     let attribute = |name: &str| out.split(&format!("{name}=\"")).nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string();
     assert_eq!(attribute("data-capacity-drawn"), "2", "one dot per run; console:\n{err}");

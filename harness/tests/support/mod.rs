@@ -3,8 +3,9 @@
 #![allow(dead_code)]
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Output, Stdio};
-use std::thread::JoinHandle;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// A command that starts no stack (parsing, reports, `down` of nothing) answers within this, even on a busy CI
@@ -38,6 +39,15 @@ pub trait Within {
 impl Within for Command {
     fn output_within(&mut self, deadline: Duration) -> Output {
         let what = format!("{self:?}");
+        // SAFETY: signal(2) is async-signal-safe, and the closure touches nothing of the parent's.
+        // A test run in the background of a shell without job control inherits SIGINT ignored, and the child would
+        // keep it ignored across exec: the interrupt below would then do nothing.
+        unsafe {
+            self.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
         let mut child = self
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -97,18 +107,23 @@ pub fn stderr_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
     lines
 }
 
-fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
+/// Reads a pipe to its end on a thread of its own.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> Receiver<Vec<u8>> {
+    let (tx, bytes) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut bytes = Vec::new();
+        let mut read = Vec::new();
         if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut bytes);
+            let _ = pipe.read_to_end(&mut read);
         }
-        bytes
-    })
+        let _ = tx.send(read);
+    });
+    bytes
 }
 
-fn joined(reader: JoinHandle<Vec<u8>>) -> Vec<u8> {
-    reader.join().unwrap_or_default()
+/// What a pipe gave once the child has ended: a process that outlived the child and holds the pipe open must
+/// not hold the test past its deadline.
+fn joined(bytes: Receiver<Vec<u8>>) -> Vec<u8> {
+    bytes.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| b"(the pipe stayed open after the command ended)".to_vec())
 }
 
 /// Stdout then stderr, for assertion messages.
