@@ -1,13 +1,17 @@
 //! Against a real Docker engine (`scripts/setup` starts one, with the base image): `bench images` removes the
 //! images its rebuilds superseded, but not one a container still uses, nor the current one.
 
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
+
+use support::{Within, QUICK};
 
 const TAG: &str = "kgb-test/prune:current";
 
 fn docker(args: &[&str]) -> bool {
-    Command::new("docker").args(args).output().expect("the docker client runs").status.success()
+    Command::new("docker").args(args).output_within(QUICK).status.success()
 }
 
 /// Builds a one-label image on bench's base (which carries bench's label) under [`TAG`]; its id.

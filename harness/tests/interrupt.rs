@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{bench, serial, stderr_lines, Down, Within, STACK};
+use support::{bench, serial, stderr_lines, Down, Within, QUICK, STACK};
 
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -80,8 +80,8 @@ impl Running {
     }
 
     fn signal(&mut self, name: &str) {
-        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().expect("kill runs");
-        assert!(status.success());
+        let out = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).output_within(QUICK);
+        assert!(out.status.success(), "kill -{name}: {}", support::text(&out));
         self.signalled = Some(Instant::now());
     }
 
@@ -129,8 +129,8 @@ impl Drop for Running {
 
 /// Docker's `pause` or `unpause` of one container.
 fn docker(verb: &str, container: &str) {
-    let status = Command::new("docker").args([verb, container]).status().expect("docker runs");
-    assert!(status.success(), "docker {verb} {container}");
+    let out = Command::new("docker").args([verb, container]).output_within(QUICK);
+    assert!(out.status.success(), "docker {verb} {container}: {}", support::text(&out));
 }
 
 #[test]

@@ -330,7 +330,7 @@ fn forget_on_node(images: &[String]) {
     let kubeconfig = std::env::var_os("KUBECONFIG").expect("KUBECONFIG (scripts/kube-up prints it)");
     let socket = Path::new(&kubeconfig).parent().expect("the cluster's folder").join("containerd/containerd.sock");
     // Names the node does not have are reported and skipped.
-    let _ = Command::new("ctr").arg("-a").arg(&socket).args(["-n", "k8s.io", "images", "rm"]).args(images).output().expect("ctr runs");
+    let _ = Command::new("ctr").arg("-a").arg(&socket).args(["-n", "k8s.io", "images", "rm"]).args(images).output_within(QUICK);
 }
 
 #[test]
@@ -374,7 +374,7 @@ fn images_pushed_to_a_registry_are_the_ones_a_stacks_pods_pull() {
     }
     forget_on_node(&pushed);
     let tags: Vec<String> = infrastructure.iter().chain(&bank).map(|i| format!("{REGISTRY}/{i}")).collect();
-    let _ = Command::new("docker").arg("rmi").args(&tags).output();
+    let _ = Command::new("docker").arg("rmi").args(&tags).output_within(QUICK);
     assert_eq!(bench_namespaces(), Vec::<String>::new());
 }
 
@@ -385,7 +385,7 @@ fn the_clusters_etcd_answers_only_clients_with_its_certificate() {
     let kubeconfig = PathBuf::from(std::env::var_os("KUBECONFIG").expect("KUBECONFIG (scripts/kube-up prints it)"));
     let pki = kubeconfig.parent().expect("the kubeconfig's folder").join("pki");
     let health = |args: &[&str]| -> String {
-        let out = Command::new("curl").args(["-s", "-m", "5"]).args(args).output().expect("curl runs");
+        let out = Command::new("curl").args(["-s", "-m", "5"]).args(args).output_within(QUICK);
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let ca = pki.join("etcd-ca.crt").display().to_string();

@@ -7,7 +7,7 @@ use support::{bench, Within, QUICK};
 #[test]
 fn bench_version_names_the_commit_it_was_built_from_outside_any_checkout() {
     let manifest = env!("CARGO_MANIFEST_DIR");
-    let head = std::process::Command::new("git").args(["-C", manifest, "rev-parse", "HEAD"]).output().expect("git runs");
+    let head = std::process::Command::new("git").args(["-C", manifest, "rev-parse", "HEAD"]).output_within(QUICK);
     let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
     let elsewhere = tempfile::tempdir().expect("temp dir");
     let out = bench().current_dir(elsewhere.path()).arg("--version").output_within(QUICK);

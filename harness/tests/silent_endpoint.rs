@@ -9,7 +9,7 @@ mod support;
 use support::{bench, stderr_lines};
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -156,8 +156,7 @@ impl Bench {
     }
 
     fn interrupt(&self) {
-        let status = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().expect("kill runs");
-        assert!(status.success());
+        support::interrupt(&self.child);
     }
 
     fn run(&self) -> Run {
