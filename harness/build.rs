@@ -18,7 +18,8 @@ const PACKAGES: [(&str, &str, &str); 3] = [
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=KGB_CACHE");
-    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| fail("CARGO_MANIFEST_DIR is not set")));
+    let manifest_dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| fail("CARGO_MANIFEST_DIR is not set")));
     git_commit::emit(&manifest_dir);
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| fail("OUT_DIR is not set")));
     let cache = std::env::var("KGB_CACHE")
@@ -37,7 +38,9 @@ fn main() {
                 .arg(&cache)
                 .status();
             if !matches!(status, Ok(s) if s.success()) || !tarball.exists() {
-                fail(&format!("`npm pack {name}@{version}` failed ({status:?}): reports need it from the npm registry"));
+                fail(&format!(
+                    "`npm pack {name}@{version}` failed ({status:?}): reports need it from the npm registry"
+                ));
             }
         }
         let extracted = Command::new("tar").arg("-xzOf").arg(&tarball).arg(format!("package/{file}")).output();

@@ -16,10 +16,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Record::ConfirmAccountCreation { id, username: "alice".into() },
         Record::AccountCreationConfirmed { id, iban: iban.clone(), token: "abcdefghijklmnopqrst".into() },
         Record::AccountCreationFailed { id, reason: "username taken".into() },
-        Record::ConfirmMoneyTransfer { id, token: "cash".into(), amount: 12_345, from: "cash".into(), to: iban.clone(), description: "deposit".into() },
+        Record::ConfirmMoneyTransfer {
+            id,
+            token: "cash".into(),
+            amount: 12_345,
+            from: "cash".into(),
+            to: iban.clone(),
+            description: "deposit".into(),
+        },
         Record::MoneyTransferConfirmed { id },
         Record::MoneyTransferFailed { id, reason: "insufficient funds".into() },
-        Record::BalanceChanged { iban, new_balance: -50_000, changed_by: i64::MIN, from_to: other, description: "ünïcode ✓".into() },
+        Record::BalanceChanged {
+            iban,
+            new_balance: -50_000,
+            changed_by: i64::MIN,
+            from_to: other,
+            description: "ünïcode ✓".into(),
+        },
     ];
     for (n, record) in (1u32..).zip(&records) {
         let schema = schema(record.name()).ok_or("a bank record without a schema")?;

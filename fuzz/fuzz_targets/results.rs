@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use bench_results::Run;
 use harness::report::inputs::RunRows;
-use harness::results::Run;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

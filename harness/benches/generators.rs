@@ -42,7 +42,11 @@ struct Measured {
 /// Runs `generators` chains against `url` for `seconds` after a second of warm-up, on this thread.
 fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: u64) -> anyhow::Result<Measured> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let tag = format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
+    let tag = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis()
+    );
     runtime.block_on(async {
         let cancel = CancellationToken::new();
         let (reports_tx, mut reports) = mpsc::channel::<Reply>(4096);
@@ -52,7 +56,10 @@ fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: 
             // Fresh accounts per measurement: a chain meeting balances an earlier one left behind answers wrongly.
             let (first, second) = (format!("account-first|{tag}-{n}"), format!("account-second|{tag}-{n}"));
             let (first, second) = if real {
-                (bank::open_account(&client, &first, &first).await?, bank::open_account(&client, &second, &second).await?)
+                (
+                    bank::open_account(&client, &first, &first).await?,
+                    bank::open_account(&client, &second, &second).await?,
+                )
             } else {
                 let account = |name: &str| Account { username: name.into(), iban: name.into(), token: name.into() };
                 (account(&first), account(&second))
@@ -71,7 +78,8 @@ fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: 
             let phase = Duration::from_millis(phase_ms / grid_ms * grid_ms);
             tasks.push(tokio::spawn(async move {
                 tokio::time::sleep_until(start + phase).await;
-                generator::run_chain(n, &client, (&first, &second), Duration::from_millis(100), &reports_tx, &cancel).await;
+                generator::run_chain(n, &client, (&first, &second), Duration::from_millis(100), &reports_tx, &cancel)
+                    .await;
             }));
         }
         drop(reports_tx);
@@ -102,7 +110,14 @@ fn measure(url: &str, real: bool, protocol: Protocol, generators: u32, seconds: 
         for task in tasks {
             let _ = task.await;
         }
-        Ok(Measured { transfers, errors, user, system, wall, p99_ms: histogram.value_at_quantile(0.99) as f64 / 1000.0 })
+        Ok(Measured {
+            transfers,
+            errors,
+            user,
+            system,
+            wall,
+            p99_ms: histogram.value_at_quantile(0.99) as f64 / 1000.0,
+        })
     })
 }
 
@@ -116,7 +131,13 @@ fn main() -> anyhow::Result<()> {
         Err(_) => std::env::var("BENCH_DELAY_MS")
             .map_or(vec![0, 20], |ms| vec![ms.parse().unwrap_or(20)])
             .into_iter()
-            .map(|ms| Ok((harness::testing::double::endpoint(Duration::from_millis(ms))?, false, format!("a double answering after {ms} ms"))))
+            .map(|ms| {
+                Ok((
+                    harness::testing::double::endpoint(Duration::from_millis(ms))?,
+                    false,
+                    format!("a double answering after {ms} ms"),
+                ))
+            })
             .collect::<anyhow::Result<_>>()?,
     };
     println!("{generators} generators, 100 ms pause ({} transfers/s), {seconds} s measured per line", generators * 10);

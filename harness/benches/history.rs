@@ -16,9 +16,15 @@ const CV: f64 = 0.03;
 fn main() -> anyhow::Result<()> {
     let seeds = std::env::var("BENCH_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200u64);
     let settings = Settings::default();
-    println!("E-Divisive means, Welch p ≤ {}, min change {} %, ≥ {} nights a side", settings.p_max, settings.min_change_pct, edivisive::MIN_SEGMENT);
+    println!(
+        "E-Divisive means, Welch p ≤ {}, min change {} %, ≥ {} nights a side",
+        settings.p_max,
+        settings.min_change_pct,
+        edivisive::MIN_SEGMENT
+    );
     sensitivity(seeds, &settings);
-    let false_points: usize = (1..=seeds).map(|seed| edivisive::change_points(&noisy(NIGHTS, CV, None, seed), &settings).len()).sum();
+    let false_points: usize =
+        (1..=seeds).map(|seed| edivisive::change_points(&noisy(NIGHTS, CV, None, seed), &settings).len()).sum();
     println!(
         "(b) noise only, {seeds} series of {NIGHTS} nights: {false_points} false change point(s), {:.1} per 100 series",
         false_points as f64 * 100.0 / seeds as f64
@@ -60,7 +66,10 @@ fn speed(settings: &Settings) -> anyhow::Result<()> {
     let (nights, variants, metrics) = (365, ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"], METRICS.map(|(m, _)| m));
     let dir = tempfile::tempdir()?;
     let values = |v: &str, m: &str| {
-        let seed = v.len() as u64 * 1000 + m.len() as u64 + u64::from(v.bytes().last().unwrap_or(0)) * 7 + u64::from(m.as_bytes()[0]);
+        let seed = v.len() as u64 * 1000
+            + m.len() as u64
+            + u64::from(v.bytes().last().unwrap_or(0)) * 7
+            + u64::from(m.as_bytes()[0]);
         noisy(nights, CV, Some((300, -8.0)), seed)
     };
     write_summaries(&dir.path().join("nights"), "nightly", &variants, &metrics, nights, values)?;

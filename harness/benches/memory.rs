@@ -24,7 +24,10 @@ fn env(name: &str, default: &str) -> String {
 fn resident() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib = |key: &str| {
-        status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
     };
     (kib("VmRSS:").unwrap_or(f64::NAN) / 1024.0, kib("VmHWM:").unwrap_or(f64::NAN) / 1024.0)
 }
@@ -51,7 +54,14 @@ impl Kept {
     }
 }
 
-async fn run(url: &str, protocol: Protocol, connections: u32, rate: f64, seconds: u64, mut kept: Kept) -> anyhow::Result<()> {
+async fn run(
+    url: &str,
+    protocol: Protocol,
+    connections: u32,
+    rate: f64,
+    seconds: u64,
+    mut kept: Kept,
+) -> anyhow::Result<()> {
     let mut offerer = common::offerer(url, protocol, connections).await?;
     let mut schedule = Schedule::new(Arrivals::Uniform, 1);
     let tag = Tag { step: 1, judged: true };
@@ -75,7 +85,10 @@ async fn run(url: &str, protocol: Protocol, connections: u32, rate: f64, seconds
     }
     offerer.empty(Instant::now() + Duration::from_secs(5), &mut book).await;
     let (rss, peak) = resident();
-    println!("  end:   {rss:>7.1} MiB resident (peak {peak:.1}); {answered} answered ({wrong} wrong); {}", kept.describe());
+    println!(
+        "  end:   {rss:>7.1} MiB resident (peak {peak:.1}); {answered} answered ({wrong} wrong); {}",
+        kept.describe()
+    );
     Ok(())
 }
 

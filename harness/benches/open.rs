@@ -43,7 +43,9 @@ async fn measure(url: &str, protocol: Protocol, connections: u32, rate: f64, sec
     let tag = Tag { step: 1, judged: true };
     // A second of warm-up (connections, buffers), then the measured seconds.
     schedule.set_rate(rate, Instant::now());
-    offerer.offer(&mut schedule, Instant::now() + Duration::from_secs(1), Tag { step: 0, judged: false }, &mut |_| false).await;
+    offerer
+        .offer(&mut schedule, Instant::now() + Duration::from_secs(1), Tag { step: 0, judged: false }, &mut |_| false)
+        .await;
     let mut lag = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let (mut answered, mut wrong) = (0, 0);
     let (cpu, began) = (thread_cpu(), std::time::Instant::now());
@@ -71,7 +73,8 @@ fn main() -> anyhow::Result<()> {
         "graphql-ws" => Protocol::GraphqlWs,
         _ => Protocol::GraphqlTransportWs,
     };
-    let rates: Vec<f64> = env("BENCH_RATES", "1000,2500,5000,7500").split(',').map(str::parse).collect::<Result<_, _>>()?;
+    let rates: Vec<f64> =
+        env("BENCH_RATES", "1000,2500,5000,7500").split(',').map(str::parse).collect::<Result<_, _>>()?;
     let url = harness::testing::double::endpoint(delay)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     println!("open model against a double answering after {delay:?}, {connections} connections, {seconds} s per rate ({protocol:?})");

@@ -14,7 +14,16 @@ fn env(name: &str, default: usize) -> usize {
 fn main() -> anyhow::Result<()> {
     let (runs, rows) = (env("BENCH_RUNS", 40), env("BENCH_ROWS", 8000));
     let dir = tempfile::tempdir()?;
-    let containers = ["kgb-kafka-1", "kgb-kafka-2", "kgb-kafka-3", "kgb-db-ch", "kgb-db-ge", "kgb-command-handler", "kgb-graphql-endpoint", "bench"];
+    let containers = [
+        "kgb-kafka-1",
+        "kgb-kafka-2",
+        "kgb-kafka-3",
+        "kgb-db-ch",
+        "kgb-db-ge",
+        "kgb-command-handler",
+        "kgb-graphql-endpoint",
+        "bench",
+    ];
     let written = Instant::now();
     for r in 0..runs {
         let variant = format!("linger.ms={}", [0, 10, 25, 100][r % 4]);
@@ -37,7 +46,11 @@ fn main() -> anyhow::Result<()> {
         .flat_map(|v| std::fs::read_dir(v.path()).into_iter().flatten().flatten())
         .filter_map(|f| f.metadata().ok().map(|m| m.len()))
         .sum();
-    println!("wrote {runs} runs × {rows} rows ({:.0} MB of JSON) in {:.1} s", bytes as f64 / 1e6, written.elapsed().as_secs_f64());
+    println!(
+        "wrote {runs} runs × {rows} rows ({:.0} MB of JSON) in {:.1} s",
+        bytes as f64 / 1e6,
+        written.elapsed().as_secs_f64()
+    );
 
     let started = Instant::now();
     let inputs = harness::report::read_inputs(&[dir.path().join("linger")], Path::new("results"))?.runs;
@@ -48,7 +61,12 @@ fn main() -> anyhow::Result<()> {
     let done = started.elapsed();
     let size = std::fs::metadata(&html)?.len();
     println!("read {total_rows} rows: {:.2} s", read.as_secs_f64());
-    println!("aggregate ({} levels, {} comparisons): {:.2} s", report.levels.len(), report.comparisons.len(), (built - read).as_secs_f64());
+    println!(
+        "aggregate ({} levels, {} comparisons): {:.2} s",
+        report.levels.len(),
+        report.comparisons.len(),
+        (built - read).as_secs_f64()
+    );
     println!("render + write: {:.2} s", (done - built).as_secs_f64());
     println!("total: {:.2} s (target ≤ 2 s); report {:.2} MB (target ≤ 3 MB)", done.as_secs_f64(), size as f64 / 1e6);
     Ok(())

@@ -16,7 +16,11 @@ pub fn emit(manifest_dir: &Path) {
         Some(sha) if !sha.is_empty() => {
             let status = [&["status", "--porcelain", "--untracked-files=no", "--"][..], &SOURCES[..]].concat();
             let dirty = git(&status).is_some_and(|s| !s.is_empty());
-            if dirty { format!("{sha}-dirty") } else { sha }
+            if dirty {
+                format!("{sha}-dirty")
+            } else {
+                sha
+            }
         }
         _ => "unknown".to_string(),
     };

@@ -11,9 +11,9 @@ use std::time::Duration;
 use topology::tls::ClientTls;
 use uuid::Uuid;
 
-pub use answers::{AnswerLog, AnswerReader};
 use crate::load::bank::Answer;
-use crate::results::Audit;
+pub use answers::{AnswerLog, AnswerReader};
+use bench_results::Audit;
 use stored::{stored_once, Stored};
 
 /// Answers compared with the bank's outcomes per query: one batch's ids and outcomes are all the audit holds of
@@ -67,7 +67,8 @@ type Db = tokio_postgres::Client;
 /// The audit only reads, also on a deployment bench did not start (`--platform external`): its sessions are
 /// read-only, so no statement of it can change the books it checks (the services create their own tables).
 pub fn read_only_config(url: &str, database: &str) -> Result<tokio_postgres::Config, String> {
-    let mut config: tokio_postgres::Config = url.parse().map_err(|e| format!("{database}: the URL is not usable: {e}"))?;
+    let mut config: tokio_postgres::Config =
+        url.parse().map_err(|e| format!("{database}: the URL is not usable: {e}"))?;
     config.options("-c default_transaction_read_only=on");
     config.connect_timeout(Duration::from_secs(10));
     Ok(config)
@@ -88,13 +89,17 @@ async fn read_only(url: &str, database: &str, tls: Option<&ClientTls>) -> Result
             Ok(Err(e @ topology::db::DbError::Tls(_))) => return Err(format!("{database}: {e}")),
             Ok(Err(e)) => last = topology::errors::chain(&e),
             // Waiting again would only repeat the silence.
-            Err(_) => return Err(format!("{database} accepted the connection but did not answer within {} s", SESSION_LIMIT.as_secs())),
+            Err(_) => {
+                return Err(format!(
+                    "{database} accepted the connection but did not answer within {} s",
+                    SESSION_LIMIT.as_secs()
+                ))
+            }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Err(format!("{database} did not answer: {last}"))
 }
-
 
 fn sql(what: &'static str) -> impl Fn(tokio_postgres::Error) -> String {
     move |e| format!("{what}: {e}")
@@ -134,8 +139,10 @@ async fn run(books: &Books, answers: &mut AnswerLog, wait: Duration) -> Result<A
 async fn catch_up(ch: &Db, ge: &Db, until: tokio::time::Instant, settled: Duration) -> Result<bool, String> {
     let mut held: Option<(i64, tokio::time::Instant)> = None;
     loop {
-        let events: i64 = ch.query_one("SELECT count(*) FROM balance_event", &[]).await.map_err(sql("counting events"))?.get(0);
-        let rows: i64 = ge.query_one("SELECT count(*) FROM transaction", &[]).await.map_err(sql("counting rows"))?.get(0);
+        let events: i64 =
+            ch.query_one("SELECT count(*) FROM balance_event", &[]).await.map_err(sql("counting events"))?.get(0);
+        let rows: i64 =
+            ge.query_one("SELECT count(*) FROM transaction", &[]).await.map_err(sql("counting rows"))?.get(0);
         let now = tokio::time::Instant::now();
         let since = match held {
             Some((count, since)) if count == events => since,
@@ -160,7 +167,9 @@ pub async fn caught_up(books: &Books, until: tokio::time::Instant) -> bool {
         let tls = books.tls.as_ref();
         async move { topology::db::session(&config.ok()?, tls).await.ok() }
     };
-    let (Some(ch), Some(ge)) = (connect(&books.db_ch, "db-ch").await, connect(&books.db_ge, "db-ge").await) else { return false };
+    let (Some(ch), Some(ge)) = (connect(&books.db_ch, "db-ch").await, connect(&books.db_ge, "db-ge").await) else {
+        return false;
+    };
     catch_up(&ch, &ge, until, Duration::ZERO).await.unwrap_or(false)
 }
 
@@ -177,7 +186,8 @@ async fn money(ch: &Db) -> Result<(i64, i64, i64), String> {
         )
         .await
         .map_err(sql("summing balances"))?;
-    let (balance_sum, inflows, outflows, confirmed): (i64, i64, i64, i64) = (money.get(0), money.get(1), money.get(2), money.get(3));
+    let (balance_sum, inflows, outflows, confirmed): (i64, i64, i64, i64) =
+        (money.get(0), money.get(1), money.get(2), money.get(3));
     Ok((balance_sum, topology::iban::HOUSE_START_BALANCE + inflows - outflows, confirmed))
 }
 
@@ -201,7 +211,9 @@ async fn wrong_events(ch: &Db) -> Result<i64, String> {
 /// (answers checked, of them those the bank's stored outcomes contradict), [`BATCH`] answers at a time.
 async fn contradicted(ch: &Db, answers: &mut AnswerLog) -> Result<(usize, usize), String> {
     let outcomes = ch
-        .prepare("SELECT command_id, success FROM command_outcome WHERE kind = 'money_transfer' AND command_id = ANY($1)")
+        .prepare(
+            "SELECT command_id, success FROM command_outcome WHERE kind = 'money_transfer' AND command_id = ANY($1)",
+        )
         .await
         .map_err(sql("reading outcomes"))?;
     let mut reader = answers.reader()?;
@@ -212,8 +224,13 @@ async fn contradicted(ch: &Db, answers: &mut AnswerLog) -> Result<(usize, usize)
             return Ok((checked, contradicted));
         }
         let ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id).collect();
-        let stored: HashMap<Uuid, bool> =
-            ch.query(&outcomes, &[&ids]).await.map_err(sql("reading outcomes"))?.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let stored: HashMap<Uuid, bool> = ch
+            .query(&outcomes, &[&ids])
+            .await
+            .map_err(sql("reading outcomes"))?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
         checked += batch.len();
         contradicted += batch.iter().filter(|(id, answer)| contradicts(answer, stored.get(id).copied())).count();
     }
@@ -248,7 +265,13 @@ mod tests {
 
     #[test]
     fn failures_name_each_broken_rule() {
-        let mut a = Audit { money_conserved: true, events_produced: true, events_stored_once: true, no_transfer_confirmed_and_failed: true, ..Audit::default() };
+        let mut a = Audit {
+            money_conserved: true,
+            events_produced: true,
+            events_stored_once: true,
+            no_transfer_confirmed_and_failed: true,
+            ..Audit::default()
+        };
         assert!(a.failures().is_empty());
         a.events_stored_once = false;
         assert_eq!(a.failures(), vec!["db-ge rows differ from events"]);

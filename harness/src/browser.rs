@@ -109,15 +109,29 @@ impl Browser {
                 kept.push_back(line);
             }
         });
-        let mut browser = Browser { _child: Some(child), pipe, session: String::new(), next_id: 0, _profile: Some(profile), call_timeout: CALL_TIMEOUT };
+        let mut browser = Browser {
+            _child: Some(child),
+            pipe,
+            session: String::new(),
+            next_id: 0,
+            _profile: Some(profile),
+            call_timeout: CALL_TIMEOUT,
+        };
         if let Err(e) = browser.call_within("Browser.getVersion", json!({}), false, START_TIMEOUT).await {
             let said = last_lines.lock().map(|l| Vec::from(l.clone()).join("\n")).unwrap_or_default();
             return Err(BrowserError::Launch(format!("no answer on its DevTools pipe ({e}); its last lines:\n{said}")));
         }
         let target = browser.call("Target.createTarget", json!({"url": "about:blank"}), false).await?;
-        let target_id = target["targetId"].as_str().ok_or_else(|| BrowserError::Protocol(format!("no targetId in {target}")))?.to_string();
-        let attached = browser.call("Target.attachToTarget", json!({"targetId": target_id, "flatten": true}), false).await?;
-        browser.session = attached["sessionId"].as_str().ok_or_else(|| BrowserError::Protocol(format!("no sessionId in {attached}")))?.to_string();
+        let target_id = target["targetId"]
+            .as_str()
+            .ok_or_else(|| BrowserError::Protocol(format!("no targetId in {target}")))?
+            .to_string();
+        let attached =
+            browser.call("Target.attachToTarget", json!({"targetId": target_id, "flatten": true}), false).await?;
+        browser.session = attached["sessionId"]
+            .as_str()
+            .ok_or_else(|| BrowserError::Protocol(format!("no sessionId in {attached}")))?
+            .to_string();
         browser.call("Page.enable", json!({}), true).await?;
         browser.call("Page.addScriptToEvaluateOnNewDocument", json!({"source": HELPERS}), true).await?;
         Ok(browser)
@@ -135,7 +149,13 @@ impl Browser {
         self.call_within(method, params, in_page, limit).await
     }
 
-    async fn call_within(&mut self, method: &str, params: Value, in_page: bool, limit: Duration) -> Result<Value, BrowserError> {
+    async fn call_within(
+        &mut self,
+        method: &str,
+        params: Value,
+        in_page: bool,
+        limit: Duration,
+    ) -> Result<Value, BrowserError> {
         let answer = tokio::time::timeout(limit, self.call_unbounded(method, params, in_page)).await;
         answer.map_err(|_| BrowserError::CallTimeout { method: method.into(), after: limit })?
     }
@@ -199,7 +219,10 @@ impl Browser {
         let params = json!({"expression": expression, "awaitPromise": true, "returnByValue": true});
         let result = self.call_within("Runtime.evaluate", params, true, limit).await?;
         if let Some(details) = result.get("exceptionDetails") {
-            let text = details["exception"]["description"].as_str().or_else(|| details["text"].as_str()).unwrap_or("an exception");
+            let text = details["exception"]["description"]
+                .as_str()
+                .or_else(|| details["text"].as_str())
+                .unwrap_or("an exception");
             return Err(BrowserError::Script(text.to_string()));
         }
         Ok(result["result"]["value"].clone())
@@ -213,7 +236,9 @@ impl Browser {
         use base64::Engine;
         let shot = self.call("Page.captureScreenshot", json!({"format": "png"}), true).await?;
         let data = shot["data"].as_str().ok_or_else(|| BrowserError::Protocol("no screenshot data".into()))?;
-        let png = base64::engine::general_purpose::STANDARD.decode(data).map_err(|e| BrowserError::Protocol(e.to_string()))?;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| BrowserError::Protocol(e.to_string()))?;
         std::fs::write(path, png).map_err(|e| BrowserError::Protocol(format!("writing {}: {e}", path.display())))
     }
 }
@@ -237,14 +262,19 @@ mod tests {
     #[tokio::test]
     async fn a_call_the_browser_never_answers_fails_naming_the_method() {
         let (pipe, server) = silent_browser();
-        let mut browser = Browser { _child: None, pipe, session: "s".into(), next_id: 0, _profile: None, call_timeout: CALL_TIMEOUT };
+        let mut browser =
+            Browser { _child: None, pipe, session: "s".into(), next_id: 0, _profile: None, call_timeout: CALL_TIMEOUT };
         browser.set_call_timeout(Duration::from_secs(1));
         // Bounded here too, so a call that ignores its timeout fails this test instead of hanging it.
         let bound = Duration::from_secs(10);
         let call = browser.call("Page.navigate", json!({"url": "about:blank"}), true);
         let err = tokio::time::timeout(bound, call).await.expect("the call gives up by itself").unwrap_err();
-        assert!(matches!(&err, BrowserError::CallTimeout { method, after } if method == "Page.navigate" && *after == Duration::from_secs(1)), "{err}");
-        let err = tokio::time::timeout(bound, browser.eval("1 + 1")).await.expect("the call gives up by itself").unwrap_err();
+        assert!(
+            matches!(&err, BrowserError::CallTimeout { method, after } if method == "Page.navigate" && *after == Duration::from_secs(1)),
+            "{err}"
+        );
+        let err =
+            tokio::time::timeout(bound, browser.eval("1 + 1")).await.expect("the call gives up by itself").unwrap_err();
         assert_eq!(err.to_string(), "the browser did not answer Runtime.evaluate within 1s");
         server.abort();
     }

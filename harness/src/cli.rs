@@ -10,6 +10,7 @@ mod progress;
 mod redact;
 mod report;
 mod run;
+mod schema;
 mod signals;
 mod up;
 
@@ -45,6 +46,8 @@ enum Command {
     Up(up::Args),
     /// Remove the containers (or namespaces) that `bench up` started.
     Down(down::Args),
+    /// Print the JSON Schema of an experiment file or of a results file's lines, for other tools.
+    Schema(schema::Args),
 }
 
 /// Runs one command.
@@ -57,6 +60,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::History(a) => history::run(a),
         Command::Up(a) => up::run(a).await,
         Command::Down(a) => down::run(a).await,
+        Command::Schema(a) => schema::run(a),
     }
 }
 

@@ -1,15 +1,14 @@
-//! The `bench` harness as a library: experiments, load, runs, results and reports. The stack it measures is
-//! brought up by the `stack` crate, which the bank's own tests use too.
+//! The `bench` harness as a library: experiments, load, runs and reports. The stack it measures is brought up by
+//! the `stack` crate, which the bank's own tests use too; the files it reads and writes (experiment and results
+//! files) are the `bench_results` crate's, which readers of results files use alone.
 //!
 //! Data flows through these modules in the order a run uses them:
 //! - [`experiment`]: an experiment file (TOML) becomes typed settings, and its `[matrix]` named variants.
 //! - [`load`]: the probe and the generators, GraphQL over websockets in both subprotocols.
 //! - [`run`]: one run as separate steps: bring-up (`stack`), the load loop ([`run::driver`]) writing
-//!   [`results`] lines, the [`audit`] of the bank's books, the end line, teardown.
-//! - [`results`]: the results file, the one contract between a run and whatever reads it; it owns every record type
-//!   a file holds and imports nothing from what produces them.
+//!   results lines, the [`audit`] of the bank's books, the end line, teardown.
 //! - [`report`]: runs (and 2019 results) aggregated per variant and generator level, as HTML and JSON; it reads
-//!   [`results`] and [`experiment`] only.
+//!   results files ([`bench_results`]) only.
 //! - [`summary`]: a night's headline figures (`bench report --summary`), the points `bench history` reads.
 //! - [`history`]: summaries over nights as series, and where they changed (E-Divisive means); it reads
 //!   [`summary`] only, and borrows the report's page writing.
@@ -25,7 +24,6 @@ pub mod history;
 pub mod input;
 pub mod load;
 pub mod report;
-pub mod results;
 pub mod run;
 pub mod summary;
 #[cfg(feature = "testing")]
@@ -35,7 +33,7 @@ pub mod testing;
 /// error type of the library says so of itself.
 pub fn is_bad_input(error: &(dyn std::error::Error + 'static)) -> bool {
     // A name that would become a path outside its folder, wherever it was read (command line, a file, a label).
-    if error.downcast_ref::<stack::names::NameError>().is_some() {
+    if error.downcast_ref::<bench_results::names::NameError>().is_some() {
         return true;
     }
     if let Some(e) = error.downcast_ref::<experiment::ExperimentError>() {
@@ -47,5 +45,5 @@ pub fn is_bad_input(error: &(dyn std::error::Error + 'static)) -> bool {
     if let Some(e) = error.downcast_ref::<history::HistoryError>() {
         return e.is_bad_input();
     }
-    error.downcast_ref::<results::ResultsError>().is_some_and(results::ResultsError::is_bad_input)
+    error.downcast_ref::<bench_results::ResultsError>().is_some_and(bench_results::ResultsError::is_bad_input)
 }

@@ -12,8 +12,8 @@
 //! - [`timeline`] each run over time; [`html`] the page, a tera template with Vega inlined.
 
 pub mod aggregate;
-pub mod baseline;
 pub mod at_rate;
+pub mod baseline;
 pub mod capacity;
 pub mod compare;
 pub mod edn;
@@ -31,7 +31,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::results::{Audit, BenchPeak};
+use bench_results::{Audit, BenchPeak};
 
 pub use inputs::{read_inputs, FaultWindow, Inputs, LevelRow, RunRows, DISTURBED_PCT};
 
@@ -46,10 +46,12 @@ pub enum ReportError {
     #[error("{path}: {message}")]
     Corrupt { path: PathBuf, message: String },
     #[error(transparent)]
-    Results(#[from] crate::results::ResultsError),
+    Results(#[from] bench_results::ResultsError),
     #[error(transparent)]
     Experiment(#[from] crate::experiment::ExperimentError),
-    #[error("{0}: not an experiment file (.toml), a results folder, a results file (.jsonl) or a 2019 mapping file (.edn)")]
+    #[error(
+        "{0}: not an experiment file (.toml), a results folder, a results file (.jsonl) or a 2019 mapping file (.edn)"
+    )]
     UnknownInput(PathBuf),
     #[error("no readable results in {0}")]
     Empty(String),
@@ -65,7 +67,10 @@ impl ReportError {
     /// Inputs that cannot be read or make no report are the user's to fix; failing to write is the system's fault.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            ReportError::Read { .. } | ReportError::Corrupt { .. } | ReportError::UnknownInput(_) | ReportError::Empty(_) => true,
+            ReportError::Read { .. }
+            | ReportError::Corrupt { .. }
+            | ReportError::UnknownInput(_)
+            | ReportError::Empty(_) => true,
             ReportError::Results(e) => e.is_bad_input(),
             ReportError::Experiment(e) => e.is_bad_input(),
             ReportError::Write { .. } => false,
@@ -172,7 +177,8 @@ pub struct Report {
 
 /// The experiments the runs belong to (`linger`, `linger + 2019`), for the report's title.
 pub fn title(inputs: &[RunRows]) -> String {
-    let mut names: Vec<&str> = inputs.iter().map(|i| i.header.as_ref().map_or("2019", |h| h.experiment.as_str())).collect();
+    let mut names: Vec<&str> =
+        inputs.iter().map(|i| i.header.as_ref().map_or("2019", |h| h.experiment.as_str())).collect();
     names.sort_unstable();
     names.dedup();
     names.join(" + ")
@@ -228,7 +234,8 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
         by_variant.entry(input.variant.as_str()).or_default().push(input);
     }
     let levels = all_levels(&by_variant);
-    let capacity: Vec<capacity::Capacity> = by_variant.iter().filter_map(|(variant, runs)| capacity::Capacity::of(variant, runs)).collect();
+    let capacity: Vec<capacity::Capacity> =
+        by_variant.iter().filter_map(|(variant, runs)| capacity::Capacity::of(variant, runs)).collect();
     let variants: Vec<aggregate::VariantSummary> = by_variant
         .iter()
         .map(|(variant, runs)| {
@@ -237,16 +244,24 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
         })
         .collect();
     let curve = by_variant.iter().flat_map(|(variant, runs)| capacity::curve(variant, runs)).collect();
-    let mut at_rates: Vec<at_rate::AtRate> = by_variant.iter().flat_map(|(variant, runs)| at_rate::at_rates(variant, runs)).collect();
+    let mut at_rates: Vec<at_rate::AtRate> =
+        by_variant.iter().flat_map(|(variant, runs)| at_rate::at_rates(variant, runs)).collect();
     // Variants side by side at each rate.
     at_rates.sort_by(|a, b| a.rate.total_cmp(&b.rate).then_with(|| a.variant.cmp(&b.variant)));
     let pairing = Pairing::of(&sorted);
-    let compare::Comparisons { comparisons, family, not_compared } = compare::all(&variants, &levels, alpha, pairing.paired);
+    let compare::Comparisons { comparisons, family, not_compared } =
+        compare::all(&variants, &levels, alpha, pairing.paired);
     let (images, hosts) = provenance(&sorted);
     let counted: Vec<&&RunRows> = sorted.iter().filter(|i| i.counts()).collect();
     let mut faults: Vec<FaultSpot> = counted
         .iter()
-        .flat_map(|i| i.faults.iter().map(|(generators, label)| FaultSpot { variant: i.variant.clone(), generators: *generators, label: label.clone() }))
+        .flat_map(|i| {
+            i.faults.iter().map(|(generators, label)| FaultSpot {
+                variant: i.variant.clone(),
+                generators: *generators,
+                label: label.clone(),
+            })
+        })
         .collect();
     faults.sort();
     faults.dedup();

@@ -26,9 +26,9 @@ pub use interrupts::Interrupts;
 use stack::{Options, Owner, Services, Stack, StackError};
 
 use crate::audit::Books;
-use crate::load::client::Endpoint;
 use crate::experiment::{Experiment, ExperimentFile, External, Variant};
-use crate::results::{Audit, End, EndedBy, Header, Line, ResultsError, Writer};
+use crate::load::client::Endpoint;
+use bench_results::{Audit, End, EndedBy, Header, Line, ResultsError, Writer};
 use driver::Driven;
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +67,8 @@ pub struct Summary {
     pub repeat: u32,
     pub path: PathBuf,
     pub end: End,
+    /// Open model: the p99 latency the steps were judged against.
+    pub slo_p99_ms: Option<f64>,
     pub probe: Latency,
     pub generator: Latency,
 }
@@ -130,7 +132,7 @@ impl Deployment {
             stack: None,
             endpoint: Endpoint { url: e.graphql.clone(), ca: e.tls_ca.clone() },
             frontend: e.frontend.clone().unwrap_or_default(),
-            books: Books { db_ch: e.db_ch.clone(), db_ge: e.db_ge.clone(), tls: e.tls() },
+            books: Books { db_ch: e.db_ch.clone(), db_ge: e.db_ge.clone(), tls: crate::experiment::external_tls(e) },
             containers: e.containers.clone(),
         }
     }
@@ -190,7 +192,7 @@ struct Stopped {
     /// Part -> its last log lines.
     logs: BTreeMap<String, String>,
     /// Part -> how it ended.
-    endings: BTreeMap<String, stack::ending::Ending>,
+    endings: BTreeMap<String, bench_results::ending::Ending>,
 }
 
 /// Which repeat a run is, and the block it belongs to (`bench run --block`: a nightly job; `None`: the host).
@@ -211,10 +213,23 @@ struct RunId<'a> {
 
 impl RunId<'_> {
     fn path(&self, results: &Path) -> PathBuf {
-        crate::results::path_for(results, &self.file.experiment.name, &self.variant.name, &self.started, self.repeat, self.block)
+        bench_results::path_for(
+            results,
+            &self.file.experiment.name,
+            &self.variant.name,
+            &self.started,
+            self.repeat,
+            self.block,
+        )
     }
 
-    fn header(&self, images: BTreeMap<String, String>, stack_ready_s: Option<f64>, platform: Option<&str>, unavailable: Option<String>) -> Line {
+    fn header(
+        &self,
+        images: BTreeMap<String, String>,
+        stack_ready_s: Option<f64>,
+        platform: Option<&str>,
+        unavailable: Option<String>,
+    ) -> Line {
         Line::Header(Box::new(Header {
             experiment: self.file.experiment.name.clone(),
             variant: self.variant.name.clone(),
@@ -240,6 +255,7 @@ impl RunId<'_> {
             repeat: self.repeat,
             path,
             end,
+            slo_p99_ms: self.variant.experiment.search.as_ref().map(|s| s.slo_p99_ms),
             probe: latency(driven.map(|d| &d.probe)),
             generator: latency(driven.map(|d| &d.generator)),
         }
@@ -286,7 +302,9 @@ async fn bring_up(
 ) -> Result<Option<Deployment>, StackError> {
     let engine = match platform {
         Platform::External(external, docker) => return Ok(Some(Deployment::external(external, docker))),
-        Platform::Fresh(Engine::Kubernetes(cluster)) => Engine::Kubernetes(Box::new((**cluster).clone().placed(experiment.kubernetes.clone()))),
+        Platform::Fresh(Engine::Kubernetes(cluster)) => {
+            Engine::Kubernetes(Box::new((**cluster).clone().placed(experiment.kubernetes.clone())))
+        }
         Platform::Fresh(engine) => engine.clone(),
     };
     let options = Options { owner: Owner::Run, services: Services::Require, reports: None };
@@ -300,7 +318,9 @@ async fn bring_up(
 /// The results file of a run interrupted while its stack came up: a header and an end line saying so.
 async fn interrupted_bring_up(id: &RunId<'_>, platform: Platform<'_>, path: PathBuf) -> Result<Summary, RunError> {
     let images = match platform {
-        Platform::Fresh(Engine::Docker(docker)) => meta::image_ids(docker, &id.variant.experiment.stack.images.all()).await,
+        Platform::Fresh(Engine::Docker(docker)) => {
+            meta::image_ids(docker, &id.variant.experiment.stack.images.all()).await
+        }
         Platform::Fresh(Engine::Kubernetes(_)) | Platform::External(..) => BTreeMap::new(),
     };
     let mut writer = Writer::create(&path)?;
@@ -329,9 +349,7 @@ async fn measure(
         containers: deployment.containers.clone(),
         faults: &settings.faults,
         frontend: deployment.frontend.clone(),
-        search: settings.search.as_ref().map(|cfg| {
-            (cfg, deployment.books.clone())
-        }),
+        search: settings.search.as_ref().map(|cfg| (cfg, deployment.books.clone())),
     };
     let began = Instant::now();
     let mut driven = driver::drive(target, writer, &interrupts.first, observer.status).await?;
@@ -340,7 +358,11 @@ async fn measure(
     // A load that never began left nothing to check: its run ends at once, whatever the databases do.
     let cut_short = if driven.ended_by == EndedBy::Interrupt { &interrupts.second } else { &interrupts.first };
     let (audit, ended_by) = if !driven.started {
-        let why = if driven.ended_by == EndedBy::Interrupt { "interrupted before the load" } else { "the load did not start" };
+        let why = if driven.ended_by == EndedBy::Interrupt {
+            "interrupted before the load"
+        } else {
+            "the load did not start"
+        };
         (Audit::not_done(why), driven.ended_by)
     } else {
         (observer.stage)("audit".into());
@@ -349,8 +371,7 @@ async fn measure(
             () = cut_short.cancelled() => (Audit::not_done("interrupted during the audit"), EndedBy::Interrupt),
         }
     };
-    let mut end = end_line(&driven, ended_by, audit, stopped, began.elapsed());
-    end.slo_p99_ms = settings.search.as_ref().map(|s| s.slo_p99_ms);
+    let end = end_line(&driven, ended_by, audit, stopped, began.elapsed());
     writer.write(&Line::End(Box::new(end.clone())))?;
     Ok((end, driven))
 }
@@ -391,14 +412,16 @@ mod tests {
 
     #[test]
     fn repeats_interleave_variants() {
-        let f = ExperimentFile::parse(Path::new("t.toml"), "name = \"t\"\n[matrix]\n\"stack.brokers\" = [1, 3]\n").unwrap();
+        let f =
+            ExperimentFile::parse(Path::new("t.toml"), "name = \"t\"\n[matrix]\n\"stack.brokers\" = [1, 3]\n").unwrap();
         let names: Vec<String> = order(&f.variants, 3).iter().map(|(r, v)| format!("{}#{r}", v.name)).collect();
         assert_eq!(names, ["brokers=1#1", "brokers=3#1", "brokers=1#2", "brokers=3#2", "brokers=1#3", "brokers=3#3"]);
     }
 
     /// git's output in the harness crate's folder: the source tree this test was built from.
     fn git(args: &[&str]) -> String {
-        let out = std::process::Command::new("git").arg("-C").arg(env!("CARGO_MANIFEST_DIR")).args(args).output().unwrap();
+        let out =
+            std::process::Command::new("git").arg("-C").arg(env!("CARGO_MANIFEST_DIR")).args(args).output().unwrap();
         assert!(out.status.success(), "git {args:?}");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }

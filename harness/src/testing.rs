@@ -7,7 +7,9 @@ pub mod synthetic;
 
 /// The server side of a websocket handshake for endpoint doubles in tests and benchmarks: accepts `stream` and
 /// answers with the subprotocol the client asked for, as the bank's endpoint does. `None` when the handshake fails.
-pub async fn accept_websocket(stream: tokio::net::TcpStream) -> Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
+pub async fn accept_websocket(
+    stream: tokio::net::TcpStream,
+) -> Option<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
     use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
     #[allow(clippy::result_large_err)] // the signature tungstenite's handshake callback requires
     let echo_protocol = |request: &Request, mut response: Response| {

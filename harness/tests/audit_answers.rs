@@ -34,7 +34,10 @@ async fn every_answer_is_checked_in_batches_from_a_bounded_log() {
     }
     // Two transfers the bank never saw, whose clients were told their fate is unknown: no contradiction.
     for _ in 0..2 {
-        log.push(Uuid::new_v4(), &Answer { success: false, reason: Some("no answer from the bank within 30 s".into()) });
+        log.push(
+            Uuid::new_v4(),
+            &Answer { success: false, reason: Some("no answer from the bank within 30 s".into()) },
+        );
     }
     assert!(most_in_memory <= audit::answers::BUFFER, "the log held {most_in_memory} bytes in memory");
 

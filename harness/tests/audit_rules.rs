@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
+use bench_results::experiment::stack::StackSettings;
+use bench_results::Audit;
 use harness::audit::{audit, audit_within, AnswerLog, Books};
 use harness::experiment::Protocol;
 use harness::load::bank::{self, Account, Answer, Bank, Transfer};
 use harness::load::client::Client;
-use harness::results::Audit;
-use stack::settings::StackSettings;
 use stack::{Options, Owner, Services, Stack};
 use topology::iban::{CASH, HOUSE_START_BALANCE};
 use uuid::Uuid;
@@ -118,11 +118,14 @@ fn expected_clean(answers: usize) -> Audit {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_rule_fails_alone_when_the_books_are_broken_its_way() {
     let docker = stack::docker::connect().await.expect("a Docker engine (scripts/setup starts one)");
-    let settings: StackSettings = toml::from_str("brokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n").expect("settings");
+    let settings: StackSettings =
+        toml::from_str("brokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n").expect("settings");
     let options = Options { owner: Owner::Run, services: Services::Require, reports: None };
     // Dropped on every way out of this test, a failed assertion included: its containers go with it.
     let mut stack = Stack::up(&docker, &settings, options, &|_| {}).await.expect("the stack comes up");
-    tokio::time::timeout(Duration::from_secs(180), every_break(&stack)).await.expect("traffic and audits end within 3 minutes");
+    tokio::time::timeout(Duration::from_secs(180), every_break(&stack))
+        .await
+        .expect("traffic and audits end within 3 minutes");
     let removed = stack.teardown().await.expect("the stack goes away");
     assert!(removed.iter().any(|c| c == "kgb-graphql-endpoint"), "{removed:?}");
 }
@@ -149,7 +152,10 @@ async fn every_break(stack: &Stack) {
 
 /// The `n` of the first event a transfer produced (the audit names events `<command id>:<n>`).
 async fn first_n(ch: &Db, command: Uuid) -> i32 {
-    ch.query_one("SELECT min(n) FROM balance_event WHERE command_id = $1", &[&command]).await.expect("its events").get(0)
+    ch.query_one("SELECT min(n) FROM balance_event WHERE command_id = $1", &[&command])
+        .await
+        .expect("its events")
+        .get(0)
 }
 
 async fn execute(db: &Db, statement: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> u64 {
@@ -165,7 +171,8 @@ async fn money_created_in_db_ch(stack: &Stack, ch: &Db, t: &Traffic, clean: &Aud
     let raise = "UPDATE account SET balance = balance + $1 WHERE iban = $2";
     assert_eq!(execute(ch, raise, &[&CREATED, &t.a.iban]).await, 1);
     let audit = settled(stack, &t.answers).await;
-    let expected = Audit { passed: false, money_conserved: false, balance_sum: clean.balance_sum + CREATED, ..clean.clone() };
+    let expected =
+        Audit { passed: false, money_conserved: false, balance_sum: clean.balance_sum + CREATED, ..clean.clone() };
     only(MONEY, &audit, expected);
     execute(ch, raise, &[&-CREATED, &t.a.iban]).await;
     restored(stack, t, clean).await;
@@ -260,7 +267,12 @@ async fn answers_contradicted(stack: &Stack, t: &Traffic, clean: &Audit) {
         .collect();
     told.push((Uuid::new_v4(), confirmed));
     let audit = settled(stack, &told).await;
-    let expected =
-        Audit { passed: false, no_transfer_confirmed_and_failed: false, answers_checked: 6, answers_contradicted: 3, ..clean.clone() };
+    let expected = Audit {
+        passed: false,
+        no_transfer_confirmed_and_failed: false,
+        answers_checked: 6,
+        answers_contradicted: 3,
+        ..clean.clone()
+    };
     only(ANSWERS, &audit, expected);
 }

@@ -48,7 +48,10 @@ async fn serve(stream: tokio::net::TcpStream, stops: Stops) {
                 .collect(),
             Some("start") => {
                 let data = json!({"money_transfer": {"uuid": "x", "success": true, "reason": null}});
-                vec![json!({"id": id, "type": "data", "payload": {"data": data}}), json!({"id": id, "type": "complete"})]
+                vec![
+                    json!({"id": id, "type": "data", "payload": {"data": data}}),
+                    json!({"id": id, "type": "complete"}),
+                ]
             }
             _ => vec![],
         };
@@ -70,7 +73,14 @@ async fn a_subscription_nobody_reads_is_ended_and_the_socket_goes_on() {
     let mut unread = client.subscribe(bank::STREAM, json!({"iban": "X"})).await.expect("subscribes");
 
     // The transfer's answer comes after the whole flood on the socket: the reader got past it without waiting.
-    let transfer = Transfer { username: "u".into(), token: "t".into(), amount: 1, from: "A".into(), to: "B".into(), descr: "d".into() };
+    let transfer = Transfer {
+        username: "u".into(),
+        token: "t".into(),
+        amount: 1,
+        from: "A".into(),
+        to: "B".into(),
+        descr: "d".into(),
+    };
     let answer = tokio::time::timeout(Duration::from_secs(10), client.transfer(uuid::Uuid::new_v4(), &transfer)).await;
     assert!(matches!(&answer, Ok(Ok(a)) if a.success), "{answer:?}");
 
@@ -80,8 +90,16 @@ async fn a_subscription_nobody_reads_is_ended_and_the_socket_goes_on() {
     }
     let (answers, rest) = held.split_at(held.len().min(PER_SUBSCRIPTION));
     assert_eq!(answers.len(), 256, "the buffer held its capacity of the {FLOOD} pushed");
-    assert!(answers.iter().enumerate().all(|(i, a)| a.as_ref().is_ok_and(|d| d["stream_transactions"]["changed_by"] == format!("€{i}"))));
-    assert!(matches!(rest, [Err(ClientError::Unexpected(m))] if m.contains("not read in time")), "{} after: {:?}", rest.len(), rest.first());
+    assert!(answers
+        .iter()
+        .enumerate()
+        .all(|(i, a)| a.as_ref().is_ok_and(|d| d["stream_transactions"]["changed_by"] == format!("€{i}"))));
+    assert!(
+        matches!(rest, [Err(ClientError::Unexpected(m))] if m.contains("not read in time")),
+        "{} after: {:?}",
+        rest.len(),
+        rest.first()
+    );
 
     // The endpoint was told to stop the subscription the client ended (its id is the first the client gave).
     let told = async {

@@ -34,7 +34,8 @@ fn a_regression_against_the_baseline_fails_only_when_asked() {
     write(&d.join("before"), [340, 390, 420], 10.0, 1);
     write(&d.join("after"), [200, 220, 250], 30.0, 11);
 
-    let (code, out, err) = bench_in(d, &["report", "after", "--baseline", "before", "--fail-on-regression", "--out", "r.html"]);
+    let (code, out, err) =
+        bench_in(d, &["report", "after", "--baseline", "before", "--fail-on-regression", "--out", "r.html"]);
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(out.contains("linger.ms=0 sustained generators: REGRESSED"), "{out}");
     assert!(err.contains("significant regression"), "{err}");
@@ -44,11 +45,13 @@ fn a_regression_against_the_baseline_fails_only_when_asked() {
     let (code, out, _) = bench_in(d, &["report", "after", "--baseline", "before", "--out", "r.html"]);
     assert_eq!(code, Some(0), "without --fail-on-regression a regression is reported, not fatal: {out}");
 
-    let (code, out, err) = bench_in(d, &["report", "before", "--baseline", "before", "--fail-on-regression", "--out", "r.html"]);
+    let (code, out, err) =
+        bench_in(d, &["report", "before", "--baseline", "before", "--fail-on-regression", "--out", "r.html"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("no significant change") && !out.contains("REGRESSED"), "{out}");
 
-    let (code, out, _) = bench_in(d, &["report", "before", "--baseline", "after", "--fail-on-regression", "--out", "r.html"]);
+    let (code, out, _) =
+        bench_in(d, &["report", "before", "--baseline", "after", "--fail-on-regression", "--out", "r.html"]);
     assert_eq!(code, Some(0), "an improvement is not a regression");
     assert!(out.contains("sustained generators: improved"), "{out}");
 }

@@ -15,7 +15,10 @@ fn root() -> PathBuf {
 
 #[test]
 fn each_block_job_runs_every_variant() {
-    let (code, out, err) = bench_in(&root(), &["matrix", "experiments/linger.toml", "experiments/brokers.toml", "--repeat", "2", "--blocks", "3"]);
+    let (code, out, err) = bench_in(
+        &root(),
+        &["matrix", "experiments/linger.toml", "experiments/brokers.toml", "--repeat", "2", "--blocks", "3"],
+    );
     assert_eq!(code, Some(0), "{err}");
     let matrix: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     let include = matrix["include"].as_array().expect("include");
@@ -76,8 +79,17 @@ fn a_night_merged_from_runners_reports_as_one_machine_would() {
     assert_eq!(one, many, "the same runs, merged or not, give the same report");
     assert_eq!(one["pairing"]["paired"], true, "{}", one["pairing"]);
     assert_eq!(one["pairing"]["blocks"], 3);
-    let at_one = one["comparisons"].as_array().expect("comparisons").iter().find(|c| c["metric"] == "probe latency" && c["level"] == 1.0).expect("level 1");
-    assert_eq!((at_one["method"].as_str(), at_one["blocks"].as_u64()), (Some("paired over blocks"), Some(3)), "{at_one}");
+    let at_one = one["comparisons"]
+        .as_array()
+        .expect("comparisons")
+        .iter()
+        .find(|c| c["metric"] == "probe latency" && c["level"] == 1.0)
+        .expect("level 1");
+    assert_eq!(
+        (at_one["method"].as_str(), at_one["blocks"].as_u64()),
+        (Some("paired over blocks"), Some(3)),
+        "{at_one}"
+    );
 }
 
 #[test]
@@ -88,21 +100,31 @@ fn a_nights_summary_holds_each_variants_headlines_over_runs() {
         runner(&results, block, offset);
     }
     let summary = dir.path().join("summaries/night.json");
-    let (code, out, err) = bench_in(dir.path(), &["report", "results", "--out", "r.html", "--summary", summary.to_str().expect("path")]);
+    let (code, out, err) =
+        bench_in(dir.path(), &["report", "results", "--out", "r.html", "--summary", summary.to_str().expect("path")]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("summary: ") && out.contains("2 variant(s)"), "{out}");
-    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("json");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("json");
     assert_eq!((s["experiment"].as_str(), s["commit"].as_str()), (Some("night"), Some("0000000")));
     // Synthetic runs start on days after 2026-09-21 (1,790,000,000 s) by repeat and seed: the night is the first.
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("json")).expect("json");
-    let first = report["runs"].as_array().expect("runs").iter().filter_map(|r| r["started_at"].as_str()).min().expect("a start");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("json")).expect("json");
+    let first = report["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter_map(|r| r["started_at"].as_str())
+        .min()
+        .expect("a start");
     assert_eq!(s["date"].as_str(), Some(first));
     // Every run ends at 200 loops / 100 per generator = 2 generators: mean 2, no spread, n = 4 runs a variant.
     assert_eq!(s["variants"]["A"]["sustained_generators"], serde_json::json!({ "mean": 2.0, "se": 0.0, "n": 4 }));
     for metric in ["probe_mean_ms", "tps", "probe_p50_ms"] {
         assert!(s["variants"]["B"][metric]["mean"].is_number(), "{metric}: {}", s["variants"]["B"]);
     }
-    let (code, _, err) = bench_in(dir.path(), &["report", "results", "--out", "r.html", "--summary", "/proc/no/such/dir/s.json"]);
+    let (code, _, err) =
+        bench_in(dir.path(), &["report", "results", "--out", "r.html", "--summary", "/proc/no/such/dir/s.json"]);
     assert_eq!(code, Some(1), "an unwritable summary is the system's failure: {err}");
     assert!(err.contains("s.json"), "{err}");
 }

@@ -37,10 +37,8 @@ fn unknown_variant_exits_2_listing_variants() {
 
 #[test]
 fn no_engine_is_one_clear_line_and_exit_1() {
-    let out = bench()
-        .args(["down", "--all"])
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output_within(QUICK);
+    let out =
+        bench().args(["down", "--all"]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").output_within(QUICK);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no Docker engine answers at unix:///nonexistent/docker.sock"), "{err}");
@@ -67,9 +65,16 @@ fn up_prints_endpoints_and_down_removes_the_stack() {
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("ready in") && text.contains("127.0.0.1:19092"), "{text}");
     let databases: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("db-")).collect();
-    assert!(databases.len() == 2 && databases.iter().all(|l| l.contains(":***@")), "the generated password stays hidden: {text}");
+    assert!(
+        databases.len() == 2 && databases.iter().all(|l| l.contains(":***@")),
+        "the generated password stays hidden: {text}"
+    );
     // `stack <id> (cli, variant default) ready in ...`
-    let id = text.lines().find_map(|l| l.strip_prefix("stack ")?.split(' ').next()).expect("the stack's id is printed").to_string();
+    let id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("stack ")?.split(' ').next())
+        .expect("the stack's id is printed")
+        .to_string();
     let _removed = Down::stack(&id);
     let running = stack::testing::containers_of(&id);
     assert!(running.contains(&"kgb-kafka-1".to_string()), "bench up leaves the stack running: {running:?}\n{text}");
@@ -112,7 +117,10 @@ fn down_refuses_a_stack_id_that_would_widen_the_filter() {
     for bad in ["", "a=b", "x,kgb.bench"] {
         let out = bench().args(["down", "--stack", bad]).output_within(QUICK);
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("stack id {bad:?} cannot name a file or folder")), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!("stack id {bad:?} cannot name a file or folder")),
+            "{bad:?}"
+        );
     }
     let out = bench().args(["down", "--all", "--stack", "x"]).output_within(QUICK);
     assert_eq!(out.status.code(), Some(2));
@@ -137,7 +145,8 @@ fn external_platform_without_a_deployment_exits_2_naming_the_table() {
 #[test]
 fn every_shipped_experiment_passes_its_dry_run() {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments");
-    let files: Vec<_> = std::fs::read_dir(&folder).expect("experiments/").filter_map(|e| Some(e.ok()?.path())).collect();
+    let files: Vec<_> =
+        std::fs::read_dir(&folder).expect("experiments/").filter_map(|e| Some(e.ok()?.path())).collect();
     assert!(files.iter().any(|f| f.ends_with("overload.toml")), "{files:?}");
     for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "toml")) {
         let out = bench().arg("run").arg(file).arg("--dry-run").output_within(QUICK);

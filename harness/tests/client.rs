@@ -61,7 +61,14 @@ async fn serve(stream: tokio::net::TcpStream, misbehaviour: Misbehaviour) {
 }
 
 fn transfer() -> Transfer {
-    Transfer { username: "u".into(), token: "t".into(), amount: 100, from: "A".into(), to: "B".into(), descr: "d".into() }
+    Transfer {
+        username: "u".into(),
+        token: "t".into(),
+        amount: 100,
+        from: "A".into(),
+        to: "B".into(),
+        descr: "d".into(),
+    }
 }
 
 #[tokio::test]
@@ -71,7 +78,10 @@ async fn wrong_answers_and_graphql_errors_are_errors_in_both_protocols() {
         let answer = client.transfer(uuid::Uuid::new_v4(), &transfer()).await;
         assert!(matches!(answer, Err(ClientError::Unexpected(_))), "{protocol:?}: {answer:?}");
         let account = bank::open_account(&client, "u", "p").await;
-        assert!(matches!(&account, Err(ClientError::Unexpected(m)) if m.contains("nobody home")), "{protocol:?}: {account:?}");
+        assert!(
+            matches!(&account, Err(ClientError::Unexpected(m)) if m.contains("nobody home")),
+            "{protocol:?}: {account:?}"
+        );
 
         let client = Client::connect(&fake_endpoint(Misbehaviour::Errors).await, protocol).await.expect("connects");
         let answer = client.transfer(uuid::Uuid::new_v4(), &transfer()).await;
@@ -91,7 +101,8 @@ async fn a_generator_counts_wrong_answers_and_keeps_going() {
         tokio::time::sleep(Duration::from_millis(600)).await;
         stop.cancel();
     });
-    generator::run_chain(1, &client, (&account("a"), &account("b")), Duration::from_millis(50), &reports, &cancel).await;
+    generator::run_chain(1, &client, (&account("a"), &account("b")), Duration::from_millis(50), &reports, &cancel)
+        .await;
     drop(reports);
     let mut all = Vec::new();
     while let Some(r) = received.recv().await {

@@ -11,7 +11,10 @@ use support::Within;
 #[test]
 fn a_command_within_its_deadline_gives_its_output() {
     let out = Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]).output_within(Duration::from_secs(30));
-    assert_eq!((out.status.code(), out.stdout.as_slice(), out.stderr.as_slice()), (Some(3), &b"out\n"[..], &b"err\n"[..]));
+    assert_eq!(
+        (out.status.code(), out.stdout.as_slice(), out.stderr.as_slice()),
+        (Some(3), &b"out\n"[..], &b"err\n"[..])
+    );
 }
 
 #[test]

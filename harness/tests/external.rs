@@ -8,8 +8,8 @@ use support::{bench, Within};
 use std::path::Path;
 use std::time::Duration;
 
+use bench_results::Run;
 use stack::docker::container;
-use harness::results::Run;
 use stack::{Options, Owner, Services, Stack};
 
 #[test]
@@ -20,7 +20,8 @@ fn an_external_deployment_is_measured_and_left_running() {
         let text = "name = \"deployment\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n";
         let file = harness::experiment::ExperimentFile::parse(Path::new("deployment.toml"), text).expect("parses");
         let options = Options { owner: Owner::Run, services: Services::Require, reports: None };
-        let stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("the deployment comes up");
+        let stack =
+            Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("the deployment comes up");
         (docker, stack)
     });
     let e = &stack.plan.endpoints;
@@ -41,7 +42,7 @@ fn an_external_deployment_is_measured_and_left_running() {
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
 
-    let files = harness::results::files(&dir.path().join("results")).expect("results listed");
+    let files = bench_results::files(&dir.path().join("results")).expect("results listed");
     assert_eq!(files.len(), 1, "{files:?}");
     let run = Run::read(&files[0]).expect("results file reads back");
     let text = std::fs::read_to_string(&files[0]).expect("results text");
@@ -53,7 +54,10 @@ fn an_external_deployment_is_measured_and_left_running() {
     assert_eq!(end.counts.loops, 24);
     assert!(end.counts.transfers > 24, "generators ran as well as the probe: {}", end.counts.transfers);
     let sampled = run.rows.iter().filter_map(|r| r.resources.as_ref()).collect::<Vec<_>>();
-    assert!(!sampled.is_empty() && sampled.iter().all(|s| s.contains_key("kgb-graphql-endpoint") && s.contains_key("bench")));
+    assert!(
+        !sampled.is_empty()
+            && sampled.iter().all(|s| s.contains_key("kgb-graphql-endpoint") && s.contains_key("bench"))
+    );
     assert!(sampled.iter().all(|s| s.len() == 2), "only the named container and bench are sampled");
 
     runtime.block_on(async {

@@ -6,8 +6,8 @@ mod support;
 
 use support::{bench, serial, text, Within, QUICK};
 
-use harness::results::{EndedBy, Run};
-use harness::results::Edge;
+use bench_results::Edge;
+use bench_results::{EndedBy, Run};
 
 fn experiment(brokers: u32, fault: &str) -> String {
     format!(
@@ -48,7 +48,7 @@ fn run_with_fault(brokers: u32, fault: &str) -> Run {
         .arg(dir.path())
         .output_within(std::time::Duration::from_secs(900));
     let log = text(&out);
-    let files = harness::results::files(dir.path()).expect("listed");
+    let files = bench_results::files(dir.path()).expect("listed");
     let run = Run::read(&files[0]).expect("results file");
     let end = run.end.clone().expect("end line");
     assert!(out.status.success(), "{log}");
@@ -68,12 +68,7 @@ fn run_with_fault(brokers: u32, fault: &str) -> Run {
     assert_eq!(end.counts.timeouts, run.rows.iter().filter(|r| r.timeout).count() as u32);
     assert!(end.counts.timeouts - end.counts.fault_timeouts <= 5);
 
-    let report = bench()
-        .arg("report")
-        .arg(dir.path())
-        .arg("--out")
-        .arg(dir.path().join("r.html"))
-        .output_within(QUICK);
+    let report = bench().arg("report").arg(dir.path()).arg("--out").arg(dir.path().join("r.html")).output_within(QUICK);
     assert!(report.status.success());
     let page = std::fs::read_to_string(dir.path().join("r.html")).expect("page");
     assert!(page.contains("\"faults\":[{"), "the fault is drawn on the charts");

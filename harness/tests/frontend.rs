@@ -21,8 +21,10 @@ async fn log_in_deposit_transfer_and_see_both_transactions() {
     let file = ExperimentFile::parse(Path::new("frontend.toml"), SETTINGS).expect("settings");
     let docker = stack::docker::connect().await.expect("a Docker engine");
     let reports = reports_folder();
-    let options = Options { owner: Owner::Run, services: Services::Require, reports: Some(reports.path().to_path_buf()) };
-    let mut stack = Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("the whole stack with its frontend");
+    let options =
+        Options { owner: Owner::Run, services: Services::Require, reports: Some(reports.path().to_path_buf()) };
+    let mut stack =
+        Stack::up(&docker, &file.experiment.stack, options, &|_| {}).await.expect("the whole stack with its frontend");
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
     std::fs::create_dir_all(&artifacts).expect("artifacts folder");
 
@@ -130,14 +132,20 @@ async fn results_page_lists_and_opens_the_reports(browser: &mut Browser, ui: &st
         )
         .await
         .expect("reports listed");
-    assert_eq!(listed, serde_json::json!([["e2e", "/reports/e2e.html"], ["older", "/reports/older.html"]]), "newest first, pages only");
+    assert_eq!(
+        listed,
+        serde_json::json!([["e2e", "/reports/e2e.html"], ["older", "/reports/older.html"]]),
+        "newest first, pages only"
+    );
     assert_eq!(browser.eval("window.kgbErrors").await.expect("errors"), serde_json::json!([]), "no error in the page");
     browser.screenshot(&artifacts.join("frontend-4-results.png")).await.expect("screenshot");
     browser.eval("document.querySelector('#reports-list a.report').click()").await.expect("clicked");
     // The click navigates: until the report has loaded, evaluating may hit the page being left.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let opened = loop {
-        let state = browser.eval(r##"[location.pathname, document.readyState, document.querySelector("#report")?.textContent]"##).await;
+        let state = browser
+            .eval(r##"[location.pathname, document.readyState, document.querySelector("#report")?.textContent]"##)
+            .await;
         match state {
             Ok(v) if v[0] == "/reports/e2e.html" && v[1] == "complete" => break v,
             _ if tokio::time::Instant::now() > deadline => panic!("the report did not open: {state:?}"),
@@ -152,8 +160,10 @@ fn browser_and_graphql_probes_run_and_share_a_report() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let experiment = dir.path().join("probe.toml");
-    let probe = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/probe.toml")).expect("probe.toml");
-    std::fs::write(&experiment, probe.replace("max_loops = 240", "max_loops = 40").replace("repeat = 3", "repeat = 1")).expect("write");
+    let probe = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/probe.toml"))
+        .expect("probe.toml");
+    std::fs::write(&experiment, probe.replace("max_loops = 240", "max_loops = 40").replace("repeat = 3", "repeat = 1"))
+        .expect("write");
     let out = bench()
         .arg("run")
         .arg(&experiment)
@@ -162,22 +172,18 @@ fn browser_and_graphql_probes_run_and_share_a_report() {
         .output_within(std::time::Duration::from_secs(900));
     let log = text(&out);
     assert!(out.status.success(), "{log}");
-    let files = harness::results::files(dir.path()).expect("listed");
+    let files = bench_results::files(dir.path()).expect("listed");
     assert_eq!(files.len(), 2, "{files:?}");
     for file in &files {
-        let run = harness::results::Run::read(file).expect("results file");
+        let run = bench_results::Run::read(file).expect("results file");
         let end = run.end.as_ref().expect("end line");
         assert_eq!(end.counts.loops, 40, "{}: {log}", run.header.variant);
         let arrived = run.rows.iter().filter(|r| r.probe_ms.is_some()).count();
         assert!(arrived >= 36, "{}: only {arrived} of 40 probe loops arrived\n{log}", run.header.variant);
         assert!(end.audit.passed, "{:?}", end.audit);
     }
-    let report = bench()
-        .arg("report")
-        .arg(dir.path())
-        .arg("--out")
-        .arg(dir.path().join("probe.html"))
-        .output_within(QUICK);
+    let report =
+        bench().arg("report").arg(dir.path()).arg("--out").arg(dir.path().join("probe.html")).output_within(QUICK);
     assert!(report.status.success());
     let stdout = String::from_utf8_lossy(&report.stdout);
     assert!(stdout.contains("probe=browser") && stdout.contains("probe=graphql"), "{stdout}");

@@ -54,22 +54,35 @@ fn the_command_names_each_change_and_fails_only_on_fresh_regressions() {
     assert_eq!(code, Some(0), "a regression 15 nights old is not fresh: {out}{err}");
     let line = format!("nightly a capacity_tps: night {} (c0014 → c0015)", date(15));
     assert!(out.contains(&line) && out.contains("REGRESSION"), "{out}");
-    assert!(out.contains("(-20.") && out.contains("4 series over up to 30 night(s) from 30 summaries; 1 change(s)"), "{out}");
+    assert!(
+        out.contains("(-20.") && out.contains("4 series over up to 30 night(s) from 30 summaries; 1 change(s)"),
+        "{out}"
+    );
 
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("h.json")).expect("json")).expect("parses");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("h.json")).expect("json")).expect("parses");
     let series = json["series"].as_array().expect("series");
     assert_eq!(series.len(), 4);
     let a = &series[0];
-    assert_eq!((a["experiment"].as_str(), a["variant"].as_str(), a["metric"].as_str()), (Some("nightly"), Some("a"), Some("capacity_tps")));
+    assert_eq!(
+        (a["experiment"].as_str(), a["variant"].as_str(), a["metric"].as_str()),
+        (Some("nightly"), Some("a"), Some("capacity_tps"))
+    );
     assert_eq!(a["points"].as_array().map(Vec::len), Some(30));
     let point = &a["points"][0];
-    assert!(point["date"].is_string() && point["commit"] == "c0000" && point["mean"].is_f64() && point["se"].is_f64(), "{point}");
+    assert!(
+        point["date"].is_string() && point["commit"] == "c0000" && point["mean"].is_f64() && point["se"].is_f64(),
+        "{point}"
+    );
     let change = &a["changes"][0];
-    assert_eq!((change["index"].as_u64(), change["commit"].as_str(), change["previous_commit"].as_str()), (Some(15), Some("c0015"), Some("c0014")));
+    assert_eq!(
+        (change["index"].as_u64(), change["commit"].as_str(), change["previous_commit"].as_str()),
+        (Some(15), Some("c0015"), Some("c0014"))
+    );
     assert!(change["p"].as_f64().is_some_and(|p| p <= 0.001) && change["regression"] == true, "{change}");
     let pct = change["change_pct"].as_f64().unwrap_or_default();
     assert!((pct + 20.0).abs() < 1.0, "{pct}");
-    assert!(std::fs::read_to_string(d.join("h.html")).expect("page").contains("data") );
+    assert!(std::fs::read_to_string(d.join("h.html")).expect("page").contains("data"));
 
     // 30 nights with the step at night 27: the newest night (30) is the first that lets it be found.
     nights(&d.join("fresh"), 27);
@@ -126,7 +139,14 @@ fn the_page_draws_every_series_in_headless_chromium() {
     assert!(!page.contains("src=\"http") && !page.contains("href=\"http"), "the page must not load anything");
 
     let chromium = std::process::Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+        ])
         .arg("--dump-dom")
         .arg(format!("file://{}", html.display()))
         .output_within(QUICK);
@@ -134,7 +154,9 @@ fn the_page_draws_every_series_in_headless_chromium() {
     let drawn = out.split("data-history-drawn=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("");
     assert_eq!(drawn, "4", "every series drawn; console:\n{err}");
     assert!(out.contains("<svg"), "no chart in the page");
-    let console_errors: Vec<&str> =
-        err.lines().filter(|l| l.contains("CONSOLE") && (l.contains("Error") || l.contains("error") || l.contains("Uncaught"))).collect();
+    let console_errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("CONSOLE") && (l.contains("Error") || l.contains("error") || l.contains("Uncaught")))
+        .collect();
     assert!(console_errors.is_empty(), "console errors: {console_errors:?}");
 }

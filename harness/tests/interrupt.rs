@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use harness::results::{EndedBy, Run};
+use bench_results::{EndedBy, Run};
 
 const EXPERIMENT: &str = r#"name = "interrupt"
 [load]
@@ -95,7 +95,10 @@ impl Running {
             }
             if from.elapsed() > limit {
                 self.seen.extend(self.lines.try_iter());
-                panic!("bench did not exit within {limit:?} (killed, its stack removed); stderr:\n{}", self.seen.join("\n"));
+                panic!(
+                    "bench did not exit within {limit:?} (killed, its stack removed); stderr:\n{}",
+                    self.seen.join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         };
@@ -106,7 +109,7 @@ impl Running {
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
             self.seen.push(line);
         }
-        let files = harness::results::files(self.results.path()).expect("listed");
+        let files = bench_results::files(self.results.path()).expect("listed");
         assert_eq!(files.len(), 1, "one results file: {files:?}\n{}", self.seen.join("\n"));
         let run = Run::read(&files[0]).expect("results file reads");
         (status.code(), run, self.seen.join("\n"))
@@ -119,7 +122,10 @@ impl Drop for Running {
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.child.kill();
             let _ = self.child.wait();
-            let id = stack::testing::leftover_containers().iter().find(|c| c.as_str() == "kgb-kafka-1").map(|c| stack::testing::stack_of(c));
+            let id = stack::testing::leftover_containers()
+                .iter()
+                .find(|c| c.as_str() == "kgb-kafka-1")
+                .map(|c| stack::testing::stack_of(c));
             if let Some(id) = id {
                 drop(Down::stack(&id));
             }
@@ -218,4 +224,3 @@ fn after_sigkill_down_stack_removes_every_leftover_of_the_run() {
     assert!(stack::testing::containers_of(&id).is_empty());
     assert!(developers.exists(), "a developer's own stack survives the test's cleanup");
 }
-

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use harness::results::{EndedBy, Run};
+use bench_results::{EndedBy, Run};
 
 /// A run or `up` of a small stack on the cluster, or its removal, on a cold and busy machine.
 const RUN: Duration = Duration::from_secs(900);
@@ -35,7 +35,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn only_run(results: &Path) -> Run {
-    let files = harness::results::files(results).expect("listed");
+    let files = bench_results::files(results).expect("listed");
     assert_eq!(files.len(), 1, "one results file: {files:?}");
     Run::read(&files[0]).expect("results file")
 }
@@ -46,7 +46,12 @@ fn the_smoke_experiment_runs_on_kubernetes_passes_its_audit_and_leaves_no_namesp
     let _down = Down::all_on_kubernetes();
     let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/smoke.toml");
     let results = tempfile::tempdir().expect("temp dir");
-    let out = bench().arg("run").arg(&smoke).args(["--platform", "kubernetes", "--results"]).arg(results.path()).output_within(RUN);
+    let out = bench()
+        .arg("run")
+        .arg(&smoke)
+        .args(["--platform", "kubernetes", "--results"])
+        .arg(results.path())
+        .output_within(RUN);
     let log = text(&out);
     assert!(out.status.success(), "{log}");
     let run = only_run(results.path());
@@ -141,7 +146,12 @@ action = "kill"
 duration_s = 5
 "#;
     let file = write(dir.path(), "k8s-fault.toml", experiment);
-    let out = bench().arg("run").arg(&file).args(["--platform", "kubernetes", "--results"]).arg(dir.path()).output_within(RUN);
+    let out = bench()
+        .arg("run")
+        .arg(&file)
+        .args(["--platform", "kubernetes", "--results"])
+        .arg(dir.path())
+        .output_within(RUN);
     let log = text(&out);
     assert!(out.status.success(), "{log}");
     let run = only_run(dir.path());
@@ -221,7 +231,14 @@ effect = "NoSchedule"
     let out = bench().arg("up").arg(&file).args(["--platform", "kubernetes", "--dry-run"]).output_within(QUICK);
     let log = text(&out);
     assert!(out.status.success(), "{log}");
-    for object in ["StatefulSet kgb-kafka-3", "StatefulSet kgb-db-ge", "Deployment kgb-graphql-endpoint", "Job kgb-synchronizer", "Service kgb-kafka-1", "Secret kgb-passwords"] {
+    for object in [
+        "StatefulSet kgb-kafka-3",
+        "StatefulSet kgb-db-ge",
+        "Deployment kgb-graphql-endpoint",
+        "Job kgb-synchronizer",
+        "Service kgb-kafka-1",
+        "Secret kgb-passwords",
+    ] {
         assert!(log.contains(object), "{object} was checked: {log}");
     }
     // The loopback shape `bench run` uses here passes too.
@@ -237,7 +254,9 @@ effect = "NoSchedule"
     assert!(bad_log.len() < 2000, "the API server's words once, not its status's Debug form: {bad_log}");
     // An endpoint's certificate cannot name the address a load balancer gives later: refused before anything
     // is made.
-    let at_balancer = real.replace("reach = \"port-forward\"", "reach = \"service\"").replace("brokers = 3", "brokers = 3\ntls = true\ntls_endpoint = true");
+    let at_balancer = real
+        .replace("reach = \"port-forward\"", "reach = \"service\"")
+        .replace("brokers = 3", "brokers = 3\ntls = true\ntls_endpoint = true");
     let tls_lb = write(dir.path(), "tls-lb.toml", &at_balancer);
     let out = bench().arg("up").arg(&tls_lb).args(["--platform", "kubernetes"]).output_within(RUN);
     let tls_log = text(&out);
@@ -250,7 +269,11 @@ fn bench_down_all_removes_every_namespace_bench_up_left() {
     let _serial = serial();
     let _down = Down::all_on_kubernetes();
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = write(dir.path(), "up.toml", "name = \"k8s-up\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n");
+    let file = write(
+        dir.path(),
+        "up.toml",
+        "name = \"k8s-up\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n",
+    );
     let out = bench().arg("up").arg(&file).args(["--platform", "kubernetes"]).output_within(RUN);
     let up = text(&out);
     assert!(out.status.success(), "{up}");
@@ -330,7 +353,12 @@ fn forget_on_node(images: &[String]) {
     let kubeconfig = std::env::var_os("KUBECONFIG").expect("KUBECONFIG (scripts/kube-up prints it)");
     let socket = Path::new(&kubeconfig).parent().expect("the cluster's folder").join("containerd/containerd.sock");
     // Names the node does not have are reported and skipped.
-    let _ = Command::new("ctr").arg("-a").arg(&socket).args(["-n", "k8s.io", "images", "rm"]).args(images).output_within(QUICK);
+    let _ = Command::new("ctr")
+        .arg("-a")
+        .arg(&socket)
+        .args(["-n", "k8s.io", "images", "rm"])
+        .args(images)
+        .output_within(QUICK);
 }
 
 #[test]
@@ -342,7 +370,12 @@ fn images_pushed_to_a_registry_are_the_ones_a_stacks_pods_pull() {
     let log = text(&out);
     assert!(out.status.success(), "{log}");
     let infrastructure = ["kgb/kafka:4.1.1", "kgb/schema-registry:3.0.9", "kgb/postgres:15"];
-    let bank = ["kgb/bank-synchronizer:dev", "kgb/bank-command-handler:dev", "kgb/bank-graphql-endpoint:dev", "kgb/bank-frontend:dev"];
+    let bank = [
+        "kgb/bank-synchronizer:dev",
+        "kgb/bank-command-handler:dev",
+        "kgb/bank-graphql-endpoint:dev",
+        "kgb/bank-frontend:dev",
+    ];
     let catalog = http_get("/v2/_catalog").expect("the registry's catalog");
     for image in infrastructure.iter().chain(&bank) {
         assert!(log.contains(&format!("pushed {REGISTRY}/{image}")), "{image}: {log}");
@@ -370,7 +403,10 @@ fn images_pushed_to_a_registry_are_the_ones_a_stacks_pods_pull() {
         let repository = image.split(':').next().unwrap_or_default();
         // A pulled image's id is the registry's digest (an imported one's would be `sha256:...` alone).
         let id = pulled.get(&format!("{REGISTRY}/{image}")).map(String::as_str).unwrap_or_default();
-        assert!(id.starts_with(&format!("{REGISTRY}/{repository}@sha256:")), "{image} pulled from {REGISTRY}: {pulled:?}");
+        assert!(
+            id.starts_with(&format!("{REGISTRY}/{repository}@sha256:")),
+            "{image} pulled from {REGISTRY}: {pulled:?}"
+        );
     }
     forget_on_node(&pushed);
     let tags: Vec<String> = infrastructure.iter().chain(&bank).map(|i| format!("{REGISTRY}/{i}")).collect();
@@ -389,9 +425,13 @@ fn the_clusters_etcd_answers_only_clients_with_its_certificate() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let ca = pki.join("etcd-ca.crt").display().to_string();
-    let (cert, key) = (pki.join("etcd-client.crt").display().to_string(), pki.join("etcd-client.key").display().to_string());
+    let (cert, key) =
+        (pki.join("etcd-client.crt").display().to_string(), pki.join("etcd-client.key").display().to_string());
     let url = "https://127.0.0.1:2379/health";
-    assert!(health(&["--cacert", &ca, "--cert", &cert, "--key", &key, url]).contains(r#""health":"true""#), "the API server's certificate is taken");
+    assert!(
+        health(&["--cacert", &ca, "--cert", &cert, "--key", &key, url]).contains(r#""health":"true""#),
+        "the API server's certificate is taken"
+    );
     assert!(!health(&["http://127.0.0.1:2379/health"]).contains("health"), "plain HTTP is refused");
     assert!(!health(&["--cacert", &ca, url]).contains("health"), "TLS without a client certificate is refused");
     let key_mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).expect("key").permissions());

@@ -50,7 +50,8 @@ fn report(dir: &Path, args: &[&str], out: &str) -> (String, String) {
     let html = std::fs::read_to_string(&out).expect("html");
     let (before, rest) = html.split_once("Runs read from: ").expect("the page names its sources");
     let html = format!("{before}{}", rest.split_once(".\n").map_or("", |(_, after)| after));
-    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).expect("json")).expect("json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).expect("json")).expect("json");
     let sources = json.as_object_mut().and_then(|o| o.remove("sources")).expect("the JSON names its sources");
     let named: Vec<&str> = sources.as_array().expect("a list").iter().filter_map(|s| s.as_str()).collect();
     assert_eq!(named, args.iter().take_while(|a| !a.starts_with("--")).copied().collect::<Vec<_>>());

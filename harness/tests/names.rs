@@ -62,7 +62,17 @@ fn down_refuses_a_stack_id_that_leaves_the_tls_folder_and_removes_nothing() {
 /// of `root` that is not under `reports/`.
 fn tampered_results(root: &Path, field: &str, value: &str) -> PathBuf {
     let results = root.join("from-a-nightly-job");
-    let run = Synthetic { experiment: "t", variant: "v", repeat: 1, hostname: "h", loops: 20, loops_per_generator: 10, containers: &[], base_ms: 20.0, seed: 1 };
+    let run = Synthetic {
+        experiment: "t",
+        variant: "v",
+        repeat: 1,
+        hostname: "h",
+        loops: 20,
+        loops_per_generator: 10,
+        containers: &[],
+        base_ms: 20.0,
+        seed: 1,
+    };
     let path = run.write(&results).expect("synthetic run");
     let text = std::fs::read_to_string(&path).expect("read");
     let (header, rest) = text.split_once('\n').expect("a header line");
@@ -76,7 +86,9 @@ fn tampered_results(root: &Path, field: &str, value: &str) -> PathBuf {
 /// outside `reports/`; variant names reach paths the same way (`<experiment>/<variant>/` in run names).
 #[test]
 fn report_refuses_a_results_header_whose_names_lead_out_of_their_folder() {
-    for (field, value) in [("experiment", "../x"), ("experiment", "../../escaped"), ("variant", "a/../../b"), ("variant", "..")] {
+    for (field, value) in
+        [("experiment", "../x"), ("experiment", "../../escaped"), ("variant", "a/../../b"), ("variant", "..")]
+    {
         let victims = Victims::new();
         let work = victims.path().join("checkout");
         std::fs::create_dir_all(work.join("reports")).expect("mkdir");
@@ -84,9 +96,16 @@ fn report_refuses_a_results_header_whose_names_lead_out_of_their_folder() {
         let out = bench().current_dir(&work).arg("report").arg(&results).output_within(QUICK);
         let attempt = format!("header {field} = {value:?}");
         assert_refused(&out, value, &attempt);
-        assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("the header's {field}")), "{attempt}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!("the header's {field}")),
+            "{attempt}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         victims.assert_untouched(&attempt);
-        let written: Vec<_> = walk(victims.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "html" || e == "json")).collect();
+        let written: Vec<_> = walk(victims.path())
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "html" || e == "json"))
+            .collect();
         assert!(written.is_empty(), "{attempt}: no report anywhere: {written:?}");
     }
 }
@@ -130,7 +149,10 @@ fn down_refuses_a_label_that_leads_out_of_the_tls_folder_and_removes_nothing() {
         image: stack::images::catalog::BASE.to_string(),
         env: Vec::new(),
         args: vec!["sleep".into(), "600".into()],
-        labels: std::collections::HashMap::from([(LABEL_STACK.to_string(), "../x".to_string()), (LABEL_OWNER.to_string(), "up".to_string())]),
+        labels: std::collections::HashMap::from([
+            (LABEL_STACK.to_string(), "../x".to_string()),
+            (LABEL_OWNER.to_string(), "up".to_string()),
+        ]),
         memory_mib: Some(16),
         cpus: None,
         read_only: Vec::new(),

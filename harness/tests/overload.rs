@@ -7,7 +7,7 @@ mod support;
 
 use support::{bench, Within};
 
-use harness::results::Run;
+use bench_results::Run;
 
 /// Fixed-rate, one step: `start_rate = max_rate` with `max_steps = 1`.
 const OVERLOAD: &str = r#"
@@ -47,7 +47,7 @@ async fn three_times_the_capacity_is_answered_with_errors_and_every_part_lives()
         .arg(dir.path().join("results"))
         .output_within(std::time::Duration::from_secs(900));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let files = harness::results::files(&dir.path().join("results")).expect("results listed");
+    let files = bench_results::files(&dir.path().join("results")).expect("results listed");
     assert_eq!(files.len(), 1, "{files:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
     let run = Run::read(&files[0]).expect("results file reads back");
     let end = run.end.as_ref().expect("the run ended");
@@ -66,6 +66,9 @@ async fn three_times_the_capacity_is_answered_with_errors_and_every_part_lives()
         step.rate, step.sent, step.answered, step.errors, step.timeouts, end.audit.passed
     );
     // The kernel kills the endpoint beyond its container's limit.
-    let limit = stack::settings::Limits::default().graphql_endpoint.memory_mib.expect("the endpoint has a memory limit") as f64;
+    let limit = bench_results::experiment::stack::Limits::default()
+        .graphql_endpoint
+        .memory_mib
+        .expect("the endpoint has a memory limit") as f64;
     assert!(peak < 0.75 * limit, "the endpoint's memory stays well within its {limit} MiB limit: {peak:.0} MiB");
 }

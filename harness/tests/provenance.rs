@@ -12,5 +12,8 @@ fn bench_version_names_the_commit_it_was_built_from_outside_any_checkout() {
     let elsewhere = tempfile::tempdir().expect("temp dir");
     let out = bench().current_dir(elsewhere.path()).arg("--version").output_within(QUICK);
     let version = String::from_utf8_lossy(&out.stdout);
-    assert!(version.contains(&format!("({head})")) || version.contains(&format!("({head}-dirty)")), "{version} lacks {head}");
+    assert!(
+        version.contains(&format!("({head})")) || version.contains(&format!("({head}-dirty)")),
+        "{version} lacks {head}"
+    );
 }

@@ -8,7 +8,7 @@ use support::{bench, Within, QUICK};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use harness::report::{self, RunRows, LevelRow};
+use harness::report::{self, LevelRow, RunRows};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -30,20 +30,27 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn the_2019_aggregation_is_reproduced_from_the_seed_runs() {
-    let inputs = report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results")).expect("2019 results read").runs;
+    let inputs = report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results"))
+        .expect("2019 results read")
+        .runs;
     let built = report::build("2019", &inputs, report::ALPHA);
     // Independently: split each EDN line on whitespace, as the 2019 rows are one per line.
     for (category, file) in [("0", "linger-ms-0-2019-09-21-05-28.edn"), ("100", "linger-ms-100-2019-09-27-00-39.edn")] {
         let text = std::fs::read_to_string(seed().join(file)).expect("seed file");
         let mut probe: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
         let mut generated: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-        for line in text.lines().map(|l| l.trim().trim_start_matches('[').trim_end_matches(']')).filter(|l| !l.is_empty()) {
+        for line in
+            text.lines().map(|l| l.trim().trim_start_matches('[').trim_end_matches(']')).filter(|l| !l.is_empty())
+        {
             let (head, rest) = line.split_once('[').unwrap_or((line, ""));
             let fields: Vec<f64> = head.split_whitespace().map(|f| f.parse().expect("number")).collect();
             let level = fields[3] as u32;
             probe.entry(level).or_default().push(fields[2]);
             let latencies = rest.split(']').next().unwrap_or("");
-            generated.entry(level).or_default().extend(latencies.split_whitespace().map(|f| f.parse::<f64>().expect("number")));
+            generated
+                .entry(level)
+                .or_default()
+                .extend(latencies.split_whitespace().map(|f| f.parse::<f64>().expect("number")));
         }
         let variant = format!("2019 {category}");
         let levels: Vec<_> = built.levels.iter().filter(|l| l.variant == variant).collect();
@@ -52,8 +59,18 @@ fn the_2019_aggregation_is_reproduced_from_the_seed_runs() {
             let values = &probe[&level.generators];
             let (mean, se) = naive(values);
             assert_eq!(level.data_points, values.len(), "{variant} at {}", level.generators);
-            assert!(close(level.probe.mean.unwrap(), mean), "{variant} at {}: {:?} vs {mean}", level.generators, level.probe.mean);
-            assert!(close(level.probe.se.unwrap(), se), "{variant} at {}: {:?} vs {se}", level.generators, level.probe.se);
+            assert!(
+                close(level.probe.mean.unwrap(), mean),
+                "{variant} at {}: {:?} vs {mean}",
+                level.generators,
+                level.probe.mean
+            );
+            assert!(
+                close(level.probe.se.unwrap(), se),
+                "{variant} at {}: {:?} vs {se}",
+                level.generators,
+                level.probe.se
+            );
             let gen = &generated[&level.generators];
             assert_eq!(level.generator.n, gen.len());
             assert_eq!(level.transactions as usize, values.len() + gen.len(), "the 2019 formula");
@@ -64,8 +81,11 @@ fn the_2019_aggregation_is_reproduced_from_the_seed_runs() {
             }
         }
     }
-    let sustained: Vec<(String, f64)> =
-        built.variants.iter().map(|v| (v.variant.clone(), v.sustained.as_ref().and_then(|s| s.mean).unwrap_or_default())).collect();
+    let sustained: Vec<(String, f64)> = built
+        .variants
+        .iter()
+        .map(|v| (v.variant.clone(), v.sustained.as_ref().and_then(|s| s.mean).unwrap_or_default()))
+        .collect();
     assert_eq!(sustained, [("2019 0".to_string(), 50.0), ("2019 100".to_string(), 25.0)]);
 }
 
@@ -83,7 +103,12 @@ fn synthetic(variant: &str, seed: u64, runs: usize, loops: usize) -> Vec<RunRows
                         t_ms: None,
                         probe_ms: (!timeout).then(|| 5.0 + 100.0 * rng.gen::<f64>() + f64::from(generators)),
                         generator_ms: (0..generators).map(|_| 1.0 + 50.0 * rng.gen::<f64>()).collect(),
-                        resources: (k % 5 == 0).then(|| BTreeMap::from([("kgb-kafka-1".to_string(), (100.0 * rng.gen::<f64>(), 500.0 + rng.gen::<f64>()))])),
+                        resources: (k % 5 == 0).then(|| {
+                            BTreeMap::from([(
+                                "kgb-kafka-1".to_string(),
+                                (100.0 * rng.gen::<f64>(), 500.0 + rng.gen::<f64>()),
+                            )])
+                        }),
                     }
                 })
                 .collect();
@@ -109,7 +134,8 @@ fn pooled_figures_match_a_naive_computation_for_random_runs() {
         let inputs = synthetic("v", seed, 1 + (seed as usize % 4), 20 + (seed as usize * 7) % 60);
         let built = report::build("p", &inputs, report::ALPHA);
         for level in &built.levels {
-            let rows: Vec<&LevelRow> = inputs.iter().flat_map(|i| &i.rows).filter(|r| r.generators == level.generators).collect();
+            let rows: Vec<&LevelRow> =
+                inputs.iter().flat_map(|i| &i.rows).filter(|r| r.generators == level.generators).collect();
             let probe: Vec<f64> = rows.iter().filter_map(|r| r.probe_ms).collect();
             let gen: Vec<f64> = rows.iter().flat_map(|r| r.generator_ms.iter().copied()).collect();
             assert_eq!(level.timeouts, rows.len() - probe.len());
@@ -130,7 +156,10 @@ fn pooled_figures_match_a_naive_computation_for_random_runs() {
                 } else {
                     let p99 = level.probe.p99.unwrap();
                     let want = sorted[rank - 1];
-                    assert!((p99 - want).abs() <= want * 0.002 + 0.002 && p99 <= max, "seed {seed}: p99 {p99} vs {want}");
+                    assert!(
+                        (p99 - want).abs() <= want * 0.002 + 0.002 && p99 <= max,
+                        "seed {seed}: p99 {p99} vs {want}"
+                    );
                 }
             }
             let seconds = rows.len() as f64 * 0.5;
@@ -151,7 +180,17 @@ fn the_json_matches_its_snapshot() {
         assert!(json.get(key).is_some(), "{key} missing");
     }
     let level = &json["levels"][0];
-    for key in ["variant", "generators", "probe", "generator", "transactions", "tps", "resources", "probe_runs", "generator_runs"] {
+    for key in [
+        "variant",
+        "generators",
+        "probe",
+        "generator",
+        "transactions",
+        "tps",
+        "resources",
+        "probe_runs",
+        "generator_runs",
+    ] {
         assert!(level.get(key).is_some(), "levels: {key} missing");
     }
     for key in ["mean", "se", "n", "ci95"] {
@@ -164,7 +203,8 @@ fn the_page_draws_its_charts_in_headless_chromium() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut inputs = synthetic("linger.ms=0", 3, 3, 40);
     inputs[0].faults.push((2, "kill kafka-2".into()));
-    inputs.extend(report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results")).expect("2019").runs);
+    inputs
+        .extend(report::read_inputs(&[seed().join("linger-ms-config.edn")], Path::new("results")).expect("2019").runs);
     let built = report::build("chromium", &inputs, report::ALPHA);
     let (html, json) = report::html::write(&built, &dir.path().join("report.html")).expect("written");
     assert!(json.exists());
@@ -176,7 +216,14 @@ fn the_page_draws_its_charts_in_headless_chromium() {
 
     let chromium = |extra: &[&str]| {
         std::process::Command::new(harness::browser::command())
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000"])
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--virtual-time-budget=10000",
+            ])
             .args(extra)
             .arg(format!("file://{}", html.display()))
             .output_within(QUICK)
@@ -188,12 +235,20 @@ fn the_page_draws_its_charts_in_headless_chromium() {
     assert!(out.contains("<svg"), "no chart in the page");
     // Every view drew marks: sustained load per run, the latency–throughput curve, the distribution at a level,
     // a run over time (the 2019 runs have times), resources against load.
-    for view in ["data-headline-drawn", "data-curve-drawn", "data-distribution-drawn", "data-timeline-drawn", "data-resources-drawn"] {
+    for view in [
+        "data-headline-drawn",
+        "data-curve-drawn",
+        "data-distribution-drawn",
+        "data-timeline-drawn",
+        "data-resources-drawn",
+    ] {
         let n = out.split(&format!("{view}=\"")).nth(1).and_then(|s| s.split('"').next()).unwrap_or("");
         assert!(n.parse::<usize>().is_ok_and(|n| n > 0), "{view}: {n:?}; console:\n{err}");
     }
-    let console_errors: Vec<&str> =
-        err.lines().filter(|l| l.contains("CONSOLE") && (l.contains("Error") || l.contains("error") || l.contains("Uncaught"))).collect();
+    let console_errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("CONSOLE") && (l.contains("Error") || l.contains("error") || l.contains("Uncaught")))
+        .collect();
     assert!(console_errors.is_empty(), "console errors: {console_errors:?}");
 
     // The screenshot is kept as a test artifact next to the build.
@@ -251,13 +306,12 @@ fn good_run(dir: &Path) -> PathBuf {
 
 /// `bench report <dir> --out <dir>/r.html`: exit code, stdout, stderr.
 fn bench_report(dir: &Path) -> (Option<i32>, String, String) {
-    let out = bench()
-        .arg("report")
-        .arg(dir)
-        .arg("--out")
-        .arg(dir.join("r.html"))
-        .output_within(QUICK);
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = bench().arg("report").arg(dir).arg("--out").arg(dir.join("r.html")).output_within(QUICK);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -268,7 +322,10 @@ fn a_damaged_line_with_lines_after_it_fails_the_report_naming_file_and_line() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 52, "header, 50 rows, end");
     // Line 11 cut short (what a killed run leaves, but not at the end), and line 11 of the wrong type.
-    let cases = [(&lines[10][..25], "cut short, yet line 12 follows"), ("{\"kind\": \"row\", \"loop\": \"eleven\"}", "invalid type")];
+    let cases = [
+        (&lines[10][..25], "cut short, yet line 12 follows"),
+        ("{\"kind\": \"row\", \"loop\": \"eleven\"}", "invalid type"),
+    ];
     for (damage, why) in cases {
         let mut damaged = lines.clone();
         damaged[10] = damage;
@@ -294,8 +351,14 @@ fn a_run_killed_mid_write_reads_as_incomplete_with_a_warning() {
 
     let (code, out, err) = bench_report(dir.path());
     assert_eq!(code, Some(0), "{err}");
-    assert!(err.contains("killed.jsonl:32: the last line is cut short") && err.contains("read as an incomplete run"), "{err}");
-    assert!(err.contains("warning: skipped") && err.contains("unborn.jsonl: holds no run: its header line is cut short"), "{err}");
+    assert!(
+        err.contains("killed.jsonl:32: the last line is cut short") && err.contains("read as an incomplete run"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: skipped") && err.contains("unborn.jsonl: holds no run: its header line is cut short"),
+        "{err}"
+    );
     assert!(out.contains("1 run(s) in the figures, 1 incomplete (left out)"), "{out}");
     let read = report::read_inputs(&[dir.path().to_path_buf()], Path::new("results")).expect("read");
     let killed = read.runs.iter().find(|r| r.path.ends_with("killed.jsonl")).expect("the killed run is listed");
@@ -317,7 +380,7 @@ fn a_part_killed_for_memory_is_noted_on_its_run() {
     *lines.last_mut().expect("end line") = end.to_string();
     std::fs::write(&good, lines.join("\n") + "\n").expect("write");
 
-    let run = harness::results::Run::read(&good).expect("reads");
+    let run = bench_results::Run::read(&good).expect("reads");
     let notes = run.end.expect("ended").part_notes();
     let oom = "kgb-graphql-endpoint was killed for exceeding its memory limit (OOMKilled), exit code 137";
     assert_eq!(notes, [oom, "kgb-kafka-1 was no longer running at the end"]);

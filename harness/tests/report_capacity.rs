@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 use support::Within;
 
+use bench_results::Step;
 use harness::experiment::Search;
 use harness::report::{self, RunRows};
-use harness::results::Step;
 
 fn step(n: u32, rate: f64, p99: Option<f64>) -> Step {
     Step {
@@ -82,7 +82,11 @@ fn capacity_is_the_mean_over_runs_and_censored_runs_are_bounds() {
     assert!((ca.figures.mean.unwrap() - mean).abs() < 1e-9 && (ca.figures.se.unwrap() - se).abs() < 1e-9);
     assert_eq!((ca.figures.n, ca.figures.censored_runs, ca.slo_p99_ms), (3, 0, Some(500.0)));
     let cc = by("C");
-    assert_eq!((cc.figures.n, cc.figures.censored_runs, cc.figures.mean), (1, 1, Some(900.0)), "the bound is left out of the mean");
+    assert_eq!(
+        (cc.figures.n, cc.figures.censored_runs, cc.figures.mean),
+        (1, 1, Some(900.0)),
+        "the bound is left out of the mean"
+    );
     assert!(cc.runs.iter().any(|r| r.censored && r.capacity == 16000.0), "but shown");
 
     // At 250 ms: steps meet it while 400 × rate / capacity ≤ 250, i.e. at capacity / 4 and / 2 only.
@@ -98,31 +102,58 @@ fn capacity_is_the_mean_over_runs_and_censored_runs_are_bounds() {
     let (mb, sb) = mean_se(&b);
     let se = (sa * sa + sb * sb).sqrt();
     let df = (sa * sa + sb * sb).powi(2) / (sa.powi(4) / 2.0 + sb.powi(4) / 2.0);
-    let half = statrs::distribution::ContinuousCDF::inverse_cdf(&statrs::distribution::StudentsT::new(0.0, 1.0, df).unwrap(), 0.975) * se;
-    let ab = built.comparisons.iter().find(|c| c.metric == "capacity" && c.a == "A" && c.b == "B").expect("A against B");
+    let half = statrs::distribution::ContinuousCDF::inverse_cdf(
+        &statrs::distribution::StudentsT::new(0.0, 1.0, df).unwrap(),
+        0.975,
+    ) * se;
+    let ab =
+        built.comparisons.iter().find(|c| c.metric == "capacity" && c.a == "A" && c.b == "B").expect("A against B");
     let ci = ab.ci95.expect("a CI");
-    assert!((ab.diff - (ma - mb)).abs() < 1e-9 && (ci.0 - (ma - mb - half)).abs() < 1e-6 && (ci.1 - (ma - mb + half)).abs() < 1e-6, "{ab:?}");
+    assert!(
+        (ab.diff - (ma - mb)).abs() < 1e-9
+            && (ci.0 - (ma - mb - half)).abs() < 1e-6
+            && (ci.1 - (ma - mb + half)).abs() < 1e-6,
+        "{ab:?}"
+    );
     assert!(ab.p.unwrap() < 0.01 && ab.significant && ab.words.contains("A is higher than B"), "{}", ab.words);
     assert!(!built.comparisons.iter().any(|c| c.metric == "capacity" && (c.a == "C" || c.b == "C")), "C has a bound");
-    assert!(built.not_compared.iter().any(|n| n.starts_with("capacity, A against C") && n.contains("lower bound")), "{:?}", built.not_compared);
+    assert!(
+        built.not_compared.iter().any(|n| n.starts_with("capacity, A against C") && n.contains("lower bound")),
+        "{:?}",
+        built.not_compared
+    );
     assert_eq!(built.curve.len(), 4 * runs.len(), "every step is a point of the curve");
 }
 
 #[test]
 fn the_page_draws_capacity_and_the_latency_throughput_curve() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let runs: Vec<RunRows> = [1000.0, 1100.0].iter().enumerate().map(|(i, &c)| open_run("linger.ms=0", i, c, false)).collect();
+    let runs: Vec<RunRows> =
+        [1000.0, 1100.0].iter().enumerate().map(|(i, &c)| open_run("linger.ms=0", i, c, false)).collect();
     let built = report::build("curve", &runs, report::ALPHA);
     let (html, _) = report::html::write(&built, &dir.path().join("report.html")).expect("written");
     let dom = std::process::Command::new(harness::browser::command())
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
         .arg(format!("file://{}", html.display()))
         .output_within(support::QUICK);
     let (out, err) = (String::from_utf8_lossy(&dom.stdout), String::from_utf8_lossy(&dom.stderr));
-    let attribute = |name: &str| out.split(&format!("{name}=\"")).nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string();
+    let attribute = |name: &str| {
+        out.split(&format!("{name}=\"")).nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string()
+    };
     assert_eq!(attribute("data-capacity-drawn"), "2", "one dot per run; console:\n{err}");
     assert_eq!(attribute("data-curve-drawn"), "16", "p50 and p99 of 8 steps; console:\n{err}");
-    assert!(out.contains("Capacity per variant") && out.contains("1050.0 ± 50.0 tx/s (n = 2"), "the table shows mean ± SE over runs");
+    assert!(
+        out.contains("Capacity per variant") && out.contains("1050.0 ± 50.0 tx/s (n = 2"),
+        "the table shows mean ± SE over runs"
+    );
 }
 
 #[test]
@@ -137,14 +168,22 @@ fn closed_runs_ended_by_max_loops_are_bounds_not_compared() {
         ..RunRows::default()
     };
     // linger.ms=0 and 100 both stopped by max_loops at 90 generators, as the fast ramp did here: "90 ± 0" before.
-    let runs = vec![closed("0", 0, 90, true), closed("0", 1, 90, true), closed("100", 0, 90, true), closed("100", 1, 90, true)];
+    let runs = vec![
+        closed("0", 0, 90, true),
+        closed("0", 1, 90, true),
+        closed("100", 0, 90, true),
+        closed("100", 1, 90, true),
+    ];
     let built = report::build("censored", &runs, report::ALPHA);
     for v in &built.variants {
         let s = v.sustained.as_ref().expect("closed runs have a sustained load");
         assert_eq!((s.n, s.censored, s.censored_runs, s.at_least, s.mean), (0, true, 2, Some(90.0), None), "{v:?}");
     }
     assert!(!built.comparisons.iter().any(|c| c.metric == "sustained generators"), "bounds are not tested as if exact");
-    assert!(built.not_compared.iter().any(|n| n.contains("sustained generators, 0 against 100") && n.contains("lower bounds")));
+    assert!(built
+        .not_compared
+        .iter()
+        .any(|n| n.contains("sustained generators, 0 against 100") && n.contains("lower bounds")));
     let page = harness::report::html::render(&built).expect("page");
     assert!(page.contains("≥ 90 in 2 run(s) stopped by a cap"), "the page shows the bound");
 }

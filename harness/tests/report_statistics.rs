@@ -33,7 +33,12 @@ fn run(variant: &str, i: usize, generators: u32, latencies: &[Option<f64>]) -> R
     let rows = latencies
         .iter()
         .enumerate()
-        .map(|(k, &probe_ms)| LevelRow { generators, probe_ms, t_ms: Some(1_000 * (k as i64 + 1)), ..LevelRow::default() })
+        .map(|(k, &probe_ms)| LevelRow {
+            generators,
+            probe_ms,
+            t_ms: Some(1_000 * (k as i64 + 1)),
+            ..LevelRow::default()
+        })
         .collect();
     RunRows {
         variant: variant.into(),
@@ -55,7 +60,8 @@ fn pooled_rows_would_call_a_difference_that_runs_do_not() {
     let (a_runs, b_runs) = ([40.0, 60.0, 50.0], [55.0, 45.0, 65.0]);
     let mut inputs: Vec<RunRows> = a_runs.iter().enumerate().map(|(i, &c)| run("A", i, 1, &rows(c))).collect();
     inputs.extend(b_runs.iter().enumerate().map(|(i, &c)| run("B", i, 1, &rows(c))));
-    let pooled = |centres: &[f64]| -> Vec<f64> { centres.iter().flat_map(|&c| rows(c).into_iter().flatten()).collect() };
+    let pooled =
+        |centres: &[f64]| -> Vec<f64> { centres.iter().flat_map(|&c| rows(c).into_iter().flatten()).collect() };
     let pooled_p = welch_p(&pooled(&a_runs), &pooled(&b_runs));
     assert!(pooled_p < 1e-9, "the pooled-row test calls it ({pooled_p})");
 
@@ -121,7 +127,8 @@ fn holm_adjusts_every_comparison_of_the_report_together() {
         for i in 0..3 {
             for level in 1..=5u32 {
                 let jitter = [0.0, 2.5, -1.5][i] * f64::from(level);
-                let mut r = run(v, i * 10 + level as usize, level, &[Some(20.0 + offset + jitter + f64::from(level)); 5]);
+                let mut r =
+                    run(v, i * 10 + level as usize, level, &[Some(20.0 + offset + jitter + f64::from(level)); 5]);
                 r.sustained = Some(10 + i as u32 + (offset as u32));
                 inputs.push(r);
             }
@@ -156,7 +163,12 @@ fn zero_variance_is_no_difference_or_stated() {
     inputs.extend(same("C", 36));
     let built = report::build("flat", &inputs, 0.05);
     let sustained = |a: &str, b: &str| {
-        built.comparisons.iter().find(|c| c.metric == "sustained generators" && c.a == a && c.b == b).cloned().expect("compared")
+        built
+            .comparisons
+            .iter()
+            .find(|c| c.metric == "sustained generators" && c.a == a && c.b == b)
+            .cloned()
+            .expect("compared")
     };
     let ab = sustained("A", "B");
     assert_eq!((ab.diff, ab.p, ab.significant), (0.0, Some(1.0), false), "{}", ab.words);
@@ -175,7 +187,11 @@ fn probes_of_different_kinds_are_never_compared() {
     inputs.extend(browser);
     let built = report::build("kinds", &inputs, 0.05);
     assert!(built.comparisons.is_empty(), "{:?}", built.comparisons);
-    assert!(built.not_compared.iter().any(|n| n.contains("browser (browser probe) against graphql (graphql probe)")), "{:?}", built.not_compared);
+    assert!(
+        built.not_compared.iter().any(|n| n.contains("browser (browser probe) against graphql (graphql probe)")),
+        "{:?}",
+        built.not_compared
+    );
 }
 
 #[test]
@@ -211,7 +227,8 @@ fn disturbed_runs_are_flagged_and_left_out_when_asked() {
             .args(extra)
             .output_within(QUICK);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("json")).expect("json");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("json")).expect("json");
         (String::from_utf8_lossy(&out.stdout).into_owned(), json)
     };
     let (out, json) = report(&[]);
@@ -220,7 +237,10 @@ fn disturbed_runs_are_flagged_and_left_out_when_asked() {
     assert_eq!(json["runs"].as_array().expect("runs").iter().filter(|r| r["disturbed"] == true).count(), 1);
     let (out, json) = report(&["--exclude-disturbed"]);
     assert!(out.contains("left out"), "{out}");
-    assert_eq!((json["variants"][0]["complete"].as_u64(), json["variants"][0]["excluded"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (json["variants"][0]["complete"].as_u64(), json["variants"][0]["excluded"].as_u64()),
+        (Some(2), Some(1))
+    );
     assert_eq!(json["variants"][0]["sustained"]["n"], 2, "the disturbed run is not in the figures");
 }
 
@@ -237,13 +257,16 @@ fn memory_growth_is_a_slope_per_run_after_the_first_third() {
                 let warm = (k as f64 / 20.0).min(1.0) * 400.0;
                 let bench = warm + per_sample * (k.saturating_sub(20)) as f64 + if k % 2 == 0 { 1.0 } else { -1.0 };
                 row.t_ms = Some(30_000 * k as i64);
-                row.resources = Some([("bench".to_string(), (1.0, bench)), ("kafka-1".to_string(), (5.0, 700.0))].into());
+                row.resources =
+                    Some([("bench".to_string(), (1.0, bench)), ("kafka-1".to_string(), (5.0, 700.0))].into());
             }
             r
         })
         .collect();
     let built = report::build("soak", &runs, 0.05);
-    let part = |name: &str| built.memory.iter().find(|m| m.part == name).unwrap_or_else(|| panic!("{name}: {:?}", built.memory));
+    let part = |name: &str| {
+        built.memory.iter().find(|m| m.part == name).unwrap_or_else(|| panic!("{name}: {:?}", built.memory))
+    };
     let bench = &part("bench").slope_mib_per_10min;
     // The alternating noise shifts each fitted slope by the same tiny amount in every run, so the SE over runs is
     // that of 3, 6, 9: sd 3, SE 3/√3.

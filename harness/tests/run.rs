@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use harness::results::{EndedBy, Run};
+use bench_results::{EndedBy, Run};
 
 /// The secrets of a run, read while its stack runs: the databases' password bench generated (in the
 /// containers' environment) and the accounts' tokens the bank issued (db-ch's `account` table).
@@ -67,7 +67,12 @@ async fn tokens_in_db_ch(password: &str) -> Option<Vec<String>> {
 
 /// Every file under `folder`.
 fn files_under(folder: &Path) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(folder).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()).map(|e| e.into_path()).collect()
+    walkdir::WalkDir::new(folder)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,11 +109,14 @@ async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() 
     };
     running.store(false, std::sync::atomic::Ordering::SeqCst);
     collector.await.expect("the secrets were collected");
-    let (stdout, stderr) = (std::fs::read_to_string(&stdout_path).unwrap_or_default(), std::fs::read_to_string(&stderr_path).unwrap_or_default());
+    let (stdout, stderr) = (
+        std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+        std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+    );
     assert!(status.success(), "bench run failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("passed"), "{stdout}");
 
-    let files = harness::results::files(results.path()).expect("results listed");
+    let files = bench_results::files(results.path()).expect("results listed");
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].starts_with(results.path().join("smoke/default")), "{files:?}");
     let run = Run::read(&files[0]).expect("results file reads back");

@@ -6,11 +6,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bench_results::EndedBy;
 use harness::experiment::{Arrivals, Search};
 use harness::load::bank::{Account, Answer, Bank, Transfer};
 use harness::load::client::ClientError;
 use harness::load::open::{Done, Fate, Offerer, Ring, Schedule, Tag};
-use harness::results::EndedBy;
 use harness::run::search::{self, NothingElse, Progress, Searcher};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -69,7 +69,9 @@ impl Bank for Stall {
 }
 
 fn ring(n: usize) -> Ring {
-    Ring::new((0..n).map(|i| Account { username: format!("u{i}"), iban: format!("NL{i}"), token: format!("t{i}") }).collect())
+    Ring::new(
+        (0..n).map(|i| Account { username: format!("u{i}"), iban: format!("NL{i}"), token: format!("t{i}") }).collect(),
+    )
 }
 
 fn cfg() -> Search {
@@ -95,7 +97,8 @@ async fn the_search_converges_on_a_known_capacity_and_confirms_it() {
     let (rate, _) = watch::channel(0.0);
     let progress = Progress { steps: steps_tx, rate, answered: Default::default() };
     let cfg = cfg();
-    let searched = search::search(offerer, &cfg, Arrivals::Uniform, &NothingElse, &progress, &CancellationToken::new()).await;
+    let searched =
+        search::search(offerer, &cfg, Arrivals::Uniform, &NothingElse, &progress, &CancellationToken::new()).await;
     drop(progress);
     let mut all = Vec::new();
     while let Some(done) = steps.recv().await {
@@ -189,11 +192,12 @@ async fn a_stall_counts_against_every_transfer_scheduled_in_it() {
             false
         })
         .await;
-    offerer.empty(start + Duration::from_secs(60), &mut |d| {
-        done.push(d);
-        false
-    })
-    .await;
+    offerer
+        .empty(start + Duration::from_secs(60), &mut |d| {
+            done.push(d);
+            false
+        })
+        .await;
     assert_eq!(sent, 500);
     assert_eq!(done.len(), 500);
     let in_stall: Vec<&Done> = done.iter().filter(|d| d.intended >= stall_from && d.intended < stall_until).collect();
@@ -201,7 +205,11 @@ async fn a_stall_counts_against_every_transfer_scheduled_in_it() {
     for d in in_stall {
         let Fate::Answered { latency, .. } = d.fate else { panic!("no answer: {:?}", d.fate) };
         let wait = stall_until - d.intended;
-        assert!(latency >= wait, "scheduled {:?} into the stall, waited {wait:?}, recorded {latency:?}", d.intended - start);
+        assert!(
+            latency >= wait,
+            "scheduled {:?} into the stall, waited {wait:?}, recorded {latency:?}",
+            d.intended - start
+        );
     }
     assert!(done.iter().all(|d| d.lag == Duration::ZERO), "bench itself kept its schedule on a paused clock");
 }
@@ -222,7 +230,15 @@ async fn a_deployment_that_stopped_answering_ends_the_search_at_once() {
     let (rate, _) = watch::channel(0.0);
     let progress = Progress { steps: steps_tx, rate, answered: Default::default() };
     let cfg = cfg();
-    let searched = search::search(Offerer::new(vec![Dead], ring(4)), &cfg, Arrivals::Uniform, &NothingElse, &progress, &CancellationToken::new()).await;
+    let searched = search::search(
+        Offerer::new(vec![Dead], ring(4)),
+        &cfg,
+        Arrivals::Uniform,
+        &NothingElse,
+        &progress,
+        &CancellationToken::new(),
+    )
+    .await;
     drop(progress);
     let mut all = Vec::new();
     while let Some(done) = steps.recv().await {
@@ -251,12 +267,13 @@ impl Bank for Cold {
     }
 }
 
-async fn search_cold(double: Cold, cfg: &Search) -> (search::Searched, Vec<harness::results::Step>) {
+async fn search_cold(double: Cold, cfg: &Search) -> (search::Searched, Vec<bench_results::Step>) {
     let offerer = Offerer::new(vec![double.clone(), double], ring(16));
     let (steps_tx, mut steps) = mpsc::unbounded_channel();
     let (rate, _) = watch::channel(0.0);
     let progress = Progress { steps: steps_tx, rate, answered: Default::default() };
-    let searched = search::search(offerer, cfg, Arrivals::Uniform, &NothingElse, &progress, &CancellationToken::new()).await;
+    let searched =
+        search::search(offerer, cfg, Arrivals::Uniform, &NothingElse, &progress, &CancellationToken::new()).await;
     drop(progress);
     let mut all = Vec::new();
     while let Some(done) = steps.recv().await {
@@ -272,7 +289,11 @@ async fn the_warm_up_lasts_until_the_slo_holds_in_several_windows_in_a_row_not_o
     // warm-up, 4 s judged, from 5 s) would fail on a system that is merely cold.
     let cfg = Search { max_rate: 100.0, max_steps: 6, ..cfg() };
     let start = Instant::now();
-    let double = Cold { start, lucky: (Duration::from_millis(2_900), Duration::from_millis(5_100)), warm_at: Duration::from_secs(15) };
+    let double = Cold {
+        start,
+        lucky: (Duration::from_millis(2_900), Duration::from_millis(5_100)),
+        warm_at: Duration::from_secs(15),
+    };
     let (searched, steps) = search_cold(double, &cfg).await;
     let warmup = searched.warmup.expect("the warm-up is recorded");
     assert!(warmup.settled, "{warmup:?}");
@@ -280,7 +301,8 @@ async fn the_warm_up_lasts_until_the_slo_holds_in_several_windows_in_a_row_not_o
     assert!((21.0..=23.5).contains(&warmup.seconds), "{warmup:?}");
     assert!(steps[0].passed, "the first step measures a warm system: {:?}", steps[0]);
 
-    let never = Cold { start: Instant::now(), lucky: (Duration::ZERO, Duration::ZERO), warm_at: Duration::from_secs(3_600) };
+    let never =
+        Cold { start: Instant::now(), lucky: (Duration::ZERO, Duration::ZERO), warm_at: Duration::from_secs(3_600) };
     let (searched, _) = search_cold(never, &Search { max_steps: 1, ..cfg }).await;
     let warmup = searched.warmup.expect("the warm-up is recorded");
     assert!(!warmup.settled && warmup.seconds <= cfg.warmup_max_s, "{warmup:?}");

@@ -6,7 +6,7 @@ mod support;
 
 use support::{bench, Within};
 
-use harness::results::{EndedBy, Run};
+use bench_results::{EndedBy, Run};
 
 const SEARCH: &str = r#"
 name = "search-test"
@@ -49,7 +49,7 @@ async fn a_search_run_converges_and_its_steps_follow_the_rules() {
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "bench run failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
 
-    let files = harness::results::files(&dir.path().join("results")).expect("results listed");
+    let files = bench_results::files(&dir.path().join("results")).expect("results listed");
     assert_eq!(files.len(), 1, "{files:?}");
     let run = Run::read(&files[0]).expect("results file reads back");
     let end = run.end.as_ref().expect("end line");
@@ -64,16 +64,27 @@ async fn a_search_run_converges_and_its_steps_follow_the_rules() {
         // Uniform arrivals: the dwell offers exactly rate × dwell transfers (within one for rounding).
         assert!((s.sent as f64 - s.rate * 3.0).abs() <= 1.0, "step {}: {} sent at {} tx/s", s.step, s.sent, s.rate);
         assert!(s.answered + s.timeouts + s.errors >= s.sent && s.answered <= s.sent, "{s:?}");
-        assert_eq!(s.passed, s.p99_ms.is_some_and(|p| p <= 50.0) && s.errors == 0 && s.achieved >= 0.95 * s.rate, "{s:?}");
+        assert_eq!(
+            s.passed,
+            s.p99_ms.is_some_and(|p| p <= 50.0) && s.errors == 0 && s.achieved >= 0.95 * s.rate,
+            "{s:?}"
+        );
         assert!(s.probe.is_some_and(|p| p.loops > 0), "the probe ran beside step {}", s.step);
-        assert!(s.resources.contains_key("bench") && s.resources.contains_key("kgb-graphql-endpoint"), "{:?}", s.resources);
+        assert!(
+            s.resources.contains_key("bench") && s.resources.contains_key("kgb-graphql-endpoint"),
+            "{:?}",
+            s.resources
+        );
         if !s.passed && i + 1 < steps.len() {
             assert!(s.drain_s.is_some(), "a failed step drains before the next: {s:?}");
         }
         // A pass above the capacity only stands when a step at or below its rate failed later (a failed
         // confirmation counts as a fail there and the bisection goes on below it).
         if s.passed && s.rate > capacity && end.ended_by != EndedBy::MaxRate {
-            assert!(steps[i + 1..].iter().any(|f| !f.passed && f.rate <= s.rate), "a pass above the capacity stands: {s:?}\n{steps:#?}");
+            assert!(
+                steps[i + 1..].iter().any(|f| !f.passed && f.rate <= s.rate),
+                "a pass above the capacity stands: {s:?}\n{steps:#?}"
+            );
         }
     }
     if end.ended_by == EndedBy::Converged {
@@ -81,7 +92,10 @@ async fn a_search_run_converges_and_its_steps_follow_the_rules() {
         assert!(last.confirming && last.passed && last.rate == capacity, "{last:?}");
         assert!(steps.iter().any(|s| !s.passed), "converging needs a failed step");
     }
-    assert!(run.rows.iter().all(|r| r.rate.is_some() && r.generators == 0), "open-model rows carry the rate, no generators");
+    assert!(
+        run.rows.iter().all(|r| r.rate.is_some() && r.generators == 0),
+        "open-model rows carry the rate, no generators"
+    );
     assert!(end.counts.transfers > steps.iter().map(|s| s.answered).sum::<u64>(), "warm-ups and the probe count too");
 
     let docker = stack::docker::connect().await.expect("engine");

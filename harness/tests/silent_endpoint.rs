@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use bench_results::{EndedBy, Run};
 use futures_util::{SinkExt, StreamExt};
-use harness::results::{EndedBy, Run};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -89,7 +89,9 @@ async fn serve(stream: tokio::net::TcpStream, silence: Silence, n: u32, stuck: A
                 }
                 let data = json!({"get_account": {"iban": "NL07OPEN0123456789", "token": "t0ken", "reason": null}});
                 let next = if kind == "start" { "data" } else { "next" };
-                let _ = socket.send(Message::text(json!({"id": id, "type": next, "payload": {"data": data}}).to_string())).await;
+                let _ = socket
+                    .send(Message::text(json!({"id": id, "type": next, "payload": {"data": data}}).to_string()))
+                    .await;
                 let _ = socket.send(Message::text(json!({"id": id, "type": "complete"}).to_string())).await;
             }
             _ => {}
@@ -160,7 +162,7 @@ impl Bench {
     }
 
     fn run(&self) -> Run {
-        let files = harness::results::files(&self.results.path().join("results")).expect("results listed");
+        let files = bench_results::files(&self.results.path().join("results")).expect("results listed");
         assert_eq!(files.len(), 1, "{files:?}");
         Run::read(&files[0]).expect("results file reads")
     }

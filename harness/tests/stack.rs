@@ -7,10 +7,10 @@ use support::serial_async;
 
 use std::path::Path;
 
-use stack::docker::container::{list_labelled, LABEL_STACK};
-use stack::readiness::{check, Check};
-use stack::docker::stats;
 use harness::experiment::ExperimentFile;
+use stack::docker::container::{list_labelled, LABEL_STACK};
+use stack::docker::stats;
+use stack::readiness::{check, Check};
 use stack::{Options, Owner, Services, Stack, StackError};
 
 fn experiment(text: &str) -> harness::experiment::Experiment {
@@ -32,7 +32,9 @@ async fn infrastructure_comes_up_answers_and_goes_away() {
     let mut stack = Stack::up(&docker, &e.stack, INFRA_ONLY, &|_| {}).await.expect("stack comes up");
     let endpoints = stack.plan.endpoints.clone();
 
-    check(&Check::KafkaBrokers { bootstrap: endpoints.bootstrap.clone(), expected: 1, tls: None }).await.expect("kafka answers");
+    check(&Check::KafkaBrokers { bootstrap: endpoints.bootstrap.clone(), expected: 1, tls: None })
+        .await
+        .expect("kafka answers");
     let subjects = reqwest::get(format!("{}/subjects", endpoints.registry)).await.expect("registry answers");
     assert!(subjects.status().is_success());
 
@@ -158,7 +160,10 @@ async fn a_container_killed_for_memory_is_reported_as_such() {
     exited.expect("both end within a minute");
     let oom = oom.expect("the hungry one stopped");
     assert!(oom.oom_killed && oom.code == Some(137), "{oom:?}");
-    assert_eq!(format!("kgb-test-oom {oom}"), "kgb-test-oom was killed for exceeding its memory limit (OOMKilled), exit code 137");
+    assert_eq!(
+        format!("kgb-test-oom {oom}"),
+        "kgb-test-oom was killed for exceeding its memory limit (OOMKilled), exit code 137"
+    );
     let killed = killed.expect("the shot one stopped");
     assert!(!killed.oom_killed && killed.code == Some(137), "{killed:?}");
 }

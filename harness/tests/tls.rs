@@ -10,20 +10,22 @@ use support::{bench, serial, Down, Within, STACK};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-
 use openssl::ssl::{SslConnector, SslMethod};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use topology::tls::ClientTls;
 
-use harness::results::{EndedBy, Run};
+use bench_results::{EndedBy, Run};
 
 /// A TLS run of a few minutes, on a cold and busy machine.
 const RUN: Duration = Duration::from_secs(900);
 
 /// What `bench up` printed: the value after `label` on its line.
 fn printed(stdout: &str, label: &str) -> String {
-    let line = stdout.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("no {label:?} in:\n{stdout}"));
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label:?} in:\n{stdout}"));
     line.trim_start()[label.len()..].trim().to_string()
 }
 
@@ -42,7 +44,8 @@ where
     T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket> + Send + 'static,
     T::Stream: Send + 'static,
 {
-    let (client, connection) = tokio_postgres::connect(url, connector).await.map_err(|e| topology::errors::chain(&e))?;
+    let (client, connection) =
+        tokio_postgres::connect(url, connector).await.map_err(|e| topology::errors::chain(&e))?;
     tokio::spawn(connection);
     client.simple_query("SELECT 1").await.map(|_| ()).map_err(|e| topology::errors::chain(&e))
 }
@@ -57,15 +60,24 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn a_tls_stack_refuses_clients_without_a_certificate_and_serves_one_with_the_printed_files() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
-    let up = write(dir.path(), "up.toml", "name = \"tls-up\"\n[stack]\nbrokers = 1\ntls = true\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n");
+    let up = write(
+        dir.path(),
+        "up.toml",
+        "name = \"tls-up\"\n[stack]\nbrokers = 1\ntls = true\nkafka_jvm_opts = \"-Xms512m -Xmx512m\"\n",
+    );
     let out = bench().arg("up").arg(&up).arg("--show-password").output_within(STACK);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let id = printed(&stdout, "stack").split_whitespace().next().expect("the stack id").to_string();
     // Removed by `bench down --stack` at the end, and on a failed assertion too.
     let _down = Down::stack(&id);
-    let tls = ClientTls { ca: printed(&stdout, "tls ca").into(), cert: printed(&stdout, "tls client cert").into(), key: printed(&stdout, "tls client key").into() };
-    let (bootstrap, db_ch, registry) = (printed(&stdout, "kafka"), printed(&stdout, "db-ch"), printed(&stdout, "schema registry"));
+    let tls = ClientTls {
+        ca: printed(&stdout, "tls ca").into(),
+        cert: printed(&stdout, "tls client cert").into(),
+        key: printed(&stdout, "tls client key").into(),
+    };
+    let (bootstrap, db_ch, registry) =
+        (printed(&stdout, "kafka"), printed(&stdout, "db-ch"), printed(&stdout, "schema registry"));
     assert!(db_ch.ends_with("?sslmode=require") && registry.starts_with("https://"), "{stdout}");
 
     assert_eq!(brokers(&bootstrap, |c| tls.kafka(c)), Ok(1), "the printed files reach the brokers");
@@ -78,9 +90,16 @@ fn a_tls_stack_refuses_clients_without_a_certificate_and_serves_one_with_the_pri
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        assert_eq!(select_one(&db_ch, tls.postgres().expect("connector")).await, Ok(()), "the printed files reach PostgreSQL");
+        assert_eq!(
+            select_one(&db_ch, tls.postgres().expect("connector")).await,
+            Ok(()),
+            "the printed files reach PostgreSQL"
+        );
         let plain = select_one(&db_ch.replace("sslmode=require", "sslmode=disable"), tokio_postgres::NoTls).await;
-        assert!(plain.as_ref().is_err_and(|e| e.contains("no encryption")), "plaintext is refused by pg_hba: {plain:?}");
+        assert!(
+            plain.as_ref().is_err_and(|e| e.contains("no encryption")),
+            "plaintext is refused by pg_hba: {plain:?}"
+        );
         let mut ca_only = SslConnector::builder(SslMethod::tls_client()).expect("connector");
         ca_only.set_ca_file(&tls.ca).expect("the printed CA");
         let no_cert = select_one(&db_ch, postgres_openssl::MakeTlsConnector::new(ca_only.build())).await;
@@ -109,16 +128,20 @@ fn a_tls_stack_refuses_clients_without_a_certificate_and_serves_one_with_the_pri
     );
     let external = write(dir.path(), "external.toml", &external);
     let results = dir.path().join("results");
-    let out = bench().args(["run", "--platform", "external", "--results"]).arg(&results).arg(&external).output_within(RUN);
+    let out =
+        bench().args(["run", "--platform", "external", "--results"]).arg(&results).arg(&external).output_within(RUN);
     let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{log}");
-    let run = Run::read(&harness::results::files(&results).expect("listed")[0]).expect("results file");
+    let run = Run::read(&bench_results::files(&results).expect("listed")[0]).expect("results file");
     let audit = &run.end.as_ref().expect("end line").audit;
     assert!(audit.passed && audit.answers_checked > 0, "{audit:?}");
 
     let down = bench().args(["down", "--stack", &id]).output_within(STACK);
     assert!(down.status.success());
-    assert!(!tls.ca.exists() && !stack::tls::folder(&id).expect("an id").exists(), "the stack's TLS folder goes with it");
+    assert!(
+        !tls.ca.exists() && !stack::tls::folder(&id).expect("an id").exists(),
+        "the stack's TLS folder goes with it"
+    );
 }
 
 #[test]
@@ -153,7 +176,7 @@ duration_s = 5
     let out = bench().arg("run").arg(&file).arg("--results").arg(dir.path()).output_within(RUN);
     let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{log}");
-    let run = Run::read(&harness::results::files(dir.path()).expect("listed")[0]).expect("results file");
+    let run = Run::read(&bench_results::files(dir.path()).expect("listed")[0]).expect("results file");
     let stack = &run.header.parameters.stack;
     assert!(stack.tls && stack.tls_endpoint, "the results say the stack ran TLS, its endpoint too");
     let end = run.end.as_ref().expect("end line");
@@ -167,7 +190,8 @@ duration_s = 5
 /// The TLS folders of every stack on this machine.
 fn folders() -> Vec<PathBuf> {
     let root = stack::tls::root();
-    let mut folders: Vec<PathBuf> = std::fs::read_dir(root).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    let mut folders: Vec<PathBuf> =
+        std::fs::read_dir(root).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     folders.sort();
     folders
 }

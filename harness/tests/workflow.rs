@@ -20,10 +20,7 @@ fn workflow() -> PathBuf {
 fn actionlint_accepts_the_nightly_workflow() {
     let cache = std::env::var("KGB_CACHE").unwrap_or_else(|_| "/var/cache/kgb".into());
     let actionlint = Path::new(&cache).join("bin/actionlint");
-    let out = Command::new(&actionlint)
-        .arg("-no-color")
-        .arg(workflow())
-        .output_within(QUICK);
+    let out = Command::new(&actionlint).arg("-no-color").arg(workflow()).output_within(QUICK);
     assert!(
         out.status.success(),
         "actionlint found problems:\n{}{}",
@@ -72,7 +69,10 @@ fn the_workflow_uses_only_keys_bench_matrix_prints() {
 #[test]
 fn the_workflow_caches_the_folder_setup_builds_into() {
     let text = std::fs::read_to_string(workflow()).expect("workflow");
-    assert!(text.contains("  KGB_CACHE: ${{ github.workspace }}/"), "KGB_CACHE is set for every job, inside the workspace");
+    assert!(
+        text.contains("  KGB_CACHE: ${{ github.workspace }}/"),
+        "KGB_CACHE is set for every job, inside the workspace"
+    );
     assert!(text.contains("${{ env.KGB_CACHE }}/target"), "the cache holds the target folder");
     assert!(text.contains("${{ env.KGB_CACHE }}/npm"), "the cache holds Vega (harness/build.rs)");
     let keep = text.lines().find_map(|l| l.trim().strip_prefix("KEEP: ")).expect("a KEEP list for sudo");

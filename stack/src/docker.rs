@@ -31,7 +31,7 @@ pub enum DockerError {
     BadLabel {
         container: String,
         #[source]
-        source: crate::names::NameError,
+        source: bench_results::names::NameError,
     },
 }
 
@@ -63,7 +63,6 @@ pub async fn connect() -> Result<Docker, DockerError> {
 
 /// Upper bound for one request to the engine.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
-
 
 /// True when the error is the engine's "404 not found".
 pub fn is_not_found(err: &bollard::errors::Error) -> bool {

@@ -7,9 +7,9 @@ use bollard::Docker;
 
 use crate::docker::container;
 use crate::docker::stats::{self, Usage};
-use crate::ending::Ending;
 use crate::kube::pods::PodState;
 use crate::kube::Cluster;
+use bench_results::ending::Ending;
 
 /// A Docker engine or a Kubernetes cluster.
 #[derive(Clone)]
@@ -89,7 +89,9 @@ impl Engine {
             (Engine::Docker(d), Disruption::Pause) => d.pause_container(part).await.map_err(|e| e.to_string()),
             (Engine::Docker(d), Disruption::Stop) => d.stop_container(part, None).await.map_err(|e| e.to_string()),
             (Engine::Kubernetes(_), Disruption::Pause) => Err("pods cannot be paused".to_string()),
-            (Engine::Kubernetes(c), how) => c.take_away(stack_id, part, how == Disruption::Kill).await.map_err(|e| e.to_string()),
+            (Engine::Kubernetes(c), how) => {
+                c.take_away(stack_id, part, how == Disruption::Kill).await.map_err(|e| e.to_string())
+            }
         }
     }
 
@@ -130,7 +132,9 @@ impl Engine {
     pub fn on_this_host(&self) -> bool {
         match self {
             Engine::Docker(_) => true,
-            Engine::Kubernetes(cluster) => cluster.placement.network == crate::kube::settings::Network::Host,
+            Engine::Kubernetes(cluster) => {
+                cluster.placement.network == bench_results::experiment::kubernetes::Network::Host
+            }
         }
     }
 

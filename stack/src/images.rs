@@ -4,8 +4,8 @@
 //! for bank services the binary), so `bench images` rebuilds exactly what changed.
 
 pub mod build;
-pub mod cluster;
 pub mod catalog;
+pub mod cluster;
 pub mod mirror;
 
 use std::path::PathBuf;
@@ -61,10 +61,7 @@ pub fn bin_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("KGB_BIN_DIR") {
         return PathBuf::from(dir);
     }
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."))
+    std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Computes every image's input hash (parents first) and compares it with the image present.
@@ -150,6 +147,9 @@ pub async fn prune_superseded(docker: &Docker) -> Result<u64, DockerError> {
         ("label".to_string(), vec![format!("{}=1", crate::LABEL_BENCH)]),
     ]);
     let options = bollard::query_parameters::PruneImagesOptionsBuilder::default().filters(&filters).build();
-    let pruned = docker.prune_images(Some(options)).await.map_err(DockerError::engine("failed to prune images", "superseded kgb images"))?;
+    let pruned = docker
+        .prune_images(Some(options))
+        .await
+        .map_err(DockerError::engine("failed to prune images", "superseded kgb images"))?;
     Ok(pruned.space_reclaimed.map_or(0, |b| u64::try_from(b).unwrap_or(0)))
 }

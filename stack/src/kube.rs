@@ -5,11 +5,11 @@
 mod deploy;
 pub mod manifests;
 mod metrics;
-pub mod pods;
 mod pod_network;
+pub mod pods;
 pub mod reach;
-pub mod settings;
 
+use bench_results::experiment::KubeSettings;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -34,7 +34,11 @@ pub enum KubeError {
     #[error("reading the kubeconfig {}: {reason}", path.as_deref().map_or("($KUBECONFIG, else ~/.kube/config)".to_string(), |p| p.display().to_string()))]
     Config { path: Option<PathBuf>, reason: String },
     #[error("no Kubernetes API server answers at {server}; `scripts/kube-up` starts a local cluster")]
-    NoCluster { server: String, #[source] source: kube::Error },
+    NoCluster {
+        server: String,
+        #[source]
+        source: kube::Error,
+    },
     /// The API server's words (or the connection's error chain) only: its status's Debug form, which a source
     /// would add to every message, repeats them three times.
     #[error("{action} {name}: {reason}")]
@@ -44,9 +48,17 @@ pub enum KubeError {
     #[error("pod {pod} was still there after {waited:?}")]
     PodStillThere { pod: String, waited: Duration },
     #[error("reading {}", path.display())]
-    Folder { path: PathBuf, #[source] source: std::io::Error },
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("no port on 127.0.0.1 for a port-forward to {part}")]
-    Listen { part: String, #[source] source: std::io::Error },
+    Listen {
+        part: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("bench may not port-forward to pods in {namespace} (`create` on `pods/portforward`){}; [kubernetes] reach = \"port-forward\" and a pod network need that right", if reason.is_empty() { String::new() } else { format!(": {reason}") })]
     NoPortForward { namespace: String, reason: String },
     #[error("no load balancer gave Service {service} an address within {waited:?}; with [kubernetes] reach = \"port-forward\" bench goes through the API server instead")]
@@ -54,7 +66,11 @@ pub enum KubeError {
     /// A namespace carrying bench's label whose `kgb.stack` label (or own name) is no name bench makes: joined
     /// into a path (its TLS folder, its brokers' data), it would name another folder.
     #[error("namespace {namespace} carries a {} label bench did not write; nothing was removed (delete it with `kubectl delete namespace {namespace}`)", crate::docker::container::LABEL_STACK)]
-    BadLabel { namespace: String, #[source] source: crate::names::NameError },
+    BadLabel {
+        namespace: String,
+        #[source]
+        source: bench_results::names::NameError,
+    },
     /// What bench cannot do (yet) on a cluster, in words.
     #[error("{0}")]
     Unsupported(String),
@@ -86,7 +102,7 @@ pub struct Cluster {
     /// To make a fresh client on another runtime (a stack's drop cleans up from a thread of its own).
     config: Config,
     /// Where stacks go on it (`[kubernetes]`).
-    pub placement: settings::KubeSettings,
+    pub placement: KubeSettings,
 }
 
 /// The namespace of a stack: its id, lower-case (namespaces are DNS labels).
@@ -100,11 +116,11 @@ pub fn host_data() -> PathBuf {
 }
 
 /// Removes what a host-network stack's brokers left in [`host_data`] for `namespace`: only a real folder (a
-/// symbolic link is never followed) whose name fits [`crate::names`] and that the current user owns (the node's
+/// symbolic link is never followed) whose name fits [`bench_results::names`] and that the current user owns (the node's
 /// kubelet makes it; as root, for a bench run as root). Anything else is left, with a warning.
 fn remove_host_data(namespace: &str) {
     use std::os::unix::fs::MetadataExt;
-    if crate::names::check(crate::names::Kind::Namespace, namespace).is_err() {
+    if bench_results::names::check(bench_results::names::Kind::Namespace, namespace).is_err() {
         tracing::warn!("not removing the brokers' data of namespace {namespace:?}: not a name bench makes");
         return;
     }
@@ -132,14 +148,21 @@ fn remove_host_data(namespace: &str) {
 /// [`KubeError::Config`] or [`KubeError::NoCluster`].
 pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Cluster, KubeError> {
     let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
-    let bad = |e: kube::config::KubeconfigError| KubeError::Config { path: kubeconfig.map(Path::to_path_buf), reason: e.to_string() };
+    let bad = |e: kube::config::KubeconfigError| KubeError::Config {
+        path: kubeconfig.map(Path::to_path_buf),
+        reason: e.to_string(),
+    };
     let config = match kubeconfig {
         Some(path) => Config::from_custom_kubeconfig(Kubeconfig::read_from(path).map_err(bad)?, &options).await,
         None => Config::from_kubeconfig(&options).await,
     }
     .map_err(bad)?;
     let cluster = Cluster::new(config)?;
-    cluster.client.apiserver_version().await.map_err(|source| KubeError::NoCluster { server: cluster.server(), source })?;
+    cluster
+        .client
+        .apiserver_version()
+        .await
+        .map_err(|source| KubeError::NoCluster { server: cluster.server(), source })?;
     Ok(cluster)
 }
 
@@ -147,11 +170,11 @@ impl Cluster {
     fn new(config: Config) -> Result<Cluster, KubeError> {
         let client = Client::try_from(config.clone())
             .map_err(|source| KubeError::NoCluster { server: config.cluster_url.to_string(), source })?;
-        Ok(Cluster { client, config, placement: settings::KubeSettings::default() })
+        Ok(Cluster { client, config, placement: KubeSettings::default() })
     }
 
     /// The same cluster, placing stacks by `placement`.
-    pub fn placed(mut self, placement: settings::KubeSettings) -> Cluster {
+    pub fn placed(mut self, placement: KubeSettings) -> Cluster {
         self.placement = placement;
         self
     }
@@ -174,7 +197,10 @@ impl Cluster {
     /// # Errors
     /// The API's.
     pub async fn schedulable_nodes(&self) -> Result<usize, KubeError> {
-        let nodes = Api::<Node>::all(self.client()).list(&ListParams::default()).await.map_err(KubeError::api("listing", "nodes"))?;
+        let nodes = Api::<Node>::all(self.client())
+            .list(&ListParams::default())
+            .await
+            .map_err(KubeError::api("listing", "nodes"))?;
         Ok(nodes.items.iter().filter(|n| !n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false)).count())
     }
 
@@ -189,7 +215,9 @@ impl Cluster {
             let (api, name) = self.api_for(object)?;
             let object: DynamicObject = serde_json::from_value(object.clone())
                 .map_err(|e| KubeError::Unsupported(format!("object {name} is not a Kubernetes object: {e}")))?;
-            api.create(&params, &object).await.map_err(KubeError::api(if dry_run { "dry-run of" } else { "creating" }, &name))?;
+            api.create(&params, &object)
+                .await
+                .map_err(KubeError::api(if dry_run { "dry-run of" } else { "creating" }, &name))?;
         }
         Ok(())
     }
@@ -221,18 +249,21 @@ impl Cluster {
     ///
     /// # Errors
     /// The API's, or [`KubeError::BadLabel`] for a stack id (or a namespace name) that does not fit
-    /// [`crate::names`]: anyone who may create a namespace can write its labels.
+    /// [`bench_results::names`]: anyone who may create a namespace can write its labels.
     pub async fn namespaces_labelled(&self, selector: &str) -> Result<Vec<(String, String)>, KubeError> {
         let list = Api::<Namespace>::all(self.client())
             .list(&ListParams::default().labels(selector))
             .await
             .map_err(KubeError::api("listing namespaces labelled", selector))?;
-        let stack = |n: &Namespace| n.metadata.labels.as_ref().and_then(|l| l.get(crate::docker::container::LABEL_STACK)).cloned();
+        let stack = |n: &Namespace| {
+            n.metadata.labels.as_ref().and_then(|l| l.get(crate::docker::container::LABEL_STACK)).cloned()
+        };
         let mut found = Vec::new();
         for n in &list.items {
             let Some(namespace) = n.metadata.name.clone() else { continue };
             let id = stack(n).unwrap_or_default();
-            let checked = crate::names::check(crate::names::Kind::StackId, &id).and_then(|()| crate::names::check(crate::names::Kind::Namespace, &namespace));
+            let checked = bench_results::names::check(bench_results::names::Kind::StackId, &id)
+                .and_then(|()| bench_results::names::check(bench_results::names::Kind::Namespace, &namespace));
             if let Err(source) = checked {
                 return Err(KubeError::BadLabel { namespace, source });
             }

@@ -19,18 +19,15 @@
 //! Nothing here knows about load, results or reports: those are the harness's.
 
 pub mod docker;
-pub mod ending;
 pub mod engine;
 pub mod images;
 pub mod kube;
-pub mod names;
 pub mod plan;
-pub mod readiness;
 pub mod ports;
-pub mod settings;
-pub mod tls;
+pub mod readiness;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 /// The label every container and image made by bench carries, so leftovers can always be found.
 pub const LABEL_BENCH: &str = "kgb.bench";
@@ -51,7 +48,7 @@ use crate::docker::DockerError;
 use crate::kube::manifests::Manifests;
 use crate::kube::KubeError;
 use crate::readiness::{ReadinessError, WaitFor};
-use crate::settings::StackSettings;
+use bench_results::experiment::stack::StackSettings;
 
 /// Why a stack did not come up. Whatever had started is removed before this is returned.
 #[derive(Debug, thiserror::Error)]
@@ -243,7 +240,11 @@ impl Stack {
         Ok(())
     }
 
-    async fn bring_up(&mut self, progress: &(dyn Fn(String) + Sync), interrupt: &CancellationToken) -> Result<(), StackError> {
+    async fn bring_up(
+        &mut self,
+        progress: &(dyn Fn(String) + Sync),
+        interrupt: &CancellationToken,
+    ) -> Result<(), StackError> {
         if let Some(folder) = &self.plan.tls {
             progress("making the stack's certificates".to_string());
             tls::write(folder, &self.plan.tls_parts())?;
@@ -256,7 +257,10 @@ impl Stack {
                 () = interrupt.cancelled() => return Err(StackError::Interrupted),
             };
             if let Some(mut reached) = reached {
-                progress(format!("reaching the stack through {} port-forwards of the API server", reached.forwarded.len()));
+                progress(format!(
+                    "reaching the stack through {} port-forwards of the API server",
+                    reached.forwarded.len()
+                ));
                 reached.readdress(&mut self.plan);
                 self.reached = Some(reached);
             }
@@ -287,7 +291,9 @@ impl Stack {
                 let objects = manifests.parts.get(&part.spec.name).map_or(&[][..], Vec::as_slice);
                 Ok(cluster.create(objects, false).await?)
             }
-            (Engine::Kubernetes(_), None) => Err(KubeError::Unsupported("the stack's namespace was not created".into()).into()),
+            (Engine::Kubernetes(_), None) => {
+                Err(KubeError::Unsupported("the stack's namespace was not created".into()).into())
+            }
         }
     }
 
@@ -320,7 +326,8 @@ impl Stack {
                 names(&plan.services)
             }
             Services::Require => {
-                let all: Vec<String> = synchronizer.iter().chain(&plan.services).map(|p| p.spec.image.clone()).collect();
+                let all: Vec<String> =
+                    synchronizer.iter().chain(&plan.services).map(|p| p.spec.image.clone()).collect();
                 images::require(docker, &all).await?;
                 Vec::new()
             }
@@ -400,11 +407,15 @@ impl Drop for Stack {
                 runtime.block_on(async {
                     let removed = match engine {
                         Engine::Docker(_) => match crate::docker::connect().await {
-                            Ok(docker) => container::remove_labelled(&docker, &label).await.map(|_| ()).map_err(StackError::from),
+                            Ok(docker) => {
+                                container::remove_labelled(&docker, &label).await.map(|_| ()).map_err(StackError::from)
+                            }
                             Err(e) => Err(e.into()),
                         },
                         Engine::Kubernetes(cluster) => match cluster.fresh() {
-                            Ok(cluster) => cluster.delete_namespace(&kube::namespace(&id)).await.map_err(StackError::from),
+                            Ok(cluster) => {
+                                cluster.delete_namespace(&kube::namespace(&id)).await.map_err(StackError::from)
+                            }
                             Err(e) => Err(e.into()),
                         },
                     };

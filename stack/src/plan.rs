@@ -10,7 +10,7 @@ use topology::tls::ClientTls;
 
 use crate::docker::container::{ContainerSpec, ReadOnlyFolder, LABEL_OWNER, LABEL_STACK};
 use crate::readiness::{Check, WaitFor};
-use crate::settings::{value_text, Limit, StackSettings};
+use bench_results::experiment::stack::{value_text, Limit, StackSettings};
 
 mod tls;
 
@@ -130,21 +130,29 @@ impl StackPlan {
     /// The parts to make certificates for; PostgreSQL's image reads its key as its own user (its entrypoint then
     /// keeps a 0600 copy, as PostgreSQL demands).
     pub fn tls_parts(&self) -> Vec<crate::tls::TlsPart> {
-        let part = |p: &Part| crate::tls::TlsPart { name: p.spec.name.clone(), key_read_by_image_user: matches!(p.role, Role::DbCh | Role::DbGe) };
+        let part = |p: &Part| crate::tls::TlsPart {
+            name: p.spec.name.clone(),
+            key_read_by_image_user: matches!(p.role, Role::DbCh | Role::DbGe),
+        };
         self.parts().map(part).collect()
     }
 
     /// Lets the frontend serve `host` (an absolute folder) read-only, so its Results page lists those reports.
     pub fn serve_reports(&mut self, host: &Path) {
         for part in self.services.iter_mut().filter(|p| p.role == Role::Frontend) {
-            part.spec.read_only.push(ReadOnlyFolder { host: host.to_path_buf(), container: FRONTEND_REPORTS.to_string() });
+            part.spec
+                .read_only
+                .push(ReadOnlyFolder { host: host.to_path_buf(), container: FRONTEND_REPORTS.to_string() });
             part.spec.env.push(kv("REPORTS_DIR", FRONTEND_REPORTS));
         }
     }
 }
 
 /// `defaults` with `overrides` written over them, as clients and brokers receive them.
-pub fn merged(defaults: BTreeMap<String, String>, overrides: &BTreeMap<String, toml::Value>) -> BTreeMap<String, String> {
+pub fn merged(
+    defaults: BTreeMap<String, String>,
+    overrides: &BTreeMap<String, toml::Value>,
+) -> BTreeMap<String, String> {
     let mut all = defaults;
     all.extend(overrides.iter().map(|(k, v)| (k.clone(), value_text(v))));
     all
@@ -232,8 +240,12 @@ fn kv(k: &str, v: impl Into<String>) -> (String, String) {
 pub fn plan(stack: &StackSettings, stack_id: &str, owner: Owner, db_password: &str, cluster_id: &str) -> StackPlan {
     // Ids bench has just made, which fit the names' rule (a test checks one): no id read from outside reaches here.
     let tls = stack.tls.then(|| crate::tls::root().join(stack_id));
-    let planner =
-        Planner { stack, builder: Builder { stack_id, owner }, endpoints: endpoints(stack, db_password, tls.as_deref()), tls: tls.clone() };
+    let planner = Planner {
+        stack,
+        builder: Builder { stack_id, owner },
+        endpoints: endpoints(stack, db_password, tls.as_deref()),
+        tls: tls.clone(),
+    };
     let mut ports = Vec::new();
     let mut infrastructure = planner.brokers(cluster_id, &mut ports);
     infrastructure.push(planner.registry(&mut ports));
@@ -297,7 +309,11 @@ impl Planner<'_> {
                     expected: stack.brokers as usize,
                     tls: self.endpoints.tls.clone(),
                 };
-                Part { role: Role::Kafka, spec: self.builder.spec(&name, &stack.images.kafka, env, stack.limits.kafka), wait: wait(&name, check, 120) }
+                Part {
+                    role: Role::Kafka,
+                    spec: self.builder.spec(&name, &stack.images.kafka, env, stack.limits.kafka),
+                    wait: wait(&name, check, 120),
+                }
             })
             .collect()
     }
@@ -317,7 +333,12 @@ impl Planner<'_> {
         ports.push((p.registry, "kgb-schema-registry".to_string()));
         Part {
             role: Role::SchemaRegistry,
-            spec: self.builder.spec("kgb-schema-registry", &stack.images.schema_registry, env, stack.limits.schema_registry),
+            spec: self.builder.spec(
+                "kgb-schema-registry",
+                &stack.images.schema_registry,
+                env,
+                stack.limits.schema_registry,
+            ),
             wait: wait(
                 "kgb-schema-registry",
                 Check::Http { url: format!("{}/subjects", self.endpoints.registry), tls: self.endpoints.tls.clone() },
@@ -347,7 +368,10 @@ impl Planner<'_> {
 
     /// Where Kafka and the registry are, as every bank service and the synchronizer are told.
     fn kafka_env(&self) -> Vec<(String, String)> {
-        let mut env = vec![kv(vars::KAFKA_BOOTSTRAP_SERVERS, self.endpoints.bootstrap.clone()), kv(vars::SCHEMA_REGISTRY_URL, &self.endpoints.registry)];
+        let mut env = vec![
+            kv(vars::KAFKA_BOOTSTRAP_SERVERS, self.endpoints.bootstrap.clone()),
+            kv(vars::SCHEMA_REGISTRY_URL, &self.endpoints.registry),
+        ];
         if self.tls.is_some() {
             env.extend(tls::client_env());
         }
@@ -386,7 +410,11 @@ impl Planner<'_> {
         let service = |name: &str, image: &str, db: &str, port: u16, limit: Limit, role: Role, health: String| {
             let mut env = kafka_env.clone();
             env.extend([kv(vars::DATABASE_URL, db), kv(vars::HTTP_PORT, port.to_string()), kv("RUST_LOG", "info")]);
-            Part { role, spec: self.builder.spec(name, image, env, limit), wait: wait(name, Check::Http { url: health, tls: None }, 60) }
+            Part {
+                role,
+                spec: self.builder.spec(name, image, env, limit),
+                wait: wait(name, Check::Http { url: health, tls: None }, 60),
+            }
         };
         ports.push((p.command_handler_health, "kgb-command-handler".to_string()));
         ports.push((p.graphql, "kgb-graphql-endpoint".to_string()));
@@ -418,11 +446,19 @@ impl Planner<'_> {
     /// The UI needs no Kafka or database: only where the endpoint is.
     fn frontend(&self) -> Part {
         let p = &self.stack.ports;
-        let env = vec![kv("GRAPHQL_WS_URL", self.endpoints.graphql_ws.clone()), kv(vars::HTTP_PORT, p.frontend.to_string()), kv("RUST_LOG", "info")];
+        let env = vec![
+            kv("GRAPHQL_WS_URL", self.endpoints.graphql_ws.clone()),
+            kv(vars::HTTP_PORT, p.frontend.to_string()),
+            kv("RUST_LOG", "info"),
+        ];
         Part {
             role: Role::Frontend,
             spec: self.builder.spec("kgb-frontend", &self.stack.images.frontend, env, Limit::default()),
-            wait: wait("kgb-frontend", Check::Http { url: format!("http://127.0.0.1:{}/health", p.frontend), tls: None }, 60),
+            wait: wait(
+                "kgb-frontend",
+                Check::Http { url: format!("http://127.0.0.1:{}/health", p.frontend), tls: None },
+                60,
+            ),
         }
     }
 }

@@ -35,7 +35,8 @@ pub fn holder(port: u16) -> Option<String> {
             continue;
         }
         let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
-        if fds.flatten().any(|fd| std::fs::read_link(fd.path()).map(|l| l.to_string_lossy() == target).unwrap_or(false)) {
+        if fds.flatten().any(|fd| std::fs::read_link(fd.path()).map(|l| l.to_string_lossy() == target).unwrap_or(false))
+        {
             let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
             return Some(format!("{} (pid {pid})", name.trim()));
         }

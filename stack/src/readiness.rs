@@ -65,21 +65,38 @@ pub async fn wait(engine: &Engine, stack_id: &str, wait: &WaitFor) -> Result<Dur
             return Err(ReadinessError::Died { container: wait.container.clone(), code, why, logs: logs().await });
         }
         if start.elapsed() >= wait.timeout {
-            return Err(ReadinessError::Timeout { container: wait.container.clone(), waited: start.elapsed(), last, logs: logs().await });
+            return Err(ReadinessError::Timeout {
+                container: wait.container.clone(),
+                waited: start.elapsed(),
+                last,
+                logs: logs().await,
+            });
         }
         tokio::time::sleep(wait.interval).await;
     }
 }
 
-async fn wait_exited(engine: &Engine, stack_id: &str, wait: &WaitFor, start: Instant) -> Result<Duration, ReadinessError> {
+async fn wait_exited(
+    engine: &Engine,
+    stack_id: &str,
+    wait: &WaitFor,
+    start: Instant,
+) -> Result<Duration, ReadinessError> {
     let exited = tokio::time::timeout(wait.timeout, engine.wait_exit(stack_id, &wait.container)).await;
     let logs = || engine.logs_tail(stack_id, &wait.container, LOG_LINES);
     let container = wait.container.clone();
     match exited {
         Ok(Ok(0)) => Ok(start.elapsed()),
-        Ok(Ok(code)) => Err(ReadinessError::Died { container, code, why: format!("exit code {code}"), logs: logs().await }),
+        Ok(Ok(code)) => {
+            Err(ReadinessError::Died { container, code, why: format!("exit code {code}"), logs: logs().await })
+        }
         Ok(Err(why)) => Err(ReadinessError::Died { container, code: -1, why, logs: logs().await }),
-        Err(_) => Err(ReadinessError::Timeout { container, waited: start.elapsed(), last: "still running".to_string(), logs: logs().await }),
+        Err(_) => Err(ReadinessError::Timeout {
+            container,
+            waited: start.elapsed(),
+            last: "still running".to_string(),
+            logs: logs().await,
+        }),
     }
 }
 

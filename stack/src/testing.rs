@@ -1,8 +1,8 @@
 //! Real stacks for the workspace's integration tests: one per test at a time (stacks share fixed ports),
 //! torn down when the test's handle is dropped.
 
-use crate::settings::StackSettings;
 use crate::{Options, Owner, Services, Stack};
+use bench_results::experiment::stack::StackSettings;
 
 /// Serializes stacks within one test binary.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -47,7 +47,9 @@ pub async fn stack(stack_toml: &str) -> TestStack {
 /// # Panics
 /// When no engine answers: such a test cannot go on.
 pub fn leftover_containers() -> Vec<String> {
-    block_on(|docker| async move { crate::docker::container::list_labelled(&docker, crate::LABEL_BENCH).await.expect("the engine lists containers") })
+    block_on(|docker| async move {
+        crate::docker::container::list_labelled(&docker, crate::LABEL_BENCH).await.expect("the engine lists containers")
+    })
 }
 
 /// The containers of one stack (its `kgb.stack` label), so a test checks what it started and nothing else.
@@ -98,7 +100,9 @@ impl DevelopersContainer {
             cpus: None,
             read_only: Vec::new(),
         };
-        block_on(|docker| async move { crate::docker::container::start(&docker, &spec).await.expect("the stand-in container starts") });
+        block_on(|docker| async move {
+            crate::docker::container::start(&docker, &spec).await.expect("the stand-in container starts")
+        });
         DevelopersContainer { name }
     }
 
@@ -111,7 +115,10 @@ impl Drop for DevelopersContainer {
     fn drop(&mut self) {
         let name = self.name.clone();
         // Runs while a test panics too: an error here must not abort the process.
-        let _ = std::thread::spawn(move || block_on(|docker| async move { crate::docker::container::remove(&docker, &name).await })).join();
+        let _ = std::thread::spawn(move || {
+            block_on(|docker| async move { crate::docker::container::remove(&docker, &name).await })
+        })
+        .join();
     }
 }
 

@@ -9,7 +9,9 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use chrono::Datelike;
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
 use topology::tls::{ClientTls, CA_FILE, CERT_FILE, KEY_FILE};
 
 /// Where a part's container sees its folder.
@@ -36,15 +38,15 @@ pub enum TlsError {
     #[error("{path} is not bench's: {why}; bench leaves it alone (remove it yourself if it is stale)")]
     NotOurs { path: PathBuf, why: String },
     #[error("not a stack id bench makes")]
-    Name(#[from] crate::names::NameError),
+    Name(#[from] bench_results::names::NameError),
 }
 
 /// The folder of stack `stack_id`'s TLS material.
 ///
 /// # Errors
-/// [`crate::names::NameError`] when the id is not one bench makes (it would leave the folder of every stack).
-pub fn folder(stack_id: &str) -> Result<PathBuf, crate::names::NameError> {
-    crate::names::check(crate::names::Kind::StackId, stack_id)?;
+/// [`bench_results::names::NameError`] when the id is not one bench makes (it would leave the folder of every stack).
+pub fn folder(stack_id: &str) -> Result<PathBuf, bench_results::names::NameError> {
+    bench_results::names::check(bench_results::names::Kind::StackId, stack_id)?;
     Ok(root().join(stack_id))
 }
 
@@ -83,7 +85,8 @@ pub fn write(folder: &Path, parts: &[TlsPart]) -> Result<(), TlsError> {
     let ca_params = ca_params()?;
     let ca_pem = ca_params.self_signed(&ca_key)?.pem();
     let issuer = Issuer::new(ca_params, ca_key);
-    let root = folder.parent().ok_or_else(|| TlsError::NotOurs { path: folder.into(), why: "it has no parent".into() })?;
+    let root =
+        folder.parent().ok_or_else(|| TlsError::NotOurs { path: folder.into(), why: "it has no parent".into() })?;
     private_root(root)?;
     // Fresh, never one that is there already: its contents would not be bench's.
     fs::DirBuilder::new().mode(0o700).create(folder).map_err(written(folder))?;
@@ -98,7 +101,12 @@ pub fn write(folder: &Path, parts: &[TlsPart]) -> Result<(), TlsError> {
         // 0700, keeps other users of the host out.
         fs::DirBuilder::new().mode(0o755).create(&dir).map_err(written(&dir))?;
         let key_mode = if part.key_read_by_image_user { 0o644 } else { 0o600 };
-        let files = [(CA_FILE, ca_pem.as_str(), 0o644), (CERT_FILE, &cert, 0o644), (KEY_FILE, &key, key_mode), (KEYSTORE_FILE, &format!("{key}{cert}"), key_mode)];
+        let files = [
+            (CA_FILE, ca_pem.as_str(), 0o644),
+            (CERT_FILE, &cert, 0o644),
+            (KEY_FILE, &key, key_mode),
+            (KEYSTORE_FILE, &format!("{key}{cert}"), key_mode),
+        ];
         for (name, text, mode) in files {
             write_file(&dir.join(name), text, mode)?;
         }
@@ -166,10 +174,17 @@ fn private_root(path: &Path) -> Result<(), TlsError> {
         return not_ours("it is not a folder (a symbolic link or a file)".into());
     }
     if meta.uid() != current_user() {
-        return not_ours(format!("it is owned by uid {}, not by the current user (uid {})", meta.uid(), current_user()));
+        return not_ours(format!(
+            "it is owned by uid {}, not by the current user (uid {})",
+            meta.uid(),
+            current_user()
+        ));
     }
     if meta.mode() & 0o077 != 0 {
-        return not_ours(format!("its mode is {:o}: group or others may enter it (bench makes it 0700)", meta.mode() & 0o7777));
+        return not_ours(format!(
+            "its mode is {:o}: group or others may enter it (bench makes it 0700)",
+            meta.mode() & 0o7777
+        ));
     }
     Ok(())
 }
@@ -191,7 +206,11 @@ fn remove_folder(path: &Path) -> Result<(), TlsError> {
     }
     match fs::symlink_metadata(path.join(MARKER_FILE)) {
         Ok(m) if m.file_type().is_file() => {}
-        _ => return not_ours(&format!("it has no {MARKER_FILE} file, which bench writes into every stack folder it makes")),
+        _ => {
+            return not_ours(&format!(
+                "it has no {MARKER_FILE} file, which bench writes into every stack folder it makes"
+            ))
+        }
     }
     fs::remove_dir_all(path).map_err(|source| TlsError::Remove { path: path.into(), source })
 }
@@ -239,16 +258,19 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), TlsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
     use openssl::x509::store::X509StoreBuilder;
     use openssl::x509::{X509StoreContext, X509};
+    use std::os::unix::fs::PermissionsExt;
 
     fn cert(path: &Path) -> X509 {
         X509::from_pem(&fs::read(path).unwrap()).unwrap()
     }
 
     fn parts(names: &[&str]) -> Vec<TlsPart> {
-        names.iter().map(|n| TlsPart { name: n.to_string(), key_read_by_image_user: n.starts_with("kgb-db-") }).collect()
+        names
+            .iter()
+            .map(|n| TlsPart { name: n.to_string(), key_read_by_image_user: n.starts_with("kgb-db-") })
+            .collect()
     }
 
     fn mode(path: &Path) -> u32 {
@@ -299,7 +321,12 @@ mod tests {
         for (root, why) in [(&foreign, "owned by uid 65534"), (&open, "mode is 770"), (&link, "not a folder")] {
             let e = write(&root.join("stack"), &parts(&["kgb-kafka-1"])).unwrap_err();
             let text = e.to_string();
-            assert!(matches!(e, TlsError::NotOurs { .. }) && text.contains(&root.display().to_string()) && text.contains(why), "{text}");
+            assert!(
+                matches!(e, TlsError::NotOurs { .. })
+                    && text.contains(&root.display().to_string())
+                    && text.contains(why),
+                "{text}"
+            );
             assert!(fs::symlink_metadata(root.join("stack")).is_err(), "nothing written in {}", root.display());
         }
     }
@@ -311,7 +338,10 @@ mod tests {
         let folder = root.join("s1");
         write(&folder, &parts(&[])).unwrap();
         assert_eq!(mode(&root), 0o700);
-        assert!(matches!(write(&folder, &parts(&[])), Err(TlsError::Write { .. })), "a folder already there is not bench's to fill");
+        assert!(
+            matches!(write(&folder, &parts(&[])), Err(TlsError::Write { .. })),
+            "a folder already there is not bench's to fill"
+        );
     }
 
     #[test]
@@ -369,14 +399,20 @@ mod tests {
                 context.init(&store, &leaf, &openssl::stack::Stack::new().unwrap(), |c| c.verify_cert()).unwrap()
             };
             assert!(verify(&ca), "{part}: signed by its stack's CA");
-            assert!(!verify(&cert(&other.join("kgb-kafka-1").join(CA_FILE))), "{part}: another stack's CA does not vouch for it");
+            assert!(
+                !verify(&cert(&other.join("kgb-kafka-1").join(CA_FILE))),
+                "{part}: another stack's CA does not vouch for it"
+            );
             let names = leaf.subject_alt_names().unwrap();
             assert!(names.iter().any(|n| n.ipaddress() == Some(&[127, 0, 0, 1][..])), "{part}: for 127.0.0.1");
             assert!(names.iter().any(|n| n.dnsname() == Some("localhost")), "{part}: for localhost");
             let key = openssl::pkey::PKey::private_key_from_pem(&fs::read(&files.key).unwrap()).unwrap();
             assert!(leaf.public_key().unwrap().public_eq(&key), "{part}: the key is the certificate's");
             let keystore = fs::read_to_string(folder.join(part).join(KEYSTORE_FILE)).unwrap();
-            assert!(keystore.starts_with("-----BEGIN PRIVATE KEY-----") && keystore.contains("BEGIN CERTIFICATE"), "{part}");
+            assert!(
+                keystore.starts_with("-----BEGIN PRIVATE KEY-----") && keystore.contains("BEGIN CERTIFICATE"),
+                "{part}"
+            );
         }
         assert!(!fs::read_dir(&folder).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains("ca.key")));
     }

@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bench_results::experiment::stack::StackSettings;
 use common::Client;
 use futures_util::future::join_all;
-use stack::docker::{container, stats};
-use stack::settings::StackSettings;
-use stack::{Options, Owner, Services, Stack};
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
+use stack::docker::{container, stats};
+use stack::{Options, Owner, Services, Stack};
 use uuid::Uuid;
 
 const ACCOUNTS: usize = 200;
@@ -57,7 +57,10 @@ async fn main() {
     }
     container::start(&docker, &spec).await.expect("handler starts");
     stack.wait_for(&part.wait).await.expect("handler ready");
-    println!("stack: {brokers} broker(s), 24 partitions, linger.ms=0, acks=all; handler memory limit {:?} MiB", part.spec.memory_mib);
+    println!(
+        "stack: {brokers} broker(s), 24 partitions, linger.ms=0, acks=all; handler memory limit {:?} MiB",
+        part.spec.memory_mib
+    );
 
     let mut receiver = Client::feedback_only(&stack).await;
     let sender = Client::new(&stack).await;
@@ -102,7 +105,13 @@ async fn main() {
     let warm_up: Vec<_> = (0..WARM_UP).map(|_| next()).collect();
     let warm = Instant::now();
     let ids: Vec<Uuid> = join_all(warm_up.iter().map(|(f, t, a)| {
-        sender.transfer_owned(format!("b{f}"), accounts[*f].1.clone(), *a, accounts[*f].0.clone(), accounts[*t].0.clone())
+        sender.transfer_owned(
+            format!("b{f}"),
+            accounts[*f].1.clone(),
+            *a,
+            accounts[*f].0.clone(),
+            accounts[*t].0.clone(),
+        )
     }))
     .await;
     receiver.wait_for(&ids, Duration::from_secs(300)).await;
@@ -139,7 +148,13 @@ async fn main() {
     let plan: Vec<_> = (0..SATURATION).map(|_| next()).collect();
     let start = Instant::now();
     let ids: Vec<Uuid> = join_all(plan.iter().map(|(f, t, a)| {
-        sender.transfer_owned(format!("b{f}"), accounts[*f].1.clone(), *a, accounts[*f].0.clone(), accounts[*t].0.clone())
+        sender.transfer_owned(
+            format!("b{f}"),
+            accounts[*f].1.clone(),
+            *a,
+            accounts[*f].0.clone(),
+            accounts[*t].0.clone(),
+        )
     }))
     .await;
     let produced = start.elapsed();
@@ -185,7 +200,8 @@ async fn main() {
     let receiver = reading.await.expect("feedback reader");
     let last = sent_at.iter().map(|(id, _, _)| receiver.received_at[id]).max().unwrap_or(paced_start) - paced_start;
     // Per second of sending: whether latency is steady (keeping up) or grows (falling behind).
-    let mut per_second = vec![Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram"); PACED_SECONDS as usize + 1];
+    let mut per_second =
+        vec![Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram"); PACED_SECONDS as usize + 1];
     // How much of it is the command's own produce (acks=all: written to two brokers) before the handler sees it.
     let mut acked = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
     for (id, at, ack) in &sent_at {
@@ -195,7 +211,11 @@ async fn main() {
         let second = ((*at - paced_start).as_secs() as usize).min(PACED_SECONDS as usize);
         per_second[second].record(micros.max(1)).expect("record");
     }
-    let p99s: Vec<String> = per_second.iter().filter(|h| !h.is_empty()).map(|h| format!("{:.0}", h.value_at_quantile(0.99) as f64 / 1000.0)).collect();
+    let p99s: Vec<String> = per_second
+        .iter()
+        .filter(|h| !h.is_empty())
+        .map(|h| format!("{:.0}", h.value_at_quantile(0.99) as f64 / 1000.0))
+        .collect();
     println!("paced p99 (ms) by second sent: {}", p99s.join(" "));
     println!(
         "paced {PACED_RATE}/s for {PACED_SECONDS} s (all produced after {:.1} s, the last answer after {:.1} s): produce -> feedback p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",

@@ -37,8 +37,14 @@ impl App {
     pub async fn connect(settings: &Settings) -> Result<App, AppError> {
         let service = &settings.service;
         let tls = service.kafka.tls.client();
-        let pool =
-            topology::db::connect(&service.database_url, settings.workers + 2, topology::sql::DB_CH_SCHEMA, "db-ch", tls.as_ref()).await?;
+        let pool = topology::db::connect(
+            &service.database_url,
+            settings.workers + 2,
+            topology::sql::DB_CH_SCHEMA,
+            "db-ch",
+            tls.as_ref(),
+        )
+        .await?;
         let producer: FutureProducer = settings.producer_config().create()?;
         let consumer: StreamConsumer = service.consumer_config(&settings.group_id).create()?;
         consumer.subscribe(&[topics::COMMANDS])?;

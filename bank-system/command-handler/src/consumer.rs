@@ -180,7 +180,12 @@ async fn acker(
 async fn retry_pause(handler: &Handler, batch: &[InFlight], why: &str, backoff: Duration) -> Duration {
     Stats::count(&handler.stats.retries);
     if let Some((m, _)) = batch.first() {
-        tracing::warn!(partition = m.partition(), offset = m.offset(), messages = batch.len(), "retrying in {backoff:?}: {why}");
+        tracing::warn!(
+            partition = m.partition(),
+            offset = m.offset(),
+            messages = batch.len(),
+            "retrying in {backoff:?}: {why}"
+        );
     }
     tokio::time::sleep(backoff).await;
     (backoff * 2).min(Duration::from_secs(2))

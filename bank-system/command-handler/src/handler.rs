@@ -123,7 +123,9 @@ impl Handler {
         match self.store_together(commands).await {
             Ok(applied) => Ok(applied.into_iter().map(|a| self.counted(a)).collect()),
             Err(StoreFailure::Transient(t)) => Err(t),
-            Err(StoreFailure::Permanent(e)) if commands.len() == 1 => Ok(commands.iter().map(|c| self.refuse(c, &e)).collect()),
+            Err(StoreFailure::Permanent(e)) if commands.len() == 1 => {
+                Ok(commands.iter().map(|c| self.refuse(c, &e)).collect())
+            }
             Err(StoreFailure::Permanent(_)) => self.store_one_by_one(commands).await,
         }
     }

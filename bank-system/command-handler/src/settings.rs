@@ -2,8 +2,8 @@
 //! (see [`topology::env`]); the librdkafka properties come from the environment alone.
 
 use clap::Parser;
-use topology::settings::{self, KafkaProperties, ServiceSettings};
 pub use topology::settings::WithKafkaProperties;
+use topology::settings::{self, KafkaProperties, ServiceSettings};
 
 /// The port of `/health` and `/stats` unless `HTTP_PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 8091;
@@ -55,7 +55,8 @@ mod tests {
 
     #[test]
     fn defaults_need_only_the_database() {
-        let s = Settings::from_vars(vars(&[("DATABASE_URL", "postgres://db-ch"), ("KAFKA_PRODUCER_ACKS", "all")])).unwrap();
+        let s =
+            Settings::from_vars(vars(&[("DATABASE_URL", "postgres://db-ch"), ("KAFKA_PRODUCER_ACKS", "all")])).unwrap();
         assert_eq!(s.service.database_url, "postgres://db-ch");
         assert_eq!(s.service.http.address(), "127.0.0.1:8091".parse().unwrap());
         assert_eq!((s.workers, s.group_id.as_str()), (16, "command-handler"));
@@ -75,7 +76,8 @@ mod tests {
         assert_eq!(default.get("enable.idempotence"), Some("true"));
         assert_eq!(default.get("enable.gapless.guarantee"), Some("true"));
         assert_eq!(default.get("message.timeout.ms"), Some("0"), "0 is librdkafka's 'never'");
-        let timed = producer(&[("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS", "5000"), ("KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS", "5000")]);
+        let timed =
+            producer(&[("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS", "5000"), ("KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS", "5000")]);
         assert_eq!(timed.get("message.timeout.ms"), Some("0"), "an experiment's timeout is not the handler's");
         assert_eq!(timed.get("delivery.timeout.ms"), None, "nor its alias");
         let acks_one = producer(&[("KAFKA_PRODUCER_ACKS", "1")]);

@@ -148,7 +148,11 @@ pub async fn apply(tx: &Tx<'_>, commands: &[Command]) -> Result<Vec<Applied>, to
 
 /// The outcomes already stored for `ids`.
 async fn stored(tx: &Tx<'_>, ids: &[Uuid]) -> Result<HashMap<Uuid, Outcome>, tokio_postgres::Error> {
-    let select = tx.prepare_cached("SELECT command_id, kind, success, reason, iban, token FROM command_outcome WHERE command_id = ANY($1)").await?;
+    let select = tx
+        .prepare_cached(
+            "SELECT command_id, kind, success, reason, iban, token FROM command_outcome WHERE command_id = ANY($1)",
+        )
+        .await?;
     let mut known = HashMap::new();
     let mut transfers = Vec::new();
     for row in tx.query(&select, &[&ids]).await? {
@@ -207,7 +211,9 @@ async fn lock_accounts(
     let mut ibans: Vec<&str> = commands
         .iter()
         .filter_map(|c| match c {
-            Command::Transfer(t) if !known.contains_key(&t.id) && precheck(t).is_none() => Some([t.from.as_str(), t.to.as_str()]),
+            Command::Transfer(t) if !known.contains_key(&t.id) && precheck(t).is_none() => {
+                Some([t.from.as_str(), t.to.as_str()])
+            }
             _ => None,
         })
         .flatten()
@@ -218,13 +224,21 @@ async fn lock_accounts(
     if ibans.is_empty() {
         return Ok(HashMap::new());
     }
-    let select =
-        tx.prepare_cached("SELECT iban, username, token, balance, lmt FROM account WHERE iban = ANY($1) ORDER BY iban FOR UPDATE").await?;
+    let select = tx
+        .prepare_cached(
+            "SELECT iban, username, token, balance, lmt FROM account WHERE iban = ANY($1) ORDER BY iban FOR UPDATE",
+        )
+        .await?;
     Ok(tx
         .query(&select, &[&ibans])
         .await?
         .into_iter()
-        .map(|r| (r.get(0), Account { username: r.get(1), token: r.get(2), balance: r.get(3), limit: r.get(4), changed: false }))
+        .map(|r| {
+            (
+                r.get(0),
+                Account { username: r.get(1), token: r.get(2), balance: r.get(3), limit: r.get(4), changed: false },
+            )
+        })
         .collect())
 }
 
@@ -245,7 +259,13 @@ async fn create_account(
     if tx.execute(&insert, &[&new_iban, &username, &token, &iban::NEW_ACCOUNT_LIMIT]).await? != 1 {
         return Ok(AccountOutcome::Failed { reason: reason::IBAN_EXISTS.to_string() });
     }
-    let account = Account { username: username.to_string(), token: token.clone(), balance: 0, limit: iban::NEW_ACCOUNT_LIMIT, changed: false };
+    let account = Account {
+        username: username.to_string(),
+        token: token.clone(),
+        balance: 0,
+        limit: iban::NEW_ACCOUNT_LIMIT,
+        changed: false,
+    };
     accounts.insert(new_iban.clone(), account);
     Ok(AccountOutcome::Confirmed { iban: new_iban, token })
 }
@@ -404,8 +424,18 @@ impl Writes {
             .await?;
         let e = &self.events;
         let update_params: [&(dyn ToSql + Sync); 2] = [&changed_ibans, &balances];
-        let outcome_params: [&(dyn ToSql + Sync); 10] =
-            [&self.ids, &self.kinds, &self.keys, &self.success, &self.reasons, &self.ibans, &self.tokens, &self.amounts, &self.froms, &self.tos];
+        let outcome_params: [&(dyn ToSql + Sync); 10] = [
+            &self.ids,
+            &self.kinds,
+            &self.keys,
+            &self.success,
+            &self.reasons,
+            &self.ibans,
+            &self.tokens,
+            &self.amounts,
+            &self.froms,
+            &self.tos,
+        ];
         let event_params: [&(dyn ToSql + Sync); 8] =
             [&e.ids, &e.ns, &e.usernames, &e.ibans, &e.new_balances, &e.changed_by, &e.from_to, &e.descriptions];
         futures_util::try_join!(
@@ -452,8 +482,10 @@ mod tests {
     #[test]
     fn a_batch_sees_its_earlier_transfers() {
         // The sender needs a valid open-bank IBAN: the house IBAN stands in for a new account here.
-        let (a, b, idle) = (iban::HOUSE_IBAN.to_string(), "NL02OPEN0000000002".to_string(), "NL03OPEN0000000003".to_string());
-        let mut accounts = HashMap::from([(a.clone(), account(0)), (b.clone(), account(0)), (idle.clone(), account(0))]);
+        let (a, b, idle) =
+            (iban::HOUSE_IBAN.to_string(), "NL02OPEN0000000002".to_string(), "NL03OPEN0000000003".to_string());
+        let mut accounts =
+            HashMap::from([(a.clone(), account(0)), (b.clone(), account(0)), (idle.clone(), account(0))]);
         let spend = |amount| transfer(amount, &a, &b);
         assert_eq!(super::transfer(&mut accounts, &spend(50_001)).reason.as_deref(), Some(reason::INSUFFICIENT_FUNDS));
         assert_eq!((accounts[&a].balance, accounts[&b].balance), (0, 0), "a failed transfer changes nothing");
@@ -469,7 +501,8 @@ mod tests {
     #[test]
     fn an_overflowing_credit_fails_whole() {
         let to = "NL02OPEN0000000002".to_string();
-        let mut accounts = HashMap::from([(iban::HOUSE_IBAN.to_string(), account(100)), (to.clone(), account(i64::MAX - 10))]);
+        let mut accounts =
+            HashMap::from([(iban::HOUSE_IBAN.to_string(), account(100)), (to.clone(), account(i64::MAX - 10))]);
         let t = transfer(50, iban::HOUSE_IBAN, &to);
         assert_eq!(super::transfer(&mut accounts, &t).reason.as_deref(), Some(reason::AMOUNT_TOO_LARGE));
         assert_eq!(accounts[iban::HOUSE_IBAN].balance, 100, "the debit is not applied either");

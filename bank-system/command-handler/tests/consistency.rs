@@ -8,9 +8,9 @@ use std::time::Duration;
 use bollard::query_parameters::{RestartContainerOptionsBuilder, StopContainerOptionsBuilder};
 use common::{balance, total_balance, Client, Running};
 use futures_util::future::join_all;
+use rand::{Rng, SeedableRng};
 use stack::docker::container;
 use stack::readiness::{Check, WaitFor};
-use rand::{Rng, SeedableRng};
 use topology::iban::HOUSE_START_BALANCE;
 use topology::records::Record;
 use uuid::Uuid;
@@ -36,15 +36,22 @@ async fn accounts(client: &mut Client, prefix: &str) -> Vec<(String, String)> {
             other => panic!("account not opened: {other:?}"),
         })
         .collect();
-    let deposits: Vec<Uuid> =
-        join_all(accounts.iter().enumerate().map(|(i, (iban, _))| client.transfer_owned(format!("{prefix}{i}"), "cash".into(), START, "cash".into(), iban.clone())))
-            .await;
+    let deposits: Vec<Uuid> = join_all(accounts.iter().enumerate().map(|(i, (iban, _))| {
+        client.transfer_owned(format!("{prefix}{i}"), "cash".into(), START, "cash".into(), iban.clone())
+    }))
+    .await;
     let answers = client.wait_for(&deposits, Duration::from_secs(60)).await;
     assert!(answers.iter().all(|r| matches!(r, Record::MoneyTransferConfirmed { .. })), "deposits confirmed");
     accounts
 }
 
-async fn send_transfers(client: &Client, accounts: &[(String, String)], prefix: &str, n: usize, seed: u64) -> Vec<Planned> {
+async fn send_transfers(
+    client: &Client,
+    accounts: &[(String, String)],
+    prefix: &str,
+    n: usize,
+    seed: u64,
+) -> Vec<Planned> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let planned: Vec<(usize, usize, i64)> = (0..n)
         .map(|_| {
@@ -55,7 +62,13 @@ async fn send_transfers(client: &Client, accounts: &[(String, String)], prefix: 
         .collect();
     let ids = join_all(planned.iter().map(|(from, to, amount)| {
         let (from_iban, token) = &accounts[*from];
-        client.transfer_owned(format!("{prefix}{from}"), token.clone(), *amount, from_iban.clone(), accounts[*to].0.clone())
+        client.transfer_owned(
+            format!("{prefix}{from}"),
+            token.clone(),
+            *amount,
+            from_iban.clone(),
+            accounts[*to].0.clone(),
+        )
     }))
     .await;
     ids.into_iter().zip(planned).map(|(id, (from, to, amount))| Planned { id, from, to, amount }).collect()
@@ -63,7 +76,12 @@ async fn send_transfers(client: &Client, accounts: &[(String, String)], prefix: 
 
 /// Every account's balance equals its deposit plus confirmed credits minus confirmed debits, and no
 /// transfer is both confirmed and failed.
-async fn check_exact(stack: &stack::Stack, client: &Client, accounts: &[(String, String)], planned: &[Planned]) -> usize {
+async fn check_exact(
+    stack: &stack::Stack,
+    client: &Client,
+    accounts: &[(String, String)],
+    planned: &[Planned],
+) -> usize {
     let mut expected: HashMap<usize, i64> = (0..ACCOUNTS).map(|i| (i, START)).collect();
     let mut confirmed = 0;
     for p in planned {
@@ -97,8 +115,11 @@ async fn a_thousand_concurrent_transfers_among_fifty_accounts_keep_money_exact()
     assert!(confirmed > 500, "most transfers should pass: {confirmed}");
     assert_eq!(total_balance(&stack).await, HOUSE_START_BALANCE + START * ACCOUNTS as i64);
     // Each confirmed transfer produced one debit and one credit event, each exactly once.
-    let confirmed_ids: Vec<Uuid> =
-        planned.iter().filter(|p| matches!(client.feedback[&p.id], Record::MoneyTransferConfirmed { .. })).map(|p| p.id).collect();
+    let confirmed_ids: Vec<Uuid> = planned
+        .iter()
+        .filter(|p| matches!(client.feedback[&p.id], Record::MoneyTransferConfirmed { .. }))
+        .map(|p| p.id)
+        .collect();
     let events: Vec<String> = confirmed_ids.iter().flat_map(|id| [format!("{id}:0"), format!("{id}:1")]).collect();
     client.wait_for_events(&events, 1, Duration::from_secs(60)).await;
     for id in &events {
@@ -137,7 +158,11 @@ async fn a_handler_restarted_mid_stream_neither_loses_nor_double_applies() {
     let kill = RestartContainerOptionsBuilder::default().t(0).build();
     docker.restart_container(&part.spec.name, Some(kill)).await.expect("kill and restart");
     let third = send_transfers(&client, &accounts, "r", 300, 13).await;
-    stack.wait_for(&WaitFor { check: Check::Http { url: stack.plan.endpoints.command_handler_health.clone(), tls: None }, ..part.wait.clone() })
+    stack
+        .wait_for(&WaitFor {
+            check: Check::Http { url: stack.plan.endpoints.command_handler_health.clone(), tls: None },
+            ..part.wait.clone()
+        })
         .await
         .expect("handler ready again");
 

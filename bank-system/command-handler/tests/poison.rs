@@ -7,8 +7,8 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{failed_reason, Client, Running};
 use command_handler::store::reason;
+use common::{failed_reason, Client, Running};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::ClientConfig;
@@ -84,9 +84,12 @@ async fn events_in_log_order(stack: &stack::Stack, expected: usize) -> Vec<(Stri
     let registry = topology::registry::Registry::new(&stack.plan.endpoints.registry);
     let (mut seen, mut events) = (std::collections::HashSet::new(), Vec::new());
     while seen.len() < expected {
-        let m = tokio::time::timeout(ANSWERED_WITHIN, consumer.recv()).await.expect("events keep coming").expect("consume");
+        let m =
+            tokio::time::timeout(ANSWERED_WITHIN, consumer.recv()).await.expect("events keep coming").expect("consume");
         let id = topology::kafka::event_id_of(m.headers()).expect("event id");
-        if let Record::BalanceChanged { iban, new_balance, changed_by, .. } = registry.decode(m.payload().expect("value")).await.expect("decode") {
+        if let Record::BalanceChanged { iban, new_balance, changed_by, .. } =
+            registry.decode(m.payload().expect("value")).await.expect("decode")
+        {
             if seen.insert(id.clone()) {
                 events.push((id, iban, new_balance, changed_by));
             }

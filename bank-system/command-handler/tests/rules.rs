@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{balance, failed_reason, total_balance, Client, Running};
 use command_handler::store::reason;
+use common::{balance, failed_reason, total_balance, Client, Running};
 use topology::iban::{HOUSE_IBAN, HOUSE_START_BALANCE, HOUSE_TOKEN};
 use topology::records::Record;
 
@@ -114,7 +114,14 @@ async fn rules_reasons_replays_and_poison() {
     client.send_raw("alice", &[1, 0, 0, 0, 1, 2, 3]).await; // wrong magic byte
     client.send_raw("alice", &[0, 0, 0, 0x7f, 0x7f, 2]).await; // unknown schema id
     client.send_raw("alice", &[0, 0, 0]).await; // truncated
-    let mut valid = client.registry.encode(topology::topics::COMMANDS, &Record::ConfirmAccountCreation { id: uuid::Uuid::new_v4(), username: "x".into() }).await.expect("encode");
+    let mut valid = client
+        .registry
+        .encode(
+            topology::topics::COMMANDS,
+            &Record::ConfirmAccountCreation { id: uuid::Uuid::new_v4(), username: "x".into() },
+        )
+        .await
+        .expect("encode");
     valid.truncate(valid.len() - 3); // truncated Avro body
     client.send_raw("alice", &valid).await;
     let after = client.transfer("alice", "cash", 1, "cash", &alice).await;

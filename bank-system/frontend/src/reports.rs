@@ -88,7 +88,8 @@ async fn index(State(dir): State<Arc<PathBuf>>) -> Response {
             for entry in found {
                 list.push(describe(&dir, entry).await);
             }
-            ([(CONTENT_TYPE, "application/json"), (CACHE_CONTROL, "no-cache")], Value::Array(list).to_string()).into_response()
+            ([(CONTENT_TYPE, "application/json"), (CACHE_CONTROL, "no-cache")], Value::Array(list).to_string())
+                .into_response()
         }
         Err(e) => {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot list the reports folder");
@@ -112,7 +113,8 @@ fn content_type(name: &str) -> &'static str {
 }
 
 async fn file(State(dir): State<Arc<PathBuf>>, UrlPath(name): UrlPath<String>) -> Response {
-    let not_found = || (StatusCode::NOT_FOUND, format!("no report file named {name:?} here: see {INDEX_PATH} for the list\n"));
+    let not_found =
+        || (StatusCode::NOT_FOUND, format!("no report file named {name:?} here: see {INDEX_PATH} for the list\n"));
     if regular_file(&dir, &name).await.is_none() {
         return not_found().into_response();
     }

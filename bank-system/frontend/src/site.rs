@@ -34,7 +34,10 @@ mod tests {
     #[test]
     fn the_page_loads_nothing_from_the_network() {
         for text in [INDEX, APP, STYLE] {
-            assert!(!text.contains("http://") && !text.contains("https://") && !text.contains("//cdn"), "an external asset");
+            assert!(
+                !text.contains("http://") && !text.contains("https://") && !text.contains("//cdn"),
+                "an external asset"
+            );
         }
         assert!(INDEX.contains("config.js") && INDEX.contains("app.js"));
     }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::{WsClient, GET_ACCOUNT, TRANSFER};
 use futures_util::future::join_all;
-use stack::docker::container;
 use serde_json::json;
+use stack::docker::container;
 use uuid::Uuid;
 
 const CONNECTIONS: usize = 100;
@@ -35,7 +35,8 @@ async fn main() {
     }
     let url = stack.plan.endpoints.graphql_ws.clone();
     let mut opener = WsClient::connect(&url, false).await;
-    let account = opener.one(GET_ACCOUNT, json!({"u": "overhead-bench", "p": "overhead-bench"})).await["get_account"].clone();
+    let account =
+        opener.one(GET_ACCOUNT, json!({"u": "overhead-bench", "p": "overhead-bench"})).await["get_account"].clone();
     let iban = account["iban"].as_str().expect("iban").to_string();
 
     let interval = Duration::from_micros(1_000_000 * CONNECTIONS as u64 / rate());

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::{WsClient, STREAM};
 use futures_util::future::join_all;
-use stack::docker::{container, stats};
 use serde_json::json;
+use stack::docker::{container, stats};
 
 const CONNECTIONS: usize = 500;
 const PER_CONNECTION: usize = 10;

@@ -23,10 +23,16 @@ pub struct MoneyTransferResult {
 /// The answer to a transfer's feedback record.
 pub fn transfer_result(uuid: &str, record: &Record) -> MoneyTransferResult {
     match record {
-        Record::MoneyTransferConfirmed { .. } => MoneyTransferResult { uuid: Some(uuid.into()), success: Some(true), reason: None },
+        Record::MoneyTransferConfirmed { .. } => {
+            MoneyTransferResult { uuid: Some(uuid.into()), success: Some(true), reason: None }
+        }
         Record::MoneyTransferFailed { reason, .. } => {
             MoneyTransferResult { uuid: Some(uuid.into()), success: Some(false), reason: Some(reason.clone()) }
         }
-        other => MoneyTransferResult { uuid: Some(uuid.into()), success: Some(false), reason: Some(format!("unexpected answer {}", other.name())) },
+        other => MoneyTransferResult {
+            uuid: Some(uuid.into()),
+            success: Some(false),
+            reason: Some(format!("unexpected answer {}", other.name())),
+        },
     }
 }

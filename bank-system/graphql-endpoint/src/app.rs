@@ -47,11 +47,13 @@ impl App {
     pub async fn connect(settings: &Settings) -> Result<App, AppError> {
         let service = &settings.service;
         let tls = service.kafka.tls.client();
-        let pool = topology::db::connect(&service.database_url, 32, topology::sql::DB_GE_SCHEMA, "db-ge", tls.as_ref()).await?;
+        let pool = topology::db::connect(&service.database_url, 32, topology::sql::DB_GE_SCHEMA, "db-ge", tls.as_ref())
+            .await?;
         let store = Store::new(pool).with_timeout(settings.store_timeout());
         // The event writer has connections of its own: a flood of queries cannot hold back the live feeds or
         // the audit's catch-up.
-        let writer = topology::db::connect(&service.database_url, 4, topology::sql::DB_GE_SCHEMA, "db-ge", tls.as_ref()).await?;
+        let writer =
+            topology::db::connect(&service.database_url, 4, topology::sql::DB_GE_SCHEMA, "db-ge", tls.as_ref()).await?;
         let writer = Store::new(writer).with_timeout(settings.store_timeout());
         let registry = Arc::new(Registry::with_tls(&service.kafka.schema_registry_url, tls.as_ref())?);
         let producer: FutureProducer = settings.producer_config().create()?;
@@ -62,7 +64,10 @@ impl App {
             Ok(consumer)
         };
         let balances = consumer(&group, &[topics::BALANCE_CHANGED])?;
-        let feedback = consumer(&format!("{group}-feedback"), &[topics::ACCOUNT_CREATION_FEEDBACK, topics::MONEY_TRANSFER_FEEDBACK])?;
+        let feedback = consumer(
+            &format!("{group}-feedback"),
+            &[topics::ACCOUNT_CREATION_FEEDBACK, topics::MONEY_TRANSFER_FEEDBACK],
+        )?;
         let waiters = Waiters::default();
         let (transactions, _) = broadcast::channel(4096);
         let overhead = crate::overhead::Overhead::new()?;
@@ -144,16 +149,15 @@ fn router(state: AppState, origins: &[axum::http::HeaderValue], stats: Stats) ->
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
         .allow_headers([axum::http::header::CONTENT_TYPE]);
-    let graphiql = || async { Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").finish()).into_response() };
+    let graphiql = || async {
+        Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").finish()).into_response()
+    };
     Router::new()
         .route("/", get(graphiql))
         .route("/graphql", get(crate::ws::handler).post(crate::http::handler))
         .route("/graphql-ws", get(crate::ws::handler))
         .with_state(state)
         .merge(topology::service::health_router())
-        .route(
-            "/stats",
-            get(move || async move { axum::Json(stats.json()) }),
-        )
+        .route("/stats", get(move || async move { axum::Json(stats.json()) }))
         .layer(cors)
 }

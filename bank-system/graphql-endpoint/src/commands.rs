@@ -39,7 +39,10 @@ pub fn check_text(name: &str, value: &str, max_bytes: usize) -> Option<String> {
     if value.len() > max_bytes {
         return Some(format!("{name} must be at most {max_bytes} bytes"));
     }
-    value.chars().find(|c| c.is_control()).map(|c| format!("{name} must not contain control characters (found U+{:04X})", c as u32))
+    value
+        .chars()
+        .find(|c| c.is_control())
+        .map(|c| format!("{name} must not contain control characters (found U+{:04X})", c as u32))
 }
 
 #[derive(Clone)]
@@ -109,13 +112,16 @@ impl Commands {
             tracing::error!("encoding {}: {e}", record.name());
             "internal error: the endpoint could not encode the command".to_string()
         })?;
-        let delivery = self.producer.send_result(FutureRecord::to(COMMANDS).key(key).payload(&payload)).map_err(|(e, _)| {
-            tracing::error!("queueing {} for Kafka: {e}", record.name());
-            match e.rdkafka_error_code() {
-                Some(RDKafkaErrorCode::QueueFull) => "the endpoint is overloaded: its queue to Kafka is full".to_string(),
-                _ => "internal error: the endpoint could not queue the command for Kafka".to_string(),
-            }
-        })?;
+        let delivery =
+            self.producer.send_result(FutureRecord::to(COMMANDS).key(key).payload(&payload)).map_err(|(e, _)| {
+                tracing::error!("queueing {} for Kafka: {e}", record.name());
+                match e.rdkafka_error_code() {
+                    Some(RDKafkaErrorCode::QueueFull) => {
+                        "the endpoint is overloaded: its queue to Kafka is full".to_string()
+                    }
+                    _ => "internal error: the endpoint could not queue the command for Kafka".to_string(),
+                }
+            })?;
         let handed_over = Instant::now();
         match delivery.await {
             Ok(Ok(_)) => Ok(handed_over),
@@ -135,7 +141,14 @@ impl Commands {
     /// Sends `record` and waits for the feedback of `id`, registering first; produce and answer share one
     /// `deadline`, so whatever Kafka does, the client is answered by then. With `received`, the endpoint's own
     /// share of the time is recorded in [`Commands::overhead`].
-    async fn ask(&self, id: Uuid, key: &str, record: &Record, deadline: Instant, received: Option<Instant>) -> Result<Record, String> {
+    async fn ask(
+        &self,
+        id: Uuid,
+        key: &str,
+        record: &Record,
+        deadline: Instant,
+        received: Option<Instant>,
+    ) -> Result<Record, String> {
         let deadline = tokio::time::Instant::from_std(deadline);
         let mut waiter = self.waiters.register(id);
         let handed_over = tokio::time::timeout_at(deadline, self.produce(key, record))
@@ -193,7 +206,11 @@ impl Commands {
     async fn user_command_id(&self, username: &str, password: &str) -> Result<Uuid, AccountResult> {
         let store_error = |e: crate::store::StoreError| account_reason(e.for_client());
         if let Some(user) = self.store.user(username).await.map_err(store_error)? {
-            return if verify(password, &user.password_hash).await { Ok(user.uuid) } else { Err(account_reason("incorrect password")) };
+            return if verify(password, &user.password_hash).await {
+                Ok(user.uuid)
+            } else {
+                Err(account_reason("incorrect password"))
+            };
         }
         let hash = hash(password).await.map_err(|e| {
             tracing::error!("hashing a password: {e}");
@@ -216,11 +233,17 @@ impl Commands {
             return MoneyTransferResult { uuid: Some(r.uuid), success: Some(false), reason: Some(reason) };
         }
         let Some(id) = parse_uuid(&r.uuid) else {
-            return MoneyTransferResult { uuid: Some(r.uuid), success: Some(false), reason: Some("uuid is not a valid uuid".into()) };
+            return MoneyTransferResult {
+                uuid: Some(r.uuid),
+                success: Some(false),
+                reason: Some("uuid is not a valid uuid".into()),
+            };
         };
         let _admitted = match self.admission.admit() {
             Ok(admitted) => admitted,
-            Err(reason) => return MoneyTransferResult { uuid: Some(r.uuid), success: Some(false), reason: Some(reason) },
+            Err(reason) => {
+                return MoneyTransferResult { uuid: Some(r.uuid), success: Some(false), reason: Some(reason) }
+            }
         };
         let record = Record::ConfirmMoneyTransfer {
             id,
@@ -266,7 +289,9 @@ async fn hash(password: &str) -> Result<String, String> {
 async fn verify(password: &str, stored: &str) -> bool {
     let (password, stored) = (password.to_string(), stored.to_string());
     off_thread(move || {
-        PasswordHash::new(&stored).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
+        PasswordHash::new(&stored)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false)
     })
     .await
     .unwrap_or(false)
@@ -277,7 +302,15 @@ mod tests {
     use super::*;
 
     fn request(uuid: &str, amount: i64, username: &str, from: &str, to: &str) -> TransferRequest {
-        TransferRequest { uuid: uuid.into(), username: username.into(), token: "t".into(), amount, from: from.into(), to: to.into(), descr: "d".into() }
+        TransferRequest {
+            uuid: uuid.into(),
+            username: username.into(),
+            token: "t".into(),
+            amount,
+            from: from.into(),
+            to: to.into(),
+            descr: "d".into(),
+        }
     }
 
     #[test]

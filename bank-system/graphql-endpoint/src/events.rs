@@ -7,8 +7,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rdkafka::consumer::{Consumer, StreamConsumer};
 use futures_util::FutureExt;
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use tokio::sync::broadcast;
 use topology::records::Record;
@@ -108,7 +108,9 @@ impl Events {
                     self.store.remove_user_by_uuid(*id).await.map_err(|e| e.to_string())?;
                     *id
                 }
-                Record::AccountCreationConfirmed { id, .. } | Record::MoneyTransferConfirmed { id } | Record::MoneyTransferFailed { id, .. } => *id,
+                Record::AccountCreationConfirmed { id, .. }
+                | Record::MoneyTransferConfirmed { id }
+                | Record::MoneyTransferFailed { id, .. } => *id,
                 _ => continue,
             };
             if self.waiters.answer(id, &record) > 0 {

@@ -47,17 +47,27 @@ async fn read(body: Body) -> Option<Vec<u8>> {
 }
 
 pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.trim_start().starts_with("application/json"));
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.trim_start().starts_with("application/json"));
     if !json {
         return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, "POST /graphql takes Content-Type: application/json".into());
     }
-    let too_large = || refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("a request body may have at most {MAX_BODY_BYTES} bytes"));
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let too_large =
+        || refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("a request body may have at most {MAX_BODY_BYTES} bytes"));
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > DRAINED_BYTES) {
         return too_large();
     }
     let bytes = match tokio::time::timeout(BODY_TIMEOUT, read(body)).await {
-        Err(_) => return refuse(StatusCode::REQUEST_TIMEOUT, format!("the request body did not arrive within {BODY_TIMEOUT:?}")),
+        Err(_) => {
+            return refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the request body did not arrive within {BODY_TIMEOUT:?}"),
+            )
+        }
         Ok(None) => return too_large(),
         Ok(Some(bytes)) => bytes,
     };
@@ -68,7 +78,10 @@ pub async fn handler(State(state): State<AppState>, headers: HeaderMap, body: Bo
     let response = match request {
         BatchRequest::Single(one) => BatchResponse::Single(state.schema.execute(one).await),
         BatchRequest::Batch(many) if many.len() > MAX_BATCH => {
-            return refuse(StatusCode::BAD_REQUEST, format!("a batch may hold at most {MAX_BATCH} operations, this one has {}", many.len()));
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                format!("a batch may hold at most {MAX_BATCH} operations, this one has {}", many.len()),
+            );
         }
         BatchRequest::Batch(many) => {
             let mut answers = Vec::with_capacity(many.len());

@@ -46,7 +46,8 @@ impl Overhead {
     /// For `/stats`: count, p50, p99 and max of the total in µs, and p50/p99 of each half.
     pub fn json(&self) -> Value {
         let Ok(h) = self.inner.lock() else { return Value::Null };
-        let half = |h: &Histogram<u64>| json!({"p50_us": h.value_at_quantile(0.5), "p99_us": h.value_at_quantile(0.99)});
+        let half =
+            |h: &Histogram<u64>| json!({"p50_us": h.value_at_quantile(0.5), "p99_us": h.value_at_quantile(0.99)});
         json!({
             "n": h.total.len(),
             "p50_us": h.total.value_at_quantile(0.5),

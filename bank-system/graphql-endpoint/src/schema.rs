@@ -79,7 +79,12 @@ impl Query {
 
     /// Newest first, at most `max_items` (0 to 1000).
     #[graphql(complexity = "(max_items.clamp(1, MAX_ITEMS) as usize) * child_complexity")]
-    async fn transactions_by_iban(&self, ctx: &Context<'_>, iban: String, max_items: i32) -> Result<Option<Vec<Option<Transaction>>>> {
+    async fn transactions_by_iban(
+        &self,
+        ctx: &Context<'_>,
+        iban: String,
+        max_items: i32,
+    ) -> Result<Option<Vec<Option<Transaction>>>> {
         if !(0..=MAX_ITEMS).contains(&max_items) {
             return Err(format!("max_items must be between 0 and {MAX_ITEMS}, got {max_items}").into());
         }
@@ -115,7 +120,9 @@ impl Filter {
         descr_includes: Option<String>,
     ) -> std::result::Result<Filter, String> {
         let too_long = iban.as_deref().and_then(|i| check_text("iban", i, MAX_IBAN_BYTES));
-        if let Some(reason) = too_long.or_else(|| descr_includes.as_deref().and_then(|d| check_text("descr_includes", d, MAX_DESCR_BYTES))) {
+        if let Some(reason) = too_long
+            .or_else(|| descr_includes.as_deref().and_then(|d| check_text("descr_includes", d, MAX_DESCR_BYTES)))
+        {
             return Err(reason);
         }
         Ok(Filter { iban, min_amount, max_amount, direction, descr_includes: descr_includes.map(|d| d.to_lowercase()) })
@@ -169,7 +176,8 @@ impl SubscriptionRoot {
         direction: Option<Direction>,
         descr_includes: Option<String>,
     ) -> Result<impl Stream<Item = Option<Transaction>>> {
-        let filter = Filter::new(iban, min_amount.map(i64::from), max_amount.map(i64::from), direction, descr_includes)?;
+        let filter =
+            Filter::new(iban, min_amount.map(i64::from), max_amount.map(i64::from), direction, descr_includes)?;
         let receiver = ctx.data::<broadcast::Sender<StoredTransaction>>()?.subscribe();
         let live = ctx.data::<LiveSubscriptions>()?.enter();
         let stream = BroadcastStream::new(receiver).filter_map(move |item| {
@@ -187,7 +195,12 @@ impl SubscriptionRoot {
         Ok(stream)
     }
 
-    async fn get_account(&self, ctx: &Context<'_>, username: String, password: String) -> Result<impl Stream<Item = Option<AccountResult>>> {
+    async fn get_account(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> Result<impl Stream<Item = Option<AccountResult>>> {
         let commands = ctx.data::<Commands>()?.clone();
         Ok(futures_util::stream::once(async move { Some(commands.get_account(&username, &password).await) }))
     }
@@ -215,7 +228,14 @@ mod tests {
     use super::*;
 
     fn t(changed_by: i64, descr: &str) -> StoredTransaction {
-        StoredTransaction { id: 1, iban: "NL66OPEN0000000000".into(), new_balance: 0, changed_by, from_to: "x".into(), descr: descr.into() }
+        StoredTransaction {
+            id: 1,
+            iban: "NL66OPEN0000000000".into(),
+            new_balance: 0,
+            changed_by,
+            from_to: "x".into(),
+            descr: descr.into(),
+        }
     }
 
     #[test]
@@ -233,7 +253,9 @@ mod tests {
         assert!(including("GROCER").matches(&debit));
         assert!(!including("fine").matches(&debit));
         let long = "x".repeat(MAX_DESCR_BYTES + 1);
-        assert!(Filter::new(None, None, None, None, Some(long)).unwrap_err().contains("descr_includes must be at most"));
+        assert!(Filter::new(None, None, None, None, Some(long))
+            .unwrap_err()
+            .contains("descr_includes must be at most"));
         assert!(Filter::new(Some("NL\0".into()), None, None, None, None).unwrap_err().contains("control characters"));
         assert!(!Filter { iban: Some("NL00".into()), ..Filter::default() }.matches(&debit));
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 use clap::Parser;
 use rdkafka::ClientConfig;
-use topology::settings::{self, KafkaProperties, ServiceSettings};
 pub use topology::settings::WithKafkaProperties;
+use topology::settings::{self, KafkaProperties, ServiceSettings};
 
 /// The port of GraphQL, websockets, `/health` and `/stats` unless `HTTP_PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 8888;
@@ -109,23 +109,34 @@ mod tests {
 
     #[test]
     fn defaults_need_only_the_database() {
-        let s = Settings::from_vars(vars(&[("DATABASE_URL", "postgres://db-ge"), ("KAFKA_CONSUMER_FETCH_WAIT_MAX_MS", "5")])).unwrap();
+        let s = Settings::from_vars(vars(&[
+            ("DATABASE_URL", "postgres://db-ge"),
+            ("KAFKA_CONSUMER_FETCH_WAIT_MAX_MS", "5"),
+        ]))
+        .unwrap();
         assert_eq!(s.service.database_url, "postgres://db-ge");
         assert_eq!(s.service.http.address(), "127.0.0.1:8888".parse().unwrap());
         assert_eq!(s.instance_id, "1");
         assert_eq!(s.command_timeout(), Duration::from_secs(30));
         assert_eq!(s.store_timeout(), Duration::from_secs(10));
         assert_eq!(s.max_subscriptions_per_socket, 10_000);
-        let frontend = [HeaderValue::from_static("http://localhost:8181"), HeaderValue::from_static("http://127.0.0.1:8181")];
+        let frontend =
+            [HeaderValue::from_static("http://localhost:8181"), HeaderValue::from_static("http://127.0.0.1:8181")];
         assert_eq!(s.cors_origins, Origins(frontend.to_vec()));
         assert_eq!(s.service.consumer_config("g").get("fetch.wait.max.ms"), Some("5"));
     }
 
     #[test]
     fn origins_are_a_trimmed_list() {
-        let s = Settings::from_vars(vars(&[("DATABASE_URL", "d"), ("CORS_ORIGINS", " http://a:1 ,, http://b ")])).unwrap();
-        assert_eq!(s.cors_origins, Origins(vec![HeaderValue::from_static("http://a:1"), HeaderValue::from_static("http://b")]));
-        let bad = Settings::from_vars(vars(&[("DATABASE_URL", "d"), ("CORS_ORIGINS", "http://a,\u{7f}")])).unwrap_err().to_string();
+        let s =
+            Settings::from_vars(vars(&[("DATABASE_URL", "d"), ("CORS_ORIGINS", " http://a:1 ,, http://b ")])).unwrap();
+        assert_eq!(
+            s.cors_origins,
+            Origins(vec![HeaderValue::from_static("http://a:1"), HeaderValue::from_static("http://b")])
+        );
+        let bad = Settings::from_vars(vars(&[("DATABASE_URL", "d"), ("CORS_ORIGINS", "http://a,\u{7f}")]))
+            .unwrap_err()
+            .to_string();
         assert!(bad.contains("CORS_ORIGINS") && bad.contains("is not an origin"), "{bad}");
     }
 
@@ -136,14 +147,22 @@ mod tests {
             all.extend_from_slice(pairs);
             let s = Settings::from_vars(vars(&all)).unwrap();
             let config = s.producer_config();
-            assert_eq!(config.get("delivery.timeout.ms"), None, "one name for the timeout, so none is overridden unseen");
+            assert_eq!(
+                config.get("delivery.timeout.ms"),
+                None,
+                "one name for the timeout, so none is overridden unseen"
+            );
             config.get("message.timeout.ms").map(str::to_string)
         };
         assert_eq!(timeout(&[]).as_deref(), Some("30000"), "librdkafka's own default is 300000");
         assert_eq!(timeout(&[("COMMAND_TIMEOUT_MS", "3000")]).as_deref(), Some("3000"));
         assert_eq!(timeout(&[("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS", "600000")]).as_deref(), Some("30000"));
         assert_eq!(timeout(&[("KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS", "600000")]).as_deref(), Some("30000"));
-        assert_eq!(timeout(&[("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS", "2000")]).as_deref(), Some("2000"), "a shorter one is kept");
+        assert_eq!(
+            timeout(&[("KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS", "2000")]).as_deref(),
+            Some("2000"),
+            "a shorter one is kept"
+        );
     }
 
     #[test]

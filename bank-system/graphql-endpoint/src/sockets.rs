@@ -71,7 +71,9 @@ impl Executor for Limited {
                     .boxed()
             }
             // Answered like any failed operation (`next` with the error, then `complete`): the socket stays open.
-            Err(reason) => stream::once(async move { Response::from_errors(vec![ServerError::new(reason, None)]) }).boxed(),
+            Err(reason) => {
+                stream::once(async move { Response::from_errors(vec![ServerError::new(reason, None)]) }).boxed()
+            }
         }
     }
 }
@@ -86,7 +88,10 @@ mod tests {
         let first = slots.take().unwrap();
         let _second = slots.take().unwrap();
         let refused = slots.take().unwrap_err();
-        assert!(refused.contains("at most 2 subscriptions") && refused.contains("MAX_SUBSCRIPTIONS_PER_SOCKET"), "{refused}");
+        assert!(
+            refused.contains("at most 2 subscriptions") && refused.contains("MAX_SUBSCRIPTIONS_PER_SOCKET"),
+            "{refused}"
+        );
         drop(first);
         assert!(slots.take().is_ok(), "the slot of an ended subscription is free again");
     }

@@ -92,8 +92,14 @@ impl Store {
         Store { timeout, ..self }
     }
 
-    async fn bounded<T>(&self, action: &'static str, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-        tokio::time::timeout(self.timeout, work).await.unwrap_or_else(|_| Err(fail(action)(format!("no answer within {:?}", self.timeout))))
+    async fn bounded<T>(
+        &self,
+        action: &'static str,
+        work: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .unwrap_or_else(|_| Err(fail(action)(format!("no answer within {:?}", self.timeout))))
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -103,7 +109,10 @@ impl Store {
     /// Stores BalanceChanged events once per `event_id`, the whole batch in one statement and one commit (a
     /// commit per event capped the read side near 1,000 events/s). Returns, for each event in order, its row (the
     /// one stored before, for a re-delivery) and whether this call stored it. Rows get their ids in batch order.
-    pub async fn insert_transactions(&self, events: &[(String, StoredTransaction)]) -> Result<Vec<(StoredTransaction, bool)>, StoreError> {
+    pub async fn insert_transactions(
+        &self,
+        events: &[(String, StoredTransaction)],
+    ) -> Result<Vec<(StoredTransaction, bool)>, StoreError> {
         self.bounded("storing transactions", async {
             let client = self.client().await?;
             let column = |f: fn(&(String, StoredTransaction)) -> String| events.iter().map(f).collect::<Vec<String>>();
@@ -168,7 +177,10 @@ impl Store {
             let rows = self
                 .client()
                 .await?
-                .query(&format!("SELECT {COLUMNS} FROM transaction WHERE iban = $1 ORDER BY id DESC LIMIT $2"), &[&iban, &max_items])
+                .query(
+                    &format!("SELECT {COLUMNS} FROM transaction WHERE iban = $1 ORDER BY id DESC LIMIT $2"),
+                    &[&iban, &max_items],
+                )
                 .await
                 .map_err(|e| fail("reading transactions")(e.to_string()))?;
             Ok(rows.into_iter().map(Into::into).collect())

@@ -28,7 +28,9 @@ fn is_connection_init(message: &[u8]) -> bool {
 }
 
 /// Puts a `connection_init` in front of a legacy client's messages when its first message is another one.
-pub fn with_connection_init(input: impl Stream<Item = Bytes> + Send + Unpin + 'static) -> impl Stream<Item = Bytes> + Send {
+pub fn with_connection_init(
+    input: impl Stream<Item = Bytes> + Send + Unpin + 'static,
+) -> impl Stream<Item = Bytes> + Send {
     stream::once(async move {
         let mut input = input;
         let first = input.next().await;
@@ -57,7 +59,9 @@ fn origin_allowed(headers: &HeaderMap, origins: &[axum::http::HeaderValue]) -> R
     match headers.get(axum::http::header::ORIGIN) {
         None => Ok(()),
         Some(origin) if origins.contains(origin) => Ok(()),
-        Some(origin) => Err(format!("origin {origin:?} may not open a websocket here (CORS_ORIGINS lists those that may)")),
+        Some(origin) => {
+            Err(format!("origin {origin:?} may not open a websocket here (CORS_ORIGINS lists those that may)"))
+        }
     }
 }
 
@@ -90,11 +94,13 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
             }
             future::ready(m.is_ok())
         })
-        .filter_map(|m| future::ready(match m {
-            Ok(Message::Text(t)) => Some(Bytes::from(t.as_str().to_owned())),
-            Ok(Message::Binary(b)) => Some(b),
-            _ => None,
-        }));
+        .filter_map(|m| {
+            future::ready(match m {
+                Ok(Message::Text(t)) => Some(Bytes::from(t.as_str().to_owned())),
+                Ok(Message::Binary(b)) => Some(b),
+                _ => None,
+            })
+        });
     let slots = SocketSlots::new(state.max_subscriptions_per_socket);
     let input = bounded_in_time(input, slots.clone(), state.connection_init_timeout, state.idle_timeout, ended.clone());
     let input: std::pin::Pin<Box<dyn Stream<Item = Bytes> + Send>> = match protocol {
@@ -173,7 +179,17 @@ fn bounded_in_time(
                     Ok(None) => return None,
                     Err(_) if !first && slots.open() > 0 => continue,
                     Err(_) => {
-                        end(&why, (4408, if first { "no connection_init in time" } else { "idle: no operation and no message in time" }));
+                        end(
+                            &why,
+                            (
+                                4408,
+                                if first {
+                                    "no connection_init in time"
+                                } else {
+                                    "idle: no operation and no message in time"
+                                },
+                            ),
+                        );
                         return None;
                     }
                 }

@@ -16,11 +16,14 @@ async fn the_api_over_both_protocols_and_http() {
     let mut legacy = WsClient::connect(&format!("{ws}/graphql-ws"), true).await;
 
     // Accounts: new, the same again, wrong password; the legacy client without connection_init.
-    let alice = current.one(GET_ACCOUNT, json!({"u": "alice-user", "p": "alice-password"})).await["get_account"].clone();
-    let (iban, token) = (alice["iban"].as_str().expect("iban").to_string(), alice["token"].as_str().expect("token").to_string());
+    let alice =
+        current.one(GET_ACCOUNT, json!({"u": "alice-user", "p": "alice-password"})).await["get_account"].clone();
+    let (iban, token) =
+        (alice["iban"].as_str().expect("iban").to_string(), alice["token"].as_str().expect("token").to_string());
     let again = legacy.one(GET_ACCOUNT, json!({"u": "alice-user", "p": "alice-password"})).await["get_account"].clone();
     assert_eq!(again, alice, "same user, same account");
-    let wrong = current.one(GET_ACCOUNT, json!({"u": "alice-user", "p": "not-her-password"})).await["get_account"].clone();
+    let wrong =
+        current.one(GET_ACCOUNT, json!({"u": "alice-user", "p": "not-her-password"})).await["get_account"].clone();
     assert_eq!(wrong["reason"], "incorrect password");
     let bob = legacy.one(GET_ACCOUNT, json!({"u": "bob-user", "p": "bob-password"})).await["get_account"].clone();
     let bob_iban = bob["iban"].as_str().expect("bob's iban").to_string();
@@ -32,15 +35,33 @@ async fn the_api_over_both_protocols_and_http() {
 
     // Transfers: deposit, an upper-case uuid, and each failure relayed verbatim.
     let deposit = Uuid::new_v4().to_string().to_uppercase();
-    let r = transfer(&mut current, &deposit, "alice-user", "cash", 123_456, ("cash", &iban), "a gift from grandma").await;
+    let r =
+        transfer(&mut current, &deposit, "alice-user", "cash", 123_456, ("cash", &iban), "a gift from grandma").await;
     assert_eq!(r, json!({"uuid": deposit, "success": true, "reason": null}));
     let small = Uuid::new_v4().to_string();
-    assert_eq!(transfer(&mut legacy, &small, "alice-user", "cash", 100, ("cash", &iban), "small gift").await["success"], true);
+    assert_eq!(
+        transfer(&mut legacy, &small, "alice-user", "cash", 100, ("cash", &iban), "small gift").await["success"],
+        true
+    );
     let cases = [
         (Uuid::new_v4().to_string(), "bogus-token", 100, iban.as_str(), bob_iban.as_str(), "invalid token"),
-        (Uuid::new_v4().to_string(), token.as_str(), 100_000_000, iban.as_str(), bob_iban.as_str(), "insufficient funds"),
+        (
+            Uuid::new_v4().to_string(),
+            token.as_str(),
+            100_000_000,
+            iban.as_str(),
+            bob_iban.as_str(),
+            "insufficient funds",
+        ),
         (Uuid::new_v4().to_string(), token.as_str(), 100, "NL00nonsense", bob_iban.as_str(), "from is invalid"),
-        ("not-a-uuid".to_string(), token.as_str(), 100, iban.as_str(), bob_iban.as_str(), "uuid \"not-a-uuid\" is not a valid uuid"),
+        (
+            "not-a-uuid".to_string(),
+            token.as_str(),
+            100,
+            iban.as_str(),
+            bob_iban.as_str(),
+            "uuid \"not-a-uuid\" is not a valid uuid",
+        ),
         (Uuid::new_v4().to_string(), token.as_str(), 0, iban.as_str(), bob_iban.as_str(), "amount must be positive"),
         (Uuid::new_v4().to_string(), token.as_str(), 100, iban.as_str(), "", "to must not be empty"),
     ];
@@ -72,12 +93,18 @@ async fn the_api_over_both_protocols_and_http() {
     assert_eq!(credit["from_to"], iban.as_str());
 
     // Queries over HTTP.
-    let by_iban = graphql_http(&base, "query($i: String!) { transactions_by_iban(iban: $i, max_items: 2) { id changed_by } }", json!({"i": iban})).await;
+    let by_iban = graphql_http(
+        &base,
+        "query($i: String!) { transactions_by_iban(iban: $i, max_items: 2) { id changed_by } }",
+        json!({"i": iban}),
+    )
+    .await;
     let rows = by_iban["data"]["transactions_by_iban"].as_array().expect("list").clone();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["changed_by"], "€23,29", "newest first");
     let id = rows[0]["id"].clone();
-    let one = graphql_http(&base, "query($id: Int!) { transaction_by_id(id: $id) { iban descr } }", json!({"id": id})).await;
+    let one =
+        graphql_http(&base, "query($id: Int!) { transaction_by_id(id: $id) { iban descr } }", json!({"id": id})).await;
     assert_eq!(one["data"]["transaction_by_id"], json!({"iban": iban, "descr": "groceries"}));
     let last = graphql_http(&base, "{ all_last_transactions { iban changed_by } }", json!({})).await;
     let last = last["data"]["all_last_transactions"].as_array().expect("list").clone();
@@ -87,7 +114,12 @@ async fn the_api_over_both_protocols_and_http() {
     // Malformed GraphQL gets GraphQL errors, not a crash.
     let bad = graphql_http(&base, "{ transactions_by_iban(iban: 3) { nope } }", json!({})).await;
     assert!(bad["errors"].as_array().is_some_and(|e| !e.is_empty()), "{bad}");
-    let bad = graphql_http(&base, "query($i: String!) { transactions_by_iban(iban: $i, max_items: -1) { id } }", json!({"i": iban})).await;
+    let bad = graphql_http(
+        &base,
+        "query($i: String!) { transactions_by_iban(iban: $i, max_items: -1) { id } }",
+        json!({"i": iban}),
+    )
+    .await;
     assert!(bad["errors"][0]["message"].as_str().is_some_and(|m| m.contains("max_items")), "{bad}");
     let health = reqwest::get(format!("{base}/health")).await.expect("health");
     assert!(health.status().is_success());

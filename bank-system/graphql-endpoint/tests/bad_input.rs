@@ -28,7 +28,8 @@ async fn poison_records_on_every_topic_are_skipped_and_counted() {
     let stack = stack::testing::stack("").await;
     let endpoint = Endpoint::start(&stack).await;
     let e = &stack.plan.endpoints;
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", &e.bootstrap).create().expect("producer");
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", &e.bootstrap).create().expect("producer");
     let registry = topology::registry::Registry::new(&e.registry);
     let send = |topic: &'static str, payload: Option<Vec<u8>>| {
         let producer = producer.clone();
@@ -42,8 +43,20 @@ async fn poison_records_on_every_topic_are_skipped_and_counted() {
     };
     let id = Uuid::new_v4();
     let valid: [(&'static str, Record); 3] = [
-        (BALANCE_CHANGED, Record::BalanceChanged { iban: "NL07OPEN0123456789".into(), new_balance: 1, changed_by: 1, from_to: "cash".into(), description: "x".into() }),
-        (ACCOUNT_CREATION_FEEDBACK, Record::AccountCreationConfirmed { id, iban: "NL07OPEN0123456789".into(), token: "t".into() }),
+        (
+            BALANCE_CHANGED,
+            Record::BalanceChanged {
+                iban: "NL07OPEN0123456789".into(),
+                new_balance: 1,
+                changed_by: 1,
+                from_to: "cash".into(),
+                description: "x".into(),
+            },
+        ),
+        (
+            ACCOUNT_CREATION_FEEDBACK,
+            Record::AccountCreationConfirmed { id, iban: "NL07OPEN0123456789".into(), token: "t".into() },
+        ),
         (MONEY_TRANSFER_FEEDBACK, Record::MoneyTransferConfirmed { id }),
     ];
     let before = skipped(&endpoint.base).await;
@@ -51,7 +64,9 @@ async fn poison_records_on_every_topic_are_skipped_and_counted() {
     for (topic, record) in &valid {
         let mut cut = registry.encode(topic, record).await.expect("encode");
         cut.truncate(cut.len() - 3);
-        for payload in [Some(vec![1, 0, 0, 0, 1, 2, 3]), Some(vec![0, 0, 0, 0x7f, 0x7f, 2]), Some(vec![0, 0, 0]), Some(cut), None] {
+        for payload in
+            [Some(vec![1, 0, 0, 0, 1, 2, 3]), Some(vec![0, 0, 0, 0x7f, 0x7f, 2]), Some(vec![0, 0, 0]), Some(cut), None]
+        {
             send(topic, payload).await;
             sent += 1;
         }
@@ -68,7 +83,11 @@ async fn poison_records_on_every_topic_are_skipped_and_counted() {
         from_to: "cash".into(),
         description: description.into(),
     };
-    for (n, record) in [nul("NL07OPEN0123456789", "nul\0descr"), nul("NL07OPEN\0-1234", "x"), nul("NL07OPEN0123456789", "fine")].iter().enumerate() {
+    for (n, record) in
+        [nul("NL07OPEN0123456789", "nul\0descr"), nul("NL07OPEN\0-1234", "x"), nul("NL07OPEN0123456789", "fine")]
+            .iter()
+            .enumerate()
+    {
         let payload = registry.encode(BALANCE_CHANGED, record).await.expect("encode");
         let headers = topology::kafka::event_id_headers(&topology::kafka::event_id(id, n as u32));
         let record = FutureRecord::<str, [u8]>::to(BALANCE_CHANGED).key("poison").payload(&payload).headers(headers);
@@ -78,20 +97,30 @@ async fn poison_records_on_every_topic_are_skipped_and_counted() {
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while skipped(&endpoint.base).await - before < sent {
-        assert!(tokio::time::Instant::now() < deadline, "only {} of {sent} poison records counted", skipped(&endpoint.base).await - before);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {sent} poison records counted",
+            skipped(&endpoint.base).await - before
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(skipped(&endpoint.base).await - before, sent);
     let query = "query($i: String!) { transactions_by_iban(iban: $i, max_items: 10) { descr } }";
     let stored = graphql_http(&endpoint.base, query, json!({"i": "NL07OPEN0123456789"})).await;
-    let descrs: Vec<&str> = stored["data"]["transactions_by_iban"].as_array().expect("rows").iter().filter_map(|t| t["descr"].as_str()).collect();
+    let descrs: Vec<&str> = stored["data"]["transactions_by_iban"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|t| t["descr"].as_str())
+        .collect();
     assert_eq!(descrs, ["fine"], "the good event of the batch is stored, the refused ones are not: {stored}");
 
     // Good records still flow on every partition the poison went to.
     let mut client = WsClient::connect(&format!("{}/graphql", endpoint.ws), false).await;
     let account = client.one(GET_ACCOUNT, json!({"u": "after-poison", "p": "pw"})).await["get_account"].clone();
     let iban = account["iban"].as_str().expect("an account after the poison").to_string();
-    let r = transfer(&mut client, &Uuid::new_v4().to_string(), "after-poison", "cash", 500, ("cash", &iban), "deposit").await;
+    let r = transfer(&mut client, &Uuid::new_v4().to_string(), "after-poison", "cash", 500, ("cash", &iban), "deposit")
+        .await;
     assert_eq!(r["success"], true, "{r}");
     endpoint.stop().await;
 }
@@ -135,7 +164,12 @@ fn random_query(rng: &mut Lcg) -> String {
         0 => seed[..rng.below(seed.len())].to_string(),
         1 => {
             let at = rng.below(seed.len());
-            format!("{}{}{}", &seed[..at], ["{", "}", "(", "$", "...", "@skip", "\"", "\\u0000"][rng.below(8)], &seed[at..])
+            format!(
+                "{}{}{}",
+                &seed[..at],
+                ["{", "}", "(", "$", "...", "@skip", "\"", "\\u0000"][rng.below(8)],
+                &seed[at..]
+            )
         }
         2 => {
             let depth = [10, 200, 20_000][rng.below(3)];
@@ -174,7 +208,10 @@ async fn random_graphql_gets_graphql_errors_never_a_crash_or_a_hung_socket() {
         };
         let response = tokio::time::timeout(
             Duration::from_secs(20),
-            http.post(format!("{}/graphql", endpoint.base)).header("content-type", "application/json").body(body.clone()).send(),
+            http.post(format!("{}/graphql", endpoint.base))
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send(),
         )
         .await
         .unwrap_or_else(|_| panic!("request {i} hung: {}", &body[..body.len().min(300)]))
@@ -241,7 +278,11 @@ async fn documents_and_passwords_beyond_their_limits_get_reasons() {
     let stack = stack::testing::stack("").await;
     let endpoint = Endpoint::start(&stack).await;
     // 20 levels of ofType under __schema: deeper than the 16 the schema allows.
-    let deep = format!("{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}", "ofType { ".repeat(20), "} ".repeat(20));
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(20),
+        "} ".repeat(20)
+    );
     let answer = graphql_http(&endpoint.base, &deep, json!({})).await;
     let errors = answer["errors"].to_string();
     assert!(answer["data"].is_null() && errors.contains("nested too deep"), "{answer}");
@@ -278,8 +319,13 @@ async fn with_the_brokers_paused_commands_are_answered_within_their_deadline() {
     let (iban, token) = account(&mut client, "paused-user").await;
 
     let docker = stack::docker::connect().await.expect("engine");
-    let brokers: Vec<String> =
-        stack.plan.infrastructure.iter().filter(|p| p.role == stack::Role::Kafka).map(|p| p.spec.name.clone()).collect();
+    let brokers: Vec<String> = stack
+        .plan
+        .infrastructure
+        .iter()
+        .filter(|p| p.role == stack::Role::Kafka)
+        .map(|p| p.spec.name.clone())
+        .collect();
     for broker in &brokers {
         docker.pause_container(broker).await.expect("pause a broker");
     }
@@ -301,12 +347,16 @@ async fn with_the_brokers_paused_commands_are_answered_within_their_deadline() {
     assert!(elapsed < Duration::from_millis(6500), "answered after {elapsed:?}, the deadline is 5 s");
     assert_eq!(refused["success"], false, "{refused}");
     let reason = refused["reason"].as_str().unwrap_or_default();
-    assert!(reason.starts_with("no answer from the bank within 5 s: Kafka did not acknowledge the command"), "{refused}");
+    assert!(
+        reason.starts_with("no answer from the bank within 5 s: Kafka did not acknowledge the command"),
+        "{refused}"
+    );
     // The login may run out of time checking the password (argon2 in a debug build) or at Kafka: the same deadline.
     let reason = login["reason"].as_str().unwrap_or_default();
     assert!(reason.starts_with("no answer from the bank within 5 s: "), "{login}");
     // The brokers back, the endpoint serves again.
-    let again = transfer(&mut client, &Uuid::new_v4().to_string(), "paused-user", "cash", 100, ("cash", &iban), "after").await;
+    let again =
+        transfer(&mut client, &Uuid::new_v4().to_string(), "paused-user", "cash", 100, ("cash", &iban), "after").await;
     assert_eq!(again["success"], true, "{again}");
     endpoint.stop().await;
 }
@@ -326,11 +376,20 @@ async fn a_store_at_a_closed_port_answers_queries_without_its_internals() {
     let config: tokio_postgres::Config = "postgres://bank:secret@127.0.0.1:1/db_ge".parse().expect("url");
     let manager = deadpool_postgres::Manager::new(config, tokio_postgres::NoTls);
     let pool = deadpool_postgres::Pool::builder(manager).max_size(1).build().expect("pool");
-    let schema = graphql_endpoint::schema::BankSchema::build(graphql_endpoint::schema::Query, async_graphql::EmptyMutation, graphql_endpoint::schema::SubscriptionRoot)
-        .data(graphql_endpoint::store::Store::new(pool))
-        .finish();
-    for query in ["{ all_last_transactions { id } }", "{ transaction_by_id(id: 1) { id } }", "{ transactions_by_iban(iban: \"NL01\", max_items: 1) { id } }"] {
-        let response = tokio::time::timeout(Duration::from_secs(10), schema.execute(query)).await.expect("answered in time");
+    let schema = graphql_endpoint::schema::BankSchema::build(
+        graphql_endpoint::schema::Query,
+        async_graphql::EmptyMutation,
+        graphql_endpoint::schema::SubscriptionRoot,
+    )
+    .data(graphql_endpoint::store::Store::new(pool))
+    .finish();
+    for query in [
+        "{ all_last_transactions { id } }",
+        "{ transaction_by_id(id: 1) { id } }",
+        "{ transactions_by_iban(iban: \"NL01\", max_items: 1) { id } }",
+    ] {
+        let response =
+            tokio::time::timeout(Duration::from_secs(10), schema.execute(query)).await.expect("answered in time");
         assert_eq!(response.errors.len(), 1, "{query}: {:?}", response.errors);
         assert_eq!(response.errors[0].message, STORE_FAILED, "{query}");
         assert_no_internals(&response.errors[0].message);
@@ -350,16 +409,28 @@ async fn a_store_that_stops_answering_fails_queries_within_its_timeout() {
         }
     });
     let config: tokio_postgres::Config = format!("postgres://bank:secret@127.0.0.1:{port}/db_ge").parse().expect("url");
-    let pool = deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(config, tokio_postgres::NoTls)).max_size(1).build().expect("pool");
+    let pool = deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(config, tokio_postgres::NoTls))
+        .max_size(1)
+        .build()
+        .expect("pool");
     let store = graphql_endpoint::store::Store::new(pool).with_timeout(Duration::from_secs(1));
-    let schema = graphql_endpoint::schema::BankSchema::build(graphql_endpoint::schema::Query, async_graphql::EmptyMutation, graphql_endpoint::schema::SubscriptionRoot)
-        .data(store)
-        .finish();
+    let schema = graphql_endpoint::schema::BankSchema::build(
+        graphql_endpoint::schema::Query,
+        async_graphql::EmptyMutation,
+        graphql_endpoint::schema::SubscriptionRoot,
+    )
+    .data(store)
+    .finish();
     let start = tokio::time::Instant::now();
-    let response = tokio::time::timeout(Duration::from_secs(10), schema.execute("{ all_last_transactions { id } }")).await;
+    let response =
+        tokio::time::timeout(Duration::from_secs(10), schema.execute("{ all_last_transactions { id } }")).await;
     held.abort();
     let response = response.expect("answered while the database stays silent");
-    assert!(start.elapsed() < Duration::from_secs(3), "answered after {:?}, the store's timeout is 1 s", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "answered after {:?}, the store's timeout is 1 s",
+        start.elapsed()
+    );
     assert_eq!(response.errors.len(), 1, "{:?}", response.errors);
     assert_eq!(response.errors[0].message, STORE_FAILED);
 }
@@ -368,11 +439,16 @@ async fn a_store_that_stops_answering_fails_queries_within_its_timeout() {
 async fn database_failures_reach_clients_without_their_internals() {
     let stack = stack::testing::stack("").await;
     let endpoint = Endpoint::start(&stack).await;
-    let (db, connection) = tokio_postgres::connect(&stack.plan.endpoints.db_ge, tokio_postgres::NoTls).await.expect("db-ge");
+    let (db, connection) =
+        tokio_postgres::connect(&stack.plan.endpoints.db_ge, tokio_postgres::NoTls).await.expect("db-ge");
     tokio::spawn(connection);
     db.batch_execute("DROP TABLE transaction; DROP TABLE cac").await.expect("tables dropped");
 
-    let queries = ["{ all_last_transactions { id } }", "{ transaction_by_id(id: 1) { id } }", "{ transactions_by_iban(iban: \"NL01\", max_items: 1) { id } }"];
+    let queries = [
+        "{ all_last_transactions { id } }",
+        "{ transaction_by_id(id: 1) { id } }",
+        "{ transactions_by_iban(iban: \"NL01\", max_items: 1) { id } }",
+    ];
     for query in queries {
         let answer = graphql_http(&endpoint.base, query, json!({})).await;
         let message = answer["errors"][0]["message"].as_str().unwrap_or_default();

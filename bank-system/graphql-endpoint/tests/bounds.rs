@@ -43,7 +43,9 @@ async fn deposit(endpoint: &Endpoint, user: &str) -> Duration {
     let account = client.one(GET_ACCOUNT, json!({"u": user, "p": "pw"})).await["get_account"].clone();
     let iban = account["iban"].as_str().unwrap_or_else(|| panic!("an account: {account}")).to_string();
     let start = Instant::now();
-    let r = transfer(&mut client, &Uuid::new_v4().to_string(), user, "cash", 100, ("cash", &iban), "beside the slow ones").await;
+    let r =
+        transfer(&mut client, &Uuid::new_v4().to_string(), user, "cash", 100, ("cash", &iban), "beside the slow ones")
+            .await;
     assert_eq!(r["success"], true, "{r}");
     start.elapsed()
 }
@@ -53,7 +55,12 @@ async fn slow_and_silent_clients_are_disconnected_while_a_transfer_beside_them_i
     let stack = stack::testing::stack("").await;
     let endpoint = Endpoint::start_with(
         &stack,
-        &[("HEADER_TIMEOUT_MS", "1000"), ("CONNECTION_INIT_TIMEOUT_MS", "1000"), ("WS_IDLE_TIMEOUT_MS", "1500"), ("MAX_CONNECTIONS", "2000")],
+        &[
+            ("HEADER_TIMEOUT_MS", "1000"),
+            ("CONNECTION_INIT_TIMEOUT_MS", "1000"),
+            ("WS_IDLE_TIMEOUT_MS", "1500"),
+            ("MAX_CONNECTIONS", "2000"),
+        ],
     )
     .await;
     let quiet = deposit(&endpoint, "before-the-slow-ones").await;
@@ -77,7 +84,10 @@ async fn slow_and_silent_clients_are_disconnected_while_a_transfer_beside_them_i
     for c in &mut slow {
         let mut rest = Vec::new();
         let left = Duration::from_secs(10).saturating_sub(started.elapsed());
-        tokio::time::timeout(left, c.read_to_end(&mut rest)).await.expect("every slow client disconnected within 10 s").ok();
+        tokio::time::timeout(left, c.read_to_end(&mut rest))
+            .await
+            .expect("every slow client disconnected within 10 s")
+            .ok();
     }
     println!("1,000 slow clients disconnected {:?} after the last one connected", started.elapsed());
     endpoint.stop().await;
@@ -94,8 +104,12 @@ async fn oversized_messages_bodies_and_batches_are_refused() {
     assert_eq!(closed_with(&mut socket, Duration::from_secs(5)).await, Some(1009), "message too big");
 
     let http = reqwest::Client::new();
-    let post = |body: String, kind: &'static str| http.post(format!("{}/graphql", endpoint.base)).header("content-type", kind).body(body).send();
-    let big = post(json!({"query": "{ __typename }", "variables": {"pad": huge}}).to_string(), "application/json").await.expect("answered");
+    let post = |body: String, kind: &'static str| {
+        http.post(format!("{}/graphql", endpoint.base)).header("content-type", kind).body(body).send()
+    };
+    let big = post(json!({"query": "{ __typename }", "variables": {"pad": huge}}).to_string(), "application/json")
+        .await
+        .expect("answered");
     assert_eq!(big.status(), 413);
     let multipart = post("--b\r\n\r\n--b--".into(), "multipart/form-data; boundary=b").await.expect("answered");
     assert_eq!(multipart.status(), 415, "no multipart uploads");
@@ -125,7 +139,9 @@ async fn only_pages_of_cors_origins_may_open_a_websocket() {
 async fn a_documents_work_counts_the_rows_it_may_return() {
     let stack = stack::testing::stack("").await;
     let endpoint = Endpoint::start(&stack).await;
-    let page = |alias: usize| format!("a{alias}: transactions_by_iban(iban: \"NL07OPEN0123456789\", max_items: 1000) {{ id iban new_balance changed_by from_to descr direction }}");
+    let page = |alias: usize| {
+        format!("a{alias}: transactions_by_iban(iban: \"NL07OPEN0123456789\", max_items: 1000) {{ id iban new_balance changed_by from_to descr direction }}")
+    };
     let one = graphql_http(&endpoint.base, &format!("{{ {} }}", page(0)), json!({})).await;
     assert!(one.get("errors").is_none(), "one full page is a legal document: {one}");
     let aliased: String = (0..60).map(page).collect::<Vec<_>>().join(" ");

@@ -22,7 +22,8 @@ async fn five_hundred_concurrent_clients_each_doing_transfers() {
     let mut opener = WsClient::connect(&url, false).await;
     let mut ibans = Vec::new();
     for i in 0..ACCOUNTS {
-        let a = opener.one(GET_ACCOUNT, json!({"u": format!("load-{i}"), "p": "load-password"})).await["get_account"].clone();
+        let a = opener.one(GET_ACCOUNT, json!({"u": format!("load-{i}"), "p": "load-password"})).await["get_account"]
+            .clone();
         ibans.push(a["iban"].as_str().expect("iban").to_string());
     }
 
@@ -35,7 +36,9 @@ async fn five_hundred_concurrent_clients_each_doing_transfers() {
             for t in 0..TRANSFERS_EACH {
                 let to = &ibans[(c + t) % ACCOUNTS];
                 let id = Uuid::new_v4().to_string();
-                let r = transfer(&mut client, &id, &format!("load-{}", c % ACCOUNTS), "cash", 100, ("cash", to), "load").await;
+                let r =
+                    transfer(&mut client, &id, &format!("load-{}", c % ACCOUNTS), "cash", 100, ("cash", to), "load")
+                        .await;
                 results.push(r);
             }
             results

@@ -4,13 +4,22 @@
 use graphql_endpoint::store::{Store, StoredTransaction};
 
 fn event(iban: &str, new_balance: i64) -> StoredTransaction {
-    StoredTransaction { id: 0, iban: iban.into(), new_balance, changed_by: 100, from_to: "cash".into(), descr: "test".into() }
+    StoredTransaction {
+        id: 0,
+        iban: iban.into(),
+        new_balance,
+        changed_by: 100,
+        from_to: "cash".into(),
+        descr: "test".into(),
+    }
 }
 
 #[tokio::test]
 async fn events_are_stored_once_per_event_id_in_batch_order() {
     let stack = stack::testing::stack("").await;
-    let pool = topology::db::connect(&stack.plan.endpoints.db_ge, 2, topology::sql::DB_GE_SCHEMA, "db-ge", None).await.expect("db-ge");
+    let pool = topology::db::connect(&stack.plan.endpoints.db_ge, 2, topology::sql::DB_GE_SCHEMA, "db-ge", None)
+        .await
+        .expect("db-ge");
     let store = Store::new(pool);
     let batch: Vec<(String, StoredTransaction)> = vec![
         ("c1:0".into(), event("NL01", 100)),

@@ -72,7 +72,11 @@ async fn cluster_state(
             Err(e) => e.to_string(),
         };
         if start.elapsed() >= settings.max_wait {
-            return Err(SyncError::ClusterUnreachable { bootstrap: settings.bootstrap.clone(), waited: start.elapsed(), last });
+            return Err(SyncError::ClusterUnreachable {
+                bootstrap: settings.bootstrap.clone(),
+                waited: start.elapsed(),
+                last,
+            });
         }
         tracing::info!("waiting for the cluster: {last}");
         tokio::time::sleep(settings.retry_interval).await;
@@ -89,21 +93,24 @@ pub async fn synchronize(settings: &Settings) -> Result<Report, SyncError> {
     if let Some(tls) = &settings.tls {
         tls.kafka(&mut config);
     }
-    let admin: AdminClient<DefaultClientContext> = config
-        .create()
-        .map_err(|e| SyncError::ClusterUnreachable { bootstrap: settings.bootstrap.clone(), waited: Duration::ZERO, last: e.to_string() })?;
+    let admin: AdminClient<DefaultClientContext> = config.create().map_err(|e| SyncError::ClusterUnreachable {
+        bootstrap: settings.bootstrap.clone(),
+        waited: Duration::ZERO,
+        last: e.to_string(),
+    })?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let (existing, brokers) = cluster_state(&admin, settings).await?;
     let mut report = Report::default();
 
     let wanted: Vec<&str> = settings.topics.iter().map(|t| t.name.as_str()).collect();
-    let stale: Vec<&str> = existing
-        .iter()
-        .map(|(n, _)| n.as_str())
-        .filter(|n| !n.starts_with('_') && !wanted.contains(n))
-        .collect();
+    let stale: Vec<&str> =
+        existing.iter().map(|(n, _)| n.as_str()).filter(|n| !n.starts_with('_') && !wanted.contains(n)).collect();
     if !stale.is_empty() {
-        for result in admin.delete_topics(&stale, &options).await.map_err(|e| admin_error("delete", &stale.join(","))(e.to_string()))? {
+        for result in admin
+            .delete_topics(&stale, &options)
+            .await
+            .map_err(|e| admin_error("delete", &stale.join(","))(e.to_string()))?
+        {
             let name = result.map_err(|(t, e)| admin_error("delete", &t)(e.to_string()))?;
             report.deleted.push(name);
         }
@@ -123,14 +130,20 @@ pub async fn synchronize(settings: &Settings) -> Result<Report, SyncError> {
             }
             Some((_, partitions)) => {
                 if *partitions != topic.partitions as usize {
-                    report.drift.push(format!("{}: {partitions} partitions, topology says {}", topic.name, topic.partitions));
+                    report
+                        .drift
+                        .push(format!("{}: {partitions} partitions, topology says {}", topic.name, topic.partitions));
                 }
                 report.drift.extend(config_drift(&admin, &options, &topic.name, config).await?);
             }
         }
     }
     if !new_topics.is_empty() {
-        for result in admin.create_topics(&new_topics, &options).await.map_err(|e| admin_error("create", "topics")(e.to_string()))? {
+        for result in admin
+            .create_topics(&new_topics, &options)
+            .await
+            .map_err(|e| admin_error("create", "topics")(e.to_string()))?
+        {
             let name = result.map_err(|(t, e)| admin_error("create", &t)(e.to_string()))?;
             report.created.push(name);
         }
@@ -140,7 +153,8 @@ pub async fn synchronize(settings: &Settings) -> Result<Report, SyncError> {
     for topic in &settings.topics {
         for record in &topic.records {
             let subject = subject(&topic.name, record);
-            let schema = records::schema_json(record).ok_or_else(|| admin_error("register", &subject)(format!("{record} is not a bank record")))?;
+            let schema = records::schema_json(record)
+                .ok_or_else(|| admin_error("register", &subject)(format!("{record} is not a bank record")))?;
             let id = register_with_retry(&registry, &subject, &schema, settings).await?;
             report.registered.push((subject, id));
         }
@@ -155,21 +169,30 @@ async fn config_drift(
     wanted: &[(String, String)],
 ) -> Result<Vec<String>, SyncError> {
     let fail = admin_error("describe configs of", topic);
-    let results = admin.describe_configs([&ResourceSpecifier::Topic(topic)], options).await.map_err(|e| fail(e.to_string()))?;
+    let results =
+        admin.describe_configs([&ResourceSpecifier::Topic(topic)], options).await.map_err(|e| fail(e.to_string()))?;
     let mut drift = Vec::new();
     for result in results {
         let resource = result.map_err(|e| fail(e.to_string()))?;
         for (key, value) in wanted {
             let actual = resource.get(key).and_then(|e| e.value.clone());
             if actual.as_deref() != Some(value.as_str()) {
-                drift.push(format!("{topic}: {key}={}, topology says {value}", actual.unwrap_or_else(|| "(unset)".into())));
+                drift.push(format!(
+                    "{topic}: {key}={}, topology says {value}",
+                    actual.unwrap_or_else(|| "(unset)".into())
+                ));
             }
         }
     }
     Ok(drift)
 }
 
-async fn register_with_retry(registry: &Registry, subject: &str, schema: &str, settings: &Settings) -> Result<u32, SyncError> {
+async fn register_with_retry(
+    registry: &Registry,
+    subject: &str,
+    schema: &str,
+    settings: &Settings,
+) -> Result<u32, SyncError> {
     let start = Instant::now();
     loop {
         match registry.register(subject, schema).await {
@@ -179,7 +202,11 @@ async fn register_with_retry(registry: &Registry, subject: &str, schema: &str, s
                 tokio::time::sleep(settings.retry_interval).await;
             }
             Err(e) => {
-                return Err(SyncError::RegistryUnreachable { subject: subject.to_string(), waited: start.elapsed(), last: e.to_string() })
+                return Err(SyncError::RegistryUnreachable {
+                    subject: subject.to_string(),
+                    waited: start.elapsed(),
+                    last: e.to_string(),
+                })
             }
         }
     }

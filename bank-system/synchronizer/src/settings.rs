@@ -74,7 +74,8 @@ impl Settings {
         let topics = TOPICS
             .iter()
             .map(|t| {
-                let mut topic_configs: Vec<(String, String)> = t.configs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                let mut topic_configs: Vec<(String, String)> =
+                    t.configs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
                 for (k, v) in configs {
                     topic_configs.retain(|(ck, _)| ck != k);
                     topic_configs.push((k.clone(), v.clone()));
@@ -118,7 +119,12 @@ mod tests {
 
     #[test]
     fn environment_overrides_every_topic() {
-        let s = Settings::from_vars(&vars(&[("TOPIC_PARTITIONS", "6"), ("TOPIC_CONFIG_RETENTION_MS", "1000"), ("TOPIC_CONFIG_MIN_INSYNC_REPLICAS", "1")])).unwrap();
+        let s = Settings::from_vars(&vars(&[
+            ("TOPIC_PARTITIONS", "6"),
+            ("TOPIC_CONFIG_RETENTION_MS", "1000"),
+            ("TOPIC_CONFIG_MIN_INSYNC_REPLICAS", "1"),
+        ]))
+        .unwrap();
         let t = &s.topics[0];
         assert_eq!(t.partitions, 6);
         assert!(t.configs.contains(&("retention.ms".to_string(), "1000".to_string())));
@@ -132,7 +138,10 @@ mod tests {
     fn a_bad_number_names_the_variable() {
         for value in ["three", "0", "-3"] {
             let err = Settings::from_vars(&vars(&[("TOPIC_REPLICATION", value)])).unwrap_err().to_string();
-            assert!(err.contains("TOPIC_REPLICATION") && err.contains(value) && err.contains("not a positive number"), "{err}");
+            assert!(
+                err.contains("TOPIC_REPLICATION") && err.contains(value) && err.contains("not a positive number"),
+                "{err}"
+            );
         }
     }
 }

@@ -34,13 +34,15 @@ pub async fn connect(
     database: &'static str,
     tls: Option<&ClientTls>,
 ) -> Result<deadpool_postgres::Pool, DbError> {
-    let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| DbError::BadUrl(e.to_string()))?;
+    let config: tokio_postgres::Config =
+        url.parse().map_err(|e: tokio_postgres::Error| DbError::BadUrl(e.to_string()))?;
     let recycling = deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast };
     let manager = match tls {
         None => deadpool_postgres::Manager::from_config(config, tokio_postgres::NoTls, recycling),
         Some(tls) => deadpool_postgres::Manager::from_config(config, tls.postgres()?, recycling),
     };
-    let pool = deadpool_postgres::Pool::builder(manager).max_size(size).build().map_err(|e| DbError::BadUrl(e.to_string()))?;
+    let pool =
+        deadpool_postgres::Pool::builder(manager).max_size(size).build().map_err(|e| DbError::BadUrl(e.to_string()))?;
     let start = Instant::now();
     let limit = Duration::from_secs(60);
     loop {
@@ -63,7 +65,10 @@ pub async fn connect(
 ///
 /// # Errors
 /// [`DbError::Tls`] for unusable files, else [`DbError::Connect`] with PostgreSQL's or TLS's refusal.
-pub async fn session(config: &tokio_postgres::Config, tls: Option<&ClientTls>) -> Result<tokio_postgres::Client, DbError> {
+pub async fn session(
+    config: &tokio_postgres::Config,
+    tls: Option<&ClientTls>,
+) -> Result<tokio_postgres::Client, DbError> {
     let client = match tls {
         None => {
             let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(DbError::Connect)?;

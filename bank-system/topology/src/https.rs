@@ -95,7 +95,11 @@ impl Drop for TlsListener {
     }
 }
 
-async fn accept(tcp: TcpListener, acceptor: Arc<SslAcceptor>, accepted: mpsc::Sender<(SslStream<TcpStream>, SocketAddr)>) {
+async fn accept(
+    tcp: TcpListener,
+    acceptor: Arc<SslAcceptor>,
+    accepted: mpsc::Sender<(SslStream<TcpStream>, SocketAddr)>,
+) {
     let handshakes = Arc::new(Semaphore::new(HANDSHAKES));
     loop {
         let Ok(permit) = handshakes.clone().acquire_owned().await else { return };
@@ -155,7 +159,10 @@ mod tests {
     /// A self-signed certificate for 127.0.0.1, written as PEM files: (folder, cert, key, the certificate).
     fn self_signed() -> (tempfile::TempDir, PathBuf, PathBuf, Vec<u8>) {
         let key = PKey::from_ec_key(
-            openssl::ec::EcKey::generate(&openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
+            openssl::ec::EcKey::generate(
+                &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap(),
+            )
+            .unwrap(),
         )
         .unwrap();
         let mut name = openssl::x509::X509NameBuilder::new().unwrap();
@@ -185,7 +192,9 @@ mod tests {
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = tcp.local_addr().unwrap().port();
         let https = HttpsSettings { https_cert: Some(cert), https_key: Some(key) };
-        let server = tokio::spawn(async move { serve(tcp, crate::service::health_router(), &https, &Default::default(), std::future::pending()).await });
+        let server = tokio::spawn(async move {
+            serve(tcp, crate::service::health_router(), &https, &Default::default(), std::future::pending()).await
+        });
 
         // Connected, never says a word: with the handshake in accept(), every later client would wait on it.
         let mut stuck = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
@@ -207,8 +216,14 @@ mod tests {
     #[tokio::test]
     async fn unusable_files_are_an_error_naming_the_file() {
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let https = HttpsSettings { https_cert: Some("/nonexistent/tls.crt".into()), https_key: Some("/nonexistent/tls.key".into()) };
-        let err = serve(tcp, crate::service::health_router(), &https, &Default::default(), std::future::pending()).await.unwrap_err().to_string();
+        let https = HttpsSettings {
+            https_cert: Some("/nonexistent/tls.crt".into()),
+            https_key: Some("/nonexistent/tls.key".into()),
+        };
+        let err = serve(tcp, crate::service::health_router(), &https, &Default::default(), std::future::pending())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/nonexistent/tls.crt"), "{err}");
     }
 }

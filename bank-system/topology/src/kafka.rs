@@ -47,8 +47,7 @@ fn base(bootstrap: &str) -> ClientConfig {
 ///
 /// Producers are idempotent: a retry after a lost answer (a broker restarting, say) neither writes a record twice
 /// nor lets a later record of the same partition pass an earlier one, so an account's events stay in order.
-pub const PRODUCER_DEFAULTS: &[(&str, &str)] =
-    &[("max.in.flight.requests.per.connection", "5"), (IDEMPOTENCE, "true")];
+pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[("max.in.flight.requests.per.connection", "5"), (IDEMPOTENCE, "true")];
 
 const IDEMPOTENCE: &str = "enable.idempotence";
 
@@ -129,8 +128,16 @@ mod tests {
         assert_eq!(config(&[("acks", "0")]).as_deref(), Some("false"));
         assert_eq!(config(&[("max.in.flight.requests.per.connection", "6")]).as_deref(), Some("false"));
         assert_eq!(config(&[("max.in.flight.requests.per.connection", "1")]).as_deref(), Some("true"));
-        assert_eq!(config(&[("enable.idempotence", "false")]).as_deref(), Some("false"), "an experiment may turn it off");
-        assert_eq!(config(&[("acks", "1"), ("enable.idempotence", "true")]).as_deref(), Some("true"), "asked for both: librdkafka says no");
+        assert_eq!(
+            config(&[("enable.idempotence", "false")]).as_deref(),
+            Some("false"),
+            "an experiment may turn it off"
+        );
+        assert_eq!(
+            config(&[("acks", "1"), ("enable.idempotence", "true")]).as_deref(),
+            Some("true"),
+            "asked for both: librdkafka says no"
+        );
     }
 
     #[test]

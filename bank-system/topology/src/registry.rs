@@ -67,7 +67,8 @@ impl Registry {
     pub fn with_tls(base: &str, tls: Option<&crate::tls::ClientTls>) -> Result<Self, crate::tls::TlsError> {
         let Some(tls) = tls else { return Ok(Self::new(base)) };
         let builder = tls.http(reqwest::Client::builder().timeout(Duration::from_secs(10)))?;
-        let http = builder.build().map_err(|e| crate::tls::TlsError::Bad { path: tls.cert.clone(), reason: e.to_string() })?;
+        let http =
+            builder.build().map_err(|e| crate::tls::TlsError::Bad { path: tls.cert.clone(), reason: e.to_string() })?;
         Ok(Self::with_client(base, http))
     }
 
@@ -148,7 +149,8 @@ impl Registry {
             url: format!("{}/subjects/{subject}/versions/latest", self.base),
             message: "subject not registered (run the synchronizer first)".to_string(),
         })?;
-        let schema = records::schema(name).map(Arc::new).ok_or_else(|| RegistryError::Avro(format!("no schema for {name}")))?;
+        let schema =
+            records::schema(name).map(Arc::new).ok_or_else(|| RegistryError::Avro(format!("no schema for {name}")))?;
         if let Ok(mut m) = self.by_subject.write() {
             m.insert(subject.to_string(), (id, schema.clone()));
         }
@@ -175,7 +177,8 @@ impl Registry {
         if let Some(hit) = cached() {
             return Ok(hit);
         }
-        let answer = self.get::<SchemaAnswer>(&format!("/schemas/ids/{id}")).await?.ok_or(RegistryError::UnknownSchemaId(id))?;
+        let answer =
+            self.get::<SchemaAnswer>(&format!("/schemas/ids/{id}")).await?.ok_or(RegistryError::UnknownSchemaId(id))?;
         let foreign = |problem: String| RegistryError::ForeignSchema { id, problem };
         let parsed = Arc::new(Schema::parse_str(&answer.schema).map_err(|e| foreign(e.to_string()))?);
         let full_name = match parsed.as_ref() {
@@ -233,7 +236,8 @@ pub fn decode_body(name: &str, schema: &Schema, mut body: &[u8]) -> Result<Recor
     // claiming a 500 MB string cost a 500 MB allocation. The limit is the process's, set by the first decode; the
     // bank decodes only here.
     apache_avro::max_allocation_bytes(MAX_VALUE_BYTES);
-    let value = apache_avro::from_avro_datum(schema, &mut body, None).map_err(|e| RegistryError::Avro(e.to_string()))?;
+    let value =
+        apache_avro::from_avro_datum(schema, &mut body, None).map_err(|e| RegistryError::Avro(e.to_string()))?;
     if !body.is_empty() {
         return Err(RegistryError::Avro(format!("{} bytes left after the record", body.len())));
     }
@@ -274,7 +278,8 @@ mod tests {
         let (base, count) = slow_registry().await;
         let registry = Registry::new(&base);
         let record = Record::MoneyTransferConfirmed { id: uuid::Uuid::nil() };
-        let encoded = futures_util::future::join_all((0..20).map(|_| registry.encode("money_transfer_feedback", &record))).await;
+        let encoded =
+            futures_util::future::join_all((0..20).map(|_| registry.encode("money_transfer_feedback", &record))).await;
         assert!(encoded.iter().all(|e| matches!(e, Ok(bytes) if bytes[..5] == [0, 0, 0, 0, 7])), "{encoded:?}");
         assert_eq!(count.load(Ordering::SeqCst), 1);
     }

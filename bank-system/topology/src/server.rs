@@ -40,7 +40,12 @@ impl Default for Limits {
 ///
 /// # Errors
 /// None today; the result is kept for the listeners' sake.
-pub async fn serve<L>(mut listener: L, router: axum::Router, limits: &Limits, shutdown: impl Future<Output = ()>) -> std::io::Result<()>
+pub async fn serve<L>(
+    mut listener: L,
+    router: axum::Router,
+    limits: &Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()>
 where
     L: Listener,
 {
@@ -97,21 +102,35 @@ struct Held<Io> {
 }
 
 impl<Io: AsyncRead + Unpin> AsyncRead for Held<Io> {
-    fn poll_read(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &mut ReadBuf<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 
 impl<Io: AsyncWrite + Unpin> AsyncWrite for Held<Io> {
-    fn poll_write(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
         std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
-    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.io).poll_flush(cx)
     }
 
-    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
     }
 
@@ -170,7 +189,10 @@ mod tests {
     #[tokio::test]
     async fn beyond_the_connection_cap_clients_wait_until_one_closes() {
         let (port, _server) = server(Limits { max_connections: 2, header_timeout_ms: 60_000 }).await;
-        let held: Vec<TcpStream> = vec![TcpStream::connect(("127.0.0.1", port)).await.unwrap(), TcpStream::connect(("127.0.0.1", port)).await.unwrap()];
+        let held: Vec<TcpStream> = vec![
+            TcpStream::connect(("127.0.0.1", port)).await.unwrap(),
+            TcpStream::connect(("127.0.0.1", port)).await.unwrap(),
+        ];
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(health(port).await.is_err(), "a third connection is not served while two are held");
         drop(held);

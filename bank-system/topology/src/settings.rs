@@ -198,8 +198,12 @@ mod tests {
     fn missing_and_bad_values_name_the_variable() {
         let missing = parse_vars::<Service>(&[]).unwrap_err().to_string();
         assert!(missing.contains("DATABASE_URL"), "{missing}");
-        for (name, value) in [("HTTP_PORT", "http"), ("HTTP_PORT", "70000"), ("BIND_ADDRESS", "localhost"), ("BIND_ADDRESS", "::")] {
-            let err = parse_vars::<Service>(&vars(&[("DATABASE_URL", "postgres://db"), (name, value)])).unwrap_err().to_string();
+        for (name, value) in
+            [("HTTP_PORT", "http"), ("HTTP_PORT", "70000"), ("BIND_ADDRESS", "localhost"), ("BIND_ADDRESS", "::")]
+        {
+            let err = parse_vars::<Service>(&vars(&[("DATABASE_URL", "postgres://db"), (name, value)]))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(name) && err.contains(value), "{err}");
         }
     }

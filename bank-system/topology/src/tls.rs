@@ -66,7 +66,8 @@ impl ClientTls {
     /// [`TlsError`] naming the file that is unreadable or not PEM.
     pub fn http(&self, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, TlsError> {
         let ca = reqwest::Certificate::from_pem(&read(&self.ca)?).map_err(bad(&self.ca))?;
-        let identity = reqwest::Identity::from_pkcs8_pem(&read(&self.cert)?, &read(&self.key)?).map_err(bad(&self.key))?;
+        let identity =
+            reqwest::Identity::from_pkcs8_pem(&read(&self.cert)?, &read(&self.key)?).map_err(bad(&self.key))?;
         Ok(builder.tls_built_in_root_certs(false).add_root_certificate(ca).identity(identity))
     }
 }
@@ -97,7 +98,9 @@ impl TlsSettings {
     /// The files, when TLS is on.
     pub fn client(&self) -> Option<ClientTls> {
         match (&self.tls_ca, &self.tls_cert, &self.tls_key) {
-            (Some(ca), Some(cert), Some(key)) => Some(ClientTls { ca: ca.clone(), cert: cert.clone(), key: key.clone() }),
+            (Some(ca), Some(cert), Some(key)) => {
+                Some(ClientTls { ca: ca.clone(), cert: cert.clone(), key: key.clone() })
+            }
             _ => None,
         }
     }

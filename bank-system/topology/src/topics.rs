@@ -44,7 +44,13 @@ pub const TOPICS: &[Topic] = &[
         records: &["MoneyTransferConfirmed", "MoneyTransferFailed"],
         configs: KEEP_FOREVER,
     },
-    Topic { name: BALANCE_CHANGED, partitions: 24, replication: 3, records: &["BalanceChanged"], configs: KEEP_FOREVER },
+    Topic {
+        name: BALANCE_CHANGED,
+        partitions: 24,
+        replication: 3,
+        records: &["BalanceChanged"],
+        configs: KEEP_FOREVER,
+    },
 ];
 
 /// The subject of a record on a topic (TopicRecordNameStrategy): `<topic>-<namespace>.<record>`.

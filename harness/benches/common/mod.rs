@@ -11,6 +11,8 @@ pub async fn offerer(url: &str, protocol: Protocol, connections: u32) -> anyhow:
     for _ in 0..connections {
         clients.push(Client::connect(url, protocol).await?);
     }
-    let accounts = (0..96).map(|i| Account { username: format!("u{i}"), iban: format!("NL{i}"), token: format!("t{i}") }).collect();
+    let accounts = (0..96)
+        .map(|i| Account { username: format!("u{i}"), iban: format!("NL{i}"), token: format!("t{i}") })
+        .collect();
     Ok(Offerer::new(clients, Ring::new(accounts)))
 }

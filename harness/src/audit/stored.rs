@@ -36,13 +36,24 @@ fn identified(row: tokio_postgres::Row) -> (String, u64) {
 
 const EVENTS: &str = "SELECT command_id::text || ':' || n, iban, new_balance, changed_by, from_to, description \
                       FROM balance_event ORDER BY (command_id::text || ':' || n) COLLATE \"C\"";
-const ROWS: &str = "SELECT event_id, iban, new_balance, changed_by, from_to, descr FROM transaction ORDER BY event_id COLLATE \"C\"";
+const ROWS: &str =
+    "SELECT event_id, iban, new_balance, changed_by, from_to, descr FROM transaction ORDER BY event_id COLLATE \"C\"";
 
 /// Compares db-ge's rows with db-ch's events, by event id and by what they show.
 pub async fn stored_once(ch: &Db, ge: &Db) -> Result<Stored, String> {
     let none: [&str; 0] = [];
-    let events = ch.query_raw(EVENTS, none).await.map_err(sql("reading events"))?.map_ok(identified).map_err(sql("reading events"));
-    let rows = ge.query_raw(ROWS, none).await.map_err(sql("reading db-ge rows"))?.map_ok(identified).map_err(sql("reading db-ge rows"));
+    let events = ch
+        .query_raw(EVENTS, none)
+        .await
+        .map_err(sql("reading events"))?
+        .map_ok(identified)
+        .map_err(sql("reading events"));
+    let rows = ge
+        .query_raw(ROWS, none)
+        .await
+        .map_err(sql("reading db-ge rows"))?
+        .map_ok(identified)
+        .map_err(sql("reading db-ge rows"));
     merge(events, rows).await
 }
 
@@ -54,7 +65,10 @@ where
     let item = stream.try_next().await?;
     if let Some((id, _)) = &item {
         if last.as_deref().is_some_and(|l| l > id.as_str()) {
-            return Err(format!("{what} did not come in id order ({id} after {})", last.as_deref().unwrap_or_default()));
+            return Err(format!(
+                "{what} did not come in id order ({id} after {})",
+                last.as_deref().unwrap_or_default()
+            ));
         }
         *last = Some(id.clone());
     }
@@ -118,7 +132,11 @@ mod tests {
         let made_up = [("a:0", 1), ("a:1", 2), ("a:2", 9), ("b:0", 3), ("c:0", 3)];
         assert_eq!(merged(&EVENTS, &made_up).await, Ok(Stored { extra: 2, ..Stored::default() }), "rows of no event");
         let changed = [("a:0", 1), ("a:1", 7), ("b:0", 3)];
-        assert_eq!(merged(&EVENTS, &changed).await, Ok(Stored { differing: 1, ..Stored::default() }), "a balance changed");
+        assert_eq!(
+            merged(&EVENTS, &changed).await,
+            Ok(Stored { differing: 1, ..Stored::default() }),
+            "a balance changed"
+        );
         assert_eq!(merged(&EVENTS, &[]).await, Ok(Stored { missing: 3, ..Stored::default() }));
         assert_eq!(merged(&[], &EVENTS).await, Ok(Stored { extra: 3, ..Stored::default() }));
     }
@@ -159,7 +177,8 @@ mod tests {
             state % n
         };
         for _ in 0..200 {
-            let mut events: Vec<(String, u64)> = (0..40).filter(|_| draw(4) > 0).map(|i| (format!("id{i}"), i)).collect();
+            let mut events: Vec<(String, u64)> =
+                (0..40).filter(|_| draw(4) > 0).map(|i| (format!("id{i}"), i)).collect();
             let mut rows: Vec<(String, u64)> = Vec::new();
             for (id, c) in &events {
                 for _ in 0..draw(3) {
@@ -180,6 +199,10 @@ mod tests {
         let row = ("NL01OPEN0000000001", 7000, -3000, "NL02OPEN0000000002", "rent");
         assert_eq!(fingerprint(row), fingerprint(row));
         assert_ne!(fingerprint(row), fingerprint(("NL01OPEN0000000001", 8234, -3000, "NL02OPEN0000000002", "rent")));
-        assert_ne!(fingerprint(row), fingerprint(("NL01OPEN0000000001", 7000, -3000, "NL02OPEN0000000002r", "ent")), "column boundaries count");
+        assert_ne!(
+            fingerprint(row),
+            fingerprint(("NL01OPEN0000000001", 7000, -3000, "NL02OPEN0000000002r", "ent")),
+            "column boundaries count"
+        );
     }
 }

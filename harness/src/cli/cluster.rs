@@ -26,7 +26,9 @@ pub struct KubeArgs {
 impl KubeArgs {
     /// Connects to the cluster these flags name and checks that it answers.
     pub async fn connect(&self) -> anyhow::Result<Cluster> {
-        let cluster = kube::connect(self.kubeconfig.as_deref(), self.context.as_deref()).await.context("--platform kubernetes")?;
+        let cluster = kube::connect(self.kubeconfig.as_deref(), self.context.as_deref())
+            .await
+            .context("--platform kubernetes")?;
         Ok(cluster)
     }
 

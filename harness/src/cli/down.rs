@@ -27,8 +27,8 @@ pub struct Args {
 
 /// A stack id as bench makes them (`20261126T170509-1a2b3c`): anything else could widen the label filter, or
 /// name another folder than the stack's TLS folder. Refused by clap, so with exit code 2.
-fn stack_id(text: &str) -> Result<String, stack::names::NameError> {
-    stack::names::check(stack::names::Kind::StackId, text).map(|()| text.to_string())
+fn stack_id(text: &str) -> Result<String, bench_results::names::NameError> {
+    bench_results::names::check(bench_results::names::Kind::StackId, text).map(|()| text.to_string())
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {

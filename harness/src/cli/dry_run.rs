@@ -16,11 +16,13 @@ struct Earlier {
 
 fn earlier(results: &Path, experiment: &str, variant: &str) -> Earlier {
     let folder = results.join(experiment).join(variant);
-    let files = if folder.is_dir() { harness::results::files(&folder).unwrap_or_default() } else { Vec::new() };
+    let files = if folder.is_dir() { bench_results::files(&folder).unwrap_or_default() } else { Vec::new() };
     let mut e = Earlier::default();
-    for (header, end) in files.iter().filter_map(|f| harness::results::outline(f).ok()) {
+    for (header, end) in files.iter().filter_map(|f| bench_results::outline(f).ok()) {
         // A duration no run can take (negative, or beyond any clock) is a damaged file, not a typical run.
-        let took = end.and_then(|end| Duration::try_from_secs_f64(header.stack_ready_s.unwrap_or_default() + end.duration_s).ok());
+        let took = end.and_then(|end| {
+            Duration::try_from_secs_f64(header.stack_ready_s.unwrap_or_default() + end.duration_s).ok()
+        });
         if let Some(took) = took.and_then(|t| t.checked_add(estimate::AFTER_LOAD)) {
             e.runs += 1;
             e.total = e.total.saturating_add(took);
@@ -87,7 +89,10 @@ pub fn print(file: &ExperimentFile, variants: &[Variant], repeat: u32, results: 
     println!();
     println!("expected duration: at most {}", estimate::human(bound_total));
     if any_earlier {
-        println!("                   about {} judging by earlier runs (variants without any counted at their bound)", estimate::human(likely_total));
+        println!(
+            "                   about {} judging by earlier runs (variants without any counted at their bound)",
+            estimate::human(likely_total)
+        );
     }
     println!("nothing was started (--dry-run)");
 }
@@ -131,7 +136,8 @@ fn properties(defaults: BTreeMap<String, String>, set: &BTreeMap<String, toml::V
 mod tests {
     use super::*;
 
-    const FIXTURE: &str = include_str!("../../tests/fixtures/before-structure/smoke/default/20261201T090154Z-r1.jsonl");
+    const FIXTURE: &str =
+        include_str!("../../../bench-results/tests/fixtures/before-structure/smoke/default/20261201T090154Z-r1.jsonl");
 
     #[test]
     fn a_run_that_took_an_impossible_time_is_left_out_not_a_panic() {
@@ -139,7 +145,8 @@ mod tests {
         let folder = results.path().join("smoke/default");
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(folder.join("a-r1.jsonl"), FIXTURE).unwrap();
-        let with = |duration: &str| FIXTURE.replace("\"duration_s\":93.585832438", &format!("\"duration_s\":{duration}"));
+        let with =
+            |duration: &str| FIXTURE.replace("\"duration_s\":93.585832438", &format!("\"duration_s\":{duration}"));
         std::fs::write(folder.join("b-r1.jsonl"), with("-50")).unwrap();
         std::fs::write(folder.join("c-r1.jsonl"), with("1e300")).unwrap();
         let e = earlier(results.path(), "smoke", "default");

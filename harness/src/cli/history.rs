@@ -70,7 +70,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     summarise(&history, &args, nights.len(), started);
     let fresh: usize = history.series.iter().map(|s| s.recent_regressions(args.recent).count()).sum();
     if fresh > 0 && args.fail_on_change {
-        eprintln!("{fresh} regression(s) revealed by the newest {} night(s) of their series (--fail-on-change)", args.recent);
+        eprintln!(
+            "{fresh} regression(s) revealed by the newest {} night(s) of their series (--fail-on-change)",
+            args.recent
+        );
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -78,7 +81,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// One line per change, then the counts and what was written.
 fn summarise(history: &History, args: &Args, files: usize, started: Instant) {
-    let changes: Vec<(&Series, &Change)> = history.series.iter().flat_map(|s| s.changes.iter().map(move |c| (s, c))).collect();
+    let changes: Vec<(&Series, &Change)> =
+        history.series.iter().flat_map(|s| s.changes.iter().map(move |c| (s, c))).collect();
     for (s, c) in &changes {
         println!("{}", line(s, c));
     }

@@ -35,7 +35,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if built != ExitCode::SUCCESS || args.check {
         return Ok(built);
     }
-    let stack_images = stack::settings::Images::default().all();
+    let stack_images = bench_results::experiment::stack::Images::default().all();
     if let Some(socket) = &args.load_into_containerd {
         load(&docker, &stack_images, socket).await?;
     }
@@ -53,7 +53,9 @@ async fn load(docker: &Docker, references: &[String], socket: &Path) -> anyhow::
     for image in references {
         let start = Instant::now();
         match cluster::load_into_containerd(docker, image, socket).await? {
-            Loaded::Imported => println!("imported {image} into {} in {:.1} s", socket.display(), start.elapsed().as_secs_f64()),
+            Loaded::Imported => {
+                println!("imported {image} into {} in {:.1} s", socket.display(), start.elapsed().as_secs_f64())
+            }
             Loaded::AlreadyThere => println!("{image} already in {}", socket.display()),
         }
     }

@@ -111,7 +111,10 @@ fn block_entry(path: &Path, file: &ExperimentFile, repeat: Option<u32>, block: u
         block: Some(block),
         slug: slug(&format!("{}-block-{block}", file.experiment.name)),
         command: command(path, &format!("--block {block}"), repeat),
-        timeout_minutes: timeout(&format!("{} block {block}: {runs} run(s) of {} variant(s)", file.experiment.name, file.variants.len()), seconds.saturating_mul(u64::from(runs)) / 60),
+        timeout_minutes: timeout(
+            &format!("{} block {block}: {runs} run(s) of {} variant(s)", file.experiment.name, file.variants.len()),
+            seconds.saturating_mul(u64::from(runs)) / 60,
+        ),
     }
 }
 
@@ -135,7 +138,10 @@ mod tests {
 
     #[test]
     fn slugs_and_quotes_are_safe() {
-        assert_eq!(slug("batching-batch.size=16384,compression.type=none"), "batching-batch.size_16384_compression.type_none");
+        assert_eq!(
+            slug("batching-batch.size=16384,compression.type=none"),
+            "batching-batch.size_16384_compression.type_none"
+        );
         assert_eq!(quote("linger.ms=25"), "linger.ms=25");
         assert_eq!(quote("it's a b"), "'it'\\''s a b'");
     }

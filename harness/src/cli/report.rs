@@ -45,7 +45,6 @@ fn alpha(text: &str) -> Result<f64, String> {
     }
 }
 
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let (report, html, json) = write(&args)?;
@@ -86,7 +85,10 @@ fn read(inputs: &[PathBuf], results: &Path, exclude_disturbed: bool, what: &str)
 fn write(args: &Args) -> anyhow::Result<(report::Report, PathBuf, PathBuf)> {
     let report::Inputs { runs, skipped, .. } = read(&args.inputs, &args.results, args.exclude_disturbed, "results")?;
     let title = report::title(&runs);
-    let out = args.out.clone().unwrap_or_else(|| args.reports.join(format!("{}.html", title.replace(" + ", "+").replace(' ', "-"))));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.reports.join(format!("{}.html", title.replace(" + ", "+").replace(' ', "-"))));
     let mut report = report::build(&title, &runs, args.alpha);
     if !args.baseline.is_empty() {
         let earlier = read(&args.baseline, &args.results, args.exclude_disturbed, "baseline")?.runs;
@@ -106,13 +108,21 @@ fn write(args: &Args) -> anyhow::Result<(report::Report, PathBuf, PathBuf)> {
 /// One line per variant, the headline comparisons, disturbed runs and the baseline's findings.
 fn summarise(report: &report::Report) {
     for v in &report.variants {
-        let incomplete = if v.incomplete.is_empty() { String::new() } else { format!(", {} incomplete (left out)", v.incomplete.len()) };
+        let incomplete = if v.incomplete.is_empty() {
+            String::new()
+        } else {
+            format!(", {} incomplete (left out)", v.incomplete.len())
+        };
         let excluded = if v.excluded > 0 { format!(", {} disturbed left out", v.excluded) } else { String::new() };
-        let headline = [("sustained generators", &v.sustained, ""), ("capacity", &v.capacity, " tx/s"), ("stack ready", &v.ready_s, " s")]
-            .into_iter()
-            .filter_map(|(name, e, unit)| e.as_ref().map(|e| format!("{name} {}", e.describe(unit))))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let headline = [
+            ("sustained generators", &v.sustained, ""),
+            ("capacity", &v.capacity, " tx/s"),
+            ("stack ready", &v.ready_s, " s"),
+        ]
+        .into_iter()
+        .filter_map(|(name, e, unit)| e.as_ref().map(|e| format!("{name} {}", e.describe(unit))))
+        .collect::<Vec<_>>()
+        .join(", ");
         println!("{:<24} {} run(s) in the figures{incomplete}{excluded}; {headline}", v.variant, v.complete);
     }
     for c in report.comparisons.iter().filter(|c| c.level.is_none()) {
@@ -127,7 +137,9 @@ fn summarise(report: &report::Report) {
     }
     if let Some(b) = &report.baseline {
         println!("against the baseline ({}), alpha {}, Holm over {} check(s):", b.source, b.alpha, b.checks.len());
-        for c in b.checks.iter().filter(|c| !c.metric.contains(" at ") || c.verdict != report::baseline::Verdict::Unchanged) {
+        for c in
+            b.checks.iter().filter(|c| !c.metric.contains(" at ") || c.verdict != report::baseline::Verdict::Unchanged)
+        {
             println!("  {}", c.words);
         }
         for v in &b.unmatched {
@@ -135,7 +147,6 @@ fn summarise(report: &report::Report) {
         }
     }
 }
-
 
 /// Open runs' latency at each rate every variant (of two or more) was offered, one line per rate.
 fn at_rates(report: &report::Report) {
@@ -151,7 +162,17 @@ fn at_rates(report: &report::Report) {
     for at in report.at_rates.chunk_by(|a, b| a.rate == b.rate).filter(|at| at.len() == variants.len()) {
         let figures: Vec<String> = at
             .iter()
-            .map(|a| format!("{} {} / {} (probe {} / {}, n = {})", a.variant, short(&a.p50_ms), short(&a.p99_ms), short(&a.probe_p50_ms), short(&a.probe_p99_ms), a.runs))
+            .map(|a| {
+                format!(
+                    "{} {} / {} (probe {} / {}, n = {})",
+                    a.variant,
+                    short(&a.p50_ms),
+                    short(&a.p99_ms),
+                    short(&a.probe_p50_ms),
+                    short(&a.probe_p99_ms),
+                    a.runs
+                )
+            })
             .collect();
         println!("at {:.0} tx/s, p50 / p99 ms over runs: {}", at[0].rate, figures.join("; "));
     }

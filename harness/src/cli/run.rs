@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use bench_results::{BenchPeak, Interference, Scheduling};
 use harness::experiment::ExperimentFile;
-use harness::results::{BenchPeak, Interference, Scheduling};
 use harness::run::{self, Interrupts, Observer, Status, Summary};
 use stack::Engine;
 
@@ -55,8 +55,8 @@ pub struct Args {
 }
 
 /// Blocks name files: the names' rule (refused by clap, so with exit code 2).
-fn block(text: &str) -> Result<String, stack::names::NameError> {
-    stack::names::check(stack::names::Kind::Block, text).map(|()| text.to_string())
+fn block(text: &str) -> Result<String, bench_results::names::NameError> {
+    bench_results::names::check(bench_results::names::Kind::Block, text).map(|()| text.to_string())
 }
 
 /// `--priority`, as the results header's [`Scheduling`] names it.
@@ -139,7 +139,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let repeat = run::Repeat { number: *r, block: args.block.as_deref() };
         let outcome = run::run_one(platform, &file, variant, repeat, &args.results, &interrupts, &observer).await;
         bar.finish();
-        let f = outcome.with_context(|| format!("run {} of {} (variant {}, repeat {r})", i + 1, order.len(), variant.name))?;
+        let f = outcome
+            .with_context(|| format!("run {} of {} (variant {}, repeat {r})", i + 1, order.len(), variant.name))?;
         eprintln!("{}", one_line(&f));
         if let Some(error) = &f.end.error {
             eprintln!("  error: {error}");
@@ -159,13 +160,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn one_line(f: &Summary) -> String {
     let e = &f.end;
-    let audit = if e.audit.passed { "audit passed".to_string() } else { format!("AUDIT FAILED: {}", e.audit.failures().join(", ")) };
+    let audit = if e.audit.passed {
+        "audit passed".to_string()
+    } else {
+        format!("AUDIT FAILED: {}", e.audit.failures().join(", "))
+    };
     let interference = e.interference.as_ref().map(|i| format!(", {}", interference(i))).unwrap_or_default();
     format!(
         "  {} #{}: {}, {} loops, ended by {:?}, probe p99 {:.0} ms, {} transfers, {audit}{interference}",
         f.variant,
         f.repeat,
-        headline(e),
+        headline(e, f.slo_p99_ms),
         e.counts.loops,
         e.ended_by,
         f.probe.p99_ms,
@@ -188,13 +193,15 @@ fn interference(i: &Interference) -> String {
 }
 
 /// What the run sustained: its capacity (open model) or its generators, "≥" when that is a lower bound.
-fn headline(e: &harness::results::End) -> String {
+fn headline(e: &bench_results::End, slo_p99_ms: Option<f64>) -> String {
     let at_least = if e.ended_by.censored() { "≥ " } else { "" };
     let cold = match e.warmup {
-        Some(w) if !w.settled => format!(" (the warm-up did not meet the SLO in {:.0} s: the first step measured a cold system)", w.seconds),
+        Some(w) if !w.settled => {
+            format!(" (the warm-up did not meet the SLO in {:.0} s: the first step measured a cold system)", w.seconds)
+        }
         _ => String::new(),
     };
-    match (e.capacity_tps, e.slo_p99_ms) {
+    match (e.capacity_tps, slo_p99_ms) {
         (Some(c), Some(slo)) => format!("capacity {at_least}{c:.0} tx/s at p99 ≤ {slo} ms{cold}"),
         (None, Some(slo)) => format!("no capacity found at p99 ≤ {slo} ms{cold}"),
         _ => format!("{at_least}{} generators", e.counts.generators),
@@ -211,11 +218,11 @@ fn ms(latency: &harness::run::Latency, value: f64) -> String {
 }
 
 /// The summary table's "sustained" cell: generators, or capacity in tx/s; "≥" for a lower bound.
-fn sustained(e: &harness::results::End) -> String {
+fn sustained(e: &bench_results::End, slo_p99_ms: Option<f64>) -> String {
     let at_least = if e.ended_by.censored() { "≥" } else { "" };
     match e.capacity_tps {
         Some(c) => format!("{at_least}{c:.0} tx/s"),
-        None if e.slo_p99_ms.is_some() => "-".to_string(),
+        None if slo_p99_ms.is_some() => "-".to_string(),
         None => format!("{at_least}{} gens", e.counts.generators),
     }
 }
@@ -245,7 +252,10 @@ fn bench_warnings(finished: &[Summary]) -> Vec<String> {
         warnings.push(format!(
             "warning: in {} #{} bench's one thread was busy {:.0} % of the time at {:.0} transfers/s; above \
              {BENCH_THREAD_WARNING} % its own delays start to show in the latencies it measures",
-            f.variant, f.repeat, p.core_pct(), p.transfers_per_s
+            f.variant,
+            f.repeat,
+            p.core_pct(),
+            p.transfers_per_s
         ));
     }
     warnings
@@ -259,11 +269,23 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Summary]) {
     println!("\n{experiment}: {} run(s), results in {}", finished.len(), results.join(experiment).display());
     println!(
         "{:<24} {:>3} {:>12} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}  ended by / audit",
-        "variant", "#", "sustained", "loops", "timeouts", "probe p50", "probe p99", "gen p50", "gen p99", "transfers", "peak/s", "bench"
+        "variant",
+        "#",
+        "sustained",
+        "loops",
+        "timeouts",
+        "probe p50",
+        "probe p99",
+        "gen p50",
+        "gen p99",
+        "transfers",
+        "peak/s",
+        "bench"
     );
     for f in finished {
         let e = &f.end;
-        let audit = if e.audit.passed { "passed".to_string() } else { format!("FAILED ({})", e.audit.failures().join(", ")) };
+        let audit =
+            if e.audit.passed { "passed".to_string() } else { format!("FAILED ({})", e.audit.failures().join(", ")) };
         let (peak, bench) = e.bench_peak.map_or(("-".to_string(), "-".to_string()), |p| {
             (format!("{:.0}", p.transfers_per_s), format!("{:.1} %", p.cpu_pct))
         });
@@ -271,7 +293,7 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Summary]) {
             "{:<24} {:>3} {:>12} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}  {:?} / {audit}",
             f.variant,
             f.repeat,
-            sustained(e),
+            sustained(e, f.slo_p99_ms),
             e.counts.loops,
             e.counts.timeouts,
             ms(&f.probe, f.probe.p50_ms),
@@ -284,13 +306,25 @@ fn print_summary(experiment: &str, results: &Path, finished: &[Summary]) {
             e.ended_by
         );
     }
-    println!("  peak/s: transfers per second in the busiest sampled window; bench: its own CPU there, % of the machine");
+    println!(
+        "  peak/s: transfers per second in the busiest sampled window; bench: its own CPU there, % of the machine"
+    );
     for warning in bench_warnings(finished) {
         println!("  {warning}");
     }
-    let disturbed = finished.iter().filter_map(|f| f.end.interference.map(|i| (f, i))).filter(|(_, i)| i.mean_pct > INTERFERENCE_WARNING);
+    let disturbed = finished
+        .iter()
+        .filter_map(|f| f.end.interference.map(|i| (f, i)))
+        .filter(|(_, i)| i.mean_pct > INTERFERENCE_WARNING);
     for (f, i) in disturbed {
-        println!("  warning: in {} #{} {} (max {:.1} %, {} samples)", f.variant, f.repeat, interference(&i), i.max_pct, i.samples);
+        println!(
+            "  warning: in {} #{} {} (max {:.1} %, {} samples)",
+            f.variant,
+            f.repeat,
+            interference(&i),
+            i.max_pct,
+            i.samples
+        );
     }
     for f in finished {
         println!("  {}", f.path.display());
@@ -311,15 +345,19 @@ fn status_line(s: &Status, max_timeouts: u32) -> String {
     if let Some(rate) = s.rate {
         return format!("offering {rate:.0} tx/s · probe {probe} · probe timeouts {}{others}", s.timeouts);
     }
-    let faults = if s.fault_timeouts > 0 { format!(" (+{} in fault windows)", s.fault_timeouts) } else { String::new() };
+    let faults =
+        if s.fault_timeouts > 0 { format!(" (+{} in fault windows)", s.fault_timeouts) } else { String::new() };
     let counted = s.timeouts - s.fault_timeouts;
-    format!("generators {} · probe {probe} · timeouts {counted}/{max_timeouts}{faults} · errors {}{others}", s.generators, s.errors)
+    format!(
+        "generators {} · probe {probe} · timeouts {counted}/{max_timeouts}{faults} · errors {}{others}",
+        s.generators, s.errors
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use harness::results::End;
+    use bench_results::End;
 
     fn finished(repeat: u32, peak: Option<(f64, f64, f64)>) -> Summary {
         let mut end = End::interrupted_before_load();
@@ -328,21 +366,31 @@ mod tests {
             cpu_pct,
             cpu_ms_per_1000_transfers,
         });
-        Summary { variant: "v".into(), repeat, path: "r.jsonl".into(), end, probe: Default::default(), generator: Default::default() }
+        Summary {
+            variant: "v".into(),
+            repeat,
+            path: "r.jsonl".into(),
+            end,
+            slo_p99_ms: None,
+            probe: Default::default(),
+            generator: Default::default(),
+        }
     }
 
     #[test]
     fn the_summary_warns_about_the_run_where_bench_took_most() {
         // 975/s at 102 ms per 1,000: 10 % of a core, 5 % of a 2-core machine.
         assert_eq!(bench_warnings(&[finished(1, Some((975.0, 5.0, 102.0))), finished(2, None)]), Vec::<String>::new());
-        let runs = [finished(1, Some((900.0, 12.0, 100.0))), finished(2, Some((900.0, 17.5, 100.0))), finished(3, None)];
+        let runs =
+            [finished(1, Some((900.0, 12.0, 100.0))), finished(2, Some((900.0, 17.5, 100.0))), finished(3, None)];
         let warnings = bench_warnings(&runs);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].starts_with("warning: in v #2 bench itself used 17.5 % of the machine at 900 transfers/s"));
         // A 32-core machine: 6,000/s at 100 ms per 1,000 is 60 % of bench's thread but 1.9 % of the machine.
         let warnings = bench_warnings(&[finished(4, Some((6000.0, 1.9, 100.0)))]);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].starts_with("warning: in v #4 bench's one thread was busy 60 % of the time at 6000 transfers/s"));
+        assert!(warnings[0]
+            .starts_with("warning: in v #4 bench's one thread was busy 60 % of the time at 6000 transfers/s"));
     }
 
     #[test]

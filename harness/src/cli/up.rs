@@ -85,12 +85,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
 
+    let names = format!("{}, variant {}", file.experiment.name, variant.name);
+    print_ready(&stack, &engine, &names, reports.as_deref(), args.show_password);
+    println!("remove it with `bench down{}`", if kubernetes { " --platform kubernetes" } else { "" });
+    stack.detach();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where each part of a stack that is up answers, for the user's own tools.
+fn print_ready(stack: &Stack, engine: &Engine, names: &str, reports: Option<&std::path::Path>, show_password: bool) {
     // bench's own port-forwards end when it exits: show where the parts answer without them.
     let reached = stack.reached();
     let e = reached.and_then(|r| r.unforwarded.as_ref()).unwrap_or(&stack.plan.endpoints);
-    let show_password = args.show_password;
-    println!("stack {} ({}, variant {}) ready in {:.1} s", stack.id, file.experiment.name, variant.name, stack.ready_after.as_secs_f64());
-    if let Engine::Kubernetes(cluster) = &engine {
+    println!("stack {} ({names}) ready in {:.1} s", stack.id, stack.ready_after.as_secs_f64());
+    if let Engine::Kubernetes(cluster) = engine {
         println!("  namespace         {} on {}", stack::kube::namespace(&stack.id), cluster.server());
     }
     println!("  kafka             {}", e.bootstrap);
@@ -109,23 +117,26 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if stack.running_containers().iter().any(|c| c == "kgb-frontend") {
         println!("  bank UI           {}", e.frontend);
-        if let Some(reports) = &reports {
+        if let Some(reports) = reports {
             println!("  reports           {}  (listed on the UI's Results page, read-only)", reports.display());
         }
     }
     if let Some(reached) = reached.filter(|r| !r.forwarded.is_empty()) {
-        print_forwards(&reached.forwarded, &stack);
+        print_forwards(&reached.forwarded, stack);
     }
     if !stack.skipped.is_empty() {
-        println!("  not started (no image; `bench images` after `cargo build --release`): {}", stack.skipped.join(", "));
+        println!(
+            "  not started (no image; `bench images` after `cargo build --release`): {}",
+            stack.skipped.join(", ")
+        );
     }
-    println!("remove it with `bench down{}`", if kubernetes { " --platform kubernetes" } else { "" });
-    stack.detach();
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The server-side dry-run of every object of a stack of `settings`.
-async fn dry_run(cluster: &stack::kube::Cluster, settings: &stack::settings::StackSettings) -> anyhow::Result<ExitCode> {
+async fn dry_run(
+    cluster: &stack::kube::Cluster,
+    settings: &bench_results::experiment::stack::StackSettings,
+) -> anyhow::Result<ExitCode> {
     let checked = Stack::dry_run(cluster, settings).await.context("the server-side dry-run")?;
     println!("{} accepted all {} objects of the stack (dry-run: nothing was kept):", cluster.server(), checked.len());
     for object in checked {
@@ -150,6 +161,9 @@ fn print_forwards(forwarded: &[(u16, String)], stack: &stack::Stack) {
         let Some(role) = stack.plan.parts().find(|p| p.spec.name == *part).map(|p| p.role) else { continue };
         // On a pod network a broker's metadata names Services a client outside the cluster cannot resolve.
         let note = if role == stack::Role::Kafka { "  (metadata only, outside the cluster)" } else { "" };
-        println!("    kubectl -n {namespace} port-forward {}/{part} {port}{note}", stack::kube::manifests::workload(role));
+        println!(
+            "    kubectl -n {namespace} port-forward {}/{part} {port}{note}",
+            stack::kube::manifests::workload(role)
+        );
     }
 }

@@ -28,7 +28,11 @@ impl Bound {
             Some(search) => search_bound(search),
             None => e.load.probe_interval().saturating_mul(e.load.max_loops) + e.load.probe_timeout(),
         };
-        Bound { bring_up: BRING_UP_FIRST + BRING_UP_PER_BROKER * e.stack.brokers.saturating_sub(1), load, after: AFTER_LOAD }
+        Bound {
+            bring_up: BRING_UP_FIRST + BRING_UP_PER_BROKER * e.stack.brokers.saturating_sub(1),
+            load,
+            after: AFTER_LOAD,
+        }
     }
 
     pub fn total(&self) -> Duration {

@@ -16,7 +16,11 @@ pub const MAX_WAIT_MS: u64 = 600_000;
 /// The load's waits, each within `1..=`[`MAX_WAIT_MS`] (the pause may be 0).
 pub fn waits(e: &Experiment) -> Result<(), String> {
     let l = &e.load;
-    let waits = [("load.probe_interval_ms", l.probe_interval_ms), ("load.probe_timeout_ms", l.probe_timeout_ms), ("load.transfer_pause_ms", l.transfer_pause_ms)];
+    let waits = [
+        ("load.probe_interval_ms", l.probe_interval_ms),
+        ("load.probe_timeout_ms", l.probe_timeout_ms),
+        ("load.transfer_pause_ms", l.transfer_pause_ms),
+    ];
     match waits.iter().find(|(_, ms)| *ms > MAX_WAIT_MS) {
         Some((key, ms)) => Err(format!("{key} = {ms} is out of range: at most {MAX_WAIT_MS} (10 minutes)")),
         None => Ok(()),
@@ -38,7 +42,13 @@ pub fn ports(e: &Experiment) -> Result<(), String> {
     let mut spans = vec![span("kafka", p.kafka, brokers)?, span("controller", p.controller, brokers)?];
     // The registry also serves its management interface on the next port (QUARKUS_MANAGEMENT_PORT).
     spans.push(span("registry", p.registry, 2)?);
-    for (key, port) in [("db_ch", p.db_ch), ("db_ge", p.db_ge), ("graphql", p.graphql), ("frontend", p.frontend), ("command_handler_health", p.command_handler_health)] {
+    for (key, port) in [
+        ("db_ch", p.db_ch),
+        ("db_ge", p.db_ge),
+        ("graphql", p.graphql),
+        ("frontend", p.frontend),
+        ("command_handler_health", p.command_handler_health),
+    ] {
         spans.push(span(key, port, 1)?);
     }
     for (i, (a, a0, a1)) in spans.iter().enumerate() {
@@ -74,7 +84,9 @@ pub fn distinct_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), St
 /// with may be).
 pub fn line_of(text: &str, message: &str) -> Option<usize> {
     let first = message.split([' ', ':']).next().into_iter();
-    let others = message.split([' ', ':', '(', ')', ',']).filter(|w| w.contains('.') && w.chars().all(|c| c.is_ascii_alphanumeric() || "._[]".contains(c)));
+    let others = message
+        .split([' ', ':', '(', ')', ','])
+        .filter(|w| w.contains('.') && w.chars().all(|c| c.is_ascii_alphanumeric() || "._[]".contains(c)));
     first.chain(others).find_map(|key| line_of_key(text, key))
 }
 
@@ -87,7 +99,11 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
             Some((t, i)) => (t, i.trim_end_matches(']').parse::<usize>().ok()?),
             None => (*part, 0),
         };
-        let header = |l: &str| l.trim() == format!("[[{table}]]") || l.trim().starts_with(&format!("[{table}")) || l.trim().ends_with(&format!(".{table}]"));
+        let header = |l: &str| {
+            l.trim() == format!("[[{table}]]")
+                || l.trim().starts_with(&format!("[{table}"))
+                || l.trim().ends_with(&format!(".{table}]"))
+        };
         from = text.lines().enumerate().skip(from).filter(|(_, l)| header(l)).nth(index).map(|(i, _)| i)?;
     }
     let last = parts.last()?.split('[').next()?;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use stack::settings::value_text;
+use bench_results::experiment::stack::value_text;
 
 use super::Experiment;
 
@@ -49,9 +49,8 @@ fn set_path(root: &mut toml::Table, path: &str, value: toml::Value) -> Result<()
     let mut table = root;
     for segment in tables {
         let entry = table.entry(segment.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        table = entry
-            .as_table_mut()
-            .ok_or_else(|| format!("matrix key {path:?}: {segment:?} is a value, not a table"))?;
+        table =
+            entry.as_table_mut().ok_or_else(|| format!("matrix key {path:?}: {segment:?} is a value, not a table"))?;
     }
     table.insert(key, value);
     Ok(())
@@ -85,7 +84,8 @@ pub fn expand(file: &toml::Table) -> Result<Vec<Variant>, String> {
         }
     }
 
-    let count = axes.iter().try_fold(1usize, |n, (_, values)| n.checked_mul(values.len()).filter(|n| *n <= MAX_VARIANTS));
+    let count =
+        axes.iter().try_fold(1usize, |n, (_, values)| n.checked_mul(values.len()).filter(|n| *n <= MAX_VARIANTS));
     if count.is_none() {
         let sizes: Vec<String> = axes.iter().map(|(path, values)| format!("{} {path:?}", values.len())).collect();
         return Err(format!("matrix: {} make more than {MAX_VARIANTS} variants", sizes.join(" × ")));
@@ -121,10 +121,12 @@ pub fn expand(file: &toml::Table) -> Result<Vec<Variant>, String> {
             let name = if values.is_empty() {
                 "default".to_string()
             } else {
-                let name = values.iter().map(|(p, v)| format!("{}={}", label(p), value_text(v))).collect::<Vec<_>>().join(",");
-                stack::names::sanitize(&name)
+                let name =
+                    values.iter().map(|(p, v)| format!("{}={}", label(p), value_text(v))).collect::<Vec<_>>().join(",");
+                bench_results::names::sanitize(&name)
             };
-            stack::names::check(stack::names::Kind::Variant, &name).map_err(|e| format!("matrix: {e}: name fewer or shorter values"))?;
+            bench_results::names::check(bench_results::names::Kind::Variant, &name)
+                .map_err(|e| format!("matrix: {e}: name fewer or shorter values"))?;
             Ok(Variant { name, values, experiment })
         })
         .collect()
@@ -140,10 +142,8 @@ mod tests {
 
     #[test]
     fn dotted_property_names_stay_one_key() {
-        let variants = expand(&table(
-            "name = \"linger\"\n[matrix]\n\"stack.services.producer.linger.ms\" = [0, 25]\n",
-        ))
-        .unwrap();
+        let variants =
+            expand(&table("name = \"linger\"\n[matrix]\n\"stack.services.producer.linger.ms\" = [0, 25]\n")).unwrap();
         let names: Vec<_> = variants.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["linger.ms=0", "linger.ms=25"]);
         let producer = &variants[1].experiment.stack.services.producer;

@@ -78,11 +78,13 @@ fn pairs(n: f64) -> f64 {
 
 /// The τ maximising Q (the earliest of equal maxima), if `x` is long enough to split.
 pub fn best_split(x: &[f64]) -> Option<usize> {
-    q_values(x).into_iter().fold(None, |best: Option<(usize, f64)>, (tau, q)| match best {
-        Some((_, b)) if b >= q => best,
-        _ => Some((tau, q)),
-    })
-    .map(|(tau, _)| tau)
+    q_values(x)
+        .into_iter()
+        .fold(None, |best: Option<(usize, f64)>, (tau, q)| match best {
+            Some((_, b)) if b >= q => best,
+            _ => Some((tau, q)),
+        })
+        .map(|(tau, _)| tau)
 }
 
 /// Welch's two-sided t-test of `before` against `after` (each at least two values).
@@ -93,7 +95,11 @@ pub fn welch(before: &[f64], after: &[f64]) -> Test {
     let change_pct = (mx != 0.0).then(|| (my - mx) / mx.abs() * 100.0);
     let p = if a + b == 0.0 {
         // Both sides constant: certain when they differ, no evidence when they agree.
-        if mx == my { 1.0 } else { 0.0 }
+        if mx == my {
+            1.0
+        } else {
+            0.0
+        }
     } else {
         let t = (my - mx) / (a + b).sqrt();
         let df = (a + b).powi(2) / (a * a / (before.len() - 1) as f64 + b * b / (after.len() - 1) as f64);
@@ -163,7 +169,8 @@ mod tests {
         let (left, right) = x.split_at(tau);
         let (m, k) = (left.len() as f64, right.len() as f64);
         let across: f64 = left.iter().flat_map(|a| right.iter().map(move |b| (a - b).abs())).sum();
-        let within = |s: &[f64]| -> f64 { (0..s.len()).flat_map(|i| (i + 1..s.len()).map(move |j| (s[i] - s[j]).abs())).sum() };
+        let within =
+            |s: &[f64]| -> f64 { (0..s.len()).flat_map(|i| (i + 1..s.len()).map(move |j| (s[i] - s[j]).abs())).sum() };
         let c2 = |n: f64| n * (n - 1.0) / 2.0;
         m * k / (m + k) * (2.0 / (m * k) * across - within(left) / c2(m) - within(right) / c2(k))
     }
@@ -173,7 +180,10 @@ mod tests {
         let uneven = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0, 5.0];
         for x in [&[1.0, 1.0, 1.0, 5.0, 5.0, 5.0][..], &uneven] {
             let q = q_values(x);
-            assert_eq!(q.iter().map(|(t, _)| *t).collect::<Vec<_>>(), (MIN_SEGMENT..=x.len() - MIN_SEGMENT).collect::<Vec<_>>());
+            assert_eq!(
+                q.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+                (MIN_SEGMENT..=x.len() - MIN_SEGMENT).collect::<Vec<_>>()
+            );
             for (tau, value) in q {
                 assert!((value - brute_q(x, tau)).abs() < 1e-9, "τ = {tau}: {value} vs {}", brute_q(x, tau));
             }
@@ -215,7 +225,10 @@ mod tests {
     fn a_step_is_found_once_and_weak_ones_are_not() {
         let found = change_points(&[1.0, 1.0, 1.0, 5.0, 5.0, 5.0], &Settings::default());
         assert_eq!(found.len(), 1);
-        assert_eq!((found[0].0, found[0].1.before, found[0].1.after, found[0].1.change_pct), (3, 1.0, 5.0, Some(400.0)));
+        assert_eq!(
+            (found[0].0, found[0].1.before, found[0].1.after, found[0].1.change_pct),
+            (3, 1.0, 5.0, Some(400.0))
+        );
         let strict = Settings { p_max: 0.001, min_change_pct: 500.0 };
         assert!(change_points(&[1.0, 1.0, 1.0, 5.0, 5.0, 5.0], &strict).is_empty(), "400 % is under --min-change 500");
         let two = [1.0, 1.1, 0.9, 1.0, 3.0, 3.1, 2.9, 3.0, 6.0, 6.1, 5.9, 6.0];

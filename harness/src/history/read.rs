@@ -80,8 +80,8 @@ pub fn read_summary(path: &Path) -> Result<Night, HistoryError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large(bytes.len() as u64));
     }
-    let summary: Summary =
-        serde_json::from_slice(&bytes).map_err(|e| HistoryError::NotSummary { path: path.into(), message: e.to_string() })?;
+    let summary: Summary = serde_json::from_slice(&bytes)
+        .map_err(|e| HistoryError::NotSummary { path: path.into(), message: e.to_string() })?;
     let date = DateTime::parse_from_rfc3339(&summary.date).map_err(|e| HistoryError::BadDate {
         path: path.into(),
         date: summary.date.clone(),

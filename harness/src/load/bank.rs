@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::client::{Client, ClientError};
 
-pub const GET_ACCOUNT: &str = "subscription($u: String!, $p: String!) { get_account(username: $u, password: $p) { iban token reason } }";
+pub const GET_ACCOUNT: &str =
+    "subscription($u: String!, $p: String!) { get_account(username: $u, password: $p) { iban token reason } }";
 pub const TRANSFER: &str = "subscription($id: String!, $u: String!, $t: String!, $a: Int!, $f: String!, $to: String!, $d: String!) {
   money_transfer(uuid: $id, username: $u, token: $t, amount: $a, from: $f, to: $to, descr: $d) { uuid success reason } }";
 pub const STREAM: &str =
@@ -61,7 +62,8 @@ impl Bank for Client {
         let vars = json!({"id": id.to_string(), "u": t.username, "t": t.token, "a": t.amount, "f": t.from, "to": t.to, "d": t.descr});
         let data = self.first(TRANSFER, vars).await?;
         let result = &data["money_transfer"];
-        let success = result["success"].as_bool().ok_or_else(|| ClientError::Unexpected(format!("no success in {data}")))?;
+        let success =
+            result["success"].as_bool().ok_or_else(|| ClientError::Unexpected(format!("no success in {data}")))?;
         Ok(Answer { success, reason: result["reason"].as_str().map(String::from) })
     }
 }
@@ -88,7 +90,10 @@ pub const FOLLOW_BUFFER: usize = 64;
 ///
 /// # Errors
 /// When the subscription cannot start.
-pub async fn follow(client: &Client, iban: &str) -> Result<mpsc::Receiver<Result<Transaction, ClientError>>, ClientError> {
+pub async fn follow(
+    client: &Client,
+    iban: &str,
+) -> Result<mpsc::Receiver<Result<Transaction, ClientError>>, ClientError> {
     let mut answers = client.subscribe(STREAM, json!({"iban": iban})).await?;
     let (sender, receiver) = mpsc::channel(FOLLOW_BUFFER);
     tokio::spawn(async move {
@@ -118,7 +123,10 @@ mod tests {
     #[test]
     fn transactions_are_read_from_the_stream_payload() {
         let data = json!({"stream_transactions": {"iban": "x", "changed_by": "€11,11", "descr": "drinks", "direction": "DEBIT"}});
-        assert_eq!(transaction(&data).unwrap(), Transaction { changed_by: "€11,11".into(), descr: "drinks".into(), credit: false });
+        assert_eq!(
+            transaction(&data).unwrap(),
+            Transaction { changed_by: "€11,11".into(), descr: "drinks".into(), credit: false }
+        );
         assert!(transaction(&json!({"stream_transactions": null})).is_err());
     }
 }

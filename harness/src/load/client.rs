@@ -11,8 +11,8 @@ use tokio_tungstenite::tungstenite::Message;
 use super::deadline::{self, FIRST_ANSWER};
 use super::legacy;
 pub use super::legacy::PER_SUBSCRIPTION;
-pub use super::wire::{Answers, ClientError};
 use super::wire::{data_of, Socket};
+pub use super::wire::{Answers, ClientError};
 use crate::experiment::Protocol;
 
 /// Where the GraphQL endpoint's websocket is: its URL, and for `wss://` the CA certificate (PEM) that verifies it
@@ -46,7 +46,8 @@ impl Endpoint {
     fn connector(&self) -> Result<Option<tokio_tungstenite::Connector>, String> {
         let Some(ca) = self.ca.as_ref().filter(|_| self.url.starts_with("wss://")) else { return Ok(None) };
         let pem = std::fs::read(ca).map_err(|e| format!("cannot read the CA certificate {}: {e}", ca.display()))?;
-        let certificate = native_tls::Certificate::from_pem(&pem).map_err(|e| format!("{} is not a PEM certificate: {e}", ca.display()))?;
+        let certificate = native_tls::Certificate::from_pem(&pem)
+            .map_err(|e| format!("{} is not a PEM certificate: {e}", ca.display()))?;
         let connector = native_tls::TlsConnector::builder()
             .disable_built_in_roots(true)
             .add_root_certificate(certificate)
@@ -82,15 +83,20 @@ impl Client {
         };
         request.headers_mut().insert("Sec-WebSocket-Protocol", http_value(name));
         let handshake = async {
-            let connecting = tokio_tungstenite::connect_async_tls_with_config(request, Some(socket_config()), true, connector);
+            let connecting =
+                tokio_tungstenite::connect_async_tls_with_config(request, Some(socket_config()), true, connector);
             connecting.await.map_err(|e| connect_error(e.to_string()))
         };
         let (socket, _) = deadline::within(FIRST_ANSWER, url, || "the websocket handshake".into(), handshake).await?;
         match protocol {
             Protocol::GraphqlWs => Ok(Client::Legacy(legacy::Client::start(socket))),
             Protocol::GraphqlTransportWs => {
-                let init = async { graphql_ws_client::Client::build(Connection(socket)).await.map_err(|e| connect_error(e.to_string())) };
-                let (client, actor) = deadline::within(FIRST_ANSWER, url, || "connection_init with a connection_ack".into(), init).await?;
+                let init = async {
+                    graphql_ws_client::Client::build(Connection(socket)).await.map_err(|e| connect_error(e.to_string()))
+                };
+                let (client, actor) =
+                    deadline::within(FIRST_ANSWER, url, || "connection_init with a connection_ack".into(), init)
+                        .await?;
                 tokio::spawn(std::future::IntoFuture::into_future(actor));
                 Ok(Client::Transport(client))
             }
@@ -105,8 +111,11 @@ impl Client {
         match self {
             Client::Legacy(c) => c.subscribe(query, variables).await,
             Client::Transport(c) => {
-                let subscription = c.subscribe(Operation { query, variables }).await.map_err(|_| ClientError::Closed)?;
-                Ok(subscription.map(|answer| answer.map_err(|e| ClientError::Unexpected(e.to_string())).and_then(|data| data)).boxed())
+                let subscription =
+                    c.subscribe(Operation { query, variables }).await.map_err(|_| ClientError::Closed)?;
+                Ok(subscription
+                    .map(|answer| answer.map_err(|e| ClientError::Unexpected(e.to_string())).and_then(|data| data))
+                    .boxed())
             }
         }
     }

@@ -39,7 +39,8 @@ mod tests {
     async fn a_step_without_an_answer_is_named_after_the_limit() {
         let started = tokio::time::Instant::now();
         let silent = std::future::pending::<Result<(), ClientError>>();
-        let err = within(FIRST_ANSWER, "ws://h:1/graphql", || "get_account(testuser)".into(), silent).await.unwrap_err();
+        let err =
+            within(FIRST_ANSWER, "ws://h:1/graphql", || "get_account(testuser)".into(), silent).await.unwrap_err();
         assert_eq!(started.elapsed(), FIRST_ANSWER);
         assert_eq!(err.to_string(), "ws://h:1/graphql did not answer get_account(testuser) within 10 s");
         let done = within(FIRST_ANSWER, "u", String::new, async { Ok(7) }).await;

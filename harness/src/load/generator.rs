@@ -38,14 +38,21 @@ pub struct Settings {
 /// Starts generator `n` (from 1): connects, opens `account-first|n` and `account-second|n`, then runs the chain
 /// until `cancel`. Failing to connect, or losing the connection (the endpoint restarted), is reported as an
 /// error and the generator connects again after a pause; its accounts are the same ones again.
-pub fn spawn(n: u32, settings: Settings, replies: mpsc::Sender<Reply>, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    n: u32,
+    settings: Settings,
+    replies: mpsc::Sender<Reply>,
+    cancel: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let error = Reply { generator: n, latency: None, error: true, answered: None };
         loop {
             let ready = async {
                 let client = Client::connect(&settings.endpoint, settings.protocol).await?;
-                let first = bank::open_account(&client, &format!("account-first|{n}"), &format!("account-first|{n}")).await?;
-                let second = bank::open_account(&client, &format!("account-second|{n}"), &format!("account-second|{n}")).await?;
+                let first =
+                    bank::open_account(&client, &format!("account-first|{n}"), &format!("account-first|{n}")).await?;
+                let second =
+                    bank::open_account(&client, &format!("account-second|{n}"), &format!("account-second|{n}")).await?;
                 Ok::<_, super::client::ClientError>((client, first, second))
             };
             let started = tokio::select! {

@@ -85,7 +85,8 @@ impl Client {
         let overflowed = Arc::new(AtomicBool::new(false));
         lock(&self.routes).insert(id, Route { answers: sender, overflowed: overflowed.clone() });
         // Made before the send: a caller that gives up while it waits for room drops it, which removes the route.
-        let subscription = Subscription { id, answers, overflowed, outgoing: self.outgoing.clone(), routes: self.routes.clone() };
+        let subscription =
+            Subscription { id, answers, overflowed, outgoing: self.outgoing.clone(), routes: self.routes.clone() };
         let start = json!({"id": id.to_string(), "type": "start", "payload": {"query": query, "variables": variables}});
         self.outgoing.send(Message::text(start.to_string())).await.map_err(|_| ClientError::Closed)?;
         Ok(subscription.boxed())
@@ -165,9 +166,11 @@ impl Stream for Subscription {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match self.answers.poll_recv(cx) {
-            Poll::Ready(None) if self.overflowed.swap(false, Ordering::Relaxed) => Poll::Ready(Some(Err(ClientError::Unexpected(
-                format!("more than {PER_SUBSCRIPTION} answers were not read in time; the subscription was ended"),
-            )))),
+            Poll::Ready(None) if self.overflowed.swap(false, Ordering::Relaxed) => {
+                Poll::Ready(Some(Err(ClientError::Unexpected(format!(
+                    "more than {PER_SUBSCRIPTION} answers were not read in time; the subscription was ended"
+                )))))
+            }
             polled => polled,
         }
     }

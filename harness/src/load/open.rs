@@ -181,7 +181,13 @@ impl<B: Bank + 'static> Offerer<B> {
     /// Without any connection.
     pub fn new(banks: Vec<B>, ring: Ring) -> Offerer<B> {
         assert!(!banks.is_empty(), "an offerer needs a connection");
-        Offerer { banks: banks.into(), ring: Arc::new(ring), next: 0, in_flight: FuturesUnordered::new(), cap: MAX_IN_FLIGHT }
+        Offerer {
+            banks: banks.into(),
+            ring: Arc::new(ring),
+            next: 0,
+            in_flight: FuturesUnordered::new(),
+            cap: MAX_IN_FLIGHT,
+        }
     }
 
     /// Sends nothing while `cap` transfers are in flight (at most [`MAX_IN_FLIGHT`]); what is not sent is done at
@@ -204,7 +210,13 @@ impl<B: Bank + 'static> Offerer<B> {
     /// Offers transfers at `schedule`'s times until `until`, tagged `tag`; returns how many it handed out. Every
     /// transfer that finishes meanwhile (of this or an earlier phase) goes to `done`, which ends the phase early by
     /// returning `true`.
-    pub async fn offer(&mut self, schedule: &mut Schedule, until: Instant, tag: Tag, done: &mut impl FnMut(Done) -> bool) -> u64 {
+    pub async fn offer(
+        &mut self,
+        schedule: &mut Schedule,
+        until: Instant,
+        tag: Tag,
+        done: &mut impl FnMut(Done) -> bool,
+    ) -> u64 {
         let mut handed = 0;
         loop {
             let due = schedule.peek().min(until);
@@ -271,7 +283,9 @@ impl<B: Bank + 'static> Offerer<B> {
             let id = Uuid::new_v4();
             let from = intended.min(now);
             let fate = match tokio::time::timeout_at(intended + ANSWER_LIMIT, bank.transfer(id, &transfer)).await {
-                Ok(Ok(answer)) => Fate::Answered { latency: Instant::now() - from, right: expect.is_met_by(&answer), id, answer },
+                Ok(Ok(answer)) => {
+                    Fate::Answered { latency: Instant::now() - from, right: expect.is_met_by(&answer), id, answer }
+                }
                 Ok(Err(_)) => Fate::Lost,
                 Err(_) => Fate::NoAnswer,
             };
@@ -285,7 +299,9 @@ mod tests {
     use super::*;
 
     fn accounts(n: usize) -> Vec<Account> {
-        (0..n).map(|i| Account { username: format!("u{i}"), iban: format!("iban{i}"), token: format!("t{i}") }).collect()
+        (0..n)
+            .map(|i| Account { username: format!("u{i}"), iban: format!("iban{i}"), token: format!("t{i}") })
+            .collect()
     }
 
     #[test]

@@ -100,7 +100,8 @@ impl<B: Bank> Probe<B> {
     /// Runs loop `k` whose intended start is `start` (sending happens at once: the caller waited for the slot).
     pub async fn run(&mut self, k: u32, start: Instant) -> (Outcome, Answered) {
         let transfer = action(k, &self.account);
-        let wanted = Transaction { changed_by: euros(transfer.amount), descr: transfer.descr.clone(), credit: k % 10 < 5 };
+        let wanted =
+            Transaction { changed_by: euros(transfer.amount), descr: transfer.descr.clone(), credit: k % 10 < 5 };
         let id = Uuid::new_v4();
         let deadline = start + self.timeout;
         let answer = self.bank.transfer(id, &transfer);
@@ -230,9 +231,15 @@ mod tests {
     fn the_cycle_deposits_then_pays_the_house() {
         let account = Account { username: "u".into(), iban: "NL07OPEN0123456789".into(), token: "tok".into() };
         let deposit = action(12, &account);
-        assert_eq!((deposit.amount, deposit.from.as_str(), deposit.token.as_str(), deposit.to.as_str()), (5000, "cash", "cash", account.iban.as_str()));
+        assert_eq!(
+            (deposit.amount, deposit.from.as_str(), deposit.token.as_str(), deposit.to.as_str()),
+            (5000, "cash", "cash", account.iban.as_str())
+        );
         let fine = action(9, &account);
-        assert_eq!((fine.amount, fine.descr.as_str(), fine.to.as_str(), fine.token.as_str()), (21078, "fine #9", HOUSE_IBAN, "tok"));
+        assert_eq!(
+            (fine.amount, fine.descr.as_str(), fine.to.as_str(), fine.token.as_str()),
+            (21078, "fine #9", HOUSE_IBAN, "tok")
+        );
         let total_in: i64 = (0..5).map(|k| action(k, &account).amount).sum();
         let total_out: i64 = (5..10).map(|k| action(k, &account).amount).sum();
         assert_eq!(total_in, total_out, "a cycle leaves the probe's balance where it was");

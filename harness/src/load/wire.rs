@@ -28,8 +28,10 @@ pub type Answers = BoxStream<'static, Result<Value, ClientError>>;
 /// The `data` of a GraphQL response, or its errors.
 pub(super) fn data_of(mut payload: Value) -> Result<Value, ClientError> {
     if let Some(errors) = payload.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
-        let messages: Vec<String> =
-            errors.iter().map(|e| e.get("message").and_then(Value::as_str).map_or_else(|| e.to_string(), String::from)).collect();
+        let messages: Vec<String> = errors
+            .iter()
+            .map(|e| e.get("message").and_then(Value::as_str).map_or_else(|| e.to_string(), String::from))
+            .collect();
         return Err(ClientError::Graphql(messages.join("; ")));
     }
     match payload.get_mut("data") {

@@ -45,7 +45,15 @@ impl Figures {
     pub fn moments(values: &[f64]) -> Figures {
         let n = values.len();
         let se = if n > 1 { defined(values.std_dev() / (n as f64).sqrt()) } else { None };
-        Figures { mean: defined(values.mean()), se, min: defined(values.min()), max: defined(values.max()), p99: None, p99_above_ms: None, n }
+        Figures {
+            mean: defined(values.mean()),
+            se,
+            min: defined(values.min()),
+            max: defined(values.max()),
+            p99: None,
+            p99_above_ms: None,
+            n,
+        }
     }
 }
 
@@ -172,7 +180,9 @@ fn level(variant: &str, key: LevelKey, pool: Pool) -> Level {
         })
         .collect();
     let (probe_tail, generator_tail) = (Tail::of(&pool.probe, pool.timeouts as u64), Tail::of(&pool.generator, 0));
-    let over = |f: fn(&RunLevel) -> Option<f64>| Estimate::over_blocks(pool.runs.iter().filter_map(|r| Some((f(r)?, r.block.clone()))).collect());
+    let over = |f: fn(&RunLevel) -> Option<f64>| {
+        Estimate::over_blocks(pool.runs.iter().filter_map(|r| Some((f(r)?, r.block.clone()))).collect())
+    };
     Level {
         variant: variant.to_string(),
         generators: key.generators,
@@ -233,9 +243,13 @@ impl VariantSummary {
     pub fn of(variant: &str, runs: &[&RunRows], capacity: Option<Estimate>) -> VariantSummary {
         let counted: Vec<&&RunRows> = runs.iter().filter(|r| r.counts()).collect();
         let closed: Vec<&&&RunRows> = counted.iter().filter(|r| r.search.is_none() && r.sustained.is_some()).collect();
-        let exact: Vec<(f64, Option<String>)> =
-            closed.iter().filter(|r| !r.censored).filter_map(|r| Some((f64::from(r.sustained?), r.block.clone()))).collect();
-        let bounds: Vec<f64> = closed.iter().filter(|r| r.censored).filter_map(|r| r.sustained.map(f64::from)).collect();
+        let exact: Vec<(f64, Option<String>)> = closed
+            .iter()
+            .filter(|r| !r.censored)
+            .filter_map(|r| Some((f64::from(r.sustained?), r.block.clone())))
+            .collect();
+        let bounds: Vec<f64> =
+            closed.iter().filter(|r| r.censored).filter_map(|r| r.sustained.map(f64::from)).collect();
         let audits: Vec<bool> = counted.iter().filter_map(|r| r.audit.as_ref().map(|a| a.passed)).collect();
         let ready: Vec<f64> = counted.iter().filter_map(|r| r.header.as_ref()?.stack_ready_s).collect();
         let mut kinds: Vec<&str> = runs.iter().map(|r| r.probe_kind.as_str()).collect();
@@ -250,7 +264,10 @@ impl VariantSummary {
             sustained: (!closed.is_empty()).then(|| Estimate::with_bounds(exact, &bounds)),
             capacity,
             ready_s: (!ready.is_empty()).then(|| Estimate::over(ready)),
-            audits: AuditCount { passed: audits.iter().filter(|p| **p).count(), failed: audits.iter().filter(|p| !**p).count() },
+            audits: AuditCount {
+                passed: audits.iter().filter(|p| **p).count(),
+                failed: audits.iter().filter(|p| !**p).count(),
+            },
             disturbed: runs.iter().filter(|r| r.disturbed()).count(),
             excluded: runs.iter().filter(|r| r.excluded).count(),
         }

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::estimate::Estimate;
 use super::RunRows;
-use crate::results::Step;
+use bench_results::Step;
 
 /// Rates offered by fewer runs than this are left out: one run has no spread.
 pub const MIN_RUNS: usize = 2;
@@ -64,7 +64,7 @@ fn of(variant: &str, steps: &[&Step]) -> AtRate {
     let (p50_ms, _) = figure(&|s| s.p50_ms);
     let (p99_ms, p99_beyond) = figure(&|s| s.p99_ms);
     let probed: Vec<&&Step> = steps.iter().filter(|s| s.probe.as_ref().is_some_and(|p| p.loops > 0)).collect();
-    let probe = |value: &dyn Fn(&crate::results::ProbeFigures) -> Option<f64>| {
+    let probe = |value: &dyn Fn(&bench_results::ProbeFigures) -> Option<f64>| {
         let values: Vec<f64> = probed.iter().filter_map(|s| s.probe.as_ref().and_then(value)).collect();
         let beyond = probed.len() - values.len();
         (Estimate::over(values), beyond)
@@ -88,7 +88,7 @@ fn of(variant: &str, steps: &[&Step]) -> AtRate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::ProbeFigures;
+    use bench_results::ProbeFigures;
 
     fn step(rate: f64, p50: f64, p99: Option<f64>, probe_p99: Option<f64>, confirming: bool) -> Step {
         Step {
@@ -120,18 +120,38 @@ mod tests {
     #[test]
     fn each_run_gives_one_value_per_rate_and_a_p99_on_timeouts_is_counted_beyond_not_averaged() {
         let runs = [
-            vec![step(250.0, 10.0, Some(40.0), Some(60.0), false), step(500.0, 20.0, Some(100.0), Some(120.0), false), step(500.0, 99.0, Some(999.0), None, true)],
-            vec![step(250.0, 14.0, Some(50.0), Some(70.0), false), step(500.0, 30.0, None, None, false), step(750.0, 1.0, Some(1.0), None, false)],
+            vec![
+                step(250.0, 10.0, Some(40.0), Some(60.0), false),
+                step(500.0, 20.0, Some(100.0), Some(120.0), false),
+                step(500.0, 99.0, Some(999.0), None, true),
+            ],
+            vec![
+                step(250.0, 14.0, Some(50.0), Some(70.0), false),
+                step(500.0, 30.0, None, None, false),
+                step(750.0, 1.0, Some(1.0), None, false),
+            ],
         ];
         let rows: Vec<RunRows> = runs
             .into_iter()
-            .map(|steps| RunRows { complete: true, search: Some(crate::experiment::Search::default()), steps, ..RunRows::default() })
+            .map(|steps| RunRows {
+                complete: true,
+                search: Some(crate::experiment::Search::default()),
+                steps,
+                ..RunRows::default()
+            })
             .collect();
         let at = at_rates("v", &rows.iter().collect::<Vec<_>>());
-        assert_eq!(at.iter().map(|a| a.rate).collect::<Vec<_>>(), [250.0, 500.0], "750 tx/s was offered in one run only");
+        assert_eq!(
+            at.iter().map(|a| a.rate).collect::<Vec<_>>(),
+            [250.0, 500.0],
+            "750 tx/s was offered in one run only"
+        );
         let (low, high) = (&at[0], &at[1]);
         // By hand: 250 tx/s, p50 (10 + 14) / 2 = 12, SE = sd / sqrt(2) = 2.828 / 1.414 = 2; p99 (40 + 50) / 2 = 45.
-        assert_eq!((low.runs, low.passed, low.p50_ms.mean, low.p99_ms.mean, low.p99_beyond), (2, 2, Some(12.0), Some(45.0), 0));
+        assert_eq!(
+            (low.runs, low.passed, low.p50_ms.mean, low.p99_ms.mean, low.p99_beyond),
+            (2, 2, Some(12.0), Some(45.0), 0)
+        );
         assert!((low.p50_ms.se.unwrap() - 2.0).abs() < 1e-9);
         assert_eq!((low.probe_p50_ms.mean, low.probe_p99_ms.mean), (Some(24.0), Some(65.0)));
         // 500 tx/s: the confirming repeat (p50 99) is not a sample; the second run's p99 fell on timeouts.

@@ -127,12 +127,16 @@ fn headline<'a>(now: &'a Option<Estimate>, before: &'a Option<Estimate>) -> Opti
 
 fn checks_of(variant: &str, now: &Side, before: &Side) -> Vec<Check> {
     let mut checks = Vec::new();
-    for (metric, a, b) in [(SUSTAINED, &now.summary.sustained, &before.summary.sustained), (CAPACITY, &now.summary.capacity, &before.summary.capacity)] {
+    for (metric, a, b) in [
+        (SUSTAINED, &now.summary.sustained, &before.summary.sustained),
+        (CAPACITY, &now.summary.capacity, &before.summary.capacity),
+    ] {
         if let Some((a, b)) = headline(a, b) {
             checks.push(check(variant, metric.into(), b, a, false));
         }
     }
-    let earlier: BTreeMap<(u32, Option<u64>), &Level> = before.levels.iter().map(|l| ((l.generators, l.rate.map(f64::to_bits)), l)).collect();
+    let earlier: BTreeMap<(u32, Option<u64>), &Level> =
+        before.levels.iter().map(|l| ((l.generators, l.rate.map(f64::to_bits)), l)).collect();
     for level in &now.levels {
         let Some(old) = earlier.get(&(level.generators, level.rate.map(f64::to_bits))) else { continue };
         let (xs, ys) = (&level.probe_runs.values, &old.probe_runs.values);

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::estimate::Estimate;
 use super::RunRows;
 use crate::experiment::Search;
-use crate::results::Step;
+use bench_results::Step;
 
 /// The p99 SLOs (ms) capacity is also read at, beside each run's own.
 pub const OTHER_SLOS_MS: [f64; 4] = [100.0, 250.0, 500.0, 1000.0];
@@ -58,13 +58,6 @@ pub struct CurvePoint {
     pub passed: bool,
 }
 
-/// Whether `step` met a p99 SLO of `slo_ms` and the search's other rules.
-fn meets(step: &Step, slo_ms: f64, search: &Search) -> bool {
-    step.p99_ms.is_some_and(|p| p <= slo_ms)
-        && step.errors as f64 <= search.max_error_rate * step.sent as f64
-        && step.achieved >= search.min_achieved * step.rate
-}
-
 /// The highest rate below which every measured step met the SLO, and whether some step failed it (else the value
 /// is only a lower bound); `None` when the lowest rate measured failed.
 pub fn capacity_at(steps: &[Step], slo_ms: f64, search: &Search) -> Option<(f64, bool)> {
@@ -72,7 +65,7 @@ pub fn capacity_at(steps: &[Step], slo_ms: f64, search: &Search) -> Option<(f64,
     by_rate.sort_by(|a, b| a.rate.total_cmp(&b.rate));
     let mut best = None;
     for step in by_rate {
-        if !meets(step, slo_ms, search) {
+        if !search.passes(step, slo_ms) {
             return best.map(|b| (b, true));
         }
         best = Some(step.rate);
@@ -83,15 +76,24 @@ pub fn capacity_at(steps: &[Step], slo_ms: f64, search: &Search) -> Option<(f64,
 impl Capacity {
     /// `None` for a variant without complete open runs.
     pub fn of(variant: &str, runs: &[&RunRows]) -> Option<Capacity> {
-        let open: Vec<&&RunRows> = runs.iter().filter(|r| r.counts() && r.search.is_some() && !r.steps.is_empty()).collect();
+        let open: Vec<&&RunRows> =
+            runs.iter().filter(|r| r.counts() && r.search.is_some() && !r.steps.is_empty()).collect();
         if open.is_empty() {
             return None;
         }
         let per_run: Vec<RunCapacity> = open
             .iter()
-            .filter_map(|r| r.capacity.map(|capacity| RunCapacity { run: r.name(), capacity, censored: r.censored, block: r.block.clone() }))
+            .filter_map(|r| {
+                r.capacity.map(|capacity| RunCapacity {
+                    run: r.name(),
+                    capacity,
+                    censored: r.censored,
+                    block: r.block.clone(),
+                })
+            })
             .collect();
-        let exact: Vec<(f64, Option<String>)> = per_run.iter().filter(|r| !r.censored).map(|r| (r.capacity, r.block.clone())).collect();
+        let exact: Vec<(f64, Option<String>)> =
+            per_run.iter().filter(|r| !r.censored).map(|r| (r.capacity, r.block.clone())).collect();
         let bounds: Vec<f64> = per_run.iter().filter(|r| r.censored).map(|r| r.capacity).collect();
         let at_slos = OTHER_SLOS_MS
             .iter()
@@ -166,7 +168,14 @@ mod tests {
     fn capacity_at_an_slo_is_the_highest_rate_below_the_first_that_misses_it() {
         let s = Search::default();
         // Measured out of order, as a search runs: 250, 500, 1000, 2000 (missed), 1500, 1250.
-        let steps = [step(250.0, Some(20.0)), step(500.0, Some(40.0)), step(1000.0, Some(120.0)), step(2000.0, None), step(1500.0, Some(900.0)), step(1250.0, Some(300.0))];
+        let steps = [
+            step(250.0, Some(20.0)),
+            step(500.0, Some(40.0)),
+            step(1000.0, Some(120.0)),
+            step(2000.0, None),
+            step(1500.0, Some(900.0)),
+            step(1250.0, Some(300.0)),
+        ];
         assert_eq!(capacity_at(&steps, 500.0, &s), Some((1250.0, true)));
         assert_eq!(capacity_at(&steps, 100.0, &s), Some((500.0, true)));
         assert_eq!(capacity_at(&steps, 1000.0, &s), Some((1500.0, true)));
@@ -182,6 +191,6 @@ mod tests {
         errors.errors = 10;
         let mut slow = step(500.0, Some(10.0));
         slow.achieved = 400.0;
-        assert!(!meets(&errors, 1000.0, &s) && !meets(&slow, 1000.0, &s));
+        assert!(!s.passes(&errors, 1000.0) && !s.passes(&slow, 1000.0));
     }
 }

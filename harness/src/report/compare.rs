@@ -155,7 +155,13 @@ struct Side<'a> {
 pub const PAIRED: &str = "paired over blocks";
 pub const WELCH: &str = "Welch over runs";
 
-fn comparison(metric: &str, level: Option<(f64, &'static str)>, a: Side, b: Side, paired_blocks: bool) -> Option<Comparison> {
+fn comparison(
+    metric: &str,
+    level: Option<(f64, &'static str)>,
+    a: Side,
+    b: Side,
+    paired_blocks: bool,
+) -> Option<Comparison> {
     let pairing = if paired_blocks { paired(a.values, b.values) } else { None };
     let (outcome, method, blocks) = match pairing {
         Some((outcome, k)) => (outcome, PAIRED, Some(k)),
@@ -209,7 +215,9 @@ fn words(c: &Comparison, unit: &str) -> String {
     let over = c.blocks.map_or(String::new(), |k| format!(", paired over {k} blocks"));
     let means = format!("{:.1}{unit} vs {:.1}{unit} over {} and {} runs{over}", c.mean_a, c.mean_b, c.n_a, c.n_b);
     let Some(p) = c.p else {
-        return format!("{title}: {a} and {b} differ in every run ({means}), but neither varies, so no test can weigh it");
+        return format!(
+            "{title}: {a} and {b} differ in every run ({means}), but neither varies, so no test can weigh it"
+        );
     };
     let ci = c.ci95.map_or(String::new(), |(lo, hi)| format!(", 95 % CI {lo:.1} to {hi:.1}"));
     let adjusted = c.p_adjusted.unwrap_or(p);
@@ -218,7 +226,10 @@ fn words(c: &Comparison, unit: &str) -> String {
         let direction = if c.diff > 0.0 { "higher" } else { "lower" };
         format!("{title}: {a} is {direction} than {b} ({means}; difference {:.1}{unit}{ci}); {p_text}", c.diff)
     } else {
-        format!("{title}: no clear difference between {a} and {b} ({means}; difference {:.1}{unit}{ci}); {p_text}", c.diff)
+        format!(
+            "{title}: no clear difference between {a} and {b} ({means}; difference {:.1}{unit}{ci}); {p_text}",
+            c.diff
+        )
     }
 }
 
@@ -258,7 +269,13 @@ pub fn all(variants: &[VariantSummary], levels: &[Level], alpha: f64, paired_blo
     out
 }
 
-fn pair(va: &VariantSummary, vb: &VariantSummary, levels: &BTreeMap<&str, Vec<&Level>>, paired_blocks: bool, out: &mut Comparisons) {
+fn pair(
+    va: &VariantSummary,
+    vb: &VariantSummary,
+    levels: &BTreeMap<&str, Vec<&Level>>,
+    paired_blocks: bool,
+    out: &mut Comparisons,
+) {
     let (a, b) = (va.variant.as_str(), vb.variant.as_str());
     for (metric, x, y) in [(SUSTAINED, &va.sustained, &vb.sustained), (CAPACITY, &va.capacity, &vb.capacity)] {
         let (Some(x), Some(y)) = (x, y) else { continue };
@@ -273,22 +290,42 @@ fn pair(va: &VariantSummary, vb: &VariantSummary, levels: &BTreeMap<&str, Vec<&L
             None => (f64::from(la.generators), "generators"),
         };
         let (x, y) = (&la.probe_runs, &lb.probe_runs);
-        out.comparisons.extend(comparison(PROBE_LATENCY, Some(level), Side { name: a, values: x }, Side { name: b, values: y }, paired_blocks));
+        out.comparisons.extend(comparison(
+            PROBE_LATENCY,
+            Some(level),
+            Side { name: a, values: x },
+            Side { name: b, values: y },
+            paired_blocks,
+        ));
     }
 }
 
-fn headline(metric: &str, (a, x): (&str, &Estimate), (b, y): (&str, &Estimate), paired_blocks: bool, out: &mut Comparisons) {
+fn headline(
+    metric: &str,
+    (a, x): (&str, &Estimate),
+    (b, y): (&str, &Estimate),
+    paired_blocks: bool,
+    out: &mut Comparisons,
+) {
     if x.censored || y.censored {
         let bound = if metric == CAPACITY {
             "passed max_rate, so their capacity is a lower bound, not a measurement"
         } else {
             "ended by max_loops, so their generator counts are lower bounds, not measurements"
         };
-        out.not_compared.push(format!("{metric}, {a} against {b}: {} run(s) {bound}", x.censored_runs + y.censored_runs));
+        out.not_compared
+            .push(format!("{metric}, {a} against {b}: {} run(s) {bound}", x.censored_runs + y.censored_runs));
     } else if x.n < 2 || y.n < 2 {
-        out.not_compared.push(format!("{metric}, {a} against {b}: a test needs at least 2 runs a side ({} and {})", x.n, y.n));
+        out.not_compared
+            .push(format!("{metric}, {a} against {b}: a test needs at least 2 runs a side ({} and {})", x.n, y.n));
     } else {
-        out.comparisons.extend(comparison(metric, None, Side { name: a, values: x }, Side { name: b, values: y }, paired_blocks));
+        out.comparisons.extend(comparison(
+            metric,
+            None,
+            Side { name: a, values: x },
+            Side { name: b, values: y },
+            paired_blocks,
+        ));
     }
 }
 
@@ -338,7 +375,9 @@ mod tests {
     #[test]
     fn paired_over_blocks_cancels_what_differs_between_machines() {
         // Three machines 20 apart; on each, a is 2 above b (±0.5): Welch over runs sees noise, the pairs do not.
-        let blocked = |values: &[(f64, &str)]| Estimate::over_blocks(values.iter().map(|(v, b)| (*v, Some(b.to_string()))).collect());
+        let blocked = |values: &[(f64, &str)]| {
+            Estimate::over_blocks(values.iter().map(|(v, b)| (*v, Some(b.to_string()))).collect())
+        };
         let a = blocked(&[(102.0, "1"), (122.5, "2"), (141.5, "3")]);
         let b = blocked(&[(100.0, "1"), (120.0, "2"), (140.0, "3")]);
         let (o, k) = paired(&a, &b).expect("three blocks");

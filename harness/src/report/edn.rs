@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{RunRows, LevelRow, ReportError};
+use super::{LevelRow, ReportError, RunRows};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Edn {
@@ -149,7 +149,8 @@ const CONTAINERS: [&str; 4] = ["db", "command-handler", "kafka (3 brokers)", "gr
 /// Reads a 2019 mapping file and every run it names; categories become variants named `2019 <category>`.
 pub fn read_mapping(path: &Path) -> Result<Vec<RunRows>, ReportError> {
     let bad = |message: String| ReportError::Corrupt { path: path.into(), message };
-    let text = crate::input::read_text(path, MAX_FILE_BYTES).map_err(|source| ReportError::Read { path: path.into(), source })?;
+    let text = crate::input::read_text(path, MAX_FILE_BYTES)
+        .map_err(|source| ReportError::Read { path: path.into(), source })?;
     let root = parse(&text).map_err(bad)?;
     let Edn::Map(pairs) = root else { return Err(bad("not a map".into())) };
     let mapping = pairs
@@ -170,7 +171,11 @@ pub fn read_mapping(path: &Path) -> Result<Vec<RunRows>, ReportError> {
         let files = matching(folder, pattern).map_err(|source| ReportError::Read { path: folder.into(), source })?;
         if files.is_empty() {
             // Published 2019 result sets are often partial: draw what is there, say what is not.
-            tracing::warn!("{}: no file in {} matches {pattern:?}; category {category} left out", path.display(), folder.display());
+            tracing::warn!(
+                "{}: no file in {} matches {pattern:?}; category {category} left out",
+                path.display(),
+                folder.display()
+            );
         }
         for file in files {
             inputs.push(read_run(&file, &format!("2019 {category}"))?);
@@ -215,7 +220,8 @@ fn wildcard(name: &str, parts: &[&str]) -> bool {
 /// One 2019 run. A timed-out loop wrote no row: gaps in the loop numbers are its timeouts, counted at the level
 /// of the row after the gap.
 pub fn read_run(path: &Path, variant: &str) -> Result<RunRows, ReportError> {
-    let text = crate::input::read_text(path, MAX_FILE_BYTES).map_err(|source| ReportError::Read { path: path.into(), source })?;
+    let text = crate::input::read_text(path, MAX_FILE_BYTES)
+        .map_err(|source| ReportError::Read { path: path.into(), source })?;
     run_from_text(path, &text, variant)
 }
 
@@ -248,7 +254,9 @@ pub fn run_from_text(path: &Path, text: &str, variant: &str) -> Result<RunRows, 
             out.push(LevelRow { generators: generators as u32, ..LevelRow::default() });
         }
         let generator_ms = match fields.get(4) {
-            Some(Edn::Vector(v)) => v.iter().filter_map(|x| if let Edn::Number(n) = x { Some(*n) } else { None }).collect(),
+            Some(Edn::Vector(v)) => {
+                v.iter().filter_map(|x| if let Edn::Number(n) = x { Some(*n) } else { None }).collect()
+            }
             _ => Vec::new(),
         };
         let resources = (fields.len() >= 13).then(|| {
@@ -285,8 +293,17 @@ mod tests {
     #[test]
     fn edn_values_are_read() {
         let v = parse("{:mapping {\"0\" \"a-*\"}} ; comment").unwrap();
-        assert_eq!(v, Edn::Map(vec![(Edn::Keyword("mapping".into()), Edn::Map(vec![(Edn::Text("0".into()), Edn::Text("a-*".into()))]))]));
-        assert_eq!(parse("[1 2.5 [] nil]").unwrap(), Edn::Vector(vec![Edn::Number(1.0), Edn::Number(2.5), Edn::Vector(vec![]), Edn::Nil]));
+        assert_eq!(
+            v,
+            Edn::Map(vec![(
+                Edn::Keyword("mapping".into()),
+                Edn::Map(vec![(Edn::Text("0".into()), Edn::Text("a-*".into()))])
+            )])
+        );
+        assert_eq!(
+            parse("[1 2.5 [] nil]").unwrap(),
+            Edn::Vector(vec![Edn::Number(1.0), Edn::Number(2.5), Edn::Vector(vec![]), Edn::Nil])
+        );
         assert!(parse("[1 2").unwrap_err().contains("missing"));
         assert!(parse("[1 x]").unwrap_err().contains("\"x\""));
     }

@@ -85,13 +85,18 @@ impl Estimate {
     /// when there is nothing.
     pub fn describe(&self, unit: &str) -> String {
         let mut text = match (self.mean, self.se, self.ci95) {
-            (Some(m), Some(se), Some((lo, hi))) => format!("{m:.1} ± {se:.1}{unit} (n = {}, 95 % CI {lo:.1} to {hi:.1})", self.n),
+            (Some(m), Some(se), Some((lo, hi))) => {
+                format!("{m:.1} ± {se:.1}{unit} (n = {}, 95 % CI {lo:.1} to {hi:.1})", self.n)
+            }
             (Some(m), _, _) => format!("{m:.1}{unit} (n = {})", self.n),
             _ => String::new(),
         };
         if let Some(bound) = self.at_least {
             let sep = if text.is_empty() { "" } else { "; " };
-            text.push_str(&format!("{sep}≥ {bound:.0}{unit} in {} run(s) stopped by a cap (a lower bound)", self.censored_runs));
+            text.push_str(&format!(
+                "{sep}≥ {bound:.0}{unit} in {} run(s) stopped by a cap (a lower bound)",
+                self.censored_runs
+            ));
         }
         if text.is_empty() {
             "–".into()
@@ -113,7 +118,10 @@ mod tests {
         assert_eq!((e.mean, e.n), (Some(13.0), 5));
         assert!((e.se.unwrap() - 1.22474).abs() < 1e-5);
         let (lo, hi) = e.ci95.unwrap();
-        assert!((lo - (13.0 - 2.7764 * 1.22474)).abs() < 1e-3 && (hi - (13.0 + 2.7764 * 1.22474)).abs() < 1e-3, "{lo} {hi}");
+        assert!(
+            (lo - (13.0 - 2.7764 * 1.22474)).abs() < 1e-3 && (hi - (13.0 + 2.7764 * 1.22474)).abs() < 1e-3,
+            "{lo} {hi}"
+        );
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub fn render(report: &Report) -> Result<String, tera::Error> {
     tera.register_filter("estimate", estimate_filter);
     let mut context = tera::Context::new();
     // Inside <script>, "</" must not appear literally or it could end the element.
-    let data = serde_json::to_string(&chart_data(report).map_err(tera::Error::json)?).map_err(tera::Error::json)?.replace("</", "<\\/");
+    let data = serde_json::to_string(&chart_data(report).map_err(tera::Error::json)?)
+        .map_err(tera::Error::json)?
+        .replace("</", "<\\/");
     context.insert("title", &report.title);
     context.insert("report", report);
     context.insert("data", &data);
@@ -72,7 +74,10 @@ pub(crate) fn round(value: &mut serde_json::Value) {
 }
 
 /// `{{ e | estimate(unit=" tx/s") }}`: an [`Estimate`] in words.
-fn estimate_filter(value: &tera::Value, args: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+fn estimate_filter(
+    value: &tera::Value,
+    args: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
     let estimate: Estimate = serde_json::from_value(value.clone()).map_err(tera::Error::json)?;
     let unit = args.get("unit").and_then(|u| u.as_str()).unwrap_or("");
     Ok(tera::Value::String(estimate.describe(unit)))
@@ -85,7 +90,8 @@ fn estimate_filter(value: &tera::Value, args: &std::collections::HashMap<String,
 /// [`ReportError::Write`] naming the file.
 pub fn write(report: &Report, out: &Path) -> Result<(PathBuf, PathBuf), ReportError> {
     let json_path = out.with_extension("json");
-    let page = render(report).map_err(|e| ReportError::Write { path: out.into(), source: std::io::Error::other(format!("{e:?}")) })?;
+    let page = render(report)
+        .map_err(|e| ReportError::Write { path: out.into(), source: std::io::Error::other(format!("{e:?}")) })?;
     let json = serde_json::to_string_pretty(report)
         .map_err(|e| ReportError::Write { path: json_path.clone(), source: e.into() })?;
     for (path, text) in [(out, page.as_str()), (json_path.as_path(), json.as_str())] {

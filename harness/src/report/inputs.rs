@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{edn, ReportError};
 use crate::experiment::{ExperimentFile, Search};
-use crate::results::{Audit, BenchPeak, Edge, EndedBy, Header, Run, Step};
+use bench_results::{Audit, BenchPeak, Edge, EndedBy, Header, Run, Step};
 
 /// One probe loop as the report needs it, from either era.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -74,7 +74,7 @@ pub struct FaultWindow {
     pub end_ms: Option<i64>,
 }
 
-fn fault_windows(rows: &[crate::results::Row]) -> Vec<FaultWindow> {
+fn fault_windows(rows: &[bench_results::Row]) -> Vec<FaultWindow> {
     let mut windows: Vec<FaultWindow> = Vec::new();
     for row in rows {
         for mark in &row.faults {
@@ -143,7 +143,7 @@ impl RunRows {
             probe_kind: probe_kind(run.header.parameters.load.probe).into(),
             timeout_ms: run.header.parameters.load.probe_timeout_ms as f64,
             interference_pct: run.end.as_ref().and_then(|e| e.interference).map(|i| i.mean_pct),
-            part_notes: run.end.as_ref().map(crate::results::End::part_notes).unwrap_or_default(),
+            part_notes: run.end.as_ref().map(bench_results::End::part_notes).unwrap_or_default(),
             excluded: false,
             block: run.header.block.clone(),
             fault_windows,
@@ -190,12 +190,12 @@ pub fn read_inputs(paths: &[PathBuf], results: &Path) -> Result<Inputs, ReportEr
     for path in paths {
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
         if path.is_dir() {
-            read_runs(&crate::results::files(path)?, &mut found)?;
+            read_runs(&bench_results::files(path)?, &mut found)?;
         } else if extension == "toml" {
             let file = ExperimentFile::load(path)?;
             let folder = results.join(&file.experiment.name);
             if folder.is_dir() {
-                read_runs(&crate::results::files(&folder)?, &mut found)?;
+                read_runs(&bench_results::files(&folder)?, &mut found)?;
             }
         } else if extension == "jsonl" && path.is_file() {
             read_runs(std::slice::from_ref(path), &mut found)?;
@@ -225,7 +225,10 @@ fn read_runs(files: &[PathBuf], found: &mut Inputs) -> Result<(), ReportError> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = files.len().div_ceil(threads).max(1);
     let reads: Vec<_> = std::thread::scope(|scope| {
-        let workers: Vec<_> = files.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(|f| Run::read(f)).collect::<Vec<_>>())).collect();
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|f| Run::read(f)).collect::<Vec<_>>()))
+            .collect();
         // A reader thread only panics on a bug; surface it as such rather than hide it.
         workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     });
@@ -237,14 +240,12 @@ fn read_runs(files: &[PathBuf], found: &mut Inputs) -> Result<(), ReportError> {
                 }
                 found.runs.push(RunRows::from_run(run));
             }
-            Err(e @ crate::results::ResultsError::NoRun { .. }) => found.skipped.push(topology::errors::chain(&e)),
+            Err(e @ bench_results::ResultsError::NoRun { .. }) => found.skipped.push(topology::errors::chain(&e)),
             Err(e) => return Err(e.into()),
         }
     }
     Ok(())
 }
-
-
 
 impl RunRows {
     /// Where the run sits in any results tree (`<experiment>/<variant>/<file>`), so the same run has the same
@@ -261,4 +262,3 @@ impl RunRows {
         (&self.variant, self.header.as_ref().map_or("", |h| h.started_at.as_str()), self.name())
     }
 }
-

@@ -48,13 +48,15 @@ pub struct RunTrend {
 fn slope(points: &[(f64, f64)]) -> Option<f64> {
     let n = points.len() as f64;
     let (mx, my) = points.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
-    let (sxy, sxx) = points.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + (x - mx) * (y - my), b + (x - mx) * (x - mx)));
+    let (sxy, sxx) =
+        points.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + (x - mx) * (y - my), b + (x - mx) * (x - mx)));
     (points.len() >= 2 && sxx > 0.0).then(|| sxy / sxx)
 }
 
 /// Each part's (unix ms, MiB) samples in the run's window: after the first third of its sampled time.
 fn windows(run: &RunRows) -> BTreeMap<String, Vec<(f64, f64)>> {
-    let sampled: Vec<(i64, &Resources)> = run.rows.iter().filter_map(|r| Some((r.t_ms?, r.resources.as_ref()?))).collect();
+    let sampled: Vec<(i64, &Resources)> =
+        run.rows.iter().filter_map(|r| Some((r.t_ms?, r.resources.as_ref()?))).collect();
     let (Some(first), Some(last)) = (sampled.first(), sampled.last()) else { return BTreeMap::new() };
     let from = first.0 + (last.0 - first.0) / 3;
     let mut parts: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
@@ -112,7 +114,11 @@ mod tests {
     fn run(samples: &[(i64, f64)]) -> RunRows {
         let rows = samples
             .iter()
-            .map(|(t, mib)| LevelRow { t_ms: Some(*t), resources: Some([("kafka-1".to_string(), (1.0, *mib))].into()), ..LevelRow::default() })
+            .map(|(t, mib)| LevelRow {
+                t_ms: Some(*t),
+                resources: Some([("kafka-1".to_string(), (1.0, *mib))].into()),
+                ..LevelRow::default()
+            })
             .collect();
         RunRows { variant: "v".into(), rows, complete: true, ..RunRows::default() }
     }
@@ -121,8 +127,9 @@ mod tests {
     fn the_slope_leaves_out_the_first_third_and_is_per_ten_minutes() {
         // 30 minutes sampled each minute: memory climbs 100 MiB a minute for the first 10 minutes (warming up),
         // then 0.5 MiB a minute: 5 MiB per 10 minutes after the first third.
-        let samples: Vec<(i64, f64)> =
-            (0..=30).map(|m| (m * 60_000, if m <= 10 { 100.0 * m as f64 } else { 1000.0 + 0.5 * (m - 10) as f64 })).collect();
+        let samples: Vec<(i64, f64)> = (0..=30)
+            .map(|m| (m * 60_000, if m <= 10 { 100.0 * m as f64 } else { 1000.0 + 0.5 * (m - 10) as f64 }))
+            .collect();
         let r = run(&samples);
         let t = trends("v", &[&r]);
         assert_eq!(t.len(), 1);

@@ -176,7 +176,15 @@ mod tests {
 
     #[test]
     fn untimed_2019_timeouts_are_covered_by_the_next_row() {
-        let run = RunRows { interval_s: 1.0, rows: vec![row(0, Some(0), Some(1.0), vec![]), row(0, None, None, vec![]), row(0, Some(3000), Some(1.0), vec![])], ..RunRows::default() };
+        let run = RunRows {
+            interval_s: 1.0,
+            rows: vec![
+                row(0, Some(0), Some(1.0), vec![]),
+                row(0, None, None, vec![]),
+                row(0, Some(3000), Some(1.0), vec![]),
+            ],
+            ..RunRows::default()
+        };
         assert_eq!(spans(&run), vec![1.0, 0.0, 3.0]);
     }
 
@@ -188,6 +196,9 @@ mod tests {
         drain.rate = Some(0.0);
         let run = RunRows { interval_s: 1.0, rows: vec![a, drain], ..RunRows::default() };
         let levels = levels(&run);
-        assert_eq!(levels.keys().map(|k| (k.rate(), k.label())).collect::<Vec<_>>(), [(Some(500.0), "500 tx/s".to_string())]);
+        assert_eq!(
+            levels.keys().map(|k| (k.rate(), k.label())).collect::<Vec<_>>(),
+            [(Some(500.0), "500 tx/s".to_string())]
+        );
     }
 }

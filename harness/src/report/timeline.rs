@@ -55,7 +55,8 @@ struct Bucket {
 
 /// The run's spans; `None` for runs read without times (none of their rows has one).
 pub fn series(run: &RunRows) -> Option<Series> {
-    let times: Vec<(f64, &super::LevelRow)> = run.rows.iter().filter_map(|r| r.t_ms.map(|t| (t as f64 / 1000.0, r))).collect();
+    let times: Vec<(f64, &super::LevelRow)> =
+        run.rows.iter().filter_map(|r| r.t_ms.map(|t| (t as f64 / 1000.0, r))).collect();
     let (first, last) = (times.first()?.0, times.last()?.0);
     let width = ((last - first) / BUCKETS as f64).max(1e-3);
     let mut buckets: Vec<Bucket> = (0..BUCKETS).map(|_| Bucket::default()).collect();
@@ -105,7 +106,12 @@ mod tests {
     #[test]
     fn a_long_run_is_cut_into_at_most_the_buckets() {
         let rows = (0..10_000)
-            .map(|i| LevelRow { generators: i / 100, t_ms: Some(i64::from(i) * 500), probe_ms: (i % 7 != 0).then_some(10.0), ..LevelRow::default() })
+            .map(|i| LevelRow {
+                generators: i / 100,
+                t_ms: Some(i64::from(i) * 500),
+                probe_ms: (i % 7 != 0).then_some(10.0),
+                ..LevelRow::default()
+            })
             .collect();
         let run = RunRows { rows, ..RunRows::default() };
         let s = series(&run).expect("timed rows");

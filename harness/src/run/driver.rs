@@ -7,19 +7,19 @@
 use std::future::Future;
 use std::time::Duration;
 
-use stack::Engine;
 use hdrhistogram::Histogram;
+use stack::Engine;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::faults;
+use super::open_load::{self, OpenLoad};
 use super::sampler::Sampler;
 use super::usage::cpu_time;
-use super::open_load::{self, OpenLoad};
-use crate::audit::Books;
 use crate::audit::AnswerLog;
+use crate::audit::Books;
 use crate::experiment::{Fault, Load, ProbeKind, Search};
 use crate::load::bank;
 use crate::load::browser_probe::BrowserProbe;
@@ -28,7 +28,7 @@ use crate::load::deadline::{self, FIRST_COMMAND};
 use crate::load::generator::{self, Reply};
 use crate::load::probe::{Answered, Cause, Outcome, Probe};
 use crate::load::schedule::Schedule;
-use crate::results::{BenchPeak, Counts, EndedBy, Interference, Line, Mark, ResultsError, Row, Writer};
+use bench_results::{BenchPeak, Counts, EndedBy, Interference, Line, Mark, ResultsError, Row, Writer};
 
 /// The probe's account (2019: `testuser`).
 pub const PROBE_USER: &str = "testuser";
@@ -69,7 +69,7 @@ pub struct Driven {
     /// Open model: the highest rate confirmed to meet the SLO.
     pub capacity: Option<f64>,
     /// Open model: how the first warm-up went.
-    pub warmup: Option<crate::results::Warmup>,
+    pub warmup: Option<bench_results::Warmup>,
 }
 
 impl Driven {
@@ -313,7 +313,8 @@ impl<'a> Driver<'a> {
             () = interrupt.cancelled() => return Err(Driven::not_started(EndedBy::Interrupt, None)),
             probe = AnyProbe::start(&target, load) => probe,
         };
-        let probe = probe.map_err(|e| Driven::not_started(EndedBy::Error, Some(format!("the probe could not start: {e}"))))?;
+        let probe =
+            probe.map_err(|e| Driven::not_started(EndedBy::Error, Some(format!("the probe could not start: {e}"))))?;
         let open = match &target.search {
             Some((cfg, read_side)) => Some(start_search(&target, cfg, read_side, interrupt).await?),
             None => None,
@@ -323,12 +324,20 @@ impl<'a> Driver<'a> {
             probe,
             driven: Driven::new(),
             schedule: Schedule::new(Instant::now(), load.probe_interval()),
-            generator: generator::Settings { endpoint: target.endpoint.clone(), protocol: load.protocol, pause: load.transfer_pause() },
+            generator: generator::Settings {
+                endpoint: target.endpoint.clone(),
+                protocol: load.protocol,
+                pause: load.transfer_pause(),
+            },
             generators: Vec::new(),
             replies: Replies::new(),
             stop_generators: CancellationToken::new(),
             faults: Faults::new(target.faults),
-            sampler: Sampler::new(target.engine.filter(|_| target.samples).cloned(), target.stack_id, target.containers.clone()),
+            sampler: Sampler::new(
+                target.engine.filter(|_| target.samples).cloned(),
+                target.stack_id,
+                target.containers.clone(),
+            ),
             cpu_before,
             target,
         })
@@ -363,11 +372,17 @@ impl<'a> Driver<'a> {
     /// What is due at loop `loop_no` before its probe: new generators (closed model), faults, a resource sample.
     fn join(&mut self, loop_no: u32) {
         let load = self.target.load;
-        let wanted = if self.open.is_some() { 0 } else { loop_no / load.loops_per_generator * load.generators_per_step };
+        let wanted =
+            if self.open.is_some() { 0 } else { loop_no / load.loops_per_generator * load.generators_per_step };
         while (self.generators.len() as u32) < wanted {
             let n = self.generators.len() as u32 + 1;
             let replies = self.replies.tx.clone();
-            self.generators.push(generator::spawn(n, self.generator.clone(), replies, self.stop_generators.child_token()));
+            self.generators.push(generator::spawn(
+                n,
+                self.generator.clone(),
+                replies,
+                self.stop_generators.child_token(),
+            ));
         }
         self.faults.start(self.target.engine, self.target.stack_id, loop_no);
         if loop_no.is_multiple_of(load.resources_every_loops) {
@@ -468,7 +483,12 @@ impl<'a> Driver<'a> {
 
 /// Opens the open model's pool and starts its search; a pool that cannot be opened ends the run as an error,
 /// `interrupt` while it opens as interrupted.
-async fn start_search(target: &Target<'_>, cfg: &Search, books: &Books, interrupt: &CancellationToken) -> Result<OpenLoad, Driven> {
+async fn start_search(
+    target: &Target<'_>,
+    cfg: &Search,
+    books: &Books,
+    interrupt: &CancellationToken,
+) -> Result<OpenLoad, Driven> {
     let pool = tokio::select! {
         () = interrupt.cancelled() => return Err(Driven::not_started(EndedBy::Interrupt, None)),
         pool = open_load::pool(&target.endpoint, target.load) => pool,
@@ -512,7 +532,9 @@ enum AnyProbe {
 impl AnyProbe {
     async fn start(target: &Target<'_>, load: &Load) -> Result<AnyProbe, String> {
         match load.probe {
-            ProbeKind::Graphql => start_probe(&target.endpoint, load).await.map(|p| AnyProbe::Graphql(Some(p))).map_err(|e| e.to_string()),
+            ProbeKind::Graphql => {
+                start_probe(&target.endpoint, load).await.map(|p| AnyProbe::Graphql(Some(p))).map_err(|e| e.to_string())
+            }
             ProbeKind::Browser => BrowserProbe::start(&target.frontend, PROBE_USER, load.probe_timeout())
                 .await
                 .map(|p| AnyProbe::Browser(Box::new(p)))
@@ -550,8 +572,11 @@ async fn start_probe(endpoint: &Endpoint, load: &Load) -> Result<Probe<Client>, 
     let url = endpoint.url.as_str();
     let client = Client::connect(endpoint, load.protocol).await?;
     let opened = bank::open_account(&client, PROBE_USER, PROBE_USER);
-    let account = deadline::within(FIRST_COMMAND, url, || format!("get_account({PROBE_USER}) for the probe"), opened).await?;
+    let account =
+        deadline::within(FIRST_COMMAND, url, || format!("get_account({PROBE_USER}) for the probe"), opened).await?;
     let followed = bank::follow(&client, &account.iban);
-    let transactions = deadline::within(FIRST_COMMAND, url, || "the probe's stream_transactions subscription".into(), followed).await?;
+    let transactions =
+        deadline::within(FIRST_COMMAND, url, || "the probe's stream_transactions subscription".into(), followed)
+            .await?;
     Ok(Probe::new(client, account, transactions, load.probe_timeout()))
 }

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::experiment::{Fault, FaultAction};
-use crate::results::{Edge, Mark};
+use bench_results::{Edge, Mark};
 
 /// The stack a fault acts on.
 pub struct On {
@@ -34,7 +34,8 @@ pub fn spawn(on: On, fault: Fault, marks: mpsc::UnboundedSender<(Instant, Mark)>
     tokio::spawn(async move {
         let name = fault.container();
         let how = disruption(fault.action);
-        let mark = |edge, error: Option<String>| Mark { target: fault.target.clone(), action: fault.action, edge, error };
+        let mark =
+            |edge, error: Option<String>| Mark { target: fault.target.clone(), action: fault.action, edge, error };
         // Marked as it begins, so the mark sits on the row of `at_loop` (a graceful stop can take seconds).
         let _ = marks.send((Instant::now(), mark(Edge::Start, None)));
         if let Err(e) = on.engine.disrupt(&on.stack_id, &name, how).await {

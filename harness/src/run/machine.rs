@@ -15,7 +15,8 @@ impl Ticks {
     /// iowait (a core waiting on the disk is free for any program).
     pub fn parse(stat: &str) -> Option<Ticks> {
         let line = stat.lines().find(|l| l.split_whitespace().next() == Some("cpu"))?;
-        let fields: Vec<u64> = line.split_whitespace().skip(1).take(8).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+        let fields: Vec<u64> =
+            line.split_whitespace().skip(1).take(8).map(|f| f.parse().ok()).collect::<Option<_>>()?;
         let (idle, iowait) = (*fields.get(3)?, fields.get(4).copied().unwrap_or(0));
         let total: u64 = fields.iter().sum();
         Some(Ticks { busy: total.saturating_sub(idle + iowait), total })
@@ -45,7 +46,9 @@ pub fn engine_ticks() -> u64 {
         .flatten()
         .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
         .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter_map(|stat| process_ticks(&stat).filter(|(name, _)| ENGINE.iter().any(|e| name.starts_with(e))).map(|(_, t)| t))
+        .filter_map(|stat| {
+            process_ticks(&stat).filter(|(name, _)| ENGINE.iter().any(|e| name.starts_with(e))).map(|(_, t)| t)
+        })
         .sum()
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use bollard::Docker;
 
-use crate::results::Host;
+use bench_results::Host;
 
 /// The commit bench was built from (`-dirty` when its sources differed from it), `unknown` when built without git:
 /// the code that produced a results file, wherever the experiment file lies.
@@ -15,10 +15,16 @@ pub fn git_commit() -> &'static str {
 pub fn host() -> Host {
     let mem_kib = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .unwrap_or(0);
     Host {
-        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default(),
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
         cpus: std::thread::available_parallelism().map_or(1, usize::from),
         mem_mib: mem_kib / 1024,
     }

@@ -20,7 +20,7 @@ use crate::load::bank;
 use crate::load::client::{Client, ClientError, Endpoint};
 use crate::load::deadline::{self, FIRST_COMMAND};
 use crate::load::open::{Offerer, Ring};
-use crate::results::{ProbeFigures, Sample, Step};
+use bench_results::{ProbeFigures, Sample, Step};
 
 /// The search under way, and what the probe and the sampler saw since the last step.
 pub struct OpenLoad {
@@ -100,7 +100,13 @@ impl OpenLoad {
 
     /// What a probe loop and a resource sample (if one came in, with the machine's busy CPU) saw, for the steps'
     /// figures.
-    pub fn saw(&mut self, slot: Instant, probe: Option<Duration>, resources: Option<&BTreeMap<String, Sample>>, machine: Option<f64>) {
+    pub fn saw(
+        &mut self,
+        slot: Instant,
+        probe: Option<Duration>,
+        resources: Option<&BTreeMap<String, Sample>>,
+        machine: Option<f64>,
+    ) {
         self.probes.push((slot, probe));
         if let Some(samples) = resources {
             self.samples.push((Instant::now(), samples.clone(), machine));
@@ -111,7 +117,8 @@ impl OpenLoad {
     pub fn finished_steps(&mut self) -> Vec<Step> {
         let mut steps = Vec::new();
         while let Ok(StepDone { mut step, dwell: (from, to) }) = self.steps.try_recv() {
-            step.probe = Some(probe_figures(self.probes.iter().filter(|(t, _)| (from..to).contains(t)).map(|(_, p)| *p)));
+            step.probe =
+                Some(probe_figures(self.probes.iter().filter(|(t, _)| (from..to).contains(t)).map(|(_, p)| *p)));
             let in_dwell = || self.samples.iter().filter(|(t, ..)| (from..to).contains(t));
             step.resources = mean_samples(in_dwell().map(|(_, s, _)| s));
             step.machine_cpu_pct = mean(in_dwell().filter_map(|(.., m)| *m));
@@ -167,7 +174,9 @@ fn mean_samples<'a>(samples: impl Iterator<Item = &'a BTreeMap<String, Sample>>)
             *e = (e.0 + s.cpu_pct, e.1 + s.mem_mib, e.2 + 1);
         }
     }
-    sums.into_iter().map(|(name, (cpu, mem, n))| (name, Sample { cpu_pct: cpu / f64::from(n), mem_mib: mem / f64::from(n) })).collect()
+    sums.into_iter()
+        .map(|(name, (cpu, mem, n))| (name, Sample { cpu_pct: cpu / f64::from(n), mem_mib: mem / f64::from(n) }))
+        .collect()
 }
 
 #[cfg(test)]

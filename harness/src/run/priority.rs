@@ -6,14 +6,16 @@
 //! thousands of wake-ups a second, and costs it capacity: 875, 875, 906 and 1,000 tx/s in the same session
 //! (`--priority` chooses). Children and threads bench starts (Chromium, teardown helpers) get the normal policy back.
 
-use crate::results::Scheduling;
+use bench_results::Scheduling;
 
 /// Raises the calling thread's priority up to `wanted`, as far as allowed; returns what it got (the results header
 /// records it).
 pub fn raise(wanted: Scheduling) -> Scheduling {
     let param = libc::sched_param { sched_priority: 1 };
     // SAFETY: sched_setscheduler only reads `param`; pid 0 is the calling thread.
-    if wanted == Scheduling::RealTime && unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) } == 0 {
+    if wanted == Scheduling::RealTime
+        && unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) } == 0
+    {
         return Scheduling::RealTime;
     }
     // SAFETY: setpriority changes only this process's nice value.

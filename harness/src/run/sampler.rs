@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::machine::{self, Ticks};
 use super::usage::{cpu_time, OwnUsage};
-use crate::results::{BenchPeak, Interference, Sample};
+use bench_results::{BenchPeak, Interference, Sample};
 
 /// A finished sample, for a row.
 pub struct Sampled {
@@ -68,7 +68,10 @@ impl Sampler {
             let opened = Mark::now();
             let containers = match engine {
                 Some(engine) => engine.sample(&stack_id, &names).await.map(|usages| {
-                    usages.into_iter().map(|(name, u)| (name, Sample { cpu_pct: u.cpu_pct, mem_mib: u.mem_mib })).collect()
+                    usages
+                        .into_iter()
+                        .map(|(name, u)| (name, Sample { cpu_pct: u.cpu_pct, mem_mib: u.mem_mib }))
+                        .collect()
                 }),
                 None => None,
             };
@@ -83,7 +86,8 @@ impl Sampler {
             return None;
         }
         let (own, task) = self.pending.take()?;
-        let window = task.await.unwrap_or(Window { containers: None, machine_pct: None, bench_pct: 0.0, engine_pct: 0.0 });
+        let window =
+            task.await.unwrap_or(Window { containers: None, machine_pct: None, bench_pct: 0.0, engine_pct: 0.0 });
         // Only Docker's readings cover this window, and only its engine's processes are known to be the
         // stack's: a metrics API averages over tens of seconds, and a cluster's own processes are not counted.
         let comparable = self.engine.as_ref().is_some_and(|e| e.docker().is_some());
@@ -137,7 +141,11 @@ impl Tally {
     }
 
     fn figures(&self) -> Option<Interference> {
-        (self.samples > 0).then(|| Interference { mean_pct: self.sum / f64::from(self.samples), max_pct: self.max, samples: self.samples })
+        (self.samples > 0).then(|| Interference {
+            mean_pct: self.sum / f64::from(self.samples),
+            max_pct: self.max,
+            samples: self.samples,
+        })
     }
 }
 

@@ -21,7 +21,7 @@ use crate::audit::AnswerLog;
 use crate::experiment::{Arrivals, Search};
 use crate::load::bank::Bank;
 use crate::load::open::{Done, Fate, Offerer, Schedule, Tag};
-use crate::results::{EndedBy, Step};
+use bench_results::{EndedBy, Step};
 
 /// Whatever else must have caught up before the next step after a failed one (the read side's database).
 pub trait Drain {
@@ -70,7 +70,7 @@ pub struct Searched {
     /// Why the search ended by `error`.
     pub error: Option<String>,
     /// How the first warm-up went.
-    pub warmup: Option<crate::results::Warmup>,
+    pub warmup: Option<bench_results::Warmup>,
     /// `answered`, as the search goes.
     live: Arc<AtomicU64>,
 }
@@ -157,8 +157,9 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
             if step.answered == 0 && step.errors * 2 > step.sent {
                 // No answer in time and most transfers lost: the deployment stopped answering (a part died), which
                 // every later step would only measure again. (A slow system times out; it does not lose them.)
-                self.searched.error =
-                    Some(format!("no transfer of step {number} ({rate:.0} tx/s) was answered: the endpoint stopped answering"));
+                self.searched.error = Some(format!(
+                    "no transfer of step {number} ({rate:.0} tx/s) was answered: the endpoint stopped answering"
+                ));
                 next = Next::Done { ended_by: EndedBy::Error, capacity: None };
             }
             if !step.passed && matches!(next, Next::Step { .. }) {
@@ -172,31 +173,39 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
     /// The first warm-up, while the brokers' JIT compiles under load: `start_rate` for `warmup_s`, then until
     /// [`WARM_PASSES`] windows of it in a row meet the SLO, at most `warmup_max_s` in all; a cold first step would
     /// fail for the JIT, not for the rate. (One window in a judging that could not pass: see [`Tally::judge`].)
-    async fn warm_up(&mut self) -> crate::results::Warmup {
+    async fn warm_up(&mut self) -> bench_results::Warmup {
         let (start, rate) = (Instant::now(), self.cfg.start_rate);
         self.offerer.set_cap(in_flight_cap(rate, self.cfg));
         self.schedule.set_rate(rate, start);
         let _ = self.progress.rate.send(rate);
         let searched = &mut self.searched;
         let until = start + self.cfg.warmup();
-        self.offerer.offer(&mut self.schedule, until, Tag { step: 0, judged: false }, &mut |d| {
-            searched.book(&d);
-            false
-        }).await;
+        self.offerer
+            .offer(&mut self.schedule, until, Tag { step: 0, judged: false }, &mut |d| {
+                searched.book(&d);
+                false
+            })
+            .await;
         let mut in_a_row = 0;
         while start.elapsed() + WARM_WINDOW < self.cfg.warmup_max() {
             let (tally, _) = self.measure(0, rate, Duration::ZERO, WARM_WINDOW).await;
             in_a_row = if tally.judge(self.cfg, 0, rate, false, WARM_WINDOW).passed { in_a_row + 1 } else { 0 };
             if in_a_row == WARM_PASSES {
-                return crate::results::Warmup { seconds: start.elapsed().as_secs_f64(), settled: true };
+                return bench_results::Warmup { seconds: start.elapsed().as_secs_f64(), settled: true };
             }
         }
-        crate::results::Warmup { seconds: start.elapsed().as_secs_f64(), settled: false }
+        bench_results::Warmup { seconds: start.elapsed().as_secs_f64(), settled: false }
     }
 
     /// Offers `rate` for `warmup`, then for `dwell` (the transfers judged), then (still offering) until every
     /// transfer of the dwell has its answer or its timeout; the dwell's tally and when it ran.
-    async fn measure(&mut self, number: u32, rate: f64, warmup: Duration, dwell: Duration) -> (Tally, (Instant, Instant)) {
+    async fn measure(
+        &mut self,
+        number: u32,
+        rate: f64,
+        warmup: Duration,
+        dwell: Duration,
+    ) -> (Tally, (Instant, Instant)) {
         let start = Instant::now();
         self.offerer.set_cap(in_flight_cap(rate, self.cfg));
         self.schedule.set_rate(rate, start);
@@ -214,14 +223,18 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
         };
         let offerer = &mut self.offerer;
         let schedule = &mut self.schedule;
-        offerer.offer(schedule, warm_end, unjudged, &mut |d| {
-            record(d, &mut tally);
-            false
-        }).await;
-        let sent = offerer.offer(schedule, dwell_end, judged, &mut |d| {
-            record(d, &mut tally);
-            false
-        }).await;
+        offerer
+            .offer(schedule, warm_end, unjudged, &mut |d| {
+                record(d, &mut tally);
+                false
+            })
+            .await;
+        let sent = offerer
+            .offer(schedule, dwell_end, judged, &mut |d| {
+                record(d, &mut tally);
+                false
+            })
+            .await;
         tally.set_sent(sent);
         if tally.pending() > 0 {
             offerer.offer(schedule, dwell_end + self.cfg.timeout(), unjudged, &mut |d| record(d, &mut tally)).await;
@@ -253,10 +266,12 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
     async fn finish(mut self) -> Searched {
         let _ = self.progress.rate.send(0.0);
         let searched = &mut self.searched;
-        self.offerer.empty(Instant::now() + self.cfg.timeout(), &mut |d| {
-            searched.book(&d);
-            false
-        }).await;
+        self.offerer
+            .empty(Instant::now() + self.cfg.timeout(), &mut |d| {
+                searched.book(&d);
+                false
+            })
+            .await;
         self.searched
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::results::{BenchPeak, Sample};
+use bench_results::{BenchPeak, Sample};
 
 /// CPU time this process used so far (all threads, user + system).
 pub fn cpu_time() -> Duration {
@@ -11,7 +11,8 @@ pub fn cpu_time() -> Duration {
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
         return Duration::ZERO;
     }
-    let micros = |t: libc::timeval| u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec).unwrap_or(0);
+    let micros =
+        |t: libc::timeval| u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec).unwrap_or(0);
     Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
@@ -19,7 +20,9 @@ pub fn cpu_time() -> Duration {
 pub fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map_or(0.0, |kib| kib / 1024.0)
 }
 

@@ -46,7 +46,8 @@ async fn serve(stream: tokio::net::TcpStream, delay: Duration) {
                 } else {
                     None
                 };
-                let data = json!({"money_transfer": {"uuid": vars["id"], "success": reason.is_none(), "reason": reason}});
+                let data =
+                    json!({"money_transfer": {"uuid": vars["id"], "success": reason.is_none(), "reason": reason}});
                 let next = if kind == "start" { "data" } else { "next" };
                 vec![json!({"id": id, "type": next, "payload": {"data": data}}), json!({"id": id, "type": "complete"})]
             }
@@ -66,4 +67,3 @@ async fn serve(stream: tokio::net::TcpStream, delay: Duration) {
         }
     }
 }
-

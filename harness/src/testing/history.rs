@@ -49,7 +49,12 @@ pub fn write_summaries(
         variants.iter().flat_map(|v| metrics.iter().map(|m| (*v, *m, values(v, m)))).collect();
     (0..nights)
         .map(|i| {
-            let mut summary = Summary { experiment: experiment.into(), commit: format!("c{i:04}"), date: date(i), variants: Default::default() };
+            let mut summary = Summary {
+                experiment: experiment.into(),
+                commit: format!("c{i:04}"),
+                date: date(i),
+                variants: Default::default(),
+            };
             for (variant, metric, values) in &series {
                 let figure = Figure { mean: values[i], se: Some(values[i].abs() * 0.01), n: 3 };
                 summary.variants.entry(variant.to_string()).or_default().insert(metric.to_string(), figure);

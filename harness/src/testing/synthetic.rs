@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::results::{Audit, Counts, End, EndedBy, Header, Host, Line, ResultsError, Row, Sample, Writer};
+use bench_results::{Audit, Counts, End, EndedBy, Header, Host, Line, ResultsError, Row, Sample, Writer};
 
 /// One made-up run.
 #[derive(Debug, Clone)]
@@ -34,15 +34,37 @@ impl Synthetic<'_> {
     pub fn write(&self, results: &Path) -> Result<PathBuf, ResultsError> {
         // Seeded, so a test never depends on the clock.
         let mut rng = StdRng::seed_from_u64(self.seed);
-        let started = chrono::DateTime::from_timestamp(1_790_000_000 + i64::from(self.repeat) * 86_400 + (self.seed % 86_400) as i64, 0)
-            .unwrap_or_default();
+        let started = chrono::DateTime::from_timestamp(
+            1_790_000_000 + i64::from(self.repeat) * 86_400 + (self.seed % 86_400) as i64,
+            0,
+        )
+        .unwrap_or_default();
         // The host is the block, as for a run by hand, and names the file, as a nightly job's block does.
-        let path = crate::results::path_for(results, self.experiment, self.variant, &started, self.repeat, Some(self.hostname));
+        let path =
+            bench_results::path_for(results, self.experiment, self.variant, &started, self.repeat, Some(self.hostname));
         let mut w = Writer::create(&path)?;
-        w.write(&Line::Header(Box::new(Header {
+        let parameters = serde_json::from_value(serde_json::json!({"name": self.experiment}))
+            .map_err(|e| ResultsError::Write { path: path.clone(), source: e.into() })?;
+        w.write(&Line::Header(Box::new(self.header(parameters, &started))))?;
+        let mut timeouts = 0;
+        for k in 1..=self.loops {
+            let row = self.row(&mut rng, k, started.timestamp_millis());
+            timeouts += u32::from(row.timeout);
+            w.write(&Line::Row(row))?;
+        }
+        w.write(&Line::End(Box::new(self.end(timeouts, &started))))?;
+        Ok(path)
+    }
+
+    fn header(
+        &self,
+        parameters: bench_results::experiment::Experiment,
+        started: &chrono::DateTime<chrono::Utc>,
+    ) -> Header {
+        Header {
             experiment: self.experiment.into(),
             variant: self.variant.into(),
-            parameters: serde_json::from_value(serde_json::json!({"name": self.experiment})).map_err(|e| ResultsError::Write { path: path.clone(), source: e.into() })?,
+            parameters,
             repeat: self.repeat,
             harness_version: "synthetic".into(),
             git_commit: "0000000".into(),
@@ -54,35 +76,48 @@ impl Synthetic<'_> {
             block: Some(self.hostname.into()),
             platform: None,
             resources_unavailable: None,
-        })))?;
+        }
+    }
+
+    /// Loop `k`: about 1 % timeouts, latencies growing with the generators, resources on every 20th row.
+    fn row(&self, rng: &mut StdRng, k: u32, start_ms: i64) -> Row {
         // Latencies as bench writes them: milliseconds at microsecond resolution.
         let micro = |x: f64| (x * 1000.0).round() / 1000.0;
-        let mut timeouts = 0;
-        for k in 1..=self.loops {
-            let generators = k / self.loops_per_generator;
-            let timeout = rng.gen::<f64>() < 0.01;
-            timeouts += u32::from(timeout);
-            let resources = (k % 20 == 0).then(|| {
-                self.containers.iter().map(|c| (c.to_string(), Sample { cpu_pct: 100.0 * rng.gen::<f64>(), mem_mib: 1000.0 * rng.gen::<f64>() })).collect()
-            });
-            let slow = self.base_ms * (1.0 + f64::from(generators) / 10.0);
-            w.write(&Line::Row(Row {
-                r#loop: k,
-                t_ms: started.timestamp_millis() + i64::from(k) * 1000,
-                probe_ms: (!timeout).then(|| micro(slow * (0.5 + rng.gen::<f64>()))),
-                timeout,
-                generators,
-                generator_ms: (0..generators.min(40) * 4).map(|_| micro(slow * 2.0 * rng.gen::<f64>())).collect(),
-                errors: 0,
-                resources,
-                faults: Vec::new(),
-                rate: None,
-                machine_cpu_pct: None,
-            }))?;
+        let generators = k / self.loops_per_generator;
+        let timeout = rng.gen::<f64>() < 0.01;
+        let resources = k.is_multiple_of(20).then(|| {
+            self.containers
+                .iter()
+                .map(|c| {
+                    (c.to_string(), Sample { cpu_pct: 100.0 * rng.gen::<f64>(), mem_mib: 1000.0 * rng.gen::<f64>() })
+                })
+                .collect()
+        });
+        let slow = self.base_ms * (1.0 + f64::from(generators) / 10.0);
+        Row {
+            r#loop: k,
+            t_ms: start_ms + i64::from(k) * 1000,
+            probe_ms: (!timeout).then(|| micro(slow * (0.5 + rng.gen::<f64>()))),
+            timeout,
+            generators,
+            generator_ms: (0..generators.min(40) * 4).map(|_| micro(slow * 2.0 * rng.gen::<f64>())).collect(),
+            errors: 0,
+            resources,
+            faults: Vec::new(),
+            rate: None,
+            machine_cpu_pct: None,
         }
-        w.write(&Line::End(Box::new(End {
+    }
+
+    fn end(&self, timeouts: u32, started: &chrono::DateTime<chrono::Utc>) -> End {
+        End {
             ended_by: EndedBy::Timeouts,
-            counts: Counts { loops: self.loops, timeouts, generators: self.loops / self.loops_per_generator, ..Counts::default() },
+            counts: Counts {
+                loops: self.loops,
+                timeouts,
+                generators: self.loops / self.loops_per_generator,
+                ..Counts::default()
+            },
             error: None,
             audit: Audit { passed: true, ..Default::default() },
             stopped: BTreeMap::new(),
@@ -91,12 +126,11 @@ impl Synthetic<'_> {
             bench_cpu_ms_per_1000_transfers: 0.0,
             bench_peak: None,
             duration_s: f64::from(self.loops),
-            ended_at: (started + chrono::Duration::seconds(i64::from(self.loops))).to_rfc3339(),
+            ended_at: (*started + chrono::Duration::seconds(i64::from(self.loops))).to_rfc3339(),
             capacity_tps: None,
             slo_p99_ms: None,
             interference: None,
             warmup: None,
-        })))?;
-        Ok(path)
+        }
     }
 }

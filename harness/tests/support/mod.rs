@@ -26,7 +26,11 @@ pub fn bench() -> Command {
 /// `bench ARGS` in `dir` (a command that starts no stack): its exit code, stdout and stderr.
 pub fn bench_in(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = bench().current_dir(dir).args(args).output_within(QUICK);
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Runs a command to completion within a deadline, as `Command::output` does without one.
@@ -123,7 +127,9 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> Receiver<Vec<u8>> {
 /// What a pipe gave once the child has ended: a process that outlived the child and holds the pipe open must
 /// not hold the test past its deadline.
 fn joined(bytes: Receiver<Vec<u8>>) -> Vec<u8> {
-    bytes.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| b"(the pipe stayed open after the command ended)".to_vec())
+    bytes
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| b"(the pipe stayed open after the command ended)".to_vec())
 }
 
 /// Stdout then stderr, for assertion messages.

@@ -12,8 +12,8 @@ use bollard::Docker;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::{is_not_found, DockerError};
-use crate::ending::Ending;
 use crate::LABEL_BENCH;
+use bench_results::ending::Ending;
 
 /// Label naming the stack (one bring-up) a container belongs to.
 pub const LABEL_STACK: &str = "kgb.stack";
@@ -78,7 +78,8 @@ impl ContainerSpec {
                 memory: self.memory_mib.map(|m| (m * 1024 * 1024) as i64),
                 nano_cpus: self.cpus.map(|c| (c * 1e9) as i64),
                 init: Some(true),
-                mounts: (!self.read_only.is_empty()).then(|| self.read_only.iter().map(ReadOnlyFolder::mount).collect()),
+                mounts: (!self.read_only.is_empty())
+                    .then(|| self.read_only.iter().map(ReadOnlyFolder::mount).collect()),
                 ..Default::default()
             }),
             ..Default::default()
@@ -101,10 +102,7 @@ pub async fn start(docker: &Docker, spec: &ContainerSpec) -> Result<(), DockerEr
         }
         Err(e) => return Err(DockerError::engine("failed to create container", &spec.name)(e)),
     }
-    docker
-        .start_container(&spec.name, None)
-        .await
-        .map_err(DockerError::engine("failed to start container", &spec.name))
+    docker.start_container(&spec.name, None).await.map_err(DockerError::engine("failed to start container", &spec.name))
 }
 
 /// Removes a container by force; one that is already gone is not an error.
@@ -123,7 +121,10 @@ pub async fn remove(docker: &Docker, name: &str) -> Result<(), DockerError> {
 async fn labelled(docker: &Docker, label: &str) -> Result<Vec<bollard::models::ContainerSummary>, DockerError> {
     let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
     let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-    docker.list_containers(Some(options)).await.map_err(DockerError::engine("failed to list containers labelled", label))
+    docker
+        .list_containers(Some(options))
+        .await
+        .map_err(DockerError::engine("failed to list containers labelled", label))
 }
 
 /// Names of all containers (running or not) carrying `label` (`key` or `key=value`).
@@ -139,13 +140,13 @@ pub async fn list_labelled(docker: &Docker, label: &str) -> Result<Vec<String>, 
 /// The stack ids (`kgb.stack` labels) of the containers carrying `label`.
 ///
 /// # Errors
-/// The engine's, or [`DockerError::BadLabel`] for an id that does not fit [`crate::names`]: anyone who can start
+/// The engine's, or [`DockerError::BadLabel`] for an id that does not fit [`bench_results::names`]: anyone who can start
 /// a container can write its labels.
 pub async fn stacks_labelled(docker: &Docker, label: &str) -> Result<std::collections::BTreeSet<String>, DockerError> {
     let mut ids = std::collections::BTreeSet::new();
     for container in labelled(docker, label).await? {
         let Some(id) = container.labels.and_then(|mut l| l.remove(LABEL_STACK)) else { continue };
-        if let Err(source) = crate::names::check(crate::names::Kind::StackId, &id) {
+        if let Err(source) = bench_results::names::check(bench_results::names::Kind::StackId, &id) {
             let name = container.names.and_then(|n| n.into_iter().next()).unwrap_or_default();
             return Err(DockerError::BadLabel { container: name.trim_start_matches('/').to_string(), source });
         }
@@ -180,9 +181,11 @@ pub async fn wait_exit(docker: &Docker, name: &str) -> Result<i64, DockerError> 
         // bollard reports a non-zero exit as an error carrying the code.
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
         Some(Err(e)) => Err(DockerError::engine("failed to wait for container", name)(e)),
-        None => Err(DockerError::engine("failed to wait for container", name)(
-            bollard::errors::Error::DockerStreamError { error: "wait stream ended without a status".into() },
-        )),
+        None => {
+            Err(DockerError::engine("failed to wait for container", name)(bollard::errors::Error::DockerStreamError {
+                error: "wait stream ended without a status".into(),
+            }))
+        }
     }
 }
 

@@ -67,7 +67,10 @@ pub async fn sample_all(docker: &Docker, names: &[String]) -> Result<BTreeMap<St
     collect(names, samples)
 }
 
-fn collect(names: &[String], samples: Vec<Result<Option<Usage>, DockerError>>) -> Result<BTreeMap<String, Usage>, DockerError> {
+fn collect(
+    names: &[String],
+    samples: Vec<Result<Option<Usage>, DockerError>>,
+) -> Result<BTreeMap<String, Usage>, DockerError> {
     let mut found = BTreeMap::new();
     let mut first_error = None;
     for (name, sample) in names.iter().zip(samples) {
@@ -104,7 +107,14 @@ mod tests {
     use bollard::models::{ContainerCpuStats, ContainerCpuUsage, ContainerMemoryStats};
     use std::collections::HashMap;
 
-    fn stats(total: u64, pre_total: u64, system: u64, pre_system: u64, usage: u64, cache_key: &str) -> ContainerStatsResponse {
+    fn stats(
+        total: u64,
+        pre_total: u64,
+        system: u64,
+        pre_system: u64,
+        usage: u64,
+        cache_key: &str,
+    ) -> ContainerStatsResponse {
         let cpu = |t, s| ContainerCpuStats {
             cpu_usage: Some(ContainerCpuUsage { total_usage: Some(t), ..Default::default() }),
             system_cpu_usage: Some(s),

@@ -38,14 +38,19 @@ pub async fn build(docker: &Docker, image: &Planned, progress: &(dyn Fn(String) 
             progress(format!("debootstrap {suite} from {mirror}"));
             let root = dir.path().join("root");
             run(
-                Command::new("debootstrap").args(["--variant=minbase", &format!("--include={include}"), suite]).arg(&root).arg(&mirror),
+                Command::new("debootstrap")
+                    .args(["--variant=minbase", &format!("--include={include}"), suite])
+                    .arg(&root)
+                    .arg(&mirror),
                 "debootstrap",
             )
             .await
             .map_err(&fail)?;
             progress("importing the root filesystem".to_string());
             let tarball = dir.path().join("root.tar");
-            run(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tarball).arg("."), "tar").await.map_err(&fail)?;
+            run(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tarball).arg("."), "tar")
+                .await
+                .map_err(&fail)?;
             import(docker, reference, &image.hash, &tarball).await.map_err(&fail)
         }
         Source::Dockerfile { maven } => {
@@ -59,7 +64,8 @@ pub async fn build(docker: &Docker, image: &Planned, progress: &(dyn Fn(String) 
         Source::BankBinary { bin } => {
             write_files(dir.path(), image.def.files).map_err(&fail)?;
             let from = bin_dir().join(bin);
-            std::fs::copy(&from, dir.path().join(bin)).map_err(|e| fail(format!("cannot copy {}: {e}", from.display())))?;
+            std::fs::copy(&from, dir.path().join(bin))
+                .map_err(|e| fail(format!("cannot copy {}: {e}", from.display())))?;
             let args = HashMap::from([("BIN".to_string(), bin.to_string())]);
             build_context(docker, reference, &image.hash, dir.path(), args, progress).await.map_err(&fail)
         }

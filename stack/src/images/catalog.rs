@@ -4,16 +4,10 @@
 pub const BASE: &str = "kgb/base:bookworm";
 /// Debian's Java 17 runtime.
 pub const JAVA: &str = "kgb/java:17";
-/// Apache Kafka broker, KRaft.
-pub const KAFKA: &str = "kgb/kafka:4.1.1";
-/// Apicurio Registry with a Confluent-compatible API.
-pub const SCHEMA_REGISTRY: &str = "kgb/schema-registry:3.0.9";
-/// Debian's PostgreSQL.
-pub const POSTGRES: &str = "kgb/postgres:15";
-pub const SYNCHRONIZER: &str = "kgb/bank-synchronizer:dev";
-pub const COMMAND_HANDLER: &str = "kgb/bank-command-handler:dev";
-pub const GRAPHQL_ENDPOINT: &str = "kgb/bank-graphql-endpoint:dev";
-pub const FRONTEND: &str = "kgb/bank-frontend:dev";
+// The images of a stack are the defaults of an experiment file's `[stack.images]`, so the format owns their names.
+pub use bench_results::experiment::stack::catalog::{
+    COMMAND_HANDLER, FRONTEND, GRAPHQL_ENDPOINT, KAFKA, POSTGRES, SCHEMA_REGISTRY, SYNCHRONIZER,
+};
 
 /// How an image is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +76,10 @@ pub static ALL: &[ImageDef] = &[
         ],
         // The archive's parent pom is not on Maven Central, so it is copied alone rather than resolved.
         source: Source::Dockerfile {
-            maven: Some(Maven::Artifact { dir: "archive", coordinates: "io.apicurio:apicurio-registry-app:3.0.9:tar.gz:all" }),
+            maven: Some(Maven::Artifact {
+                dir: "archive",
+                coordinates: "io.apicurio:apicurio-registry-app:3.0.9:tar.gz:all",
+            }),
         },
     },
     ImageDef {

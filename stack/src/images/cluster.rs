@@ -20,7 +20,12 @@ pub enum ClusterImageError {
     #[error(transparent)]
     Docker(#[from] DockerError),
     #[error("running `ctr` ({action}) for containerd at {socket}: install containerd (scripts/setup does)")]
-    NoCtr { action: &'static str, socket: String, #[source] source: std::io::Error },
+    NoCtr {
+        action: &'static str,
+        socket: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("`ctr {action}` for {image} at {socket} failed: {stderr}")]
     Ctr { action: &'static str, image: String, socket: String, stderr: String },
     #[error("pushing {image}: {message}")]
@@ -49,10 +54,16 @@ pub fn containerd_name(reference: &str) -> String {
 ///
 /// # Errors
 /// [`ClusterImageError`] naming the image and what failed.
-pub async fn load_into_containerd(docker: &Docker, reference: &str, socket: &Path) -> Result<Loaded, ClusterImageError> {
+pub async fn load_into_containerd(
+    docker: &Docker,
+    reference: &str,
+    socket: &Path,
+) -> Result<Loaded, ClusterImageError> {
     let id = match docker.inspect_image(reference).await {
         Ok(image) => image.id.unwrap_or_default(),
-        Err(e) if crate::docker::is_not_found(&e) => return Err(DockerError::MissingImage { image: reference.to_string() }.into()),
+        Err(e) if crate::docker::is_not_found(&e) => {
+            return Err(DockerError::MissingImage { image: reference.to_string() }.into())
+        }
         Err(e) => return Err(DockerError::engine("failed to inspect image", reference)(e).into()),
     };
     let name = containerd_name(reference);
@@ -77,7 +88,8 @@ async fn imported_id(socket: &Path, name: &str) -> Result<Option<String>, Cluste
 
 /// `docker save` streamed into `ctr images import -`.
 async fn import(docker: &Docker, reference: &str, socket: &Path) -> Result<(), ClusterImageError> {
-    let no_ctr = |source| ClusterImageError::NoCtr { action: "images import", socket: socket.display().to_string(), source };
+    let no_ctr =
+        |source| ClusterImageError::NoCtr { action: "images import", socket: socket.display().to_string(), source };
     let mut child = tokio::process::Command::new("ctr")
         .arg("-a")
         .arg(socket)
@@ -102,7 +114,12 @@ async fn import(docker: &Docker, reference: &str, socket: &Path) -> Result<(), C
         Ok(())
     } else {
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        Err(ClusterImageError::Ctr { action: "images import", image: reference.to_string(), socket: socket.display().to_string(), stderr })
+        Err(ClusterImageError::Ctr {
+            action: "images import",
+            image: reference.to_string(),
+            socket: socket.display().to_string(),
+            stderr,
+        })
     }
 }
 

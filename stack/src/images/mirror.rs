@@ -134,7 +134,10 @@ fn stanza_sources(stanza: &[(String, String)]) -> Vec<Source> {
         return Vec::new();
     }
     let (suites, components) = (field("suites"), field("components"));
-    field("uris").into_iter().map(|uri| Source { uri, suites: suites.clone(), components: components.clone() }).collect()
+    field("uris")
+        .into_iter()
+        .map(|uri| Source { uri, suites: suites.clone(), components: components.clone() })
+        .collect()
 }
 
 #[cfg(test)]

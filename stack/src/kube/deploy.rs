@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::manifests::{manifests, Manifests, Target};
-use super::settings::{Network, Reach};
 use super::{host_data, namespace, Cluster, KubeError};
 use crate::{Owner, StackPlan};
+use bench_results::experiment::kubernetes::{Network, Reach};
 
 impl Cluster {
     /// Refuses what a run cannot do on this cluster yet, before anything is made.
@@ -76,12 +76,16 @@ impl Cluster {
         let manifests = self.manifests(plan, stack_id, Owner::Up).await?;
         // Namespaced objects are checked only in a namespace that exists.
         self.create(std::slice::from_ref(&manifests.namespace), false).await?;
-        let all: Vec<serde_json::Value> = manifests.shared.iter().chain(manifests.parts.values().flatten()).cloned().collect();
+        let all: Vec<serde_json::Value> =
+            manifests.shared.iter().chain(manifests.parts.values().flatten()).cloned().collect();
         let checked = self.create(&all, true).await;
         let removed = self.delete_namespace(&namespace(stack_id)).await;
         checked?;
         removed?;
-        Ok(all.iter().map(|o| format!("{} {}", o["kind"].as_str().unwrap_or("?"), o["metadata"]["name"].as_str().unwrap_or("?"))).collect())
+        Ok(all
+            .iter()
+            .map(|o| format!("{} {}", o["kind"].as_str().unwrap_or("?"), o["metadata"]["name"].as_str().unwrap_or("?")))
+            .collect())
     }
 }
 
@@ -95,7 +99,10 @@ fn read_folders(plan: &StackPlan) -> Result<BTreeMap<PathBuf, BTreeMap<String, V
             for entry in std::fs::read_dir(&folder.host).map_err(unreadable)? {
                 let entry = entry.map_err(unreadable)?;
                 if entry.file_type().map_err(unreadable)?.is_file() {
-                    files.insert(entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path()).map_err(unreadable)?);
+                    files.insert(
+                        entry.file_name().to_string_lossy().into_owned(),
+                        std::fs::read(entry.path()).map_err(unreadable)?,
+                    );
                 }
             }
         }

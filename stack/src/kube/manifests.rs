@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::settings::{KubeSettings, Network};
 use super::{LABEL_PART, LABEL_ROLE};
 use crate::docker::container::{LABEL_OWNER, LABEL_STACK};
 use crate::{Part, Role, StackPlan, LABEL_BENCH};
+use bench_results::experiment::kubernetes::{KubeSettings, Network};
 
 /// The Secret holding every setting that carries the stack's database password.
 pub const PASSWORDS: &str = "kgb-passwords";
@@ -155,15 +155,21 @@ impl PartObjects<'_> {
     fn folder_secrets(&self) -> Vec<Value> {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::STANDARD;
-        self.part.spec.read_only.iter().enumerate().map(|(i, folder)| {
-            let files = self.target.folders.get(&folder.host).cloned().unwrap_or_default();
-            let data: BTreeMap<String, String> = files.iter().map(|(k, v)| (k.clone(), b64.encode(v))).collect();
-            json!({
-                "apiVersion": "v1", "kind": "Secret",
-                "metadata": metadata(self.target, &format!("{}-files-{i}", self.name()), Some(self.part)),
-                "data": data,
+        self.part
+            .spec
+            .read_only
+            .iter()
+            .enumerate()
+            .map(|(i, folder)| {
+                let files = self.target.folders.get(&folder.host).cloned().unwrap_or_default();
+                let data: BTreeMap<String, String> = files.iter().map(|(k, v)| (k.clone(), b64.encode(v))).collect();
+                json!({
+                    "apiVersion": "v1", "kind": "Secret",
+                    "metadata": metadata(self.target, &format!("{}-files-{i}", self.name()), Some(self.part)),
+                    "data": data,
+                })
             })
-        }).collect()
+            .collect()
     }
 
     fn workload(&self, env: Vec<Value>) -> Value {
@@ -308,7 +314,12 @@ impl PartObjects<'_> {
     }
 
     fn mounts(&self) -> Vec<Value> {
-        let mut mounts: Vec<Value> = self.part.spec.read_only.iter().enumerate()
+        let mut mounts: Vec<Value> = self
+            .part
+            .spec
+            .read_only
+            .iter()
+            .enumerate()
             .map(|(i, f)| json!({ "name": format!("files-{i}"), "mountPath": f.container, "readOnly": true }))
             .collect();
         if let Some(path) = self.data_path() {
@@ -318,9 +329,10 @@ impl PartObjects<'_> {
     }
 
     fn service(&self) -> Value {
-        let ports: Vec<Value> = self.ports().iter().map(|p| json!({ "name": format!("p{p}"), "port": p, "targetPort": p })).collect();
+        let ports: Vec<Value> =
+            self.ports().iter().map(|p| json!({ "name": format!("p{p}"), "port": p, "targetPort": p })).collect();
         let outside = matches!(self.part.role, Role::GraphqlEndpoint | Role::Frontend)
-            && self.target.settings.reach == super::settings::Reach::Service;
+            && self.target.settings.reach == bench_results::experiment::kubernetes::Reach::Service;
         json!({
             "apiVersion": "v1", "kind": "Service",
             "metadata": metadata(self.target, self.name(), Some(self.part)),

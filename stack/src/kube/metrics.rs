@@ -32,19 +32,32 @@ impl Cluster {
         let request = http::Request::get(format!("{METRICS_API}/namespaces/{ns}/pods"))
             .body(Vec::new())
             .map_err(|e| KubeError::Unsupported(e.to_string()))?;
-        let metrics: Value = self.client().request(request).await.map_err(KubeError::api("reading the pod metrics of", &ns))?;
-        let pods = Api::<Pod>::namespaced(self.client(), &ns).list(&ListParams::default()).await.map_err(KubeError::api("listing pods in", &ns))?;
-        let nodes = Api::<Node>::all(self.client()).list(&ListParams::default()).await.map_err(KubeError::api("listing", "nodes"))?;
+        let metrics: Value =
+            self.client().request(request).await.map_err(KubeError::api("reading the pod metrics of", &ns))?;
+        let pods = Api::<Pod>::namespaced(self.client(), &ns)
+            .list(&ListParams::default())
+            .await
+            .map_err(KubeError::api("listing pods in", &ns))?;
+        let nodes = Api::<Node>::all(self.client())
+            .list(&ListParams::default())
+            .await
+            .map_err(KubeError::api("listing", "nodes"))?;
         let cores: BTreeMap<String, f64> = nodes
             .items
             .iter()
-            .filter_map(|n| Some((n.metadata.name.clone()?, cpu_cores(&n.status.as_ref()?.capacity.as_ref()?.get("cpu")?.0)?)))
+            .filter_map(|n| {
+                Some((n.metadata.name.clone()?, cpu_cores(&n.status.as_ref()?.capacity.as_ref()?.get("cpu")?.0)?))
+            })
             .collect();
         let mut usage = BTreeMap::new();
         for item in metrics["items"].as_array().into_iter().flatten() {
-            let Some(pod) = pods.items.iter().find(|p| p.metadata.name.as_deref() == item["metadata"]["name"].as_str()) else { continue };
+            let Some(pod) = pods.items.iter().find(|p| p.metadata.name.as_deref() == item["metadata"]["name"].as_str())
+            else {
+                continue;
+            };
             let part = pod.metadata.labels.as_ref().and_then(|l| l.get(LABEL_PART)).cloned().unwrap_or_default();
-            let node_cores = pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).and_then(|n| cores.get(n)).copied().unwrap_or(1.0);
+            let node_cores =
+                pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).and_then(|n| cores.get(n)).copied().unwrap_or(1.0);
             usage.insert(part, pod_usage(item, node_cores));
         }
         Ok(usage)

@@ -11,7 +11,11 @@ const LOOPBACK: &str = "127.0.0.1:";
 pub fn rewrite(plan: &StackPlan) -> StackPlan {
     let mut moved = plan.clone();
     let owners = plan.ports.clone();
-    let parts = moved.infrastructure.iter_mut().chain(std::iter::once(&mut moved.synchronizer)).chain(moved.services.iter_mut());
+    let parts = moved
+        .infrastructure
+        .iter_mut()
+        .chain(std::iter::once(&mut moved.synchronizer))
+        .chain(moved.services.iter_mut());
     for part in parts {
         for (key, value) in part.spec.env.iter_mut() {
             *value = by_name(value, &owners);
@@ -64,7 +68,9 @@ fn listen_everywhere(key: &str, value: &str) -> Option<String> {
             let bound: Vec<String> = listeners
                 .split(',')
                 .map(|l| match l.split_once("://") {
-                    Some((name, address)) => format!("{name}://0.0.0.0:{}", address.rsplit(':').next().unwrap_or_default()),
+                    Some((name, address)) => {
+                        format!("{name}://0.0.0.0:{}", address.rsplit(':').next().unwrap_or_default())
+                    }
                     None => l.to_string(),
                 })
                 .collect();
@@ -81,7 +87,9 @@ fn bind_everywhere(part: &Part) -> Vec<(String, String)> {
     match part.role {
         Role::SchemaRegistry => vec![kv("QUARKUS_HTTP_HOST", "0.0.0.0"), kv("QUARKUS_MANAGEMENT_HOST", "0.0.0.0")],
         Role::DbCh | Role::DbGe => vec![kv("POSTGRES_LISTEN", "*")],
-        Role::CommandHandler | Role::GraphqlEndpoint | Role::Frontend => vec![kv(topology::env::BIND_ADDRESS, "0.0.0.0")],
+        Role::CommandHandler | Role::GraphqlEndpoint | Role::Frontend => {
+            vec![kv(topology::env::BIND_ADDRESS, "0.0.0.0")]
+        }
         Role::Kafka | Role::Synchronizer => Vec::new(),
     }
 }
@@ -92,7 +100,11 @@ mod tests {
 
     #[test]
     fn loopback_addresses_become_the_names_of_their_parts() {
-        let owners = vec![(19092, "kgb-kafka-1".to_string()), (19093, "kgb-kafka-2".to_string()), (25432, "kgb-db-ch".to_string())];
+        let owners = vec![
+            (19092, "kgb-kafka-1".to_string()),
+            (19093, "kgb-kafka-2".to_string()),
+            (25432, "kgb-db-ch".to_string()),
+        ];
         assert_eq!(by_name("127.0.0.1:19092,127.0.0.1:19093", &owners), "kgb-kafka-1:19092,kgb-kafka-2:19093");
         assert_eq!(
             by_name("postgres://postgres:pw@127.0.0.1:25432/postgres", &owners),

@@ -10,7 +10,7 @@ use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams};
 use serde_json::json;
 
 use super::{namespace, Cluster, KubeError, LABEL_PART};
-use crate::ending::Ending;
+use bench_results::ending::Ending;
 
 /// How long a fault waits for its pod to be gone (its grace is 10 s).
 const GONE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -18,7 +18,8 @@ const GONE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Waiting reasons that will not go away by themselves. Not `CreateContainerConfigError`: the kubelet reports it
 /// too while its cache has not yet seen a ConfigMap or Secret made a moment ago ("failed to sync configmap
 /// cache"), and retries; a lasting one shows in the readiness timeout's message.
-const STUCK: [&str; 5] = ["ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CrashLoopBackOff"];
+const STUCK: [&str; 5] =
+    ["ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CrashLoopBackOff"];
 
 /// What to do about `ErrImageNeverPull`: pods never pull, so the node must hold the images already.
 const NEVER_PULL: &str = "; the node does not hold this image: load the stack's images onto it with `bench images \
@@ -82,7 +83,8 @@ impl Cluster {
             Ok(None) => return format!("(no pod of {part})"),
             Err(e) => return format!("(logs of {part} unavailable: {e})"),
         };
-        let restarted = container(&pod).is_some_and(|c| c.restart_count > 0 && c.state.as_ref().and_then(|s| s.running.as_ref()).is_none());
+        let restarted = container(&pod)
+            .is_some_and(|c| c.restart_count > 0 && c.state.as_ref().and_then(|s| s.running.as_ref()).is_none());
         let name = pod.metadata.name.clone().unwrap_or_default();
         let params = LogParams { tail_lines: Some(lines as i64), previous: restarted, ..Default::default() };
         match self.pods(stack_id).logs(&name, &params).await {
@@ -179,7 +181,11 @@ impl Cluster {
 fn unscheduled(pod: &Pod) -> Option<String> {
     let conditions = pod.status.as_ref()?.conditions.as_ref()?;
     let c = conditions.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
-    Some(format!("not scheduled: {} {}", c.reason.as_deref().unwrap_or_default(), c.message.as_deref().unwrap_or_default()))
+    Some(format!(
+        "not scheduled: {} {}",
+        c.reason.as_deref().unwrap_or_default(),
+        c.message.as_deref().unwrap_or_default()
+    ))
 }
 
 /// The pod's image as its spec names it, with the id its node reports. Not the status's image name: a node
@@ -205,10 +211,18 @@ pub fn ending(pod: &Pod) -> Option<Ending> {
     let Some(c) = container(pod) else { return Some(Ending { code: code.map(i64::from), why, ..Ending::default() }) };
     let running = c.state.as_ref().and_then(|s| s.running.as_ref()).is_some();
     // The run that ended: the current one when it is over, else the one before the restart.
-    let terminated = c.state.as_ref().and_then(|s| s.terminated.as_ref()).or_else(|| c.last_state.as_ref().and_then(|s| s.terminated.as_ref()));
+    let terminated = c
+        .state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .or_else(|| c.last_state.as_ref().and_then(|s| s.terminated.as_ref()));
     let oom_killed = terminated.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"));
     // The exit code says what `state` put in words; a waiting reason (CrashLoopBackOff: ...) says more.
-    let why = if terminated.is_some() && c.state.as_ref().and_then(|s| s.waiting.as_ref()).is_none() { String::new() } else { why };
+    let why = if terminated.is_some() && c.state.as_ref().and_then(|s| s.waiting.as_ref()).is_none() {
+        String::new()
+    } else {
+        why
+    };
     Some(Ending {
         code: code.map(i64::from),
         oom_killed,
@@ -241,9 +255,16 @@ pub fn state(pod: &Pod) -> PodState {
     }
     // A container that crashed once is a failure during bring-up, as on Docker (where nothing restarts it).
     if let Some(crash) = c.last_state.as_ref().and_then(|s| s.terminated.as_ref()) {
-        return PodState::Failed { why: format!("restarted after exiting with code {}", crash.exit_code), code: Some(crash.exit_code) };
+        return PodState::Failed {
+            why: format!("restarted after exiting with code {}", crash.exit_code),
+            code: Some(crash.exit_code),
+        };
     }
-    let ready = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let ready = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
     if ready {
         PodState::Ready
     } else {
@@ -269,7 +290,10 @@ mod tests {
             }))
             .unwrap()
         };
-        assert_eq!(image_id(&pod("127.0.0.1:5000/kgb/kafka@sha256:4c")), Some(("kgb/kafka:4.1.1".into(), "127.0.0.1:5000/kgb/kafka@sha256:4c".into())));
+        assert_eq!(
+            image_id(&pod("127.0.0.1:5000/kgb/kafka@sha256:4c")),
+            Some(("kgb/kafka:4.1.1".into(), "127.0.0.1:5000/kgb/kafka@sha256:4c".into()))
+        );
         assert_eq!(image_id(&pod("")), None, "not pulled yet");
     }
 
@@ -277,18 +301,42 @@ mod tests {
     fn pod_states_follow_their_status() {
         assert_eq!(state(&pod(json!({}), "Always")), PodState::Starting(None));
         let unschedulable = json!({ "conditions": [{ "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes are available: 1 Insufficient cpu." }] });
-        assert_eq!(state(&pod(unschedulable, "Always")), PodState::Starting(Some("not scheduled: Unschedulable 0/1 nodes are available: 1 Insufficient cpu.".into())));
-        let waiting = |reason: &str| json!({ "containerStatuses": [{ "name": "c", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
-            "state": { "waiting": { "reason": reason, "message": "m" } } }] });
-        assert_eq!(state(&pod(waiting("ContainerCreating"), "Always")), PodState::Starting(Some("ContainerCreating: m".into())));
-        assert_eq!(state(&pod(waiting("CreateContainerConfigError"), "Always")), PodState::Starting(Some("CreateContainerConfigError: m".into())), "the kubelet retries it");
-        let PodState::Failed { why, code: None } = state(&pod(waiting("ErrImageNeverPull"), "Always")) else { panic!("a missing image is a failure") };
-        assert!(why.starts_with("ErrImageNeverPull: m; ") && why.contains("bench images --load-into-containerd"), "says what to run: {why}");
-        assert_eq!(state(&pod(waiting("ErrImagePull"), "Always")), PodState::Failed { why: "ErrImagePull: m".into(), code: None });
-        let running = |ready: &str, last: serde_json::Value| json!({
+        assert_eq!(
+            state(&pod(unschedulable, "Always")),
+            PodState::Starting(Some(
+                "not scheduled: Unschedulable 0/1 nodes are available: 1 Insufficient cpu.".into()
+            ))
+        );
+        let waiting = |reason: &str| {
+            json!({ "containerStatuses": [{ "name": "c", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+            "state": { "waiting": { "reason": reason, "message": "m" } } }] })
+        };
+        assert_eq!(
+            state(&pod(waiting("ContainerCreating"), "Always")),
+            PodState::Starting(Some("ContainerCreating: m".into()))
+        );
+        assert_eq!(
+            state(&pod(waiting("CreateContainerConfigError"), "Always")),
+            PodState::Starting(Some("CreateContainerConfigError: m".into())),
+            "the kubelet retries it"
+        );
+        let PodState::Failed { why, code: None } = state(&pod(waiting("ErrImageNeverPull"), "Always")) else {
+            panic!("a missing image is a failure")
+        };
+        assert!(
+            why.starts_with("ErrImageNeverPull: m; ") && why.contains("bench images --load-into-containerd"),
+            "says what to run: {why}"
+        );
+        assert_eq!(
+            state(&pod(waiting("ErrImagePull"), "Always")),
+            PodState::Failed { why: "ErrImagePull: m".into(), code: None }
+        );
+        let running = |ready: &str, last: serde_json::Value| {
+            json!({
             "conditions": [{ "type": "Ready", "status": ready }],
             "containerStatuses": [{ "name": "c", "image": "i", "imageID": "", "ready": ready == "True", "restartCount": 0,
-                "state": { "running": {} }, "lastState": last }] });
+                "state": { "running": {} }, "lastState": last }] })
+        };
         assert_eq!(state(&pod(running("True", json!({})), "Always")), PodState::Ready);
         assert_eq!(state(&pod(running("False", json!({})), "Always")), PodState::NotReady);
         let crashed = running("True", json!({ "terminated": { "exitCode": 137 } }));
@@ -327,21 +375,36 @@ mod tests {
     #[test]
     fn a_container_killed_for_memory_ends_oom_killed_with_its_restarts() {
         let running = oom_killed_endpoint(json!({ "running": { "startedAt": "2026-12-06T19:09:32Z" } }), 1);
-        assert_eq!(ending(&running), Some(Ending { code: Some(137), oom_killed: true, restarts: 1, running: true, why: String::new() }));
-        let backing_off = oom_killed_endpoint(json!({ "waiting": { "reason": "CrashLoopBackOff",
-            "message": "back-off 10s restarting failed container=kgb-graphql-endpoint" } }), 2);
+        assert_eq!(
+            ending(&running),
+            Some(Ending { code: Some(137), oom_killed: true, restarts: 1, running: true, why: String::new() })
+        );
+        let backing_off = oom_killed_endpoint(
+            json!({ "waiting": { "reason": "CrashLoopBackOff",
+            "message": "back-off 10s restarting failed container=kgb-graphql-endpoint" } }),
+            2,
+        );
         let ended = ending(&backing_off).unwrap();
         assert_eq!((ended.code, ended.oom_killed, ended.restarts, ended.running), (Some(137), true, 2, false));
-        assert!(ended.to_string().starts_with("was killed for exceeding its memory limit (OOMKilled), exit code 137, CrashLoopBackOff: back-off"), "{ended}");
+        assert!(
+            ended.to_string().starts_with(
+                "was killed for exceeding its memory limit (OOMKilled), exit code 137, CrashLoopBackOff: back-off"
+            ),
+            "{ended}"
+        );
         let killed_now = oom_killed_endpoint(json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled" } }), 0);
         assert_eq!(ending(&killed_now).map(|e| (e.oom_killed, e.running)), Some((true, false)));
         // A crash that was not the memory cgroup's.
         let mut crashed = oom_killed_endpoint(json!({ "running": {} }), 1);
         let status = crashed.status.as_mut().unwrap().container_statuses.as_mut().unwrap();
-        status[0].last_state = serde_json::from_value(json!({ "terminated": { "exitCode": 1, "reason": "Error" } })).unwrap();
+        status[0].last_state =
+            serde_json::from_value(json!({ "terminated": { "exitCode": 1, "reason": "Error" } })).unwrap();
         assert_eq!(ending(&crashed).map(|e| (e.code, e.oom_killed)), Some((Some(1), false)));
-        let fine = pod(json!({ "conditions": [{ "type": "Ready", "status": "True" }], "containerStatuses": [{ "name": "c", "image": "i",
-            "imageID": "", "ready": true, "restartCount": 0, "state": { "running": {} } }] }), "Always");
+        let fine = pod(
+            json!({ "conditions": [{ "type": "Ready", "status": "True" }], "containerStatuses": [{ "name": "c", "image": "i",
+            "imageID": "", "ready": true, "restartCount": 0, "state": { "running": {} } }] }),
+            "Always",
+        );
         assert_eq!(ending(&fine), None);
     }
 }

@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::Service;
-use kube::api::{Api, PostParams, Portforwarder};
+use kube::api::{Api, Portforwarder, PostParams};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use super::settings::{Network, Reach};
 use super::{namespace, reason, Cluster, KubeError};
 use crate::readiness::Check;
 use crate::{Role, StackPlan};
+use bench_results::experiment::kubernetes::{Network, Reach};
 
 /// How long bench waits for load balancers to give the endpoint's and the UI's Services an address.
 const ADDRESS_TIMEOUT: Duration = Duration::from_secs(180);
@@ -48,21 +48,34 @@ impl Cluster {
     ///
     /// # Errors
     /// No right to port-forward, no port on 127.0.0.1, or no load balancer address in time.
-    pub async fn reach(&self, plan: &StackPlan, stack_id: &str, progress: &(dyn Fn(String) + Sync)) -> Result<Option<Reached>, KubeError> {
+    pub async fn reach(
+        &self,
+        plan: &StackPlan,
+        stack_id: &str,
+        progress: &(dyn Fn(String) + Sync),
+    ) -> Result<Option<Reached>, KubeError> {
         let (network, reach) = (self.placement.network, self.placement.reach);
         if network == Network::Host && reach == Reach::Service {
             return Ok(None);
         }
         let public: Vec<(u16, &str)> = if network == Network::Pod && reach == Reach::Service {
-            plan.services.iter().filter(|p| matches!(p.role, Role::GraphqlEndpoint | Role::Frontend)).flat_map(|p| {
-                plan.ports.iter().filter(|(_, owner)| *owner == p.spec.name).map(|(port, owner)| (*port, owner.as_str()))
-            }).collect()
+            plan.services
+                .iter()
+                .filter(|p| matches!(p.role, Role::GraphqlEndpoint | Role::Frontend))
+                .flat_map(|p| {
+                    plan.ports
+                        .iter()
+                        .filter(|(_, owner)| *owner == p.spec.name)
+                        .map(|(port, owner)| (*port, owner.as_str()))
+                })
+                .collect()
         } else {
             Vec::new()
         };
         self.may_forward(stack_id).await?;
         let stop = CancellationToken::new();
-        let mut reached = Reached { addresses: BTreeMap::new(), forwarded: Vec::new(), unforwarded: None, stop: stop.clone() };
+        let mut reached =
+            Reached { addresses: BTreeMap::new(), forwarded: Vec::new(), unforwarded: None, stop: stop.clone() };
         let wanted = wanted(plan);
         let deadline = Instant::now() + ADDRESS_TIMEOUT;
         for (port, part) in plan.ports.iter().filter(|(port, _)| wanted.contains(port)) {
@@ -79,7 +92,8 @@ impl Cluster {
             let local = listener.local_addr().map_err(listen)?;
             reached.addresses.insert(*port, local.to_string());
             reached.forwarded.push((*port, part.clone()));
-            let forward = Forward { cluster: self.clone(), stack_id: stack_id.to_string(), part: part.clone(), port: *port };
+            let forward =
+                Forward { cluster: self.clone(), stack_id: stack_id.to_string(), part: part.clone(), port: *port };
             tokio::spawn(serve(listener, forward, stop.clone()));
         }
         Ok(Some(reached))
@@ -97,12 +111,17 @@ impl Cluster {
             ..ResourceAttributes::default()
         };
         let review = SelfSubjectAccessReview {
-            spec: SelfSubjectAccessReviewSpec { resource_attributes: Some(attributes), ..SelfSubjectAccessReviewSpec::default() },
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(attributes),
+                ..SelfSubjectAccessReviewSpec::default()
+            },
             ..SelfSubjectAccessReview::default()
         };
         let answer = Api::<SelfSubjectAccessReview>::all(self.client()).create(&PostParams::default(), &review).await;
         match answer.ok().and_then(|a| a.status) {
-            Some(status) if !status.allowed => Err(KubeError::NoPortForward { namespace, reason: status.reason.unwrap_or_default() }),
+            Some(status) if !status.allowed => {
+                Err(KubeError::NoPortForward { namespace, reason: status.reason.unwrap_or_default() })
+            }
             _ => Ok(()),
         }
     }
@@ -168,7 +187,9 @@ async fn serve(listener: TcpListener, forward: Forward, stop: CancellationToken)
 /// Carries one connection to the part's newest pod; a connection to a pod that is gone or not running is
 /// closed, as one to a stopped container is.
 async fn carry(mut socket: TcpStream, forward: &Forward) -> Result<(), String> {
-    let mut opened = tokio::time::timeout(OPEN_TIMEOUT, open(forward)).await.map_err(|_| format!("no port-forward within {OPEN_TIMEOUT:?}"))??;
+    let mut opened = tokio::time::timeout(OPEN_TIMEOUT, open(forward))
+        .await
+        .map_err(|_| format!("no port-forward within {OPEN_TIMEOUT:?}"))??;
     let stream = opened.0.take_stream(forward.port).ok_or("the API server gave no stream")?;
     both_ways(&mut socket, stream).await
 }
@@ -185,7 +206,13 @@ impl Drop for Opened {
 async fn open(forward: &Forward) -> Result<Opened, String> {
     let pod = forward.cluster.pod_of(&forward.stack_id, &forward.part).await.map_err(|e| e.to_string())?;
     let name = pod.and_then(|p| p.metadata.name).ok_or_else(|| format!("{} has no pod", forward.part))?;
-    forward.cluster.pods(&forward.stack_id).portforward(&name, &[forward.port]).await.map(Opened).map_err(|e| reason(&e))
+    forward
+        .cluster
+        .pods(&forward.stack_id)
+        .portforward(&name, &[forward.port])
+        .await
+        .map(Opened)
+        .map_err(|e| reason(&e))
 }
 
 /// Copies both ways until either side ends: the API's stream does not pass a half-close on, so waiting for
@@ -205,7 +232,9 @@ impl Reached {
         let forwarded = |port: u16| self.forwarded.iter().any(|(p, _)| *p == port);
         let mut unforwarded = plan.clone();
         for address in addresses(&mut unforwarded) {
-            *address = super::pod_network::readdress(address, |port| self.addresses.get(&port).filter(|_| !forwarded(port)).cloned());
+            *address = super::pod_network::readdress(address, |port| {
+                self.addresses.get(&port).filter(|_| !forwarded(port)).cloned()
+            });
         }
         for address in addresses(plan) {
             *address = super::pod_network::readdress(address, |port| self.addresses.get(&port).cloned());
@@ -230,24 +259,36 @@ fn wanted(plan: &StackPlan) -> std::collections::BTreeSet<u16> {
 /// Every address in the plan's checks and endpoints.
 fn addresses(plan: &mut StackPlan) -> Vec<&mut String> {
     let mut found = Vec::new();
-    let parts = plan.infrastructure.iter_mut().chain(std::iter::once(&mut plan.synchronizer)).chain(plan.services.iter_mut());
+    let parts =
+        plan.infrastructure.iter_mut().chain(std::iter::once(&mut plan.synchronizer)).chain(plan.services.iter_mut());
     for part in parts {
         match &mut part.wait.check {
-            Check::KafkaBrokers { bootstrap: address, .. } | Check::Http { url: address, .. } | Check::Postgres { url: address, .. } => {
+            Check::KafkaBrokers { bootstrap: address, .. }
+            | Check::Http { url: address, .. }
+            | Check::Postgres { url: address, .. } => {
                 found.push(address);
             }
             Check::Exited => {}
         }
     }
     let e = &mut plan.endpoints;
-    found.extend([&mut e.bootstrap, &mut e.registry, &mut e.db_ch, &mut e.db_ge, &mut e.graphql_http, &mut e.graphql_ws, &mut e.command_handler_health, &mut e.frontend]);
+    found.extend([
+        &mut e.bootstrap,
+        &mut e.registry,
+        &mut e.db_ch,
+        &mut e.db_ge,
+        &mut e.graphql_http,
+        &mut e.graphql_ws,
+        &mut e.command_handler_health,
+        &mut e.frontend,
+    ]);
     found
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::StackSettings;
+    use bench_results::experiment::stack::StackSettings;
 
     #[test]
     fn every_check_and_endpoint_moves_to_its_ports_new_address() {
@@ -256,10 +297,12 @@ mod tests {
         // A made-up address per port, from the settings' ports, not from the plan.
         let p = &stack.ports;
         let at = |port: u16| format!("127.0.0.1:{}", 40000 + port % 10000);
-        let ports = [p.kafka, p.kafka + 1, p.registry, p.db_ch, p.db_ge, p.graphql, p.frontend, p.command_handler_health];
+        let ports =
+            [p.kafka, p.kafka + 1, p.registry, p.db_ch, p.db_ge, p.graphql, p.frontend, p.command_handler_health];
         let addresses: BTreeMap<u16, String> = ports.iter().map(|port| (*port, at(*port))).collect();
         // Every port forwarded but the endpoint's, which a load balancer gave an address.
-        let forwarded = ports.iter().filter(|port| **port != p.graphql).map(|port| (*port, "part".to_string())).collect();
+        let forwarded =
+            ports.iter().filter(|port| **port != p.graphql).map(|port| (*port, "part".to_string())).collect();
         let mut reached = Reached { addresses, forwarded, unforwarded: None, stop: CancellationToken::new() };
         let before = plan.endpoints.clone();
         assert_eq!(wanted(&plan), ports.iter().copied().collect(), "every port bench connects to, and no controller's");
@@ -268,7 +311,10 @@ mod tests {
         // Without bench's forwards only the load balancer's address replaces the plan's.
         let outside = reached.unforwarded.as_ref().expect("kept");
         assert_eq!(outside.graphql_ws, format!("ws://{}/graphql", at(p.graphql)));
-        assert_eq!((&outside.db_ch, &outside.bootstrap, &outside.frontend), (&before.db_ch, &before.bootstrap, &before.frontend));
+        assert_eq!(
+            (&outside.db_ch, &outside.bootstrap, &outside.frontend),
+            (&before.db_ch, &before.bootstrap, &before.frontend)
+        );
         let e = &plan.endpoints;
         assert_eq!(e.bootstrap, format!("{},{}", at(p.kafka), at(p.kafka + 1)));
         assert_eq!(e.graphql_ws, format!("ws://{}/graphql", at(p.graphql)));
@@ -279,7 +325,10 @@ mod tests {
         assert_eq!(e.frontend, format!("http://{}/", at(p.frontend)));
         let checks: Vec<String> = plan.parts().map(|part| format!("{:?}", part.wait.check)).collect();
         for check in &checks {
-            assert!(!check.contains("127.0.0.1:1") && !check.contains("127.0.0.1:2") && !check.contains("127.0.0.1:8"), "{check}");
+            assert!(
+                !check.contains("127.0.0.1:1") && !check.contains("127.0.0.1:2") && !check.contains("127.0.0.1:8"),
+                "{check}"
+            );
         }
         assert!(checks.iter().any(|c| c.contains(&at(p.command_handler_health))), "{checks:?}");
         // Each broker is checked on its own port.
@@ -289,10 +338,13 @@ mod tests {
 
     #[test]
     fn a_load_balancers_ip_comes_before_its_hostname() {
-        let service = |status: serde_json::Value| -> Service { serde_json::from_value(serde_json::json!({ "status": status })).unwrap() };
+        let service = |status: serde_json::Value| -> Service {
+            serde_json::from_value(serde_json::json!({ "status": status })).unwrap()
+        };
         assert_eq!(ingress(&service(serde_json::json!({}))), None);
         assert_eq!(ingress(&service(serde_json::json!({ "loadBalancer": { "ingress": [] } }))), None);
-        let both = serde_json::json!({ "loadBalancer": { "ingress": [{ "ip": "10.0.0.7", "hostname": "lb.example" }] } });
+        let both =
+            serde_json::json!({ "loadBalancer": { "ingress": [{ "ip": "10.0.0.7", "hostname": "lb.example" }] } });
         assert_eq!(ingress(&service(both)).as_deref(), Some("10.0.0.7"));
         let named = serde_json::json!({ "loadBalancer": { "ingress": [{ "hostname": "lb.example" }] } });
         assert_eq!(ingress(&service(named)).as_deref(), Some("lb.example"));

@@ -38,10 +38,22 @@ fn experiment_settings_reach_brokers_and_services() {
     let names: Vec<_> = plan.parts().map(|p| p.spec.name.as_str()).collect();
     assert_eq!(
         names,
-        ["kgb-kafka-1", "kgb-schema-registry", "kgb-db-ch", "kgb-db-ge", "kgb-synchronizer", "kgb-command-handler", "kgb-graphql-endpoint", "kgb-frontend"]
+        [
+            "kgb-kafka-1",
+            "kgb-schema-registry",
+            "kgb-db-ch",
+            "kgb-db-ge",
+            "kgb-synchronizer",
+            "kgb-command-handler",
+            "kgb-graphql-endpoint",
+            "kgb-frontend"
+        ]
     );
     let frontend = &plan.services[2].spec;
-    assert!(frontend.env.contains(&("GRAPHQL_WS_URL".into(), "ws://127.0.0.1:8888/graphql".into())), "the UI is told where the endpoint is");
+    assert!(
+        frontend.env.contains(&("GRAPHQL_WS_URL".into(), "ws://127.0.0.1:8888/graphql".into())),
+        "the UI is told where the endpoint is"
+    );
     let mut ports: Vec<u16> = plan.ports.iter().map(|(p, _)| *p).collect();
     ports.sort();
     ports.dedup();
@@ -98,7 +110,10 @@ fn each_part_of_a_tls_stack_sees_only_its_own_folder_and_is_told_to_use_it() {
         assert!(env.contains(&("TLS_CA".into(), "/etc/kgb/tls/ca.crt".into())), "{client}");
         assert!(env.contains(&("TLS_CERT".into(), "/etc/kgb/tls/tls.crt".into())), "{client}");
         assert!(env.contains(&("TLS_KEY".into(), "/etc/kgb/tls/tls.key".into())), "{client}");
-        assert!(env.contains(&("SCHEMA_REGISTRY_URL".into(), "https://127.0.0.1:18081/apis/ccompat/v7".into())), "{client}");
+        assert!(
+            env.contains(&("SCHEMA_REGISTRY_URL".into(), "https://127.0.0.1:18081/apis/ccompat/v7".into())),
+            "{client}"
+        );
     }
     assert!(env("kgb-db-ch").contains(&("POSTGRES_TLS_DIR".into(), "/etc/kgb/tls".into())));
     assert!(env("kgb-schema-registry").contains(&("QUARKUS_HTTP_INSECURE_REQUESTS".into(), "disabled".into())));
@@ -123,7 +138,10 @@ fn with_tls_endpoint_the_endpoint_and_the_ui_answer_https_and_are_checked_over_i
     let s = StackSettings { tls: true, tls_endpoint: true, ..stack(1) };
     let plan = plan(&s, "id1", Owner::Run, "pw", "cluster");
     let e = &plan.endpoints;
-    assert_eq!((e.graphql_ws.as_str(), e.graphql_http.as_str()), ("wss://127.0.0.1:8888/graphql", "https://127.0.0.1:8888/graphql"));
+    assert_eq!(
+        (e.graphql_ws.as_str(), e.graphql_http.as_str()),
+        ("wss://127.0.0.1:8888/graphql", "https://127.0.0.1:8888/graphql")
+    );
     assert_eq!(e.frontend, "https://127.0.0.1:8181/");
     let part = |name: &str| plan.parts().find(|p| p.spec.name == name).unwrap().clone();
     for name in ["kgb-graphql-endpoint", "kgb-frontend"] {
@@ -131,17 +149,24 @@ fn with_tls_endpoint_the_endpoint_and_the_ui_answer_https_and_are_checked_over_i
         assert!(p.spec.env.contains(&("HTTPS_CERT".into(), "/etc/kgb/tls/tls.crt".into())), "{name}");
         assert!(p.spec.env.contains(&("HTTPS_KEY".into(), "/etc/kgb/tls/tls.key".into())), "{name}");
         match &p.wait.check {
-            Check::Http { url, tls } => assert!(url.starts_with("https://127.0.0.1:") && tls.is_some(), "{name}: {url}"),
+            Check::Http { url, tls } => {
+                assert!(url.starts_with("https://127.0.0.1:") && tls.is_some(), "{name}: {url}")
+            }
             other => panic!("{name}: {other:?}"),
         }
     }
     assert!(part("kgb-frontend").spec.env.contains(&("GRAPHQL_WS_URL".into(), "wss://127.0.0.1:8888/graphql".into())));
-    assert!(part("kgb-graphql-endpoint").spec.env.contains(&("CORS_ORIGINS".into(), "https://localhost:8181,https://127.0.0.1:8181".into())));
+    assert!(part("kgb-graphql-endpoint")
+        .spec
+        .env
+        .contains(&("CORS_ORIGINS".into(), "https://localhost:8181,https://127.0.0.1:8181".into())));
     let handler = part("kgb-command-handler");
     assert!(!handler.spec.env.iter().any(|(k, _)| k.starts_with("HTTPS_")), "the handler's health stays HTTP");
 
     let inner_only = plan_of(StackSettings { tls: true, ..stack(1) });
-    assert!(inner_only.endpoints.graphql_ws.starts_with("ws://") && inner_only.endpoints.frontend.starts_with("http://"));
+    assert!(
+        inner_only.endpoints.graphql_ws.starts_with("ws://") && inner_only.endpoints.frontend.starts_with("http://")
+    );
     assert!(!inner_only.parts().any(|p| p.spec.env.iter().any(|(k, _)| k.starts_with("HTTPS_"))));
 }
 

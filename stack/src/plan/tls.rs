@@ -7,8 +7,8 @@ use topology::env as vars;
 use topology::tls::{CA_FILE, CERT_FILE, KEY_FILE};
 
 use super::{kv, Part, Role, StackPlan};
-use crate::readiness::Check;
 use crate::docker::container::ReadOnlyFolder;
+use crate::readiness::Check;
 use crate::tls::{CONTAINER_FOLDER, KEYSTORE_FILE};
 
 fn in_container(file: &str) -> String {
@@ -17,7 +17,8 @@ fn in_container(file: &str) -> String {
 
 /// Shows every part its own folder of `folder` (named as its container), read-only.
 pub(super) fn mount(plan: &mut StackPlan, folder: &Path) {
-    let parts = plan.infrastructure.iter_mut().chain(std::iter::once(&mut plan.synchronizer)).chain(plan.services.iter_mut());
+    let parts =
+        plan.infrastructure.iter_mut().chain(std::iter::once(&mut plan.synchronizer)).chain(plan.services.iter_mut());
     for part in parts {
         let host = folder.join(&part.spec.name);
         part.spec.read_only.push(ReadOnlyFolder { host, container: CONTAINER_FOLDER.to_string() });
@@ -28,9 +29,14 @@ pub(super) fn mount(plan: &mut StackPlan, folder: &Path) {
 /// health is checked over HTTPS with bench's files, and the endpoint lets the UI's HTTPS origins call it.
 pub(super) fn serve_https(services: &mut [Part], frontend_port: u16, bench: Option<topology::tls::ClientTls>) {
     for part in services.iter_mut().filter(|p| matches!(p.role, Role::GraphqlEndpoint | Role::Frontend)) {
-        part.spec.env.extend([kv(vars::HTTPS_CERT, in_container(CERT_FILE)), kv(vars::HTTPS_KEY, in_container(KEY_FILE))]);
+        part.spec
+            .env
+            .extend([kv(vars::HTTPS_CERT, in_container(CERT_FILE)), kv(vars::HTTPS_KEY, in_container(KEY_FILE))]);
         if part.role == Role::GraphqlEndpoint {
-            part.spec.env.push(kv("CORS_ORIGINS", format!("https://localhost:{frontend_port},https://127.0.0.1:{frontend_port}")));
+            part.spec.env.push(kv(
+                "CORS_ORIGINS",
+                format!("https://localhost:{frontend_port},https://127.0.0.1:{frontend_port}"),
+            ));
         }
         if let Check::Http { url, tls } = &mut part.wait.check {
             *url = url.replacen("http://", "https://", 1);

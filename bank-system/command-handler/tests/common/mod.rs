@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use command_handler::app::App;
-use command_handler::settings::{Settings, WithKafkaProperties};
 use command_handler::handler::Handler;
-use stack::Stack;
+use command_handler::settings::{Settings, WithKafkaProperties};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
+use stack::Stack;
 use topology::records::Record;
 use topology::registry::Registry;
 use topology::topics::{ACCOUNT_CREATION_FEEDBACK, BALANCE_CHANGED, COMMANDS, MONEY_TRANSFER_FEEDBACK};
@@ -102,7 +102,8 @@ impl Client {
         let e = &stack.plan.endpoints;
         // Configured as the GraphQL endpoint's producer is, since it stands in for the endpoint.
         let properties = [("acks".to_string(), "all".to_string())].into();
-        let producer: FutureProducer = topology::kafka::producer_config(&e.bootstrap, &properties).create().expect("producer");
+        let producer: FutureProducer =
+            topology::kafka::producer_config(&e.bootstrap, &properties).create().expect("producer");
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", &e.bootstrap)
             .set("group.id", format!("test-{}", Uuid::new_v4()))
@@ -200,7 +201,12 @@ impl Client {
     }
 
     /// Reads records until `missing` (told each record read) says nothing is missing.
-    async fn read_until(&mut self, mut missing: impl FnMut(&Self, Option<&Read>) -> usize, timeout: Duration, what: &str) {
+    async fn read_until(
+        &mut self,
+        mut missing: impl FnMut(&Self, Option<&Read>) -> usize,
+        timeout: Duration,
+        what: &str,
+    ) {
         let deadline = Instant::now() + timeout;
         let mut read = None;
         loop {
@@ -262,7 +268,8 @@ pub fn failed_reason(record: &Record) -> Option<&str> {
 }
 
 pub async fn db(stack: &Stack) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(&stack.plan.endpoints.db_ch, tokio_postgres::NoTls).await.expect("db-ch");
+    let (client, connection) =
+        tokio_postgres::connect(&stack.plan.endpoints.db_ch, tokio_postgres::NoTls).await.expect("db-ch");
     tokio::spawn(connection);
     client
 }

@@ -64,8 +64,14 @@ async fn the_index_lists_the_html_reports_newest_first() {
 async fn reports_and_their_data_are_served_with_their_types() {
     let root = folder();
     let base = serve(&root.path().join("reports")).await;
-    assert_eq!(get(&format!("{base}/reports/smoke.html")).await, (200, "text/html; charset=utf-8".into(), "<title>smoke</title>".into()));
-    assert_eq!(get(&format!("{base}/reports/linger.json")).await, (200, "application/json".into(), "{\"runs\":[]}".into()));
+    assert_eq!(
+        get(&format!("{base}/reports/smoke.html")).await,
+        (200, "text/html; charset=utf-8".into(), "<title>smoke</title>".into())
+    );
+    assert_eq!(
+        get(&format!("{base}/reports/linger.json")).await,
+        (200, "application/json".into(), "{\"runs\":[]}".into())
+    );
     assert_eq!(get(&format!("{base}/reports/README.md")).await.1, "text/plain; charset=utf-8");
 }
 
@@ -73,7 +79,16 @@ async fn reports_and_their_data_are_served_with_their_types() {
 async fn nothing_outside_the_folder_or_beside_its_files_is_served() {
     let root = folder();
     let base = serve(&root.path().join("reports")).await;
-    for path in ["..%2Fsecret.html", "%2E%2E%2Fsecret.html", "..%5Csecret.html", "link.html", "old.html", ".draft.html", "old.html/x", "absent.html"] {
+    for path in [
+        "..%2Fsecret.html",
+        "%2E%2E%2Fsecret.html",
+        "..%5Csecret.html",
+        "link.html",
+        "old.html",
+        ".draft.html",
+        "old.html/x",
+        "absent.html",
+    ] {
         let (status, _, body) = get(&format!("{base}/reports/{path}")).await;
         assert_eq!(status, 404, "{path}: {body}");
         assert!(body.starts_with("no report file named") && !body.contains("TOP SECRET"), "{path}: {body}");

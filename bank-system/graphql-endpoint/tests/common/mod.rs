@@ -8,9 +8,9 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use graphql_endpoint::app::App;
 use graphql_endpoint::settings::{Settings, WithKafkaProperties};
+use serde_json::{json, Value};
 use stack::docker::container;
 use stack::testing::TestStack;
-use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -43,7 +43,8 @@ impl WsClient {
 
     async fn read(socket: &mut Socket) -> Value {
         loop {
-            let message = tokio::time::timeout(Duration::from_secs(40), socket.next()).await.expect("an answer in time");
+            let message =
+                tokio::time::timeout(Duration::from_secs(40), socket.next()).await.expect("an answer in time");
             match message.expect("socket open").expect("frame") {
                 Message::Text(t) => {
                     let v: Value = serde_json::from_str(&t).expect("json");
@@ -122,7 +123,8 @@ impl WsClient {
     }
 }
 
-pub const GET_ACCOUNT: &str = "subscription($u: String!, $p: String!) { get_account(username: $u, password: $p) { iban token reason } }";
+pub const GET_ACCOUNT: &str =
+    "subscription($u: String!, $p: String!) { get_account(username: $u, password: $p) { iban token reason } }";
 pub const TRANSFER: &str = "subscription($id: String!, $u: String!, $t: String!, $a: Int!, $f: String!, $to: String!, $d: String!) {
   money_transfer(uuid: $id, username: $u, token: $t, amount: $a, from: $f, to: $to, descr: $d) { uuid success reason } }";
 pub const STREAM: &str = "subscription($iban: String, $min: Int, $max: Int, $dir: dtype, $descr: String) {
@@ -130,7 +132,15 @@ pub const STREAM: &str = "subscription($iban: String, $min: Int, $max: Int, $dir
     id iban new_balance changed_by from_to descr direction } }";
 
 /// `route` is (from, to).
-pub async fn transfer(c: &mut WsClient, id: &str, user: &str, token: &str, amount: i64, route: (&str, &str), descr: &str) -> Value {
+pub async fn transfer(
+    c: &mut WsClient,
+    id: &str,
+    user: &str,
+    token: &str,
+    amount: i64,
+    route: (&str, &str),
+    descr: &str,
+) -> Value {
     let (from, to) = route;
     let vars = json!({"id": id, "u": user, "t": token, "a": amount, "f": from, "to": to, "d": descr});
     c.one(TRANSFER, vars).await["money_transfer"].clone()
@@ -169,7 +179,8 @@ impl Endpoint {
     /// Like [`Endpoint::start`], with more settings (`("COMMAND_TIMEOUT_MS", "3000")`).
     pub async fn start_with(stack: &TestStack, settings: &[(&str, &str)]) -> Endpoint {
         let docker = stack::docker::connect().await.expect("engine");
-        let handler = stack.plan.services.iter().find(|p| p.spec.name == "kgb-command-handler").expect("planned").clone();
+        let handler =
+            stack.plan.services.iter().find(|p| p.spec.name == "kgb-command-handler").expect("planned").clone();
         container::start(&docker, &handler.spec).await.expect("handler container (scripts/setup builds its image)");
         stack.wait_for(&handler.wait).await.expect("handler ready");
         let e = &stack.plan.endpoints;
@@ -178,8 +189,10 @@ impl Endpoint {
             ("SCHEMA_REGISTRY_URL".to_string(), e.registry.clone()),
             ("DATABASE_URL".to_string(), e.db_ge.clone()),
         ];
-        let vars: Vec<(String, String)> = vars.into_iter().chain(settings.iter().map(|(k, v)| (k.to_string(), v.to_string()))).collect();
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+        let vars: Vec<(String, String)> =
+            vars.into_iter().chain(settings.iter().map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
         let started = runtime.spawn(async move {
             let settings = Settings::from_vars(vars).expect("settings");
             let app = App::connect(&settings).await.expect("endpoint connects");
@@ -188,11 +201,21 @@ impl Endpoint {
             let shutdown = app.shutdown.clone();
             let events = tokio::spawn(graphql_endpoint::events::run_all(app.events, shutdown.clone()));
             let stopped = shutdown.clone().cancelled_owned();
-            let server = tokio::spawn(async move { topology::server::serve(listener, app.router, &settings.limits, stopped).await });
+            let server =
+                tokio::spawn(
+                    async move { topology::server::serve(listener, app.router, &settings.limits, stopped).await },
+                );
             (base, shutdown, server, events)
         });
         let (base, shutdown, server, events) = started.await.expect("the endpoint starts");
-        Endpoint { ws: base.replace("http://", "ws://"), base, shutdown, server: Some(server), events: Some(events), runtime: Some(runtime) }
+        Endpoint {
+            ws: base.replace("http://", "ws://"),
+            base,
+            shutdown,
+            server: Some(server),
+            events: Some(events),
+            runtime: Some(runtime),
+        }
     }
 
     /// Graceful shutdown: open subscriptions complete, sockets close, the consumer stops.

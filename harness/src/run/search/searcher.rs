@@ -1,7 +1,7 @@
 //! Which rate to offer next: geometric growth, bisection, confirmation. Pure, so the rules are tested alone.
 
 use crate::experiment::Search;
-use crate::results::EndedBy;
+use bench_results::EndedBy;
 
 /// What to do after a step.
 #[derive(Debug, Clone, Copy, PartialEq)]

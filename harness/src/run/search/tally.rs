@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 
 use crate::experiment::Search;
 use crate::load::open::{Done, Fate};
-use crate::results::Step;
+use bench_results::Step;
 
 fn histogram() -> Histogram<u64> {
     // 1 µs to 1 h at 3 significant figures: constant, valid bounds, so creation cannot fail.
@@ -82,12 +82,8 @@ impl Tally {
         let dwell_s = dwell.as_secs_f64();
         let achieved = answered as f64 / dwell_s;
         let p99_ms = self.quantile_ms(0.99);
-        let passed = self.sent > 0
-            && p99_ms.is_some_and(|p| p <= cfg.slo_p99_ms)
-            && errors as f64 <= cfg.max_error_rate * self.sent as f64
-            && achieved >= cfg.min_achieved * rate;
         let ms = |us: u64| us as f64 / 1000.0;
-        Step {
+        let mut line = Step {
             step,
             rate,
             achieved,
@@ -100,7 +96,7 @@ impl Tally {
             p99_ms,
             p999_ms: self.quantile_ms(0.999),
             max_ms: self.quantile_ms(1.0),
-            passed,
+            passed: false,
             confirming,
             lag_p99_ms: ms(self.lag.value_at_quantile(0.99).min(self.lag.max())),
             lag_max_ms: ms(self.lag.max()),
@@ -110,6 +106,8 @@ impl Tally {
             probe: None,
             resources: Default::default(),
             machine_cpu_pct: None,
-        }
+        };
+        line.passed = cfg.passes(&line, cfg.slo_p99_ms);
+        line
     }
 }

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::kube::settings::{Reach, Toleration};
 use crate::plan::plan;
-use crate::settings::StackSettings;
+use bench_results::experiment::kubernetes::{Reach, Toleration};
+use bench_results::experiment::stack::StackSettings;
 
 fn objects(brokers: u32, settings: &KubeSettings, nodes: usize) -> Manifests {
     let stack = StackSettings { brokers, ..StackSettings::default() };
@@ -77,16 +77,26 @@ fn on_the_host_network_pods_listen_on_loopback_and_brokers_keep_data_on_the_node
     let data = pod["volumes"].as_array().unwrap().iter().find(|v| v["name"] == "data").unwrap();
     assert_eq!(data["hostPath"]["path"], "/data/kgb-ns/kgb-kafka-1");
     let db = &kind(&m, "kgb-db-ch", "StatefulSet")["spec"]["template"]["spec"];
-    assert_eq!(db["volumes"][0]["hostPath"]["path"], "/data/kgb-ns/kgb-db-ch", "a database keeps its data through a fault too");
+    assert_eq!(
+        db["volumes"][0]["hostPath"]["path"], "/data/kgb-ns/kgb-db-ch",
+        "a database keeps its data through a fault too"
+    );
     assert_eq!(db["initContainers"][0]["command"], json!(["chown", "postgres:postgres", "/var/lib/kgb-postgres"]));
     assert_eq!(db["initContainers"][0]["volumeMounts"][0]["name"], "data");
     assert!(m.parts.values().flatten().all(|o| o["kind"] != "Service"), "no Services without a pod network");
-    assert!(env_value(&m, "kgb-kafka-1", "KAFKA_SERVER_PROPERTIES").as_str().unwrap().contains("PLAINTEXT://127.0.0.1:19092"));
+    assert!(env_value(&m, "kgb-kafka-1", "KAFKA_SERVER_PROPERTIES")
+        .as_str()
+        .unwrap()
+        .contains("PLAINTEXT://127.0.0.1:19092"));
 }
 
 #[test]
 fn brokers_must_spread_when_there_are_nodes_enough() {
-    let spread = |nodes| kind(&objects(3, &KubeSettings::default(), nodes), "kgb-kafka-2", "StatefulSet")["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"].clone();
+    let spread = |nodes| {
+        kind(&objects(3, &KubeSettings::default(), nodes), "kgb-kafka-2", "StatefulSet")["spec"]["template"]["spec"]
+            ["affinity"]["podAntiAffinity"]
+            .clone()
+    };
     assert!(spread(3)["requiredDuringSchedulingIgnoredDuringExecution"].is_array());
     assert!(spread(2)["preferredDuringSchedulingIgnoredDuringExecution"].is_array());
     let term = &spread(3)["requiredDuringSchedulingIgnoredDuringExecution"][0];
@@ -99,7 +109,12 @@ fn real_cluster() -> KubeSettings {
         network: Network::Pod,
         node_selector: BTreeMap::from([("pool".to_string(), "bench".to_string())]),
         tolerations: vec![
-            Toleration { key: Some("dedicated".into()), operator: Some("Equal".into()), value: Some("bench".into()), effect: Some("NoSchedule".into()) },
+            Toleration {
+                key: Some("dedicated".into()),
+                operator: Some("Equal".into()),
+                value: Some("bench".into()),
+                effect: Some("NoSchedule".into()),
+            },
             Toleration { operator: Some("Exists".into()), ..Toleration::default() },
         ],
         storage_class: Some("fast".into()),
@@ -115,8 +130,14 @@ fn on_a_pod_network_every_part_is_reached_by_its_service() {
     let props = env_value(&m, "kgb-kafka-2", "KAFKA_SERVER_PROPERTIES").as_str().unwrap().to_string();
     assert!(props.contains("listeners=PLAINTEXT://0.0.0.0:19093,CONTROLLER://0.0.0.0:19193"), "{props}");
     assert!(props.contains("advertised.listeners=PLAINTEXT://kgb-kafka-2:19093"), "{props}");
-    assert!(props.contains("controller.quorum.voters=1@kgb-kafka-1:19192,2@kgb-kafka-2:19193,3@kgb-kafka-3:19194"), "{props}");
-    assert_eq!(env_value(&m, "kgb-command-handler", "KAFKA_BOOTSTRAP_SERVERS"), "kgb-kafka-1:19092,kgb-kafka-2:19093,kgb-kafka-3:19094");
+    assert!(
+        props.contains("controller.quorum.voters=1@kgb-kafka-1:19192,2@kgb-kafka-2:19193,3@kgb-kafka-3:19194"),
+        "{props}"
+    );
+    assert_eq!(
+        env_value(&m, "kgb-command-handler", "KAFKA_BOOTSTRAP_SERVERS"),
+        "kgb-kafka-1:19092,kgb-kafka-2:19093,kgb-kafka-3:19094"
+    );
     assert_eq!(env_value(&m, "kgb-command-handler", "BIND_ADDRESS"), "0.0.0.0");
     assert_eq!(env_value(&m, "kgb-db-ge", "POSTGRES_LISTEN"), "*");
     assert!(m.shared[0].to_string().contains("@kgb-db-ge:25431/postgres"), "database URLs name the database's Service");
@@ -130,10 +151,15 @@ fn on_a_pod_network_every_part_is_reached_by_its_service() {
 #[test]
 fn placement_reaches_every_pod() {
     let m = objects(3, &real_cluster(), 3);
-    for workload in m.parts.values().flatten().filter(|o| matches!(o["kind"].as_str(), Some("StatefulSet" | "Deployment" | "Job"))) {
+    for workload in
+        m.parts.values().flatten().filter(|o| matches!(o["kind"].as_str(), Some("StatefulSet" | "Deployment" | "Job")))
+    {
         let pod = &workload["spec"]["template"]["spec"];
         assert_eq!(pod["nodeSelector"]["pool"], "bench");
-        assert_eq!(pod["tolerations"][0], json!({ "key": "dedicated", "operator": "Equal", "value": "bench", "effect": "NoSchedule" }));
+        assert_eq!(
+            pod["tolerations"][0],
+            json!({ "key": "dedicated", "operator": "Equal", "value": "bench", "effect": "NoSchedule" })
+        );
         assert_eq!(pod["tolerations"][1], json!({ "operator": "Exists" }), "no nulls where a field is left out");
         assert!(pod.get("hostNetwork").is_none());
         let c = &pod["containers"][0];
@@ -144,7 +170,10 @@ fn placement_reaches_every_pod() {
     assert_eq!(claims["storageClassName"], "fast");
     assert_eq!(claims["resources"]["requests"]["storage"], "20Gi");
     let pod = &kind(&m, "kgb-db-ch", "StatefulSet")["spec"]["template"]["spec"];
-    assert!(pod["volumes"].as_array().unwrap().iter().all(|v| v["name"] != "data"), "the claim, not a volume of the pod");
+    assert!(
+        pod["volumes"].as_array().unwrap().iter().all(|v| v["name"] != "data"),
+        "the claim, not a volume of the pod"
+    );
 }
 
 #[test]
@@ -154,12 +183,23 @@ fn read_only_folders_become_secrets_mounted_where_the_container_expects_them() {
     let folder: PathBuf = plan.synchronizer.spec.read_only[0].host.clone();
     let folders = BTreeMap::from([(folder, BTreeMap::from([("tls.key".to_string(), b"KEY".to_vec())]))]);
     let settings = KubeSettings::default();
-    let target = Target { namespace: "ns", stack_id: "id", owner: "run", settings: &settings, nodes: 1, folders: &folders, host_data: Path::new("/d") };
+    let target = Target {
+        namespace: "ns",
+        stack_id: "id",
+        owner: "run",
+        settings: &settings,
+        nodes: 1,
+        folders: &folders,
+        host_data: Path::new("/d"),
+    };
     let m = manifests(&plan, &target);
     let secret = kind(&m, "kgb-synchronizer", "Secret");
     assert_eq!(secret["metadata"]["name"], "kgb-synchronizer-files-0");
     assert_eq!(secret["data"]["tls.key"], "S0VZ", "base64 of KEY");
     let pod = &kind(&m, "kgb-synchronizer", "Job")["spec"]["template"]["spec"];
-    assert_eq!(pod["containers"][0]["volumeMounts"][0], json!({ "name": "files-0", "mountPath": "/etc/kgb/tls", "readOnly": true }));
+    assert_eq!(
+        pod["containers"][0]["volumeMounts"][0],
+        json!({ "name": "files-0", "mountPath": "/etc/kgb/tls", "readOnly": true })
+    );
     assert_eq!(pod["volumes"][0]["secret"]["secretName"], "kgb-synchronizer-files-0");
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Placement of a stack on a Kubernetes cluster (`--platform kubernetes`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KubeSettings {
     /// How pods reach each other and bench reaches them (see [`Network`]).
@@ -27,7 +27,7 @@ pub struct KubeSettings {
 }
 
 /// Where the stack's pods listen.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Network {
     /// Every pod on its node's network, on 127.0.0.1 and the stack's fixed ports, as on Docker: a one-node
@@ -40,7 +40,7 @@ pub enum Network {
 
 /// How bench reaches the parts it talks to (the endpoint and the UI for load and probes; the databases, the
 /// registry and the brokers for readiness, schemas and the audit).
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reach {
     /// On the host network, directly on 127.0.0.1 (the node is bench's machine). On a pod network, the
@@ -54,7 +54,7 @@ pub enum Reach {
 }
 
 /// One toleration, as Kubernetes writes it (and serialized as a pod spec takes it: no `null`s).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Toleration {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,9 +75,13 @@ impl KubeSettings {
         let mut problems = Vec::new();
         for t in &self.tolerations {
             if !matches!(t.operator.as_deref(), None | Some("Equal") | Some("Exists")) {
-                problems.push(format!("kubernetes.tolerations: operator {:?} is not Equal or Exists", t.operator.as_deref().unwrap_or("")));
+                problems.push(format!(
+                    "kubernetes.tolerations: operator {:?} is not Equal or Exists",
+                    t.operator.as_deref().unwrap_or("")
+                ));
             }
-            if !matches!(t.effect.as_deref(), None | Some("NoSchedule") | Some("PreferNoSchedule") | Some("NoExecute")) {
+            if !matches!(t.effect.as_deref(), None | Some("NoSchedule") | Some("PreferNoSchedule") | Some("NoExecute"))
+            {
                 problems.push(format!(
                     "kubernetes.tolerations: effect {:?} is not NoSchedule, PreferNoSchedule or NoExecute",
                     t.effect.as_deref().unwrap_or("")
@@ -95,7 +99,8 @@ impl KubeSettings {
         }
         if let Some(r) = &self.registry {
             if r.is_empty() || r.contains(char::is_whitespace) || r.ends_with('/') {
-                problems.push(format!("kubernetes.registry {r:?} is not a registry (host[:port][/path], no trailing '/')"));
+                problems
+                    .push(format!("kubernetes.registry {r:?} is not a registry (host[:port][/path], no trailing '/')"));
             }
         }
         problems

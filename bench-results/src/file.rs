@@ -12,7 +12,14 @@ use super::ResultsError;
 /// Where a run's results file goes: `<results>/<experiment>/<variant>/<start time>-r<repeat>.jsonl`.
 /// `block`, when given (a nightly job's), is part of the name: jobs of one night start their runs in the same
 /// second, and their results are merged into one folder.
-pub fn path_for(results: &Path, experiment: &str, variant: &str, started: &chrono::DateTime<chrono::Utc>, repeat: u32, block: Option<&str>) -> PathBuf {
+pub fn path_for(
+    results: &Path,
+    experiment: &str,
+    variant: &str,
+    started: &chrono::DateTime<chrono::Utc>,
+    repeat: u32,
+    block: Option<&str>,
+) -> PathBuf {
     let block = block.map(|b| format!("-b{b}")).unwrap_or_default();
     results.join(experiment).join(variant).join(format!("{}{block}-r{repeat}.jsonl", started.format("%Y%m%dT%H%M%SZ")))
 }
@@ -49,7 +56,8 @@ impl Writer {
     /// # Errors
     /// [`ResultsError::Write`] naming the path.
     pub fn write(&mut self, line: &Line) -> Result<(), ResultsError> {
-        let mut text = serde_json::to_string(line).map_err(|e| ResultsError::Write { path: self.path.clone(), source: e.into() })?;
+        let mut text = serde_json::to_string(line)
+            .map_err(|e| ResultsError::Write { path: self.path.clone(), source: e.into() })?;
         text.push('\n');
         self.file.write_all(text.as_bytes()).map_err(|source| ResultsError::Write { path: self.path.clone(), source })
     }
@@ -151,9 +159,15 @@ fn next_written(lines: &mut impl BufRead, after: usize) -> std::io::Result<Optio
 /// read: whoever wrote the file, nothing past this names a path outside its folder. (The block names a file
 /// only as a run writes it, from `--block`, checked there; read back it may be any host's name.)
 fn check_names(path: &Path, header: &Header) -> Result<(), ResultsError> {
-    use stack::names::Kind;
-    for (field, kind, value) in [("experiment", Kind::Experiment, &header.experiment), ("variant", Kind::Variant, &header.variant)] {
-        stack::names::check(kind, value).map_err(|source| ResultsError::BadName { path: path.into(), field, source })?;
+    use crate::names::Kind;
+    for (field, kind, value) in
+        [("experiment", Kind::Experiment, &header.experiment), ("variant", Kind::Variant, &header.variant)]
+    {
+        crate::names::check(kind, value).map_err(|source| ResultsError::BadName {
+            path: path.into(),
+            field,
+            source,
+        })?;
     }
     Ok(())
 }
@@ -173,7 +187,11 @@ fn parse(bytes: &[u8]) -> Result<Line, Parse> {
     };
     // Rows are nearly every line: read them straight into `Row` (10x faster than the tagged enum, which
     // buffers each line), falling back to the enum for anything else or other key orders.
-    let parsed = if text.starts_with(ROW_PREFIX) { serde_json::from_str::<Row>(text).map(Line::Row) } else { serde_json::from_str::<Line>(text) };
+    let parsed = if text.starts_with(ROW_PREFIX) {
+        serde_json::from_str::<Row>(text).map(Line::Row)
+    } else {
+        serde_json::from_str::<Line>(text)
+    };
     parsed.map_err(|e| if e.is_eof() { Parse::Cut("the line is cut short") } else { Parse::Wrong(e.to_string()) })
 }
 
@@ -190,12 +208,20 @@ pub fn outline(path: &Path) -> Result<(Header, Option<End>), ResultsError> {
     let mut file = File::open(path).map_err(read_error)?;
     let first = match super::lines::next(&mut BufReader::new(&mut file)).map_err(read_error)? {
         Next::Line(bytes) => bytes,
-        Next::TooLong => return Err(ResultsError::Corrupt { path: path.into(), line: 1, message: super::lines::too_long() }),
+        Next::TooLong => {
+            return Err(ResultsError::Corrupt { path: path.into(), line: 1, message: super::lines::too_long() })
+        }
         Next::Done => Vec::new(),
     };
     let header = match serde_json::from_slice::<Line>(&first) {
         Ok(Line::Header(h)) => *h,
-        _ => return Err(ResultsError::Corrupt { path: path.into(), line: 1, message: "the first line must be the header".into() }),
+        _ => {
+            return Err(ResultsError::Corrupt {
+                path: path.into(),
+                line: 1,
+                message: "the first line must be the header".into(),
+            })
+        }
     };
     check_names(path, &header)?;
     let len = file.metadata().map_err(read_error)?.len();
@@ -235,7 +261,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::results::Host;
+    use crate::Host;
 
     pub(crate) fn header() -> Header {
         Header {
@@ -257,7 +283,19 @@ mod tests {
     }
 
     fn row(n: u32) -> Row {
-        Row { r#loop: n, t_ms: 1000 + i64::from(n), probe_ms: Some(5.0), timeout: false, generators: 0, generator_ms: vec![1.5], errors: 0, resources: None, faults: Vec::new(), rate: None, machine_cpu_pct: None }
+        Row {
+            r#loop: n,
+            t_ms: 1000 + i64::from(n),
+            probe_ms: Some(5.0),
+            timeout: false,
+            generators: 0,
+            generator_ms: vec![1.5],
+            errors: 0,
+            resources: None,
+            faults: Vec::new(),
+            rate: None,
+            machine_cpu_pct: None,
+        }
     }
 
     #[test]
@@ -306,10 +344,18 @@ mod tests {
         let path = dir.path().join("run.jsonl");
         let head = serde_json::to_string(&Line::Header(Box::new(header()))).unwrap();
         let endless = "x".repeat(super::super::lines::MAX_LINE + 1);
-        for (text, line) in [(format!("{head}\n{endless}"), 2), (endless.clone(), 1), (format!("{head}\n{{\"kind\":\"row\"\n{endless}\n"), 2)] {
+        for (text, line) in [
+            (format!("{head}\n{endless}"), 2),
+            (endless.clone(), 1),
+            (format!("{head}\n{{\"kind\":\"row\"\n{endless}\n"), 2),
+        ] {
             std::fs::write(&path, text).unwrap();
             let err = Run::read(&path).unwrap_err().to_string();
-            assert!(err.contains(&format!("run.jsonl:{line}:")) && (err.contains("longer than 16 MiB") || err.contains("yet line 3 follows")), "{err}");
+            assert!(
+                err.contains(&format!("run.jsonl:{line}:"))
+                    && (err.contains("longer than 16 MiB") || err.contains("yet line 3 follows")),
+                "{err}"
+            );
         }
         std::fs::write(&path, &endless).unwrap();
         assert!(outline(&path).unwrap_err().to_string().contains("run.jsonl:1: a line longer than 16 MiB"));

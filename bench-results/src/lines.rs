@@ -63,7 +63,11 @@ mod tests {
         assert_eq!(all(b"a\n\nb"), vec![Ok(b"a".to_vec()), Ok(Vec::new()), Ok(b"b".to_vec())]);
         assert!(all(b"").is_empty());
         let longest = [vec![b'x'; MAX_LINE], b"\nz\n".to_vec()].concat();
-        assert_eq!(all(&longest).iter().map(|l| l.as_ref().map(Vec::len)).collect::<Vec<_>>(), vec![Ok(MAX_LINE), Ok(1)], "a line of exactly the bound is a line");
+        assert_eq!(
+            all(&longest).iter().map(|l| l.as_ref().map(Vec::len)).collect::<Vec<_>>(),
+            vec![Ok(MAX_LINE), Ok(1)],
+            "a line of exactly the bound is a line"
+        );
         let endless = vec![b'x'; MAX_LINE + 1];
         assert_eq!(all(&endless).first(), Some(&Err(())));
     }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use harness::results::{EndedBy, Line, Run};
+use bench_results::{EndedBy, Line, Run};
 
 const BEFORE: &str = "tests/fixtures/before-structure/smoke/default/20261201T090154Z-r1.jsonl";
 
@@ -60,6 +60,7 @@ fn every_field_of_the_old_file_writes_back_unchanged() {
         }
     }
     // What the header gained since: the open model's load settings, at their defaults.
-    let expected: std::collections::BTreeSet<String> = ["accounts", "arrivals", "connections", "model"].map(String::from).into();
+    let expected: std::collections::BTreeSet<String> =
+        ["accounts", "arrivals", "connections", "model"].map(String::from).into();
     assert_eq!(added, expected);
 }

@@ -5,10 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::images::catalog;
-
 /// The bank stack of one variant.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StackSettings {
     /// Kafka brokers (KRaft, each broker also a controller): 1 to 9.
@@ -17,7 +15,8 @@ pub struct StackSettings {
     pub images: Images,
     /// Ports on 127.0.0.1 (host networking).
     pub ports: Ports,
-    /// Broker settings merged over bench's own (the 2019 profile, see [`crate::plan`]).
+    /// Broker settings merged over bench's own (the 2019 profile).
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub broker: BTreeMap<String, toml::Value>,
     /// librdkafka properties for every bank service.
     pub services: ClientProperties,
@@ -28,7 +27,7 @@ pub struct StackSettings {
     /// JVM options of each broker (heap size).
     pub kafka_jvm_opts: String,
     /// TLS between every part: a CA per stack, client certificates required by the brokers and PostgreSQL, the
-    /// registry on HTTPS (see [`crate::tls`]). The GraphQL endpoint and the UI stay plaintext on loopback.
+    /// registry on HTTPS. The GraphQL endpoint and the UI stay plaintext on loopback.
     pub tls: bool,
     /// With `tls`, the GraphQL endpoint and the UI too: HTTPS and `wss://` with certificates of the stack's CA.
     pub tls_endpoint: bool,
@@ -52,7 +51,7 @@ impl Default for StackSettings {
 }
 
 /// Image references; any image honouring the same ports and settings will do.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Images {
     pub kafka: String,
@@ -67,15 +66,22 @@ pub struct Images {
 impl Images {
     /// Every image a stack of these settings uses.
     pub fn all(&self) -> Vec<String> {
-        [&self.kafka, &self.schema_registry, &self.postgres, &self.synchronizer, &self.command_handler, &self.graphql_endpoint, &self.frontend]
-            .map(String::clone)
-            .to_vec()
+        [
+            &self.kafka,
+            &self.schema_registry,
+            &self.postgres,
+            &self.synchronizer,
+            &self.command_handler,
+            &self.graphql_endpoint,
+            &self.frontend,
+        ]
+        .map(String::clone)
+        .to_vec()
     }
 }
 
 impl Default for Images {
     fn default() -> Self {
-
         Images {
             kafka: catalog::KAFKA.to_string(),
             schema_registry: catalog::SCHEMA_REGISTRY.to_string(),
@@ -89,7 +95,7 @@ impl Default for Images {
 }
 
 /// Ports on 127.0.0.1; broker i (from 0) uses `kafka + i` and `controller + i`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Ports {
     pub kafka: u16,
@@ -117,17 +123,18 @@ impl Default for Ports {
     }
 }
 
-/// librdkafka properties for every bank service's clients, merged over the 2019 profile
-/// (see [`crate::plan`]).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+/// librdkafka properties for every bank service's clients, merged over the 2019 profile.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClientProperties {
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub producer: BTreeMap<String, toml::Value>,
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub consumer: BTreeMap<String, toml::Value>,
 }
 
 /// Topic settings the synchronizer applies to every bank topic.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Topics {
     /// Partitions per topic (24 when absent).
@@ -135,11 +142,12 @@ pub struct Topics {
     /// Replication factor (3 when absent, capped at the broker count).
     pub replication: Option<u32>,
     /// Extra topic configs.
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub configs: BTreeMap<String, toml::Value>,
 }
 
 /// A container's resource limits.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limit {
     /// Memory limit in MiB.
@@ -149,7 +157,7 @@ pub struct Limit {
 }
 
 /// Limits per part of the stack; the defaults are the 2019 profile.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub kafka: Limit,
@@ -172,11 +180,24 @@ impl Default for Limits {
     }
 }
 
-
 /// A property value as a client or broker reads it: strings without their quotes, everything else as TOML writes it.
 pub fn value_text(value: &toml::Value) -> String {
     match value {
         toml::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// The images bench builds for a stack (`bench images`): the defaults of `[stack.images]`.
+pub mod catalog {
+    /// Apache Kafka broker, KRaft.
+    pub const KAFKA: &str = "kgb/kafka:4.1.1";
+    /// Apicurio Registry with a Confluent-compatible API.
+    pub const SCHEMA_REGISTRY: &str = "kgb/schema-registry:3.0.9";
+    /// Debian's PostgreSQL.
+    pub const POSTGRES: &str = "kgb/postgres:15";
+    pub const SYNCHRONIZER: &str = "kgb/bank-synchronizer:dev";
+    pub const COMMAND_HANDLER: &str = "kgb/bank-command-handler:dev";
+    pub const GRAPHQL_ENDPOINT: &str = "kgb/bank-graphql-endpoint:dev";
+    pub const FRONTEND: &str = "kgb/bank-frontend:dev";
 }

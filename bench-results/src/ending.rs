@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const SIGKILL_EXIT: i64 = 137;
 
 /// How a part stopped (or last stopped, when the platform restarted it).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct Ending {
     /// Exit code of the run that ended; `None` when it never ran (an image that cannot be pulled) or is gone.
@@ -94,7 +94,10 @@ mod tests {
         let oom = Ending { code: Some(SIGKILL_EXIT), oom_killed: true, ..Ending::default() };
         assert_eq!(oom.to_string(), "was killed for exceeding its memory limit (OOMKilled), exit code 137");
         let again = Ending { restarts: 2, running: true, ..oom.clone() };
-        assert_eq!(again.to_string(), "was killed for exceeding its memory limit (OOMKilled), exit code 137, restarted 2 times");
+        assert_eq!(
+            again.to_string(),
+            "was killed for exceeding its memory limit (OOMKilled), exit code 137, restarted 2 times"
+        );
         assert_eq!(Ending::exited(1).to_string(), "was no longer running at the end: exit code 1");
         let killed = Ending { oom_killed: true, running: true, ..Ending::default() };
         assert!(!killed.died(), "the part itself lives on");

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::experiment::{Experiment, FaultAction};
 
 /// One line of a results file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Line {
     Header(Box<Header>),
@@ -18,7 +18,7 @@ pub enum Line {
     End(Box<End>),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Header {
     pub experiment: String,
     pub variant: String,
@@ -52,7 +52,7 @@ pub struct Header {
     pub resources_unavailable: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Host {
     pub hostname: String,
     pub cpus: usize,
@@ -60,7 +60,7 @@ pub struct Host {
 }
 
 /// One probe loop.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Row {
     pub r#loop: u32,
     /// Unix time in ms when the loop ended.
@@ -91,7 +91,7 @@ pub struct Row {
 }
 
 /// Why a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndedBy {
     Timeouts,
@@ -116,7 +116,7 @@ impl EndedBy {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct End {
     pub ended_by: EndedBy,
     #[serde(flatten)]
@@ -131,7 +131,7 @@ pub struct End {
     /// How each part that stopped, was restarted or had a process killed for memory ended: exit code, killed for
     /// exceeding its memory limit, restarts (absent in files written before it was recorded, and when none did).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub endings: BTreeMap<String, stack::ending::Ending>,
+    pub endings: BTreeMap<String, crate::ending::Ending>,
     /// CPU time bench itself used during the load, and per 1,000 transfers driven.
     pub bench_cpu_ms: f64,
     pub bench_cpu_ms_per_1000_transfers: f64,
@@ -144,7 +144,8 @@ pub struct End {
     /// Open model: the highest rate whose step passed and was confirmed (transfers per second).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_tps: Option<f64>,
-    /// Open model: the p99 latency the steps were judged against.
+    /// Open model, in files written before the results crate: the p99 latency the steps were judged against. Now
+    /// read from the header's `parameters.search.slo_p99_ms` only, so one value is written once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo_p99_ms: Option<f64>,
     /// CPU another program took from the machine during the run (absent when nothing was sampled, and in files
@@ -158,7 +159,7 @@ pub struct End {
 
 /// The first warm-up of an open run: how long it took, and whether the system met the SLO in it (else the first
 /// step measured a system still warming up, and a failure there may say nothing about its rate).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Warmup {
     pub seconds: f64,
     pub settled: bool,
@@ -167,7 +168,7 @@ pub struct Warmup {
 /// Share of the whole machine's CPU, % of all cores, used by neither the stack's containers nor bench, over the
 /// run's resource samples: busy CPU from /proc/stat minus every container's and bench's over the same window.
 /// Much above a few % means another program shared the machine and the run's figures may be disturbed.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Interference {
     pub mean_pct: f64,
     pub max_pct: f64,
@@ -175,7 +176,7 @@ pub struct Interference {
 }
 
 /// What the load counted, in the end line (and as the run drives, in the driver).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Counts {
     pub loops: u32,
     pub timeouts: u32,
@@ -190,7 +191,7 @@ pub struct Counts {
 }
 
 /// bench's own CPU in one window between resource samples.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BenchPeak {
     pub transfers_per_s: f64,
     /// A share of the whole machine, as container samples are.
@@ -214,7 +215,9 @@ impl End {
     /// its memory limit (OOMKilled), exit code 137`. Files written before endings were recorded say only that the
     /// part was no longer running.
     pub fn part_notes(&self) -> Vec<String> {
-        let how = |name: &String| self.endings.get(name).map_or_else(|| "was no longer running at the end".to_string(), ToString::to_string);
+        let how = |name: &String| {
+            self.endings.get(name).map_or_else(|| "was no longer running at the end".to_string(), ToString::to_string)
+        };
         self.stopped.keys().map(|name| format!("{name} {}", how(name))).collect()
     }
 
@@ -241,7 +244,7 @@ impl End {
 }
 
 /// A container's (or bench's own) resource use at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sample {
     /// Share of the whole machine's CPU since the previous sample, in percent.
     pub cpu_pct: f64,
@@ -250,7 +253,7 @@ pub struct Sample {
 }
 
 /// Whether a fault mark is its beginning or its end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Edge {
     Start,
@@ -258,7 +261,7 @@ pub enum Edge {
 }
 
 /// A fault beginning or ending, on the row of the loop it happened in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mark {
     pub target: String,
     pub action: FaultAction,
@@ -269,7 +272,7 @@ pub struct Mark {
 }
 
 /// The audit's verdict: one boolean per rule, and the numbers behind them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Audit {
     pub passed: bool,
     /// Sum of balances = start + inflows − outflows.
@@ -323,7 +326,7 @@ impl Audit {
 
 /// One step of a capacity search: one rate offered for a warm-up and a dwell; the figures are over the transfers
 /// scheduled in the dwell. A latency quantile that falls on timeouts is absent (slower than the timeout).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Step {
     /// 1-based, in the order the steps ran.
     pub step: u32,
@@ -367,7 +370,7 @@ pub struct Step {
 }
 
 /// The probe's figures over one step's dwell.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProbeFigures {
     pub loops: u32,
     pub timeouts: u32,
@@ -376,7 +379,7 @@ pub struct ProbeFigures {
 }
 
 /// How bench is scheduled while it measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Scheduling {
     /// SCHED_RR at priority 1: bench runs whenever it is runnable.

@@ -66,7 +66,9 @@ pub struct NameError {
 pub fn check(kind: Kind, value: &str) -> Result<(), NameError> {
     // A leading '.' covers `.`, `..` and hidden files; a leading '-' would read as an option to any tool
     // a user hands the path to. No separator can appear, so no other dot segment can either.
-    let fits = (1..=MAX_LEN).contains(&value.len()) && value.chars().all(|c| kind.allowed(c)) && !value.starts_with(['.', '-']);
+    let fits = (1..=MAX_LEN).contains(&value.len())
+        && value.chars().all(|c| kind.allowed(c))
+        && !value.starts_with(['.', '-']);
     if fits {
         Ok(())
     } else {
@@ -91,7 +93,21 @@ mod tests {
 
     #[test]
     fn names_that_leave_their_folder_or_hide_are_refused_naming_the_value() {
-        for bad in ["", ".", "..", "../x", "a/b", "/etc", "a\\b", ".hidden", "-rf", "a b", "x\0y", "é", &"a".repeat(MAX_LEN + 1)] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "/etc",
+            "a\\b",
+            ".hidden",
+            "-rf",
+            "a b",
+            "x\0y",
+            "é",
+            &"a".repeat(MAX_LEN + 1),
+        ] {
             for kind in [Kind::StackId, Kind::Variant] {
                 let e = check(kind, bad).unwrap_err();
                 assert_eq!(e.value, bad);

@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::records::Step;
+
 /// Rates grow by `growth` from `start_rate` until a step fails, then bisect between the highest pass and the lowest
 /// fail until they are within `precision`; the highest pass is confirmed by a second step at that rate.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Search {
     /// The first rate offered, in transfers per second.
@@ -84,13 +86,24 @@ impl Search {
         Duration::from_secs_f64(self.slo_p99_ms / 1000.0)
     }
 
+    /// Whether a step met a p99 SLO of `slo_p99_ms` and this search's other rules: some transfers were sent,
+    /// at most `max_error_rate` of them went wrong or unanswered by error, and answers came at `min_achieved` of
+    /// the rate. The search judges its steps by its own SLO; a report may ask the same of other SLOs.
+    pub fn passes(&self, step: &Step, slo_p99_ms: f64) -> bool {
+        step.sent > 0
+            && step.p99_ms.is_some_and(|p| p <= slo_p99_ms)
+            && step.errors as f64 <= self.max_error_rate * step.sent as f64
+            && step.achieved >= self.min_achieved * step.rate
+    }
+
     /// The most steps a search can take: growing from the start to the maximum, bisecting a growth factor down to
     /// the precision, a confirmation, and every confirmation that fails reopening one bisection step; capped at
     /// `max_steps`.
     pub fn steps_bound(&self) -> u32 {
         // Saturating: a growth just above 1 between far-apart rates counts more steps than a u32 holds (the cast
         // saturates, then `+ 1` overflowed), and any such count is capped at `max_steps` anyway.
-        let grow = (((self.max_rate / self.start_rate).ln() / self.growth.ln()).ceil().max(0.0) as u32).saturating_add(1);
+        let grow =
+            (((self.max_rate / self.start_rate).ln() / self.growth.ln()).ceil().max(0.0) as u32).saturating_add(1);
         let bisect = ((self.growth - 1.0) / self.precision).log2().ceil().max(0.0) as u32;
         grow.saturating_add(bisect.saturating_add(1).saturating_mul(2)).min(self.max_steps)
     }
