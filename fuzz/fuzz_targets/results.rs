@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use bench_results::Run;
-use harness::report::inputs::RunRows;
+use harness::report::RunRows;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,11 +1,11 @@
 //! The command line: clap types stay here; each command converts them into the library's types once.
 
-mod cluster;
 mod down;
 mod dry_run;
 mod history;
 mod images;
 mod matrix;
+mod platform;
 mod progress;
 mod redact;
 mod report;

@@ -16,9 +16,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bollard::Docker;
 use hdrhistogram::Histogram;
-use stack::Engine;
+use stack::Platform;
 
 pub use driver::Status;
 pub use interrupts::Interrupts;
@@ -79,23 +78,22 @@ pub struct Observer<'a> {
     pub status: &'a (dyn Fn(&Status) + Sync),
 }
 
-/// Where runs go.
+/// What runs measure.
 #[derive(Clone, Copy)]
-pub enum Platform<'a> {
-    /// A fresh stack per run, brought up and removed on this Docker engine or Kubernetes cluster (placed by
-    /// each variant's `[kubernetes]`).
-    Fresh(&'a Engine),
-    /// A deployment that is already running; the engine, if given, only samples its containers.
-    External(&'a External, Option<&'a Docker>),
+pub enum Target<'a> {
+    /// A fresh stack per run, brought up and removed on this platform (placed by each variant's `[kubernetes]`).
+    Fresh(&'a Platform),
+    /// A deployment that is already running; the platform, if given, only samples its containers.
+    External(&'a External, Option<&'a Platform>),
 }
 
-impl Platform<'_> {
-    /// The name results headers record, except for Docker (the platform of every file before there was a choice).
-    fn name(&self) -> Option<&'static str> {
+impl Target<'_> {
+    /// The platform results headers record (none for Docker, the platform of every file before there was a
+    /// choice).
+    fn recorded_name(&self) -> Option<&'static str> {
         match self {
-            Platform::Fresh(Engine::Docker(_)) => None,
-            Platform::Fresh(Engine::Kubernetes(_)) => Some("kubernetes"),
-            Platform::External(..) => Some("external"),
+            Target::Fresh(platform) => platform.recorded_name(),
+            Target::External(..) => Some("external"),
         }
     }
 }
@@ -103,8 +101,8 @@ impl Platform<'_> {
 /// What a run measures: the endpoints it talks to, the containers it samples, and the stack when bench
 /// brought one up (removed again by [`Deployment::teardown`], or on drop).
 struct Deployment {
-    /// Where it runs; for an external deployment the engine that samples its containers, if any.
-    engine: Option<Engine>,
+    /// Where it runs; for an external deployment the platform that samples its containers, if any.
+    platform: Option<Platform>,
     stack: Option<Stack>,
     endpoint: Endpoint,
     frontend: String,
@@ -116,7 +114,7 @@ impl Deployment {
     fn of_stack(stack: Stack) -> Deployment {
         let e = &stack.plan.endpoints;
         Deployment {
-            engine: Some(stack.engine().clone()),
+            platform: Some(stack.platform().clone()),
             // A wss:// endpoint (tls_endpoint) is verified by the stack's CA.
             endpoint: Endpoint { url: e.graphql_ws.clone(), ca: e.tls.as_ref().map(|t| t.ca.clone()) },
             frontend: e.frontend.clone(),
@@ -126,9 +124,9 @@ impl Deployment {
         }
     }
 
-    fn external(e: &External, docker: Option<&Docker>) -> Deployment {
+    fn external(e: &External, platform: Option<&Platform>) -> Deployment {
         Deployment {
-            engine: docker.cloned().map(Engine::Docker),
+            platform: platform.cloned(),
             stack: None,
             endpoint: Endpoint { url: e.graphql.clone(), ca: e.tls_ca.clone() },
             frontend: e.frontend.clone().unwrap_or_default(),
@@ -139,8 +137,8 @@ impl Deployment {
 
     /// Why the containers' resources cannot be sampled, if they cannot.
     async fn samples_unavailable(&self) -> Option<String> {
-        match &self.engine {
-            Some(engine) => engine.samples_unavailable().await,
+        match &self.platform {
+            Some(platform) => platform.samples_unavailable().await,
             None => None,
         }
     }
@@ -148,17 +146,12 @@ impl Deployment {
     /// Image reference -> id of what the stack runs, and how long it took to come up (none for external).
     async fn provenance(&self) -> (BTreeMap<String, String>, Option<f64>) {
         let Some(stack) = &self.stack else { return (BTreeMap::new(), None) };
-        let images = match stack.engine() {
-            Engine::Docker(docker) => {
-                let images: Vec<String> = stack.plan.parts().map(|p| p.spec.image.clone()).collect();
-                meta::image_ids(docker, &images).await
-            }
-            Engine::Kubernetes(cluster) => cluster.image_ids(&stack.id).await,
-        };
+        let images: Vec<String> = stack.plan.parts().map(|p| p.spec.image.clone()).collect();
+        let images = stack.platform().image_ids(Some(&stack.id), &images).await;
         (images, Some(stack.ready_after.as_secs_f64()))
     }
 
-    /// The stack's id on its engine; none for an external deployment (its containers go by their names).
+    /// The stack's id on its platform; none for an external deployment (its containers go by their names).
     fn stack_id(&self) -> &str {
         self.stack.as_ref().map_or("", |s| s.id.as_str())
     }
@@ -167,10 +160,10 @@ impl Deployment {
     /// and how each ended.
     async fn stopped(&self) -> Stopped {
         let mut stopped = Stopped::default();
-        let Some(engine) = &self.engine else { return stopped };
+        let Some(platform) = &self.platform else { return stopped };
         for name in &self.containers {
-            if let Some(ending) = engine.ending(self.stack_id(), name).await {
-                stopped.logs.insert(name.clone(), engine.logs_tail(self.stack_id(), name, 30).await);
+            if let Some(ending) = platform.ending(self.stack_id(), name).await {
+                stopped.logs.insert(name.clone(), platform.logs_tail(self.stack_id(), name, 30).await);
                 stopped.endings.insert(name.clone(), ending);
             }
         }
@@ -268,7 +261,7 @@ impl RunId<'_> {
 /// # Errors
 /// The stack not coming up, or the results file not being writable; the stack is removed either way.
 pub async fn run_one(
-    platform: Platform<'_>,
+    target: Target<'_>,
     file: &ExperimentFile,
     variant: &Variant,
     repeat: Repeat<'_>,
@@ -278,13 +271,13 @@ pub async fn run_one(
 ) -> Result<Summary, RunError> {
     let id = RunId { file, variant, repeat: repeat.number, block: repeat.block, started: chrono::Utc::now() };
     let path = id.path(results);
-    let Some(deployment) = bring_up(platform, &variant.experiment, interrupts, observer).await? else {
-        return interrupted_bring_up(&id, platform, path).await;
+    let Some(deployment) = bring_up(target, &variant.experiment, interrupts, observer).await? else {
+        return interrupted_bring_up(&id, target, path).await;
     };
     let mut writer = Writer::create(&path)?;
     let (images, ready) = deployment.provenance().await;
     let unavailable = deployment.samples_unavailable().await;
-    writer.write(&id.header(images, ready, platform.name(), unavailable.clone()))?;
+    writer.write(&id.header(images, ready, target.recorded_name(), unavailable.clone()))?;
     let sampled = unavailable.is_none();
     let measured = measure(&deployment, &variant.experiment, sampled, &mut writer, interrupts, observer).await;
     deployment.teardown(observer).await;
@@ -295,20 +288,17 @@ pub async fn run_one(
 /// The stack of a run (nothing for an external deployment); `None` when interrupted during bring-up, with
 /// everything that had started removed.
 async fn bring_up(
-    platform: Platform<'_>,
+    target: Target<'_>,
     experiment: &Experiment,
     interrupts: &Interrupts,
     observer: &Observer<'_>,
 ) -> Result<Option<Deployment>, StackError> {
-    let engine = match platform {
-        Platform::External(external, docker) => return Ok(Some(Deployment::external(external, docker))),
-        Platform::Fresh(Engine::Kubernetes(cluster)) => {
-            Engine::Kubernetes(Box::new((**cluster).clone().placed(experiment.kubernetes.clone())))
-        }
-        Platform::Fresh(engine) => engine.clone(),
+    let platform = match target {
+        Target::External(external, sampler) => return Ok(Some(Deployment::external(external, sampler))),
+        Target::Fresh(platform) => platform.placed(&experiment.kubernetes),
     };
     let options = Options { owner: Owner::Run, services: Services::Require, reports: None };
-    match Stack::up_until(&engine, &experiment.stack, options, observer.stage, &interrupts.first).await {
+    match Stack::up_until(&platform, &experiment.stack, options, observer.stage, &interrupts.first).await {
         Ok(stack) => Ok(Some(Deployment::of_stack(stack))),
         Err(StackError::Interrupted) => Ok(None),
         Err(e) => Err(e),
@@ -316,15 +306,13 @@ async fn bring_up(
 }
 
 /// The results file of a run interrupted while its stack came up: a header and an end line saying so.
-async fn interrupted_bring_up(id: &RunId<'_>, platform: Platform<'_>, path: PathBuf) -> Result<Summary, RunError> {
-    let images = match platform {
-        Platform::Fresh(Engine::Docker(docker)) => {
-            meta::image_ids(docker, &id.variant.experiment.stack.images.all()).await
-        }
-        Platform::Fresh(Engine::Kubernetes(_)) | Platform::External(..) => BTreeMap::new(),
+async fn interrupted_bring_up(id: &RunId<'_>, target: Target<'_>, path: PathBuf) -> Result<Summary, RunError> {
+    let images = match target {
+        Target::Fresh(platform) => platform.image_ids(None, &id.variant.experiment.stack.images.all()).await,
+        Target::External(..) => BTreeMap::new(),
     };
     let mut writer = Writer::create(&path)?;
-    writer.write(&id.header(images, None, platform.name(), None))?;
+    writer.write(&id.header(images, None, target.recorded_name(), None))?;
     let end = End::interrupted_before_load();
     writer.write(&Line::End(Box::new(end.clone())))?;
     Ok(id.summary(path, end, None))
@@ -343,7 +331,7 @@ async fn measure(
     let target = driver::Target {
         load: &settings.load,
         endpoint: deployment.endpoint.clone(),
-        engine: deployment.engine.as_ref(),
+        platform: deployment.platform.as_ref(),
         stack_id: deployment.stack_id(),
         samples: sampled,
         containers: deployment.containers.clone(),

@@ -153,3 +153,29 @@ fn every_shipped_experiment_passes_its_dry_run() {
         assert!(out.status.success(), "{}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[test]
+fn schema_prints_what_docs_publish_for_both_files() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schema");
+    for (file, published) in [("experiment", "experiment.schema.json"), ("results", "results.schema.json")] {
+        let out = bench().args(["schema", file]).output_within(QUICK);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench schema prints JSON");
+        let text = std::fs::read_to_string(docs.join(published)).expect("published schema");
+        let published: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert!(printed == published, "bench schema {file} differs from docs/schema/");
+    }
+    let out = bench().args(["schema", "rows"]).output_within(QUICK);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn up_and_down_refuse_the_external_platform_with_exit_2() {
+    let file = write("name = \"x\"\n");
+    for args in [vec!["up", file.path().to_str().expect("utf-8")], vec!["down"]] {
+        let out = bench().args(&args).args(["--platform", "external"]).output_within(QUICK);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--platform external is for bench run"), "{args:?}: {err}");
+    }
+}

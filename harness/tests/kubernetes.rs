@@ -178,10 +178,10 @@ fn with_reach_port_forward_bench_reaches_the_parts_through_the_api_server_until_
         let file = harness::experiment::ExperimentFile::parse(Path::new("pf.toml"), file).expect("valid experiment");
         let placement = file.experiment.kubernetes.clone();
         let cluster = stack::kube::connect(None, None).await.expect("the cluster of KUBECONFIG (scripts/kube-up)").placed(placement);
-        let engine = stack::Engine::Kubernetes(Box::new(cluster));
+        let platform = stack::Platform::from(cluster);
         let options = stack::Options { owner: stack::Owner::Run, services: stack::Services::None, reports: None };
         let cancel = tokio_util::sync::CancellationToken::new();
-        let mut stack = stack::Stack::up_until(&engine, &file.experiment.stack, options, &|_| {}, &cancel).await.expect("stack comes up");
+        let mut stack = stack::Stack::up_until(&platform, &file.experiment.stack, options, &|_| {}, &cancel).await.expect("stack comes up");
         // One forward per port bench connects to: the broker, the registry, both databases, and the endpoint, the
         // UI and the command handler's health (not started here, but in the plan).
         let forwarded = stack.reached().map(|r| r.forwarded.len());
@@ -195,7 +195,7 @@ fn with_reach_port_forward_bench_reaches_the_parts_through_the_api_server_until_
         let row = client.query_one("SELECT username FROM account WHERE iban = 'NL66OPEN0000000000'", &[]).await.expect("house account");
         assert_eq!(row.get::<_, String>(0), "open_web");
         let bootstrap = stack.plan.endpoints.bootstrap.clone();
-        stack::readiness::check(&stack::readiness::Check::KafkaBrokers { bootstrap: bootstrap.clone(), expected: 1, tls: None })
+        stack::readiness::check(&stack::plan::Check::KafkaBrokers { bootstrap: bootstrap.clone(), expected: 1, tls: None })
             .await
             .expect("broker metadata through the API server");
         drop(client);
@@ -391,10 +391,10 @@ fn images_pushed_to_a_registry_are_the_ones_a_stacks_pods_pull() {
         let file = format!("name = \"pull\"\n[stack]\nbrokers = 1\nkafka_jvm_opts = \"-Xms256m -Xmx384m\"\n[kubernetes]\nregistry = \"{REGISTRY}\"\n");
         let file = harness::experiment::ExperimentFile::parse(Path::new("pull.toml"), &file).expect("valid experiment");
         let cluster = stack::kube::connect(None, None).await.expect("the cluster of KUBECONFIG").placed(file.experiment.kubernetes.clone());
-        let engine = stack::Engine::Kubernetes(Box::new(cluster.clone()));
+        let platform = stack::Platform::from(cluster.clone());
         let options = stack::Options { owner: stack::Owner::Run, services: stack::Services::None, reports: None };
         let cancel = tokio_util::sync::CancellationToken::new();
-        let mut stack = stack::Stack::up_until(&engine, &file.experiment.stack, options, &|_| {}, &cancel).await.expect("stack comes up");
+        let mut stack = stack::Stack::up_until(&platform, &file.experiment.stack, options, &|_| {}, &cancel).await.expect("stack comes up");
         let pulled = cluster.image_ids(&stack.id).await;
         stack.teardown().await.expect("teardown");
         pulled

@@ -10,7 +10,8 @@ use std::path::Path;
 use harness::experiment::ExperimentFile;
 use stack::docker::container::{list_labelled, LABEL_STACK};
 use stack::docker::stats;
-use stack::readiness::{check, Check};
+use stack::plan::Check;
+use stack::readiness::check;
 use stack::{Options, Owner, Services, Stack, StackError};
 
 fn experiment(text: &str) -> harness::experiment::Experiment {
@@ -128,7 +129,7 @@ async fn a_container_killed_for_memory_is_reported_as_such() {
     use stack::docker::container::{self, ContainerSpec};
     let _serial = serial_async().await;
     let docker = stack::docker::connect().await.expect("a Docker engine");
-    let engine = stack::Engine::Docker(docker.clone());
+    let platform = stack::Platform::from(docker.clone());
     let spec = |name: &str, script: &str| ContainerSpec {
         name: name.into(),
         image: "kgb/base:bookworm".into(),
@@ -152,8 +153,8 @@ async fn a_container_killed_for_memory_is_reported_as_such() {
         }
     };
     let exited = tokio::time::timeout(std::time::Duration::from_secs(60), waited).await;
-    let oom = engine.stopped("", &hungry.name).await;
-    let killed = engine.stopped("", &shot.name).await;
+    let oom = platform.stopped("", &hungry.name).await;
+    let killed = platform.stopped("", &shot.name).await;
     for part in [&hungry, &shot] {
         container::remove(&docker, &part.name).await.expect("removed");
     }

@@ -16,6 +16,8 @@ use sha2::{Digest, Sha256};
 pub use catalog::{ImageDef, Source};
 
 use crate::docker::{is_not_found, DockerError};
+use crate::options::Services;
+use crate::plan::{Part, StackPlan};
 
 /// Label holding an image's input hash.
 pub const LABEL_INPUT_HASH: &str = "kgb.input-hash";
@@ -125,6 +127,53 @@ pub async fn require(docker: &Docker, references: &[String]) -> Result<(), Docke
     Ok(())
 }
 
+/// Image reference -> image id, for every image named (missing ones are left out).
+pub async fn ids(docker: &Docker, images: &[String]) -> std::collections::BTreeMap<String, String> {
+    let mut ids = std::collections::BTreeMap::new();
+    for image in images {
+        if let Ok(inspect) = docker.inspect_image(image).await {
+            if let Some(id) = inspect.id {
+                ids.insert(image.clone(), id);
+            }
+        }
+    }
+    ids
+}
+
+/// Names of the bank containers not to start (the plan keeps them, so tests can start them later): by the
+/// choice, and with [`Services::IfPresent`] those whose image is missing.
+///
+/// # Errors
+/// The engine's, or a required image missing.
+pub async fn skipped(docker: &Docker, plan: &StackPlan, services: Services) -> Result<Vec<String>, DockerError> {
+    let names = |parts: &[Part]| parts.iter().map(|p| p.spec.name.clone()).collect::<Vec<_>>();
+    let synchronizer = std::slice::from_ref(&plan.synchronizer);
+    Ok(match services {
+        Services::None => [names(synchronizer), names(&plan.services)].concat(),
+        Services::SynchronizerOnly => {
+            require(docker, std::slice::from_ref(&plan.synchronizer.spec.image)).await?;
+            names(&plan.services)
+        }
+        Services::Require => {
+            let all: Vec<String> = synchronizer.iter().chain(&plan.services).map(|p| p.spec.image.clone()).collect();
+            require(docker, &all).await?;
+            Vec::new()
+        }
+        Services::IfPresent if !exists(docker, &plan.synchronizer.spec.image).await? => {
+            [names(synchronizer), names(&plan.services)].concat()
+        }
+        Services::IfPresent => {
+            let mut missing = Vec::new();
+            for part in &plan.services {
+                if !exists(docker, &part.spec.image).await? {
+                    missing.push(part.spec.name.clone());
+                }
+            }
+            missing
+        }
+    })
+}
+
 /// Whether an image is present.
 pub async fn exists(docker: &Docker, reference: &str) -> Result<bool, DockerError> {
     match docker.inspect_image(reference).await {
@@ -144,7 +193,7 @@ pub async fn exists(docker: &Docker, reference: &str) -> Result<bool, DockerErro
 pub async fn prune_superseded(docker: &Docker) -> Result<u64, DockerError> {
     let filters = std::collections::HashMap::from([
         ("dangling".to_string(), vec!["true".to_string()]),
-        ("label".to_string(), vec![format!("{}=1", crate::LABEL_BENCH)]),
+        ("label".to_string(), vec![format!("{}=1", crate::docker::container::LABEL_BENCH)]),
     ]);
     let options = bollard::query_parameters::PruneImagesOptionsBuilder::default().filters(&filters).build();
     let pruned = docker

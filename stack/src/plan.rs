@@ -9,10 +9,12 @@ use topology::env as vars;
 use topology::tls::ClientTls;
 
 use crate::docker::container::{ContainerSpec, ReadOnlyFolder, LABEL_OWNER, LABEL_STACK};
-use crate::readiness::{Check, WaitFor};
 use bench_results::experiment::stack::{value_text, Limit, StackSettings};
 
 mod tls;
+mod wait;
+
+pub use wait::{Check, ReadinessError, WaitFor};
 
 /// The 2019 broker profile; the experiment's `[stack.broker]` is merged over it.
 pub fn broker_defaults() -> BTreeMap<String, String> {

@@ -7,38 +7,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use topology::tls::ClientTls;
 
-use crate::engine::Engine;
-
-/// What "ready" means for one container.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Check {
-    /// Kafka metadata from `bootstrap` lists `expected` brokers.
-    KafkaBrokers { bootstrap: String, expected: usize, tls: Option<ClientTls> },
-    /// An HTTP GET of `url` answers with a 2xx status.
-    Http { url: String, tls: Option<ClientTls> },
-    /// PostgreSQL at `url` answers `SELECT 1`.
-    Postgres { url: String, tls: Option<ClientTls> },
-    /// The container ran to completion with exit code 0.
-    Exited,
-}
-
-/// One container to wait for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WaitFor {
-    pub container: String,
-    pub check: Check,
-    pub timeout: Duration,
-    pub interval: Duration,
-}
-
-/// Why a container did not become ready.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadinessError {
-    #[error("{container} was not ready after {waited:?} (last check: {last}); its last log lines:\n{logs}")]
-    Timeout { container: String, waited: Duration, last: String, logs: String },
-    #[error("{container} stopped before it was ready ({why}); its last log lines:\n{logs}")]
-    Died { container: String, code: i64, why: String, logs: String },
-}
+use crate::plan::{Check, ReadinessError, WaitFor};
+use crate::platform::Platform;
 
 const LOG_LINES: usize = 30;
 
@@ -46,21 +16,21 @@ const LOG_LINES: usize = 30;
 ///
 /// # Errors
 /// [`ReadinessError`] with the part's last log lines.
-pub async fn wait(engine: &Engine, stack_id: &str, wait: &WaitFor) -> Result<Duration, ReadinessError> {
+pub async fn wait(platform: &Platform, stack_id: &str, wait: &WaitFor) -> Result<Duration, ReadinessError> {
     let start = Instant::now();
-    let logs = || engine.logs_tail(stack_id, &wait.container, LOG_LINES);
+    let logs = || platform.logs_tail(stack_id, &wait.container, LOG_LINES);
     if wait.check == Check::Exited {
-        return wait_exited(engine, stack_id, wait, start).await;
+        return wait_exited(platform, stack_id, wait, start).await;
     }
     loop {
-        let last = match engine.platform_ready(stack_id, &wait.container).await {
+        let last = match platform.platform_ready(stack_id, &wait.container).await {
             Ok(()) => match check(&wait.check).await {
                 Ok(()) => return Ok(start.elapsed()),
                 Err(e) => e,
             },
             Err(e) => e,
         };
-        if let Some(stopped) = engine.stopped(stack_id, &wait.container).await {
+        if let Some(stopped) = platform.stopped(stack_id, &wait.container).await {
             let (code, why) = (stopped.code_or_none(), stopped.details());
             return Err(ReadinessError::Died { container: wait.container.clone(), code, why, logs: logs().await });
         }
@@ -77,13 +47,13 @@ pub async fn wait(engine: &Engine, stack_id: &str, wait: &WaitFor) -> Result<Dur
 }
 
 async fn wait_exited(
-    engine: &Engine,
+    platform: &Platform,
     stack_id: &str,
     wait: &WaitFor,
     start: Instant,
 ) -> Result<Duration, ReadinessError> {
-    let exited = tokio::time::timeout(wait.timeout, engine.wait_exit(stack_id, &wait.container)).await;
-    let logs = || engine.logs_tail(stack_id, &wait.container, LOG_LINES);
+    let exited = tokio::time::timeout(wait.timeout, platform.wait_exit(stack_id, &wait.container)).await;
+    let logs = || platform.logs_tail(stack_id, &wait.container, LOG_LINES);
     let container = wait.container.clone();
     match exited {
         Ok(Ok(0)) => Ok(start.elapsed()),

@@ -1,7 +1,9 @@
 //! Real stacks for the workspace's integration tests: one per test at a time (stacks share fixed ports),
 //! torn down when the test's handle is dropped.
 
-use crate::{Options, Owner, Services, Stack};
+use crate::options::{Options, Services};
+use crate::plan::Owner;
+use crate::stack::Stack;
 use bench_results::experiment::stack::StackSettings;
 
 /// Serializes stacks within one test binary.
@@ -48,7 +50,9 @@ pub async fn stack(stack_toml: &str) -> TestStack {
 /// When no engine answers: such a test cannot go on.
 pub fn leftover_containers() -> Vec<String> {
     block_on(|docker| async move {
-        crate::docker::container::list_labelled(&docker, crate::LABEL_BENCH).await.expect("the engine lists containers")
+        crate::docker::container::list_labelled(&docker, crate::docker::container::LABEL_BENCH)
+            .await
+            .expect("the engine lists containers")
     })
 }
 

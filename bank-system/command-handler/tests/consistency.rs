@@ -10,7 +10,7 @@ use common::{balance, total_balance, Client, Running};
 use futures_util::future::join_all;
 use rand::{Rng, SeedableRng};
 use stack::docker::container;
-use stack::readiness::{Check, WaitFor};
+use stack::plan::{Check, WaitFor};
 use topology::iban::HOUSE_START_BALANCE;
 use topology::records::Record;
 use uuid::Uuid;

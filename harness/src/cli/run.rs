@@ -6,20 +6,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use bench_results::{BenchPeak, Interference, Scheduling};
 use harness::experiment::ExperimentFile;
-use harness::run::{self, Interrupts, Observer, Status, Summary};
-use stack::Engine;
+use harness::experiment::External;
+use harness::run::{self, Interrupts, Observer, Status, Summary, Target};
+use stack::Platform;
 
-use super::cluster::KubeArgs;
+use super::platform::PlatformArgs;
 use super::progress::Progress;
 use super::signals::{self, Signals};
-
-/// Where `bench run` runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Platform {
-    Docker,
-    External,
-    Kubernetes,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,10 +32,8 @@ pub struct Args {
     dry_run: bool,
     /// docker: a fresh stack per run; kubernetes: a fresh stack per run in a namespace of its own on a cluster,
     /// placed by the file's [kubernetes]; external: measure the running deployment named in the file's [external].
-    #[arg(long, value_enum, default_value_t = Platform::Docker)]
-    platform: Platform,
     #[command(flatten)]
-    cluster: KubeArgs,
+    platform: PlatformArgs,
     /// How bench schedules itself: nice (-10: its lag stays a few ms on a machine the stack saturates), real-time
     /// (lag near 1 ms, but preempting the stack at every wake-up costs it capacity), or normal (bench waits behind
     /// the stack and its own delays show in the latencies it measures).
@@ -88,36 +79,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let file = ExperimentFile::load(&args.experiment)?;
     let variants = file.select(&args.variants)?;
     let repeat = args.repeat.unwrap_or(file.experiment.repeat);
-    args.cluster.only_with(args.platform == Platform::Kubernetes);
-    let external = if args.platform == Platform::External { Some(file.external(&variants)?) } else { None };
-    if args.platform == Platform::Kubernetes {
-        file.for_kubernetes(&variants)?;
-    }
+    args.platform.check("run");
+    let external = args.platform.accepts(&file, &variants)?;
     if args.dry_run {
-        super::dry_run::print(&file, &variants, repeat, &args.results);
-        if let Some(e) = external {
-            println!(
-                "platform external: {} (audit against {} and {}); nothing is brought up or removed",
-                e.graphql,
-                super::redact::password(&e.db_ch),
-                super::redact::password(&e.db_ge)
-            );
-        }
+        print_dry_run(&file, &variants, repeat, &args.results, external);
         return Ok(ExitCode::SUCCESS);
     }
-    // An external deployment needs the engine only to sample the containers it names.
-    let docker = match (args.platform, external) {
-        (Platform::Kubernetes, _) => None,
-        (_, Some(e)) if e.containers.is_empty() => None,
-        _ => Some(stack::docker::connect().await?),
-    };
-    let engine = match args.platform {
-        Platform::Kubernetes => Some(Engine::Kubernetes(Box::new(args.cluster.connect().await?))),
-        _ => docker.clone().map(Engine::Docker),
-    };
     let platform = match external {
-        Some(e) => run::Platform::External(e, docker.as_ref()),
-        None => run::Platform::Fresh(engine.as_ref().context("a fresh stack needs an engine or a cluster")?),
+        // An external deployment needs the engine only to sample the containers it names.
+        Some(e) if !e.containers.is_empty() => Some(Platform::docker().await?),
+        _ => args.platform.connect().await?,
+    };
+    let target = match (external, &platform) {
+        (Some(e), sampler) => Target::External(e, sampler.as_ref()),
+        (None, Some(platform)) => Target::Fresh(platform),
+        (None, None) => anyhow::bail!("a fresh stack needs a platform"),
     };
     let interrupts = Interrupts::default();
     let received = signals::listen(interrupts.clone(), RUN_SIGNALS)?;
@@ -137,7 +113,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let status = |s: &Status| bar.step(u64::from(s.loop_no), status_line(s, load.max_timeouts), 20);
         let observer = Observer { stage: &stage, status: &status };
         let repeat = run::Repeat { number: *r, block: args.block.as_deref() };
-        let outcome = run::run_one(platform, &file, variant, repeat, &args.results, &interrupts, &observer).await;
+        let outcome = run::run_one(target, &file, variant, repeat, &args.results, &interrupts, &observer).await;
         bar.finish();
         let f = outcome
             .with_context(|| format!("run {} of {} (variant {}, repeat {r})", i + 1, order.len(), variant.name))?;
@@ -156,6 +132,24 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let complete = finished.len() == order.len();
     Ok(if complete && finished.iter().all(Summary::ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn print_dry_run(
+    file: &ExperimentFile,
+    variants: &[harness::experiment::Variant],
+    repeat: u32,
+    results: &Path,
+    external: Option<&External>,
+) {
+    super::dry_run::print(file, variants, repeat, results);
+    if let Some(e) = external {
+        println!(
+            "platform external: {} (audit against {} and {}); nothing is brought up or removed",
+            e.graphql,
+            super::redact::password(&e.db_ch),
+            super::redact::password(&e.db_ge)
+        );
+    }
 }
 
 fn one_line(f: &Summary) -> String {

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use harness::experiment::ExperimentFile;
-use stack::{Engine, Options, Owner, Services, Stack};
+use stack::{Options, Owner, Platform, Services, Stack};
 
 use harness::run::Interrupts;
 
-use super::cluster::{KubeArgs, Platform};
+use super::platform::PlatformArgs;
 use super::progress::Progress;
 use super::signals::{self, Signals};
 
@@ -32,10 +32,8 @@ pub struct Args {
     #[arg(long)]
     show_password: bool,
     /// docker: containers on this machine; kubernetes: a namespace on a cluster, placed by the file's [kubernetes].
-    #[arg(long, value_enum, default_value_t = Platform::Docker)]
-    platform: Platform,
     #[command(flatten)]
-    cluster: KubeArgs,
+    platform: PlatformArgs,
     /// With --platform kubernetes: have the API server check every object of the stack (server-side dry-run,
     /// in a namespace made for it and removed again) and start nothing.
     #[arg(long)]
@@ -48,33 +46,25 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(name) => file.select(&[name])?.remove(0),
         None => file.variants[0].clone(),
     };
-    let kubernetes = args.platform == Platform::Kubernetes;
-    args.cluster.only_with(kubernetes);
-    if args.dry_run && !kubernetes {
-        clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, "--dry-run needs --platform kubernetes\n").exit();
-    }
-    let engine = if kubernetes {
-        file.for_kubernetes(std::slice::from_ref(&variant))?;
-        Engine::Kubernetes(Box::new(args.cluster.connect().await?.placed(variant.experiment.kubernetes.clone())))
-    } else {
-        Engine::Docker(stack::docker::connect().await?)
-    };
+    args.platform.check("up");
+    args.platform.check_dry_run(args.dry_run);
+    args.platform.accepts(&file, std::slice::from_ref(&variant))?;
+    let platform = args.platform.connect().await?.context("bench up needs a platform")?;
+    let platform = platform.placed(&variant.experiment.kubernetes);
     // Ctrl-C or SIGTERM while coming up removes what was started instead of leaving half a stack behind (a
     // dry-run, whose namespace is real, runs to its end: a few seconds).
     let interrupts = Interrupts::default();
     let received = signals::listen(interrupts.clone(), UP_SIGNALS)?;
-    if let (true, Engine::Kubernetes(cluster)) = (args.dry_run, &engine) {
-        let checked = dry_run(cluster, &variant.experiment.stack).await?;
+    if args.dry_run {
+        let checked = dry_run(&platform, &variant.experiment.stack).await?;
         return Ok(if interrupts.interrupted() { received.exit_code() } else { checked });
     }
     let progress = Progress::new(&format!("{} [{}]", file.experiment.name, variant.name));
     let report = |line: String| progress.set(line);
-    // A pod cannot be shown a folder of this machine: the UI on Kubernetes lists no reports.
-    let reports = if kubernetes { None } else { Some(reports_folder()?) };
-    // On a cluster the node's images are not bench's to list: every service is started.
-    let services = if kubernetes { Services::Require } else { Services::IfPresent };
-    let options = Options { owner: Owner::Up, services, reports: reports.clone() };
-    let brought_up = Stack::up_until(&engine, &variant.experiment.stack, options, &report, &interrupts.first).await;
+    // A pod cannot be shown a folder of this machine: the UI on a cluster lists no reports.
+    let reports = if platform.serves_host_folders() { Some(reports_folder()?) } else { None };
+    let options = Options { owner: Owner::Up, services: Services::IfPresent, reports: reports.clone() };
+    let brought_up = Stack::up_until(&platform, &variant.experiment.stack, options, &report, &interrupts.first).await;
     progress.finish();
     let stack = match brought_up {
         Ok(stack) => stack,
@@ -86,20 +76,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
 
     let names = format!("{}, variant {}", file.experiment.name, variant.name);
-    print_ready(&stack, &engine, &names, reports.as_deref(), args.show_password);
-    println!("remove it with `bench down{}`", if kubernetes { " --platform kubernetes" } else { "" });
+    print_ready(&stack, &names, reports.as_deref(), args.show_password);
+    let flag = if platform.name() == "docker" { String::new() } else { format!(" --platform {}", platform.name()) };
+    println!("remove it with `bench down{flag}`");
     stack.detach();
     Ok(ExitCode::SUCCESS)
 }
 
 /// Where each part of a stack that is up answers, for the user's own tools.
-fn print_ready(stack: &Stack, engine: &Engine, names: &str, reports: Option<&std::path::Path>, show_password: bool) {
+fn print_ready(stack: &Stack, names: &str, reports: Option<&std::path::Path>, show_password: bool) {
     // bench's own port-forwards end when it exits: show where the parts answer without them.
     let reached = stack.reached();
     let e = reached.and_then(|r| r.unforwarded.as_ref()).unwrap_or(&stack.plan.endpoints);
     println!("stack {} ({names}) ready in {:.1} s", stack.id, stack.ready_after.as_secs_f64());
-    if let Engine::Kubernetes(cluster) = engine {
-        println!("  namespace         {} on {}", stack::kube::namespace(&stack.id), cluster.server());
+    if let Some((what, location)) = stack.platform().location(&stack.id) {
+        println!("  {what:<17} {location}");
     }
     println!("  kafka             {}", e.bootstrap);
     println!("  schema registry   {}", e.registry);
@@ -122,7 +113,10 @@ fn print_ready(stack: &Stack, engine: &Engine, names: &str, reports: Option<&std
         }
     }
     if let Some(reached) = reached.filter(|r| !r.forwarded.is_empty()) {
-        print_forwards(&reached.forwarded, stack);
+        println!("  bench reached these through port-forwards, which end with it; the addresses above answer after:");
+        for command in reached.commands(&stack.plan, &stack.id) {
+            println!("    {command}");
+        }
     }
     if !stack.skipped.is_empty() {
         println!(
@@ -134,11 +128,11 @@ fn print_ready(stack: &Stack, engine: &Engine, names: &str, reports: Option<&std
 
 /// The server-side dry-run of every object of a stack of `settings`.
 async fn dry_run(
-    cluster: &stack::kube::Cluster,
+    platform: &Platform,
     settings: &bench_results::experiment::stack::StackSettings,
 ) -> anyhow::Result<ExitCode> {
-    let checked = Stack::dry_run(cluster, settings).await.context("the server-side dry-run")?;
-    println!("{} accepted all {} objects of the stack (dry-run: nothing was kept):", cluster.server(), checked.len());
+    let checked = Stack::dry_run(platform, settings).await.context("the server-side dry-run")?;
+    println!("the cluster accepted all {} objects of the stack (dry-run: nothing was kept):", checked.len());
     for object in checked {
         println!("  {object}");
     }
@@ -151,19 +145,4 @@ fn reports_folder() -> anyhow::Result<PathBuf> {
     let folder = std::env::current_dir().context("the current directory")?.join("reports");
     std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
     Ok(folder)
-}
-
-/// What reaches the parts bench reached through its port-forwards, now that they end with it.
-fn print_forwards(forwarded: &[(u16, String)], stack: &stack::Stack) {
-    let namespace = stack::kube::namespace(&stack.id);
-    println!("  bench reached these through port-forwards, which end with it; the addresses above answer after:");
-    for (port, part) in forwarded {
-        let Some(role) = stack.plan.parts().find(|p| p.spec.name == *part).map(|p| p.role) else { continue };
-        // On a pod network a broker's metadata names Services a client outside the cluster cannot resolve.
-        let note = if role == stack::Role::Kafka { "  (metadata only, outside the cluster)" } else { "" };
-        println!(
-            "    kubectl -n {namespace} port-forward {}/{part} {port}{note}",
-            stack::kube::manifests::workload(role)
-        );
-    }
 }

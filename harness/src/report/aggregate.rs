@@ -10,8 +10,8 @@ use statrs::statistics::Statistics;
 
 use super::estimate::Estimate;
 use super::per_run::{self, LevelKey, RunLevel};
+use super::rows::RunRows;
 use super::tail::{Quantile, Tail};
-use super::RunRows;
 
 /// Mean, standard error (sample sd / √n), min, max and p99 of pooled latencies, the 2019 method (rows of every run
 /// as one sample); `None` where undefined (no values, or one value for the standard error). The p99 counts

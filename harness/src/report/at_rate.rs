@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::estimate::Estimate;
-use super::RunRows;
+use super::rows::RunRows;
 use bench_results::Step;
 
 /// Rates offered by fewer runs than this are left out: one run has no spread.

@@ -12,7 +12,7 @@ use statrs::statistics::Statistics;
 use super::aggregate::{self, Level, VariantSummary};
 use super::compare::{holm, p_value, test, CAPACITY, PROBE_LATENCY, SUSTAINED};
 use super::estimate::Estimate;
-use super::RunRows;
+use super::rows::RunRows;
 
 /// What a check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

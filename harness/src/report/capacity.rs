@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::estimate::Estimate;
-use super::RunRows;
+use super::rows::RunRows;
 use crate::experiment::Search;
 use bench_results::Step;
 

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{LevelRow, ReportError, RunRows};
+use super::error::ReportError;
+use super::rows::{LevelRow, RunRows};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Edn {

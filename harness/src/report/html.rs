@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::ReportError;
 use super::estimate::Estimate;
-use super::{Report, ReportError};
+use super::Report;
 
 const TEMPLATE: &str = include_str!("report.html.tera");
 /// The page's charts, drawn from the report's JSON with Vega-Lite.

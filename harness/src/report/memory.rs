@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::estimate::Estimate;
-use super::RunRows;
+use super::rows::RunRows;
 
 /// Fewer samples than this in a run's window give no slope.
 pub const MIN_SAMPLES: usize = 6;
@@ -109,7 +109,7 @@ pub fn trends(variant: &str, runs: &[&RunRows]) -> Vec<Trend> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::LevelRow;
+    use crate::report::rows::LevelRow;
 
     fn run(samples: &[(i64, f64)]) -> RunRows {
         let rows = samples

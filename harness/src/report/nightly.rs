@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::aggregate::{Level, VariantSummary};
+use super::error::ReportError;
 use super::estimate::Estimate;
-use super::{Report, ReportError};
+use super::Report;
 use crate::summary::{Figure, Summary};
 
 fn figure(e: &Estimate) -> Option<Figure> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{LevelRow, RunRows};
+use super::rows::{LevelRow, RunRows};
 
 /// A load level: the generator count of a closed run, or the offered rate of an open run (kept in thousandths of
 /// a transfer per second so levels order and compare exactly).

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::RunRows;
+use super::rows::RunRows;
 
 pub const BUCKETS: usize = 150;
 
@@ -55,7 +55,7 @@ struct Bucket {
 
 /// The run's spans; `None` for runs read without times (none of their rows has one).
 pub fn series(run: &RunRows) -> Option<Series> {
-    let times: Vec<(f64, &super::LevelRow)> =
+    let times: Vec<(f64, &super::rows::LevelRow)> =
         run.rows.iter().filter_map(|r| r.t_ms.map(|t| (t as f64 / 1000.0, r))).collect();
     let (first, last) = (times.first()?.0, times.last()?.0);
     let width = ((last - first) / BUCKETS as f64).max(1e-3);
@@ -101,7 +101,7 @@ pub fn windows(run: &RunRows) -> Vec<Window> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::LevelRow;
+    use crate::report::rows::LevelRow;
 
     #[test]
     fn a_long_run_is_cut_into_at_most_the_buckets() {

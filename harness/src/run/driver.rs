@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use stack::Engine;
+use stack::Platform;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -167,12 +167,12 @@ pub struct Target<'a> {
     pub endpoint: Endpoint,
     /// Where the stack runs, for container samples and faults; `None` for an external deployment without
     /// containers.
-    pub engine: Option<&'a Engine>,
-    /// The stack's id on that engine (its namespace on Kubernetes; empty for an external deployment).
+    pub platform: Option<&'a Platform>,
+    /// The stack's id on that platform (its namespace on Kubernetes; empty for an external deployment).
     pub stack_id: &'a str,
     /// Containers whose resources are sampled (none when the platform cannot sample them).
     pub containers: Vec<String>,
-    /// Whether the engine can sample them (a cluster without a metrics API cannot).
+    /// Whether the platform can sample them (a cluster without a metrics API cannot).
     pub samples: bool,
     pub faults: &'a [Fault],
     /// The bank UI, for `probe = "browser"`.
@@ -212,12 +212,12 @@ impl<'a> Faults<'a> {
         Faults { planned, tasks: Vec::new(), marks_tx, marks, windows: faults::Windows::default() }
     }
 
-    /// Starts the faults of `loop_no`; they need the engine (an experiment with faults is refused for an
+    /// Starts the faults of `loop_no`; they need the platform (an experiment with faults is refused for an
     /// external deployment).
-    fn start(&mut self, engine: Option<&Engine>, stack_id: &str, loop_no: u32) {
-        let Some(engine) = engine else { return };
+    fn start(&mut self, platform: Option<&Platform>, stack_id: &str, loop_no: u32) {
+        let Some(platform) = platform else { return };
         for fault in self.planned.iter().filter(|f| f.at_loop == loop_no) {
-            let on = faults::On { engine: engine.clone(), stack_id: stack_id.to_string() };
+            let on = faults::On { platform: platform.clone(), stack_id: stack_id.to_string() };
             self.tasks.push(faults::spawn(on, fault.clone(), self.marks_tx.clone()));
         }
     }
@@ -334,7 +334,7 @@ impl<'a> Driver<'a> {
             stop_generators: CancellationToken::new(),
             faults: Faults::new(target.faults),
             sampler: Sampler::new(
-                target.engine.filter(|_| target.samples).cloned(),
+                target.platform.filter(|_| target.samples).cloned(),
                 target.stack_id,
                 target.containers.clone(),
             ),
@@ -384,7 +384,7 @@ impl<'a> Driver<'a> {
                 self.stop_generators.child_token(),
             ));
         }
-        self.faults.start(self.target.engine, self.target.stack_id, loop_no);
+        self.faults.start(self.target.platform, self.target.stack_id, loop_no);
         if loop_no.is_multiple_of(load.resources_every_loops) {
             let offered = self.open.as_ref().map_or(0, OpenLoad::answered);
             self.sampler.start(self.driven.counts.transfers + offered);

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use stack::engine::Disruption;
-use stack::Engine;
+use stack::platform::Disruption;
+use stack::Platform;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -16,7 +16,7 @@ use bench_results::{Edge, Mark};
 
 /// The stack a fault acts on.
 pub struct On {
-    pub engine: Engine,
+    pub platform: Platform,
     pub stack_id: String,
 }
 
@@ -29,7 +29,7 @@ fn disruption(action: FaultAction) -> Disruption {
 }
 
 /// Starts `fault` now; marks go to `marks` as they happen. The task always tries to bring the container back;
-/// an action the engine refuses ends the fault at once, its end mark carrying the error.
+/// an action the platform refuses ends the fault at once, its end mark carrying the error.
 pub fn spawn(on: On, fault: Fault, marks: mpsc::UnboundedSender<(Instant, Mark)>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let name = fault.container();
@@ -38,12 +38,12 @@ pub fn spawn(on: On, fault: Fault, marks: mpsc::UnboundedSender<(Instant, Mark)>
             |edge, error: Option<String>| Mark { target: fault.target.clone(), action: fault.action, edge, error };
         // Marked as it begins, so the mark sits on the row of `at_loop` (a graceful stop can take seconds).
         let _ = marks.send((Instant::now(), mark(Edge::Start, None)));
-        if let Err(e) = on.engine.disrupt(&on.stack_id, &name, how).await {
+        if let Err(e) = on.platform.disrupt(&on.stack_id, &name, how).await {
             let _ = marks.send((Instant::now(), mark(Edge::End, Some(format!("the fault did not happen: {e}")))));
             return;
         }
         tokio::time::sleep(fault.duration()).await;
-        let ended = on.engine.restore(&on.stack_id, &name, how).await;
+        let ended = on.platform.restore(&on.stack_id, &name, how).await;
         let _ = marks.send((Instant::now(), mark(Edge::End, ended.err())));
     })
 }

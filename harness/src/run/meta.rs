@@ -1,9 +1,5 @@
 //! What a results header records about where a run ran: commit, host and the exact images.
 
-use std::collections::BTreeMap;
-
-use bollard::Docker;
-
 use bench_results::Host;
 
 /// The commit bench was built from (`-dirty` when its sources differed from it), `unknown` when built without git:
@@ -28,17 +24,4 @@ pub fn host() -> Host {
         cpus: std::thread::available_parallelism().map_or(1, usize::from),
         mem_mib: mem_kib / 1024,
     }
-}
-
-/// Image reference -> image id, for every image named (missing ones are left out).
-pub async fn image_ids(docker: &Docker, images: &[String]) -> BTreeMap<String, String> {
-    let mut ids = BTreeMap::new();
-    for image in images {
-        if let Ok(inspect) = docker.inspect_image(image).await {
-            if let Some(id) = inspect.id {
-                ids.insert(image.clone(), id);
-            }
-        }
-    }
-    ids
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use stack::Engine;
+use stack::Platform;
 use tokio::task::JoinHandle;
 
 use super::machine::{self, Ticks};
@@ -42,7 +42,7 @@ impl Mark {
 }
 
 pub struct Sampler {
-    engine: Option<Engine>,
+    platform: Option<Platform>,
     stack_id: String,
     containers: Vec<String>,
     own: OwnUsage,
@@ -51,10 +51,10 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Samples `containers` of stack `stack_id` on `engine` (none without one: then only bench and the machine).
-    pub fn new(engine: Option<Engine>, stack_id: &str, containers: Vec<String>) -> Sampler {
+    /// Samples `containers` of stack `stack_id` on `platform` (none without one: then only bench and the machine).
+    pub fn new(platform: Option<Platform>, stack_id: &str, containers: Vec<String>) -> Sampler {
         let stack_id = stack_id.to_string();
-        Sampler { engine, stack_id, containers, own: OwnUsage::new(), pending: None, interference: Tally::default() }
+        Sampler { platform, stack_id, containers, own: OwnUsage::new(), pending: None, interference: Tally::default() }
     }
 
     /// Starts a sample unless one is under way; `transfers` is the count answered so far, for bench's own window.
@@ -62,12 +62,12 @@ impl Sampler {
         if self.pending.is_some() {
             return;
         }
-        let (engine, stack_id, names) = (self.engine.clone(), self.stack_id.clone(), self.containers.clone());
+        let (platform, stack_id, names) = (self.platform.clone(), self.stack_id.clone(), self.containers.clone());
         let task = tokio::spawn(async move {
             // Opened here, off the driver's path: reading the engine's processes scans /proc.
             let opened = Mark::now();
-            let containers = match engine {
-                Some(engine) => engine.sample(&stack_id, &names).await.map(|usages| {
+            let containers = match platform {
+                Some(platform) => platform.sample(&stack_id, &names).await.map(|usages| {
                     usages
                         .into_iter()
                         .map(|(name, u)| (name, Sample { cpu_pct: u.cpu_pct, mem_mib: u.mem_mib }))
@@ -90,7 +90,7 @@ impl Sampler {
             task.await.unwrap_or(Window { containers: None, machine_pct: None, bench_pct: 0.0, engine_pct: 0.0 });
         // Only Docker's readings cover this window, and only its engine's processes are known to be the
         // stack's: a metrics API averages over tens of seconds, and a cluster's own processes are not counted.
-        let comparable = self.engine.as_ref().is_some_and(|e| e.docker().is_some());
+        let comparable = self.platform.as_ref().is_some_and(Platform::samples_here);
         if let (true, Some(containers), Some(machine_pct)) = (comparable, &window.containers, window.machine_pct) {
             let stack_pct = containers.values().map(|s| s.cpu_pct).sum::<f64>() + window.engine_pct;
             self.interference.add(machine::interference_pct(machine_pct, stack_pct, window.bench_pct));

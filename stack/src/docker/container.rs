@@ -12,11 +12,14 @@ use bollard::Docker;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::{is_not_found, DockerError};
-use crate::LABEL_BENCH;
 use bench_results::ending::Ending;
 
 /// Label naming the stack (one bring-up) a container belongs to.
 pub const LABEL_STACK: &str = "kgb.stack";
+
+/// The label every container and image made by bench carries, so leftovers can always be found.
+pub const LABEL_BENCH: &str = "kgb.bench";
+
 /// Label saying who started the stack: `up` (left running on purpose) or `run`.
 pub const LABEL_OWNER: &str = "kgb.owner";
 

@@ -13,7 +13,7 @@ use tokio::process::Command;
 use super::catalog::{Maven, Source};
 use super::mirror;
 use super::{bin_dir, ImageError, Planned, LABEL_INPUT_HASH};
-use crate::LABEL_BENCH;
+use crate::docker::container::LABEL_BENCH;
 
 /// Where scratch folders for image builds go (debootstrap needs a real filesystem, not tmpfs).
 fn scratch() -> std::io::Result<tempfile::TempDir> {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::manifests::{manifests, Manifests, Target};
 use super::{host_data, namespace, Cluster, KubeError};
-use crate::{Owner, StackPlan};
+use crate::plan::{Owner, StackPlan};
 use bench_results::experiment::kubernetes::{Network, Reach};
 
 impl Cluster {

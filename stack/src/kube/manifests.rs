@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::{LABEL_PART, LABEL_ROLE};
+use crate::docker::container::LABEL_BENCH;
 use crate::docker::container::{LABEL_OWNER, LABEL_STACK};
-use crate::{Part, Role, StackPlan, LABEL_BENCH};
+use crate::plan::{Part, Role, StackPlan};
 use bench_results::experiment::kubernetes::{KubeSettings, Network};
 
 /// The Secret holding every setting that carries the stack's database password.

@@ -2,7 +2,7 @@
 //! Service of the part listening on PORT (`kgb-kafka-2:19093`), and each part listens on every address of its
 //! pod instead of loopback.
 
-use crate::{Part, Role, StackPlan};
+use crate::plan::{Part, Role, StackPlan};
 
 const LOOPBACK: &str = "127.0.0.1:";
 

@@ -15,8 +15,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use super::{namespace, reason, Cluster, KubeError};
-use crate::readiness::Check;
-use crate::{Role, StackPlan};
+use crate::plan::Check;
+use crate::plan::{Role, StackPlan};
 use bench_results::experiment::kubernetes::{Network, Reach};
 
 /// How long bench waits for load balancers to give the endpoint's and the UI's Services an address.
@@ -32,7 +32,7 @@ pub struct Reached {
     pub forwarded: Vec<(u16, String)>,
     /// The plan's endpoints without bench's forwards (a load balancer's address stays): where a part answers
     /// on the host network, or after a user's own `kubectl port-forward PORT`.
-    pub unforwarded: Option<crate::Endpoints>,
+    pub unforwarded: Option<crate::plan::Endpoints>,
     stop: CancellationToken,
 }
 
@@ -227,6 +227,21 @@ async fn both_ways<S: AsyncRead + AsyncWrite + Unpin>(socket: &mut TcpStream, st
 }
 
 impl Reached {
+    /// The `kubectl port-forward` commands that reach what bench reached through its own forwards, which end
+    /// with it.
+    pub fn commands(&self, plan: &StackPlan, stack_id: &str) -> Vec<String> {
+        let namespace = super::namespace(stack_id);
+        let role = |part: &String| plan.parts().find(|p| p.spec.name == *part).map(|p| p.role);
+        let command = |(port, part): &(u16, String)| {
+            let role = role(part)?;
+            // On a pod network a broker's metadata names Services a client outside the cluster cannot resolve.
+            let note = if role == Role::Kafka { "  (metadata only, outside the cluster)" } else { "" };
+            let workload = super::manifests::workload(role);
+            Some(format!("kubectl -n {namespace} port-forward {workload}/{part} {port}{note}"))
+        };
+        self.forwarded.iter().filter_map(command).collect()
+    }
+
     /// `plan` with every check and endpoint at the address bench reaches it by.
     pub fn readdress(&mut self, plan: &mut StackPlan) {
         let forwarded = |port: u16| self.forwarded.iter().any(|(p, _)| *p == port);
@@ -293,7 +308,7 @@ mod tests {
     #[test]
     fn every_check_and_endpoint_moves_to_its_ports_new_address() {
         let stack = StackSettings { brokers: 2, ..StackSettings::default() };
-        let mut plan = crate::plan::plan(&stack, "20261201T000000-abcdef", crate::Owner::Run, "pw", "cluster");
+        let mut plan = crate::plan::plan(&stack, "20261201T000000-abcdef", crate::plan::Owner::Run, "pw", "cluster");
         // A made-up address per port, from the settings' ports, not from the plan.
         let p = &stack.ports;
         let at = |port: u16| format!("127.0.0.1:{}", 40000 + port % 10000);

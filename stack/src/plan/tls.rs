@@ -8,7 +8,7 @@ use topology::tls::{CA_FILE, CERT_FILE, KEY_FILE};
 
 use super::{kv, Part, Role, StackPlan};
 use crate::docker::container::ReadOnlyFolder;
-use crate::readiness::Check;
+use crate::plan::Check;
 use crate::tls::{CONTAINER_FOLDER, KEYSTORE_FILE};
 
 fn in_container(file: &str) -> String {

@@ -9,7 +9,7 @@ use bench_results::experiment::stack::StackSettings;
 
 fn objects(brokers: u32, settings: &KubeSettings, nodes: usize) -> Manifests {
     let stack = StackSettings { brokers, ..StackSettings::default() };
-    let plan = plan(&stack, "20261201T000000-abcdef", crate::Owner::Run, "s3cret-pw", "cluster");
+    let plan = plan(&stack, "20261201T000000-abcdef", crate::plan::Owner::Run, "s3cret-pw", "cluster");
     let folders = BTreeMap::new();
     let target = Target {
         namespace: "kgb-ns",
@@ -179,7 +179,7 @@ fn placement_reaches_every_pod() {
 #[test]
 fn read_only_folders_become_secrets_mounted_where_the_container_expects_them() {
     let stack = StackSettings { brokers: 1, tls: true, ..StackSettings::default() };
-    let plan = plan(&stack, "id", crate::Owner::Run, "pw", "cluster");
+    let plan = plan(&stack, "id", crate::plan::Owner::Run, "pw", "cluster");
     let folder: PathBuf = plan.synchronizer.spec.read_only[0].host.clone();
     let folders = BTreeMap::from([(folder, BTreeMap::from([("tls.key".to_string(), b"KEY".to_vec())]))]);
     let settings = KubeSettings::default();
