@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{bench_in, Within, QUICK};
+use support::bench_in;
 
 use std::path::Path;
 
@@ -138,18 +138,7 @@ fn the_page_draws_every_series_in_headless_chromium() {
     let page = std::fs::read_to_string(&html).expect("page");
     assert!(!page.contains("src=\"http") && !page.contains("href=\"http"), "the page must not load anything");
 
-    let chromium = std::process::Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=10000",
-        ])
-        .arg("--dump-dom")
-        .arg(format!("file://{}", html.display()))
-        .output_within(QUICK);
+    let chromium = support::headless(&html, &["--dump-dom"]);
     let (out, err) = (String::from_utf8_lossy(&chromium.stdout), String::from_utf8_lossy(&chromium.stderr));
     let drawn = out.split("data-history-drawn=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("");
     assert_eq!(drawn, "4", "every series drawn; console:\n{err}");

@@ -214,20 +214,7 @@ fn the_page_draws_its_charts_in_headless_chromium() {
     assert!(page.contains("kill kafka-2"), "the fault is in the page's data");
     assert!(!page.contains("src=\"http") && !page.contains("href=\"http"), "the page must not load anything");
 
-    let chromium = |extra: &[&str]| {
-        std::process::Command::new(harness::browser::command())
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--enable-logging=stderr",
-                "--v=0",
-                "--virtual-time-budget=10000",
-            ])
-            .args(extra)
-            .arg(format!("file://{}", html.display()))
-            .output_within(QUICK)
-    };
+    let chromium = |extra: &[&str]| support::headless(&html, extra);
     let dom = chromium(&["--dump-dom"]);
     let (out, err) = (String::from_utf8_lossy(&dom.stdout), String::from_utf8_lossy(&dom.stderr));
     let drawn = out.split("data-drawn=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("");

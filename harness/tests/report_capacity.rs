@@ -6,7 +6,6 @@ mod support;
 
 use std::path::PathBuf;
 
-use support::Within;
 
 use bench_results::Step;
 use harness::experiment::Search;
@@ -132,18 +131,7 @@ fn the_page_draws_capacity_and_the_latency_throughput_curve() {
         [1000.0, 1100.0].iter().enumerate().map(|(i, &c)| open_run("linger.ms=0", i, c, false)).collect();
     let built = report::build("curve", &runs, report::ALPHA);
     let (html, _) = report::html::write(&built, &dir.path().join("report.html")).expect("written");
-    let dom = std::process::Command::new(harness::browser::command())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-        ])
-        .arg(format!("file://{}", html.display()))
-        .output_within(support::QUICK);
+    let dom = support::headless(&html, &["--dump-dom"]);
     let (out, err) = (String::from_utf8_lossy(&dom.stdout), String::from_utf8_lossy(&dom.stderr));
     let attribute = |name: &str| {
         out.split(&format!("{name}=\"")).nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string()

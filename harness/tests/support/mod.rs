@@ -133,6 +133,17 @@ fn joined(bytes: Receiver<Vec<u8>>) -> Vec<u8> {
 }
 
 /// Stdout then stderr, for assertion messages.
+/// A page of ours in headless Chromium (the browser bench itself uses), with `extra` flags (`--dump-dom`,
+/// `--screenshot=…`): its output within [`QUICK`], the console on stderr.
+pub fn headless(page: &std::path::Path, extra: &[&str]) -> Output {
+    Command::new(harness::browser::command())
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"])
+        .arg("--virtual-time-budget=10000")
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output_within(QUICK)
+}
+
 pub fn text(out: &Output) -> String {
     format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
