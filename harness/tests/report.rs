@@ -12,8 +12,9 @@ use harness::report::{self, LevelRow, RunRows};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+/// The 2019 project's published runs, kept with the tests (fixtures/2019/README.md).
 fn seed() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seed/results")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/2019")
 }
 
 /// Mean and sample-sd standard error, the plain two-pass way.
