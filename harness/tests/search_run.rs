@@ -55,7 +55,9 @@ async fn a_search_run_converges_and_its_steps_follow_the_rules() {
     let end = run.end.as_ref().expect("end line");
     assert!(end.audit.passed, "{:?}", end.audit);
     assert!(matches!(end.ended_by, EndedBy::Converged | EndedBy::MaxRate), "{:?}\n{stderr}", end.ended_by);
-    assert_eq!(end.slo_p99_ms, Some(50.0));
+    // The SLO is written once, in the header's parameters; the end line no longer copies it.
+    assert_eq!(run.header.parameters.search.as_ref().map(|s| s.slo_p99_ms), Some(50.0));
+    assert_eq!(end.slo_p99_ms, None);
     let capacity = end.capacity_tps.expect("a capacity");
     let steps = &run.steps;
     assert!(!steps.is_empty() && steps.len() <= 10);
