@@ -6,7 +6,6 @@ mod support;
 
 use std::path::PathBuf;
 
-
 use bench_results::Step;
 use harness::experiment::Search;
 use harness::report::{self, RunRows};
