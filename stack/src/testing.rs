@@ -6,8 +6,20 @@ use crate::plan::Owner;
 use crate::stack::Stack;
 use bench_results::experiment::stack::StackSettings;
 
-/// Serializes stacks within one test binary.
+/// Serializes stacks within one test binary: [`stack`] takes it, and so does a test that brings a stack up
+/// another way (through `bench`) or starts a container another test's leftover check would see.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// One stack at a time, for a `#[tokio::test]`; held across awaits, released when dropped (a panic too).
+/// Not for a test that then calls [`stack`], which takes it itself.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
+/// One stack at a time, for a synchronous test.
+pub fn serial_blocking() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.blocking_lock()
+}
 
 /// A stack held for one test; derefs to [`Stack`]. Dropping it removes the containers.
 pub struct TestStack {

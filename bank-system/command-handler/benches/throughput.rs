@@ -7,7 +7,7 @@
 //!
 //! `cargo bench -p command-handler --bench throughput` (needs scripts/setup: engine and images).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/suite/common.rs"]
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p graphql-endpoint --bench subscriptions` (needs scripts/setup: engine and images).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/suite/common.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

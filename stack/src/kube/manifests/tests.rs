@@ -1,4 +1,4 @@
-//! The objects checked without a cluster; `harness/tests/kubernetes.rs` has the API server check them too.
+//! The objects checked without a cluster; `harness/tests/suite/kubernetes.rs` has the API server check them too.
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,176 @@
+//! Open-model runs in a report: capacity per variant over runs (censored runs shown as bounds, left out of the mean
+//! and the tests), capacity at other SLOs, Welch's test on capacity per run, and the page's capacity and
+//! latency–throughput charts drawn in headless Chromium. Expected values are computed here, from the inputs.
+
+use crate::support;
+
+use std::path::PathBuf;
+
+use bench_results::Step;
+use harness::experiment::Search;
+use harness::report::{self, RunRows};
+
+fn step(n: u32, rate: f64, p99: Option<f64>) -> Step {
+    Step {
+        step: n,
+        rate,
+        achieved: rate,
+        sent: (rate * 10.0) as u64,
+        answered: (rate * 10.0) as u64,
+        errors: 0,
+        timeouts: 0,
+        p50_ms: p99.map(|p| p / 5.0),
+        p90_ms: p99,
+        p99_ms: p99,
+        p999_ms: p99,
+        max_ms: p99,
+        passed: p99.is_some_and(|p| p <= 500.0),
+        confirming: false,
+        lag_p99_ms: 0.2,
+        lag_max_ms: 0.5,
+        dwell_s: 10.0,
+        drain_s: None,
+        t_ms: 0,
+        probe: None,
+        resources: Default::default(),
+        machine_cpu_pct: None,
+    }
+}
+
+/// A converged run: steps up to `capacity` meet 500 ms (p99 growing with the rate), the next rate misses it.
+fn open_run(variant: &str, i: usize, capacity: f64, censored: bool) -> RunRows {
+    let rates = [capacity / 4.0, capacity / 2.0, capacity, capacity * 1.5];
+    let steps = rates
+        .iter()
+        .enumerate()
+        .map(|(k, &r)| step(k as u32 + 1, r, if r <= capacity { Some(400.0 * r / capacity) } else { Some(2000.0) }))
+        .collect();
+    RunRows {
+        variant: variant.into(),
+        path: PathBuf::from(format!("{variant}/r{i}.jsonl")),
+        complete: true,
+        censored,
+        search: Some(Search::default()),
+        steps,
+        capacity: Some(capacity),
+        interval_s: 1.0,
+        ..RunRows::default()
+    }
+}
+
+fn mean_se(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
+}
+
+#[test]
+fn capacity_is_the_mean_over_runs_and_censored_runs_are_bounds() {
+    let (a, b) = ([1000.0, 1100.0, 1050.0], [700.0, 760.0, 720.0]);
+    let mut runs: Vec<RunRows> = a.iter().enumerate().map(|(i, &c)| open_run("A", i, c, false)).collect();
+    runs.extend(b.iter().enumerate().map(|(i, &c)| open_run("B", i, c, false)));
+    runs.push(open_run("C", 0, 900.0, false));
+    runs.push(open_run("C", 1, 16000.0, true));
+    let built = report::build("capacity", &runs, report::ALPHA);
+
+    let by = |v: &str| built.capacity.iter().find(|c| c.variant == v).expect("variant");
+    let (mean, se) = mean_se(&a);
+    let ca = by("A");
+    assert!((ca.figures.mean.unwrap() - mean).abs() < 1e-9 && (ca.figures.se.unwrap() - se).abs() < 1e-9);
+    assert_eq!((ca.figures.n, ca.figures.censored_runs, ca.slo_p99_ms), (3, 0, Some(500.0)));
+    let cc = by("C");
+    assert_eq!(
+        (cc.figures.n, cc.figures.censored_runs, cc.figures.mean),
+        (1, 1, Some(900.0)),
+        "the bound is left out of the mean"
+    );
+    assert!(cc.runs.iter().any(|r| r.censored && r.capacity == 16000.0), "but shown");
+
+    // At 250 ms: steps meet it while 400 × rate / capacity ≤ 250, i.e. at capacity / 4 and / 2 only.
+    let at_250 = ca.at_slos.iter().find(|s| s.slo_p99_ms == 250.0).expect("250 ms");
+    let halves: Vec<f64> = a.iter().map(|c| c / 2.0).collect();
+    assert!((at_250.figures.mean.unwrap() - mean_se(&halves).0).abs() < 1e-9);
+    // At 1,000 ms every measured step up to the capacity meets it and the next misses it by far: same as at 500.
+    let at_1000 = ca.at_slos.iter().find(|s| s.slo_p99_ms == 1000.0).expect("1000 ms");
+    assert!((at_1000.figures.mean.unwrap() - mean).abs() < 1e-9 && at_1000.bounded_below == 0);
+
+    // Welch's difference and its 95 % CI between A and B over runs, computed here (Welch–Satterthwaite df).
+    let (ma, sa) = mean_se(&a);
+    let (mb, sb) = mean_se(&b);
+    let se = (sa * sa + sb * sb).sqrt();
+    let df = (sa * sa + sb * sb).powi(2) / (sa.powi(4) / 2.0 + sb.powi(4) / 2.0);
+    let half = statrs::distribution::ContinuousCDF::inverse_cdf(
+        &statrs::distribution::StudentsT::new(0.0, 1.0, df).unwrap(),
+        0.975,
+    ) * se;
+    let ab =
+        built.comparisons.iter().find(|c| c.metric == "capacity" && c.a == "A" && c.b == "B").expect("A against B");
+    let ci = ab.ci95.expect("a CI");
+    assert!(
+        (ab.diff - (ma - mb)).abs() < 1e-9
+            && (ci.0 - (ma - mb - half)).abs() < 1e-6
+            && (ci.1 - (ma - mb + half)).abs() < 1e-6,
+        "{ab:?}"
+    );
+    assert!(ab.p.unwrap() < 0.01 && ab.significant && ab.words.contains("A is higher than B"), "{}", ab.words);
+    assert!(!built.comparisons.iter().any(|c| c.metric == "capacity" && (c.a == "C" || c.b == "C")), "C has a bound");
+    assert!(
+        built.not_compared.iter().any(|n| n.starts_with("capacity, A against C") && n.contains("lower bound")),
+        "{:?}",
+        built.not_compared
+    );
+    assert_eq!(built.curve.len(), 4 * runs.len(), "every step is a point of the curve");
+}
+
+#[test]
+fn the_page_draws_capacity_and_the_latency_throughput_curve() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runs: Vec<RunRows> =
+        [1000.0, 1100.0].iter().enumerate().map(|(i, &c)| open_run("linger.ms=0", i, c, false)).collect();
+    let built = report::build("curve", &runs, report::ALPHA);
+    let (html, _) = report::html::write(&built, &dir.path().join("report.html")).expect("written");
+    let dom = support::headless(&html, &["--dump-dom"]);
+    let (out, err) = (String::from_utf8_lossy(&dom.stdout), String::from_utf8_lossy(&dom.stderr));
+    let attribute = |name: &str| {
+        out.split(&format!("{name}=\"")).nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string()
+    };
+    assert_eq!(attribute("data-capacity-drawn"), "2", "one dot per run; console:\n{err}");
+    assert_eq!(attribute("data-curve-drawn"), "16", "p50 and p99 of 8 steps; console:\n{err}");
+    assert!(
+        out.contains("Capacity per variant") && out.contains("1050.0 ± 50.0 tx/s (n = 2"),
+        "the table shows mean ± SE over runs"
+    );
+}
+
+#[test]
+fn closed_runs_ended_by_max_loops_are_bounds_not_compared() {
+    let closed = |variant: &str, i: usize, generators: u32, censored: bool| RunRows {
+        variant: variant.into(),
+        path: PathBuf::from(format!("{variant}/c{i}.jsonl")),
+        complete: true,
+        sustained: Some(generators),
+        censored,
+        interval_s: 1.0,
+        ..RunRows::default()
+    };
+    // linger.ms=0 and 100 both stopped by max_loops at 90 generators, as the fast ramp did here: "90 ± 0" before.
+    let runs = vec![
+        closed("0", 0, 90, true),
+        closed("0", 1, 90, true),
+        closed("100", 0, 90, true),
+        closed("100", 1, 90, true),
+    ];
+    let built = report::build("censored", &runs, report::ALPHA);
+    for v in &built.variants {
+        let s = v.sustained.as_ref().expect("closed runs have a sustained load");
+        assert_eq!((s.n, s.censored, s.censored_runs, s.at_least, s.mean), (0, true, 2, Some(90.0), None), "{v:?}");
+    }
+    assert!(!built.comparisons.iter().any(|c| c.metric == "sustained generators"), "bounds are not tested as if exact");
+    assert!(built
+        .not_compared
+        .iter()
+        .any(|n| n.contains("sustained generators, 0 against 100") && n.contains("lower bounds")));
+    let page = harness::report::html::render(&built).expect("page");
+    assert!(page.contains("≥ 90 in 2 run(s) stopped by a cap"), "the page shows the bound");
+}
