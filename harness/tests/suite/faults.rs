@@ -14,7 +14,7 @@ fn experiment(brokers: u32, fault: &str) -> String {
 probe_interval_ms = 250
 probe_timeout_ms = 3000
 max_timeouts = 5
-max_loops = 200
+max_loops = 160
 loops_per_generator = 10
 generators_per_step = 2
 transfer_pause_ms = 100
@@ -27,7 +27,7 @@ partitions = 3
 [stack.services.producer]
 "acks" = "all"
 [[faults]]
-at_loop = 40
+at_loop = 30
 {fault}
 "#
     )
@@ -56,7 +56,7 @@ fn run_with_fault(brokers: u32, fault: &str) -> Run {
     let marks: Vec<(u32, Edge, Option<String>)> =
         run.rows.iter().flat_map(|r| r.faults.iter().map(move |m| (r.r#loop, m.edge, m.error.clone()))).collect();
     assert_eq!(marks.len(), 2, "one start and one end mark: {marks:?}");
-    assert_eq!((marks[0].0, marks[0].1, &marks[0].2), (40, Edge::Start, &None), "{marks:?}");
+    assert_eq!((marks[0].0, marks[0].1, &marks[0].2), (30, Edge::Start, &None), "{marks:?}");
     assert_eq!((marks[1].1, &marks[1].2), (Edge::End, &None), "{marks:?}");
     let recovered_from = marks[1].0 + 40;
     let after: Vec<_> = run.rows.iter().filter(|r| r.r#loop > recovered_from).collect();

@@ -78,7 +78,7 @@ async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() 
     let _serial = crate::support::serial_async().await;
     let results = tempfile::tempdir().expect("temp dir");
     let outputs = tempfile::tempdir().expect("temp dir");
-    let experiment = Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/smoke.toml");
+    let experiment = crate::support::shortened_smoke(outputs.path(), 160);
     let (stdout_path, stderr_path) = (outputs.path().join("run.stdout"), outputs.path().join("run.stderr"));
     let mut child = bench()
         .arg("run")
@@ -92,7 +92,7 @@ async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() 
     let secrets = Arc::new(Mutex::new(Secrets::default()));
     let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let collector = tokio::spawn(collect_secrets(secrets.clone(), running.clone()));
-    // The smoke run stops within about two minutes; a bench that hangs is killed and the test fails.
+    // The run stops within about a minute; a bench that hangs is killed and the test fails.
     let limit = Duration::from_secs(600);
     let started = Instant::now();
     let status = loop {

@@ -32,6 +32,17 @@ pub fn bench_in(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, S
     )
 }
 
+/// The shipped `experiments/smoke.toml`, its load cut to `loops` (its 360 loops are 90 s; a test needs less), written
+/// into `dir` under the same name.
+pub fn shortened_smoke(dir: &std::path::Path, loops: u32) -> std::path::PathBuf {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../experiments/smoke.toml");
+    let text = std::fs::read_to_string(&shipped).expect("experiments/smoke.toml");
+    assert!(text.contains("max_loops = 360"), "smoke.toml's load changed; shorten it here anew");
+    let path = dir.join("smoke.toml");
+    std::fs::write(&path, text.replace("max_loops = 360", &format!("max_loops = {loops}"))).expect("written");
+    path
+}
+
 /// Runs a command to completion within a deadline, as `Command::output` does without one.
 pub trait Within {
     /// The command's output; past `deadline` it is interrupted (then killed) and the test fails with what it
