@@ -279,6 +279,7 @@ mod tests {
             block: None,
             platform: None,
             resources_unavailable: None,
+            order: None,
         }
     }
 

@@ -50,6 +50,21 @@ pub struct Header {
     /// rows then carry bench's own only, and the run has no interference figure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources_unavailable: Option<String>,
+    /// Where the run stood in its round: every round runs each variant once, in an order drawn from `seed`
+    /// (absent in files written before rounds were shuffled, whose rounds all ran in the file's order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<RoundOrder>,
+}
+
+/// A run's place in its round (`repeat` is the round).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RoundOrder {
+    /// The seed every round's order was drawn from (`bench run --seed` replays it).
+    pub seed: u64,
+    /// 1-based position of this run in its round.
+    pub slot: u32,
+    /// Runs in the round.
+    pub of: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -144,11 +144,15 @@ pub fn title(inputs: &[RunRows]) -> String {
     names.join(" + ")
 }
 
-/// How the report compares variants: paired over blocks when at least two blocks each ran every variant (then
-/// every comparison is within a machine), else Welch over runs.
+/// How the report compares variants: paired when at least two blocks, or two rounds, each ran every variant (then
+/// every comparison is within a machine, or within minutes on one), else Welch over runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pairing {
     pub paired: bool,
+    /// What runs were paired within, when paired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<compare::Unit>,
+    /// How many blocks (or rounds) the runs came from.
     pub blocks: usize,
     pub words: String,
 }
@@ -169,14 +173,16 @@ impl Pairing {
         }
         let full = blocks.values().filter(|v| **v == variants).count();
         let paired = unblocked == 0 && blocks.len() >= 2 && full == blocks.len() && variants.len() >= 2;
-        let words = if paired {
-            format!("Variants are compared paired over {} blocks: every block ran every variant, so each difference is taken within one machine (the per-block difference of run means), then tested over blocks.", blocks.len())
-        } else if blocks.len() >= 2 {
-            format!("Variants are compared with Welch's test over runs: {full} of {} blocks ran every variant{}, so runs cannot all be paired within machines.", blocks.len(), if unblocked > 0 { format!(" and {unblocked} run(s) have no block") } else { String::new() })
-        } else {
-            "Variants are compared with Welch's test over runs (the runs come from one block or machine).".to_string()
+        let rounds = counted.iter().any(|r| r.header.as_ref().is_some_and(|h| h.order.is_some()));
+        let unit = if rounds { compare::Unit::Rounds } else { compare::Unit::Blocks };
+        let n = blocks.len();
+        let words = match (paired, unit) {
+            (true, compare::Unit::Rounds) => format!("Variants are compared paired over {n} rounds: every round ran every variant once, in a shuffled order, so each difference is taken between runs minutes apart on one machine (the per-round difference), then tested over rounds."),
+            (true, compare::Unit::Blocks) => format!("Variants are compared paired over {n} blocks: every block ran every variant, so each difference is taken within one machine (the per-block difference of run means), then tested over blocks."),
+            (false, _) if n >= 2 => format!("Variants are compared with Welch's test over runs: {full} of {n} {} ran every variant{}, so runs cannot all be paired.", unit.plural(), if unblocked > 0 { format!(" and {unblocked} run(s) have no block") } else { String::new() }),
+            (false, _) => "Variants are compared with Welch's test over runs (the runs come from one block or machine).".to_string(),
         };
-        Pairing { paired, blocks: blocks.len(), words }
+        Pairing { paired, unit: paired.then_some(unit), blocks: n, words }
     }
 }
 
@@ -210,7 +216,7 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
     at_rates.sort_by(|a, b| a.rate.total_cmp(&b.rate).then_with(|| a.variant.cmp(&b.variant)));
     let pairing = Pairing::of(&sorted);
     let compare::Comparisons { comparisons, family, not_compared } =
-        compare::all(&variants, &levels, alpha, pairing.paired);
+        compare::all(&variants, &levels, alpha, pairing.unit);
     let (images, hosts) = provenance(&sorted);
     let counted: Vec<&&RunRows> = sorted.iter().filter(|i| i.counts()).collect();
     let mut faults: Vec<FaultSpot> = counted

@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
 use stack::Platform;
 
 pub use driver::Status;
@@ -27,7 +30,7 @@ use stack::{Options, Owner, Services, Stack, StackError};
 use crate::audit::Books;
 use crate::experiment::{Experiment, ExperimentFile, External, Variant};
 use crate::load::client::Endpoint;
-use bench_results::{Audit, End, EndedBy, Header, Line, ResultsError, Writer};
+use bench_results::{Audit, End, EndedBy, Header, Line, ResultsError, RoundOrder, Writer};
 use driver::Driven;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,10 +41,31 @@ pub enum RunError {
     Results(#[from] ResultsError),
 }
 
-/// The runs of an invocation in order: variants interleaved (A B C A B C …) so that drift on the machine
-/// spreads over all of them. Each entry is (repeat from 1, variant).
-pub fn order(variants: &[Variant], repeat: u32) -> Vec<(u32, &Variant)> {
-    (1..=repeat).flat_map(|r| variants.iter().map(move |v| (r, v))).collect()
+/// One run of an invocation: its round (the repeat, from 1), its place in the round, its variant.
+#[derive(Debug, Clone, Copy)]
+pub struct Planned<'a> {
+    pub round: u32,
+    pub order: RoundOrder,
+    pub variant: &'a Variant,
+}
+
+/// The runs of an invocation: rounds that each run every variant once, each round in an order of its own drawn
+/// from `seed`. Interleaving spreads the machine's drift over all variants; shuffling each round keeps a fixed
+/// order (A B C, A B C …) from lining up with what drifts within a round, or with what one run leaves the next.
+pub fn order(variants: &[Variant], repeat: u32, seed: u64) -> Vec<Planned<'_>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let of = u32::try_from(variants.len()).unwrap_or(u32::MAX);
+    let mut planned = Vec::new();
+    for round in 1..=repeat {
+        let mut shuffled: Vec<&Variant> = variants.iter().collect();
+        shuffled.shuffle(&mut rng);
+        planned.extend(shuffled.into_iter().zip(1..).map(|(variant, slot)| Planned {
+            round,
+            order: RoundOrder { seed, slot, of },
+            variant,
+        }));
+    }
+    planned
 }
 
 /// Latency percentiles of one run, for the summary.
@@ -188,10 +212,12 @@ struct Stopped {
     endings: BTreeMap<String, bench_results::ending::Ending>,
 }
 
-/// Which repeat a run is, and the block it belongs to (`bench run --block`: a nightly job; `None`: the host).
+/// Which repeat (round) a run is, its place in the round, and the block it belongs to (`bench run --block`: a
+/// nightly job; `None`: the host).
 #[derive(Debug, Clone, Copy)]
 pub struct Repeat<'a> {
     pub number: u32,
+    pub order: RoundOrder,
     pub block: Option<&'a str>,
 }
 
@@ -200,6 +226,7 @@ struct RunId<'a> {
     file: &'a ExperimentFile,
     variant: &'a Variant,
     repeat: u32,
+    order: RoundOrder,
     block: Option<&'a str>,
     started: chrono::DateTime<chrono::Utc>,
 }
@@ -238,6 +265,7 @@ impl RunId<'_> {
             block: Some(self.block.map_or_else(|| meta::host().hostname, str::to_string)),
             platform: platform.map(str::to_string),
             resources_unavailable: unavailable,
+            order: Some(self.order),
         }))
     }
 
@@ -269,7 +297,8 @@ pub async fn run_one(
     interrupts: &Interrupts,
     observer: &Observer<'_>,
 ) -> Result<Summary, RunError> {
-    let id = RunId { file, variant, repeat: repeat.number, block: repeat.block, started: chrono::Utc::now() };
+    let started = chrono::Utc::now();
+    let id = RunId { file, variant, repeat: repeat.number, order: repeat.order, block: repeat.block, started };
     let path = id.path(results);
     let Some(deployment) = bring_up(target, &variant.experiment, interrupts, observer).await? else {
         return interrupted_bring_up(&id, target, path).await;
@@ -398,12 +427,31 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    fn three_variants() -> ExperimentFile {
+        ExperimentFile::parse(Path::new("t.toml"), "name = \"t\"\n[matrix]\n\"stack.brokers\" = [1, 2, 3]\n").unwrap()
+    }
+
     #[test]
-    fn repeats_interleave_variants() {
-        let f =
-            ExperimentFile::parse(Path::new("t.toml"), "name = \"t\"\n[matrix]\n\"stack.brokers\" = [1, 3]\n").unwrap();
-        let names: Vec<String> = order(&f.variants, 3).iter().map(|(r, v)| format!("{}#{r}", v.name)).collect();
-        assert_eq!(names, ["brokers=1#1", "brokers=3#1", "brokers=1#2", "brokers=3#2", "brokers=1#3", "brokers=3#3"]);
+    fn every_round_runs_each_variant_once_and_the_seed_replays_the_order() {
+        let f = three_variants();
+        let names = |seed| -> Vec<(u32, u32, String)> {
+            order(&f.variants, 40, seed).iter().map(|p| (p.round, p.order.slot, p.variant.name.clone())).collect()
+        };
+        let planned = names(7);
+        assert_eq!(planned.len(), 120);
+        for (i, round) in planned.chunks(3).enumerate() {
+            let mut variants: Vec<&str> = round.iter().map(|(_, _, v)| v.as_str()).collect();
+            variants.sort_unstable();
+            assert_eq!(variants, ["brokers=1", "brokers=2", "brokers=3"], "round {}", i + 1);
+            let expected_round = u32::try_from(i + 1).unwrap();
+            assert!(round.iter().all(|(r, _, _)| *r == expected_round));
+            assert_eq!(round.iter().map(|(_, s, _)| *s).collect::<Vec<_>>(), [1, 2, 3]);
+        }
+        assert_eq!(names(7), planned, "one seed, one order");
+        assert_ne!(names(8), planned, "another seed, another order");
+        // Shuffled: over 40 rounds, each variant comes first in some round and none in all.
+        let firsts: std::collections::BTreeSet<&str> = planned.chunks(3).map(|r| r[0].2.as_str()).collect();
+        assert_eq!(firsts.len(), 3, "{planned:?}");
     }
 
     /// git's output in the harness crate's folder: the source tree this test was built from.
@@ -421,7 +469,9 @@ mod tests {
         let path = folder.path().join("t.toml");
         std::fs::write(&path, "name = \"t\"\n").unwrap();
         let file = ExperimentFile::load(&path).unwrap();
-        let id = RunId { file: &file, variant: &file.variants[0], repeat: 1, block: None, started: chrono::Utc::now() };
+        let order = RoundOrder { seed: 1, slot: 1, of: 1 };
+        let (variant, started) = (&file.variants[0], chrono::Utc::now());
+        let id = RunId { file: &file, variant, repeat: 1, order, block: None, started };
         let Line::Header(header) = id.header(BTreeMap::new(), None, None, None) else { panic!("a header") };
         let head = git(&["rev-parse", "HEAD"]);
         let commit = header.git_commit.as_str();

@@ -31,16 +31,34 @@ fn earlier(results: &Path, experiment: &str, variant: &str) -> Earlier {
     e
 }
 
-pub fn print(file: &ExperimentFile, variants: &[Variant], repeat: u32, results: &Path) {
+/// The first rounds' order, and how to replay it.
+fn print_rounds(order: &[harness::run::Planned], seed: u64) {
+    const SHOWN: usize = 3;
+    let rounds: Vec<&[harness::run::Planned]> = order.chunk_by(|a, b| a.round == b.round).collect();
+    if order.first().is_none_or(|p| p.order.of < 2) {
+        return;
+    }
+    for round in rounds.iter().take(SHOWN) {
+        let names: Vec<&str> = round.iter().map(|p| p.variant.name.as_str()).collect();
+        println!("  round {}: {}", round[0].round, names.join(", "));
+    }
+    if rounds.len() > SHOWN {
+        println!("  … {} more round(s)", rounds.len() - SHOWN);
+    }
+    println!("  (order from seed {seed}: `--seed {seed}` runs exactly this order)");
+}
+
+pub fn print(file: &ExperimentFile, variants: &[Variant], repeat: u32, seed: u64, results: &Path) {
     let e = &file.experiment;
     println!("{}: {}", e.name, if e.description.is_empty() { "(no description)" } else { &e.description });
-    let order = harness::run::order(variants, repeat);
+    let order = harness::run::order(variants, repeat, seed);
     println!(
-        "{} variant(s) × {repeat} repeat(s) = {} run(s), interleaved; a fresh stack per run; results in {}",
+        "{} variant(s) × {repeat} round(s) = {} run(s), each round every variant once in its own order; a fresh stack per run; results in {}",
         variants.len(),
         order.len(),
         results.join(&e.name).display()
     );
+    print_rounds(&order, seed);
     println!();
     let mut bound_total = Duration::ZERO;
     let mut likely_total = Duration::ZERO;

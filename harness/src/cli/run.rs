@@ -18,7 +18,7 @@ use super::signals::{self, Signals};
 pub struct Args {
     /// Experiment file (TOML).
     experiment: PathBuf,
-    /// Runs per variant (default: the file's `repeat`); variants are interleaved.
+    /// Rounds, each running every variant once in a shuffled order (default: the file's `repeat`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: Option<u32>,
     /// Run only this variant (repeatable; default: all).
@@ -43,6 +43,10 @@ pub struct Args {
     /// the results files' names; default: the host's name, in the header only.
     #[arg(long, value_parser = block)]
     block: Option<String>,
+    /// Seed of the rounds' order: each round runs every variant once, in an order drawn from it (recorded in
+    /// each header). Default: drawn at random, and printed.
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 /// Blocks name files: the names' rule (refused by clap, so with exit code 2).
@@ -81,8 +85,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let repeat = args.repeat.unwrap_or(file.experiment.repeat);
     args.platform.check("run");
     let external = args.platform.accepts(&file, &variants)?;
+    let seed = args.seed.unwrap_or_else(rand::random);
     if args.dry_run {
-        print_dry_run(&file, &variants, repeat, &args.results, external);
+        print_dry_run(&file, &variants, repeat, seed, &args.results, external);
         return Ok(ExitCode::SUCCESS);
     }
     let platform = match external {
@@ -103,16 +108,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let order = run::order(&variants, repeat);
+    let order = run::order(&variants, repeat, seed);
+    if variants.len() > 1 {
+        eprintln!("rounds in an order drawn from seed {seed} (`--seed {seed}` replays it)");
+    }
     let mut finished = Vec::new();
-    for (i, (r, variant)) in order.iter().enumerate() {
+    for (i, planned) in order.iter().enumerate() {
+        let (r, variant) = (&planned.round, planned.variant);
         let title = format!("[{}/{}] {} {} #{r}", i + 1, order.len(), file.experiment.name, variant.name);
         let load = &variant.experiment.load;
         let bar = Progress::counting(&title, u64::from(load.max_loops));
         let stage = |s: String| bar.set(s);
         let status = |s: &Status| bar.step(u64::from(s.loop_no), status_line(s, load.max_timeouts), 20);
         let observer = Observer { stage: &stage, status: &status };
-        let repeat = run::Repeat { number: *r, block: args.block.as_deref() };
+        let repeat = run::Repeat { number: *r, order: planned.order, block: args.block.as_deref() };
         let outcome = run::run_one(target, &file, variant, repeat, &args.results, &interrupts, &observer).await;
         bar.finish();
         let f = outcome
@@ -138,10 +147,11 @@ fn print_dry_run(
     file: &ExperimentFile,
     variants: &[harness::experiment::Variant],
     repeat: u32,
+    seed: u64,
     results: &Path,
     external: Option<&External>,
 ) {
-    super::dry_run::print(file, variants, repeat, results);
+    super::dry_run::print(file, variants, repeat, seed, results);
     if let Some(e) = external {
         println!(
             "platform external: {} (audit against {} and {}); nothing is brought up or removed",

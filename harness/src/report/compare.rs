@@ -153,18 +153,44 @@ struct Side<'a> {
 }
 
 pub const PAIRED: &str = "paired over blocks";
+pub const PAIRED_ROUNDS: &str = "paired over rounds";
 pub const WELCH: &str = "Welch over runs";
+
+/// What paired runs share: a block (a nightly job, or the host) that ran every variant, or a round of one
+/// invocation that ran every variant once, in a shuffled order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Blocks,
+    Rounds,
+}
+
+impl Unit {
+    pub fn plural(self) -> &'static str {
+        match self {
+            Unit::Blocks => "blocks",
+            Unit::Rounds => "rounds",
+        }
+    }
+
+    fn method(self) -> &'static str {
+        match self {
+            Unit::Blocks => PAIRED,
+            Unit::Rounds => PAIRED_ROUNDS,
+        }
+    }
+}
 
 fn comparison(
     metric: &str,
     level: Option<(f64, &'static str)>,
     a: Side,
     b: Side,
-    paired_blocks: bool,
+    pairing: Option<Unit>,
 ) -> Option<Comparison> {
-    let pairing = if paired_blocks { paired(a.values, b.values) } else { None };
-    let (outcome, method, blocks) = match pairing {
-        Some((outcome, k)) => (outcome, PAIRED, Some(k)),
+    let pairs = pairing.and_then(|unit| Some((paired(a.values, b.values)?, unit)));
+    let (outcome, method, blocks) = match pairs {
+        Some(((outcome, k), unit)) => (outcome, unit.method(), Some(k)),
         None => (test(&a.values.values, &b.values.values)?, WELCH, None),
     };
     let (a_values, b_values) = (&a.values.values, &b.values.values);
@@ -212,7 +238,8 @@ fn unit_of(metric: &str) -> &'static str {
 /// The finding in one line; `c.p_adjusted` and `c.significant` must be set.
 fn words(c: &Comparison, unit: &str) -> String {
     let (a, b, title) = (&c.a, &c.b, c.title());
-    let over = c.blocks.map_or(String::new(), |k| format!(", paired over {k} blocks"));
+    let paired_over = if c.method == PAIRED_ROUNDS { Unit::Rounds } else { Unit::Blocks };
+    let over = c.blocks.map_or(String::new(), |k| format!(", paired over {k} {}", paired_over.plural()));
     let means = format!("{:.1}{unit} vs {:.1}{unit} over {} and {} runs{over}", c.mean_a, c.mean_b, c.n_a, c.n_b);
     let Some(p) = c.p else {
         return format!(
@@ -244,9 +271,9 @@ pub(super) fn p_value(p: f64) -> String {
 
 /// Every pair of variants of one probe kind: sustained generators, capacity, and probe latency at each level both
 /// reached, each over runs; Holm-adjusted together at `alpha`.
-/// With `paired_blocks` (every block ran every variant) each comparison is paired over blocks where both sides'
-/// runs carry blocks.
-pub fn all(variants: &[VariantSummary], levels: &[Level], alpha: f64, paired_blocks: bool) -> Comparisons {
+/// With a `pairing` (every block, or every round, ran every variant) each comparison is paired over those units
+/// where both sides' runs carry them.
+pub fn all(variants: &[VariantSummary], levels: &[Level], alpha: f64, pairing: Option<Unit>) -> Comparisons {
     let mut by_variant: BTreeMap<&str, Vec<&Level>> = BTreeMap::new();
     for level in levels {
         by_variant.entry(level.variant.as_str()).or_default().push(level);
@@ -261,7 +288,7 @@ pub fn all(variants: &[VariantSummary], levels: &[Level], alpha: f64, paired_blo
                 ));
                 continue;
             }
-            pair(va, vb, &by_variant, paired_blocks, &mut out);
+            pair(va, vb, &by_variant, pairing, &mut out);
         }
     }
     adjust(&mut out.comparisons, alpha);
@@ -273,13 +300,13 @@ fn pair(
     va: &VariantSummary,
     vb: &VariantSummary,
     levels: &BTreeMap<&str, Vec<&Level>>,
-    paired_blocks: bool,
+    pairing: Option<Unit>,
     out: &mut Comparisons,
 ) {
     let (a, b) = (va.variant.as_str(), vb.variant.as_str());
     for (metric, x, y) in [(SUSTAINED, &va.sustained, &vb.sustained), (CAPACITY, &va.capacity, &vb.capacity)] {
         let (Some(x), Some(y)) = (x, y) else { continue };
-        headline(metric, (a, x), (b, y), paired_blocks, out);
+        headline(metric, (a, x), (b, y), pairing, out);
     }
     let theirs: BTreeMap<(u32, Option<u64>), &Level> =
         levels.get(b).into_iter().flatten().map(|l| ((l.generators, l.rate.map(f64::to_bits)), *l)).collect();
@@ -295,7 +322,7 @@ fn pair(
             Some(level),
             Side { name: a, values: x },
             Side { name: b, values: y },
-            paired_blocks,
+            pairing,
         ));
     }
 }
@@ -304,7 +331,7 @@ fn headline(
     metric: &str,
     (a, x): (&str, &Estimate),
     (b, y): (&str, &Estimate),
-    paired_blocks: bool,
+    pairing: Option<Unit>,
     out: &mut Comparisons,
 ) {
     if x.censored || y.censored {
@@ -324,7 +351,7 @@ fn headline(
             None,
             Side { name: a, values: x },
             Side { name: b, values: y },
-            paired_blocks,
+            pairing,
         ));
     }
 }

@@ -58,7 +58,8 @@ pub struct RunRows {
     pub interference_pct: Option<f64>,
     /// Left out of the figures by `--exclude-disturbed` (still listed).
     pub excluded: bool,
-    /// The run's block (its nightly job, or the host), from its header.
+    /// What the run is paired within: its block (its nightly job, or the host), or, when its invocation
+    /// shuffled its rounds, its round within that block (see [`pairing_unit`]).
     pub block: Option<String>,
     /// Faults' windows in unix ms, for the run-over-time view.
     pub fault_windows: Vec<FaultWindow>,
@@ -145,7 +146,7 @@ impl RunRows {
             interference_pct: run.end.as_ref().and_then(|e| e.interference).map(|i| i.mean_pct),
             part_notes: run.end.as_ref().map(bench_results::End::part_notes).unwrap_or_default(),
             excluded: false,
-            block: run.header.block.clone(),
+            block: pairing_unit(&run.header),
             fault_windows,
             steps: run.steps,
             interval_s: interval.as_secs_f64(),
@@ -180,4 +181,14 @@ impl RunRows {
     pub(super) fn order_key(&self) -> (&str, &str, String) {
         (&self.variant, self.header.as_ref().map_or("", |h| h.started_at.as_str()), self.name())
     }
+}
+
+/// A shuffled round ran every variant once, minutes apart on one machine: the finest unit runs can be paired
+/// within. The seed tells apart two invocations' rounds of the same number on one block.
+pub fn pairing_unit(header: &bench_results::Header) -> Option<String> {
+    let block = header.block.clone()?;
+    Some(match header.order {
+        Some(order) => format!("{block} round {} of seed {}", header.repeat, order.seed),
+        None => block,
+    })
 }

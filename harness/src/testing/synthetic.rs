@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use bench_results::{Audit, Counts, End, EndedBy, Header, Host, Line, ResultsError, Row, Sample, Writer};
+use bench_results::{Audit, Counts, End, EndedBy, Header, Host, Line, ResultsError, RoundOrder, Row, Sample, Writer};
 
 /// One made-up run.
 #[derive(Debug, Clone)]
@@ -32,6 +32,15 @@ impl Synthetic<'_> {
     /// # Errors
     /// The file cannot be written.
     pub fn write(&self, results: &Path) -> Result<PathBuf, ResultsError> {
+        self.write_in_round(results, None)
+    }
+
+    /// As [`Synthetic::write`], for a run whose invocation shuffled its rounds: `order` is its place in round
+    /// `repeat`.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn write_in_round(&self, results: &Path, order: Option<RoundOrder>) -> Result<PathBuf, ResultsError> {
         // Seeded, so a test never depends on the clock.
         let mut rng = StdRng::seed_from_u64(self.seed);
         let started = chrono::DateTime::from_timestamp(
@@ -45,7 +54,7 @@ impl Synthetic<'_> {
         let mut w = Writer::create(&path)?;
         let parameters = serde_json::from_value(serde_json::json!({"name": self.experiment}))
             .map_err(|e| ResultsError::Write { path: path.clone(), source: e.into() })?;
-        w.write(&Line::Header(Box::new(self.header(parameters, &started))))?;
+        w.write(&Line::Header(Box::new(Header { order, ..self.header(parameters, &started) })))?;
         let mut timeouts = 0;
         for k in 1..=self.loops {
             let row = self.row(&mut rng, k, started.timestamp_millis());
@@ -76,6 +85,7 @@ impl Synthetic<'_> {
             block: Some(self.hostname.into()),
             platform: None,
             resources_unavailable: None,
+            order: None,
         }
     }
 

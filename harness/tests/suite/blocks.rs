@@ -126,3 +126,78 @@ fn a_nights_summary_holds_each_variants_headlines_over_runs() {
     assert_eq!(code, Some(1), "an unwritable summary is the system's failure: {err}");
     assert!(err.contains("s.json"), "{err}");
 }
+
+/// One invocation's rounds on one machine that drifts a lot between rounds (`drift` ms each); B's probe is 10 ms
+/// slower than A's in every round. Each round ran both, in the order `b_first` says; `shuffled: false` writes the
+/// same runs as files from before rounds were recorded. `rounds_of_b` < the rounds leaves the last rounds without
+/// B (an invocation cut short).
+fn rounds(results: &Path, drift: &[f64], b_first: &[bool], rounds_of_b: usize, shuffled: bool) {
+    let seed = 99;
+    for (i, (offset, b_first)) in drift.iter().zip(b_first).enumerate() {
+        let round = u32::try_from(i + 1).expect("few rounds");
+        for (variant, extra) in [("A", 0.0), ("B", 10.0)] {
+            if variant == "B" && i >= rounds_of_b {
+                continue;
+            }
+            let slot = if (variant == "B") == *b_first { 1 } else { 2 };
+            let run = Synthetic {
+                experiment: "rounds",
+                variant,
+                repeat: round,
+                hostname: "one-machine",
+                loops: 200,
+                loops_per_generator: 100,
+                containers: &[],
+                base_ms: 20.0 + offset + extra,
+                seed: u64::from(round) * 13 + u64::from(variant == "B"),
+            };
+            let order = shuffled.then_some(bench_results::RoundOrder { seed, slot, of: 2 });
+            run.write_in_round(results, order).expect("synthetic run");
+        }
+    }
+}
+
+fn report_of(dir: &Path, results: &Path) -> serde_json::Value {
+    let out = dir.join("r.html");
+    let run = bench().arg("report").arg(results).arg("--out").arg(&out).output_within(QUICK);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).expect("json")).expect("json")
+}
+
+fn latency_at_one(report: &serde_json::Value) -> serde_json::Value {
+    let comparisons = report["comparisons"].as_array().expect("comparisons");
+    comparisons.iter().find(|c| c["metric"] == "probe latency" && c["level"] == 1.0).expect("level 1").clone()
+}
+
+#[test]
+fn complete_shuffled_rounds_pair_their_runs_and_cancel_the_drift_between_rounds() {
+    let drift = [0.0, 80.0, 10.0, 150.0, 40.0, 110.0];
+    let b_first = [true, false, false, true, true, false];
+    let dir = tempfile::tempdir().expect("temp dir");
+    let complete = dir.path().join("complete");
+    rounds(&complete, &drift, &b_first, drift.len(), true);
+    let report = report_of(dir.path(), &complete);
+    assert_eq!(report["pairing"]["paired"], true, "{}", report["pairing"]);
+    assert_eq!((report["pairing"]["unit"].as_str(), report["pairing"]["blocks"].as_u64()), (Some("rounds"), Some(6)));
+    let c = latency_at_one(&report);
+    assert_eq!((c["method"].as_str(), c["blocks"].as_u64()), (Some("paired over rounds"), Some(6)), "{c}");
+    assert_eq!(c["significant"], true, "the 10 ms within every round is found: {c}");
+    let diff = c["diff"].as_f64().expect("diff");
+    assert!((-13.0..-7.0).contains(&diff), "A − B is about −10 ms: {c}");
+    // The same runs without their rounds: Welch over runs, and the drift between rounds (SD ~57 ms) drowns it.
+    let unpaired = dir.path().join("unpaired");
+    rounds(&unpaired, &drift, &b_first, drift.len(), false);
+    let report = report_of(dir.path(), &unpaired);
+    let c = latency_at_one(&report);
+    assert_eq!((report["pairing"]["paired"].as_bool(), c["method"].as_str()), (Some(false), Some("Welch over runs")));
+    assert_eq!(c["significant"], false, "{c}");
+
+    // Cut short: the last two rounds lack B, so rounds cannot all be paired, and the report says so.
+    let cut = dir.path().join("cut");
+    rounds(&cut, &drift, &b_first, 4, true);
+    let report = report_of(dir.path(), &cut);
+    assert_eq!(report["pairing"]["paired"], false, "{}", report["pairing"]);
+    let words = report["pairing"]["words"].as_str().expect("words");
+    assert!(words.contains("4 of 6 rounds ran every variant"), "{words}");
+    assert_eq!(latency_at_one(&report)["method"], "Welch over runs");
+}
