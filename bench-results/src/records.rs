@@ -72,6 +72,26 @@ pub struct Host {
     pub hostname: String,
     pub cpus: usize,
     pub mem_mib: u64,
+    /// The CPU's model name, from /proc/cpuinfo (absent in older files and where the kernel does not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_model: Option<String>,
+    /// The kernel's release (absent in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
+    /// A fixed workload timed before the stack came up (absent in older files and for runs that did not time it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+/// The same fixed work, timed on one core before a run's stack comes up (so nothing of it is running): what tells
+/// a slower machine or day apart from a slower setting. Each figure is the median of `rounds` timings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Calibration {
+    /// A fixed integer computation that stays in registers (the core's speed), ms.
+    pub cpu_ms: f64,
+    /// A fixed walk of dependent reads over 64 MiB (the memory's latency), ms.
+    pub memory_ms: f64,
+    pub rounds: u32,
 }
 
 /// One probe loop.
@@ -170,6 +190,10 @@ pub struct End {
     /// Open model: how the first warm-up went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<Warmup>,
+    /// Share of all cores' time the hypervisor gave to other guests while the load ran (/proc/stat's steal), %
+    /// (absent in older files and without /proc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steal_pct: Option<f64>,
 }
 
 /// The first warm-up of an open run: how long it took, and whether the system met the SLO in it (else the first
@@ -254,6 +278,7 @@ impl End {
             slo_p99_ms: None,
             interference: None,
             warmup: None,
+            steal_pct: None,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod error;
 pub mod estimate;
 pub mod html;
 pub mod inputs;
+pub mod machines;
 pub mod memory;
 pub mod nightly;
 pub mod per_run;
@@ -126,6 +127,8 @@ pub struct Report {
     /// Image ids, hosts and commits seen in the headers.
     pub images: BTreeMap<String, Vec<String>>,
     pub hosts: Vec<String>,
+    /// The machines' fingerprints and calibrations.
+    pub machines: machines::Machines,
     /// Where faults began, per variant, for the charts.
     pub faults: Vec<FaultSpot>,
     /// Results files left out because they are corrupt, each with what is wrong.
@@ -218,6 +221,7 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
     let compare::Comparisons { comparisons, family, not_compared } =
         compare::all(&variants, &levels, alpha, pairing.unit);
     let (images, hosts) = provenance(&sorted);
+    let machines = machines::of(&sorted);
     let counted: Vec<&&RunRows> = sorted.iter().filter(|i| i.counts()).collect();
     let mut faults: Vec<FaultSpot> = counted
         .iter()
@@ -249,6 +253,7 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
         memory: by_variant.iter().flat_map(|(variant, runs)| memory::trends(variant, runs)).collect(),
         images,
         hosts,
+        machines,
         faults,
         skipped: Vec::new(),
         baseline: None,

@@ -1,6 +1,7 @@
 //! Runs (docs/guide.md): for each run a fresh stack, a header, the load ([`driver`]) writing a row per loop,
 //! the audit, the end line, and the stack removed again, also on failure or interrupt.
 
+pub mod calibration;
 pub mod driver;
 pub mod faults;
 pub mod interrupts;
@@ -30,7 +31,7 @@ use stack::{Options, Owner, Services, Stack, StackError};
 use crate::audit::Books;
 use crate::experiment::{Experiment, ExperimentFile, External, Variant};
 use crate::load::client::Endpoint;
-use bench_results::{Audit, End, EndedBy, Header, Line, ResultsError, RoundOrder, Writer};
+use bench_results::{Audit, End, EndedBy, Header, Host, Line, ResultsError, RoundOrder, Writer};
 use driver::Driven;
 
 #[derive(Debug, thiserror::Error)]
@@ -229,6 +230,8 @@ struct RunId<'a> {
     order: RoundOrder,
     block: Option<&'a str>,
     started: chrono::DateTime<chrono::Utc>,
+    /// The machine, fingerprinted before bring-up.
+    host: Host,
 }
 
 impl RunId<'_> {
@@ -258,11 +261,11 @@ impl RunId<'_> {
             harness_version: env!("CARGO_PKG_VERSION").to_string(),
             git_commit: meta::git_commit().to_string(),
             images,
-            host: meta::host(),
+            host: self.host.clone(),
             started_at: self.started.to_rfc3339(),
             stack_ready_s,
             scheduling: Some(priority::current()),
-            block: Some(self.block.map_or_else(|| meta::host().hostname, str::to_string)),
+            block: Some(self.block.map_or_else(|| self.host.hostname.clone(), str::to_string)),
             platform: platform.map(str::to_string),
             resources_unavailable: unavailable,
             order: Some(self.order),
@@ -298,7 +301,9 @@ pub async fn run_one(
     observer: &Observer<'_>,
 ) -> Result<Summary, RunError> {
     let started = chrono::Utc::now();
-    let id = RunId { file, variant, repeat: repeat.number, order: repeat.order, block: repeat.block, started };
+    (observer.stage)("calibration".into());
+    let host = meta::fingerprint().await;
+    let id = RunId { file, variant, repeat: repeat.number, order: repeat.order, block: repeat.block, started, host };
     let path = id.path(results);
     let Some(deployment) = bring_up(target, &variant.experiment, interrupts, observer).await? else {
         return interrupted_bring_up(&id, target, path).await;
@@ -369,7 +374,9 @@ async fn measure(
         search: settings.search.as_ref().map(|cfg| (cfg, deployment.books.clone())),
     };
     let began = Instant::now();
+    let ticks = machine::Ticks::read();
     let mut driven = driver::drive(target, writer, &interrupts.first, observer.status).await?;
+    let steal_pct = ticks.zip(machine::Ticks::read()).and_then(|(before, after)| after.steal_pct_since(before));
     let stopped = deployment.stopped().await;
     // An interrupted load is still audited (the books it left are worth checking) unless a second signal comes.
     // A load that never began left nothing to check: its run ends at once, whatever the databases do.
@@ -388,7 +395,7 @@ async fn measure(
             () = cut_short.cancelled() => (Audit::not_done("interrupted during the audit"), EndedBy::Interrupt),
         }
     };
-    let end = end_line(&driven, ended_by, audit, stopped, began.elapsed());
+    let end = End { steal_pct, ..end_line(&driven, ended_by, audit, stopped, began.elapsed()) };
     writer.write(&Line::End(Box::new(end.clone())))?;
     Ok((end, driven))
 }
@@ -412,6 +419,7 @@ fn end_line(driven: &Driven, ended_by: EndedBy, audit: Audit, stopped: Stopped, 
         slo_p99_ms: None,
         interference: driven.interference,
         warmup: driven.warmup,
+        steal_pct: None,
     }
 }
 
@@ -471,7 +479,7 @@ mod tests {
         let file = ExperimentFile::load(&path).unwrap();
         let order = RoundOrder { seed: 1, slot: 1, of: 1 };
         let (variant, started) = (&file.variants[0], chrono::Utc::now());
-        let id = RunId { file: &file, variant, repeat: 1, order, block: None, started };
+        let id = RunId { file: &file, variant, repeat: 1, order, block: None, started, host: meta::host() };
         let Line::Header(header) = id.header(BTreeMap::new(), None, None, None) else { panic!("a header") };
         let head = git(&["rev-parse", "HEAD"]);
         let commit = header.git_commit.as_str();

@@ -49,7 +49,9 @@ pub fn render(report: &Report) -> Result<String, tera::Error> {
 fn chart_data(report: &Report) -> Result<serde_json::Value, serde_json::Error> {
     let mut value = serde_json::to_value(report)?;
     if let Some(map) = value.as_object_mut() {
-        for key in ["comparisons", "not_compared", "runs", "baseline", "skipped", "images", "hosts", "sources"] {
+        for key in
+            ["comparisons", "not_compared", "runs", "baseline", "skipped", "images", "hosts", "machines", "sources"]
+        {
             map.remove(key);
         }
     }

@@ -7,6 +7,8 @@
 pub struct Ticks {
     busy: u64,
     total: u64,
+    /// Time the hypervisor ran other guests while this one wanted the CPU.
+    steal: u64,
 }
 
 impl Ticks {
@@ -19,12 +21,19 @@ impl Ticks {
             line.split_whitespace().skip(1).take(8).map(|f| f.parse().ok()).collect::<Option<_>>()?;
         let (idle, iowait) = (*fields.get(3)?, fields.get(4).copied().unwrap_or(0));
         let total: u64 = fields.iter().sum();
-        Some(Ticks { busy: total.saturating_sub(idle + iowait), total })
+        let steal = fields.get(7).copied().unwrap_or(0);
+        Some(Ticks { busy: total.saturating_sub(idle + iowait), total, steal })
     }
 
     /// The machine's ticks now; `None` without /proc (not Linux).
     pub fn read() -> Option<Ticks> {
         Ticks::parse(&std::fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    /// Steal since `earlier`, in % of all cores' time; `None` when no tick passed.
+    pub fn steal_pct_since(self, earlier: Ticks) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total).filter(|&t| t > 0)?;
+        Some(self.steal.saturating_sub(earlier.steal) as f64 / total as f64 * 100.0)
     }
 
     /// How busy the machine was since `earlier`, in % of all cores; `None` when no tick passed.
@@ -99,11 +108,14 @@ intr 123999 0 0
         // Totals without guest: 9780 before, 10080 after, so 300 ticks passed. Busy: 1380 before
         // (1000+20+300+10+50+0), 1540 after (1100+20+340+10+60+10): 160 of 300 = 53.33 %. Guest (90 -> 130)
         // is already in user and must not count twice.
-        assert_eq!(before, Ticks { busy: 1380, total: 9780 });
-        assert_eq!(after, Ticks { busy: 1540, total: 10080 });
+        assert_eq!(before, Ticks { busy: 1380, total: 9780, steal: 0 });
+        assert_eq!(after, Ticks { busy: 1540, total: 10080, steal: 10 });
         let pct = after.busy_pct_since(before).unwrap();
         assert!((pct - 160.0 / 3.0).abs() < 1e-9, "{pct}");
         assert_eq!(before.busy_pct_since(before), None, "no tick passed");
+        // Steal, the eighth field: 0 -> 10 of the 300 ticks.
+        let steal = after.steal_pct_since(before).unwrap();
+        assert!((steal - 10.0 / 3.0).abs() < 1e-9, "{steal}");
     }
 
     #[test]

@@ -23,5 +23,15 @@ pub fn host() -> Host {
             .unwrap_or_default(),
         cpus: std::thread::available_parallelism().map_or(1, usize::from),
         mem_mib: mem_kib / 1024,
+        cpu_model: None,
+        kernel: None,
+        calibration: None,
     }
+}
+
+/// The host with its fingerprint: CPU model, kernel, and the fixed workload timed now (under a second, off the
+/// runtime's thread).
+pub async fn fingerprint() -> Host {
+    let calibration = tokio::task::spawn_blocking(super::calibration::calibrate).await.ok();
+    Host { cpu_model: super::calibration::cpu_model(), kernel: super::calibration::kernel(), calibration, ..host() }
 }

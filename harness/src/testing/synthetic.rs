@@ -78,7 +78,14 @@ impl Synthetic<'_> {
             harness_version: "synthetic".into(),
             git_commit: "0000000".into(),
             images: BTreeMap::from([("kgb/kafka:4.1.1".to_string(), "sha256:0".to_string())]),
-            host: Host { hostname: self.hostname.into(), cpus: 2, mem_mib: 24_000 },
+            host: Host {
+                hostname: self.hostname.into(),
+                cpus: 2,
+                mem_mib: 24_000,
+                cpu_model: None,
+                kernel: None,
+                calibration: None,
+            },
             started_at: started.to_rfc3339(),
             stack_ready_s: Some(18.0),
             scheduling: None,
@@ -141,6 +148,7 @@ impl Synthetic<'_> {
             slo_p99_ms: None,
             interference: None,
             warmup: None,
+            steal_pct: None,
         }
     }
 }

@@ -155,6 +155,14 @@ async fn a_smoke_run_writes_a_complete_results_file_that_holds_the_invariants() 
 
     assert_eq!(run.header.experiment, "smoke");
     assert!(!run.header.images.is_empty() && run.header.host.cpus > 0);
+    // The machine's fingerprint, timed before bring-up, and the run's place in its round (one variant: slot 1 of 1).
+    let host = &run.header.host;
+    assert!(host.cpu_model.is_some() && host.kernel.is_some(), "{host:?}");
+    let calibration = host.calibration.expect("the calibration is recorded");
+    assert!(calibration.cpu_ms > 0.0 && calibration.memory_ms > 0.0, "{calibration:?}");
+    let order = run.header.order.expect("the round order is recorded");
+    assert_eq!((order.slot, order.of), (1, 1));
+    assert!(end.steal_pct.is_some_and(|s| (0.0..=100.0).contains(&s)), "{:?}", end.steal_pct);
     assert!(end.audit.passed, "{:?}", end.audit);
     assert!(end.audit.confirmed_transfers > 0 && end.audit.answers_checked > 0);
     assert!(matches!(end.ended_by, EndedBy::MaxLoops | EndedBy::Timeouts), "{:?}", end.ended_by);
