@@ -3,6 +3,7 @@
 
 pub mod double;
 pub mod history;
+pub mod queue;
 pub mod synthetic;
 
 /// The server side of a websocket handshake for endpoint doubles in tests and benchmarks: accepts `stream` and

@@ -2,6 +2,8 @@
 //! ([`Tally`]), and the search itself ([`search`]) driving an [`Offerer`] step by step, draining the system after
 //! every failed step so one step's backlog never counts against the next.
 
+mod fit;
+mod knee;
 mod searcher;
 mod tally;
 
@@ -14,6 +16,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub use fit::{Crossing, Point};
+pub use knee::Knee;
 pub use searcher::{Next, Searcher};
 pub use tally::Tally;
 

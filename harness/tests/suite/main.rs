@@ -9,6 +9,7 @@ mod audit_rules;
 mod backpressure;
 mod baseline;
 mod blocks;
+mod capacity_method;
 mod cli;
 mod client;
 mod deadline;

@@ -1,0 +1,156 @@
+//! The knee search: locate the knee roughly, then measure rates around it in a random order and fit where latency
+//! crosses the SLO ([`fit::crossing`]), adding steps where the interval is still wider than asked. Pure, so its
+//! rules are tested alone and against a double of the bank.
+//!
+//! Nothing one step shows is final: a failed step during the rough location is measured again before the search
+//! believes it, and the answer comes from a fit over every step near the crossing, not from the last one passed.
+//! Growth slows when a passing step's latency is already near the SLO, so locating the knee does not overshoot far.
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use super::fit::{self, Crossing, Point};
+use super::Next;
+use crate::experiment::Search;
+use bench_results::EndedBy;
+
+/// Rates measured between the last pass and the confirmed fail of the rough location.
+const SPREAD: usize = 5;
+/// Rates added around the estimate while its interval is too wide.
+const BATCH: usize = 3;
+
+#[derive(Debug, Clone)]
+pub struct Knee {
+    cfg: Search,
+    seen: Vec<Point>,
+    /// A rate that failed once and is being measured again.
+    recheck: Option<f64>,
+    /// A rate that failed twice: the knee is below it.
+    ceiling: Option<f64>,
+    planned: Vec<f64>,
+    rng: StdRng,
+}
+
+impl Knee {
+    pub fn new(cfg: Search, seed: u64) -> Knee {
+        Knee {
+            cfg,
+            seen: Vec::new(),
+            recheck: None,
+            ceiling: None,
+            planned: Vec::new(),
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    pub fn first(&self) -> Next {
+        step(self.cfg.start_rate)
+    }
+
+    /// The estimate from every step so far.
+    pub fn estimate(&self) -> Option<Crossing> {
+        fit::crossing(&self.seen, self.cfg.slo_p99_ms, self.cfg.timeout_ms as f64, self.seen.len() as u64)
+    }
+
+    /// Records a step and says what comes next.
+    pub fn next(&mut self, point: Point) -> Next {
+        self.seen.push(point);
+        if let Some(rate) = self.planned.pop() {
+            return self.within_budget(step(rate));
+        }
+        if self.ceiling.is_some() {
+            return self.refine();
+        }
+        let next = self.locate(point);
+        self.within_budget(next)
+    }
+
+    fn within_budget(&mut self, next: Next) -> Next {
+        if self.seen.len() as u32 >= self.cfg.max_steps {
+            return self.done();
+        }
+        next
+    }
+
+    fn done(&self) -> Next {
+        match self.estimate() {
+            Some(c) => Next::Done { ended_by: EndedBy::Converged, capacity: Some(c.capacity) },
+            None => Next::Done { ended_by: EndedBy::Error, capacity: None },
+        }
+    }
+
+    /// Growth while steps pass; a fail measured once more; two fails in a row at one rate end the location.
+    fn locate(&mut self, point: Point) -> Next {
+        let cfg = &self.cfg;
+        if point.passed {
+            self.recheck = None;
+            if point.rate >= cfg.max_rate {
+                return Next::Done { ended_by: EndedBy::MaxRate, capacity: Some(point.rate) };
+            }
+            let near = point.p99_ms.is_some_and(|p| p > cfg.slo_p99_ms / 2.0);
+            let factor = if near { cfg.growth.sqrt() } else { cfg.growth };
+            return step((point.rate * factor).min(cfg.max_rate));
+        }
+        if self.recheck != Some(point.rate) {
+            self.recheck = Some(point.rate);
+            return step(point.rate);
+        }
+        self.recheck = None;
+        let below = self.highest_pass_below(point.rate);
+        match below {
+            Some(low) => {
+                self.ceiling = Some(point.rate);
+                self.plan_between(low, point.rate);
+                match self.planned.pop() {
+                    Some(rate) => step(rate),
+                    None => self.refine(),
+                }
+            }
+            None if point.rate / cfg.growth < cfg.start_rate / cfg.growth.powi(4) => {
+                Next::Done { ended_by: EndedBy::Error, capacity: None }
+            }
+            None => step(point.rate / cfg.growth),
+        }
+    }
+
+    fn highest_pass_below(&self, rate: f64) -> Option<f64> {
+        self.seen.iter().filter(|p| p.passed && p.rate < rate).map(|p| p.rate).reduce(f64::max)
+    }
+
+    /// [`SPREAD`] rates evenly spaced (geometrically) strictly between `low` and `high`, in a random order.
+    fn plan_between(&mut self, low: f64, high: f64) {
+        let ratio = high / low;
+        self.planned = (1..=SPREAD).map(|i| low * ratio.powf(i as f64 / (SPREAD + 1) as f64)).collect();
+        self.planned.shuffle(&mut self.rng);
+    }
+
+    /// Done when the interval is within `precision` (half-width relative to the estimate); else [`BATCH`] more
+    /// rates around the estimate, in a random order.
+    fn refine(&mut self) -> Next {
+        let Some(c) = self.estimate() else {
+            // Still no bracket around the crossing: widen below the lowest rate measured near the ceiling.
+            let low = self.seen.iter().map(|p| p.rate).fold(f64::INFINITY, f64::min);
+            let high = self.ceiling.unwrap_or(low * self.cfg.growth);
+            self.plan_between(low / self.cfg.growth.sqrt(), high);
+            return match self.planned.pop() {
+                Some(rate) => self.within_budget(step(rate)),
+                None => self.done(),
+            };
+        };
+        if c.relative_half_width() <= self.cfg.precision {
+            return Next::Done { ended_by: EndedBy::Converged, capacity: Some(c.capacity) };
+        }
+        let w = c.relative_half_width().clamp(self.cfg.precision / 2.0, self.cfg.precision * 2.0);
+        let ceiling = self.ceiling.unwrap_or(f64::INFINITY).min(self.cfg.max_rate);
+        self.planned = [1.0 - w, 1.0, 1.0 + w].iter().map(|f| (c.capacity * f).min(ceiling)).collect();
+        debug_assert_eq!(self.planned.len(), BATCH);
+        self.planned.shuffle(&mut self.rng);
+        let rate = self.planned.pop().unwrap_or(c.capacity);
+        self.within_budget(step(rate))
+    }
+}
+
+fn step(rate: f64) -> Next {
+    Next::Step { rate, confirming: false }
+}
