@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use kubernetes::KubeSettings;
-pub use search::Search;
+pub use search::{Method, Search};
 pub use stack::StackSettings;
 
 /// An experiment file as written, before the matrix is expanded.

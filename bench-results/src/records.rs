@@ -179,6 +179,9 @@ pub struct End {
     /// Open model: the highest rate whose step passed and was confirmed (transfers per second).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_tps: Option<f64>,
+    /// Open model, `method = "knee"`: the capacity's 95 % interval within the run, tx/s (low, high).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_ci95_tps: Option<(f64, f64)>,
     /// Open model, in files written before the results crate: the p99 latency the steps were judged against. Now
     /// read from the header's `parameters.search.slo_p99_ms` only, so one value is written once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,6 +278,7 @@ impl End {
             duration_s: 0.0,
             ended_at: chrono::Utc::now().to_rfc3339(),
             capacity_tps: None,
+            capacity_ci95_tps: None,
             slo_p99_ms: None,
             interference: None,
             warmup: None,

@@ -11,6 +11,10 @@ use crate::records::Step;
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Search {
+    /// How the rates are chosen and the capacity found: `bisection` (the default; the capacity is the highest rate
+    /// that passed twice) or `knee` (every step near the knee counts: the capacity is where their latency crosses
+    /// the SLO, with a 95 % interval; `precision` is then the interval's half-width relative to the capacity).
+    pub method: Method,
     /// The first rate offered, in transfers per second.
     pub start_rate: f64,
     /// No rate above this is offered; passing it ends the run by `max_rate` (the capacity is then a lower bound).
@@ -41,9 +45,19 @@ pub struct Search {
     pub max_steps: u32,
 }
 
+/// How a search chooses its rates and finds the capacity.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    #[default]
+    Bisection,
+    Knee,
+}
+
 impl Default for Search {
     fn default() -> Self {
         Search {
+            method: Method::Bisection,
             start_rate: 100.0,
             max_rate: 20_000.0,
             growth: 2.0,
@@ -100,6 +114,10 @@ impl Search {
     /// the precision, a confirmation, and every confirmation that fails reopening one bisection step; capped at
     /// `max_steps`.
     pub fn steps_bound(&self) -> u32 {
+        // The knee search adds steps while its interval is wider than asked: its budget is its bound.
+        if self.method == Method::Knee {
+            return self.max_steps;
+        }
         // Saturating: a growth just above 1 between far-apart rates counts more steps than a u32 holds (the cast
         // saturates, then `+ 1` overflowed), and any such count is capped at `max_steps` anyway.
         let grow =

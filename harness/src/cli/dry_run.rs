@@ -128,10 +128,19 @@ fn load_line(e: &harness::experiment::Experiment) -> String {
             "open: {} arrivals over {} connections and {} accounts at one fixed rate, {} tx/s (a soak), held when p99 ≤ {} ms and at most {} % errors over its {} s dwell; a probe loop every {} ms",
             name(&l.arrivals), l.connections, l.accounts, s.start_rate, s.slo_p99_ms, s.max_error_rate * 100.0, s.dwell_s, l.probe_interval_ms
         ),
-        Some(s) => format!(
-            "open: {} arrivals over {} connections and {} accounts, rates from {} tx/s (x{} until a step fails, then bisected to {} %, at most {} steps, ≤ {} tx/s); a step passes with p99 ≤ {} ms over its {} s dwell; a probe loop every {} ms",
-            name(&l.arrivals), l.connections, l.accounts, s.start_rate, s.growth, s.precision * 100.0, s.steps_bound(), s.max_rate, s.slo_p99_ms, s.dwell_s, l.probe_interval_ms
-        ),
+        Some(s) => {
+            let then = match s.method {
+                harness::experiment::Method::Bisection => format!("then bisected to {} %", s.precision * 100.0),
+                harness::experiment::Method::Knee => format!(
+                    "then rates around the knee in a random order until the capacity's 95 % interval is within ±{} %",
+                    s.precision * 100.0
+                ),
+            };
+            format!(
+                "open: {} arrivals over {} connections and {} accounts, rates from {} tx/s (x{} until a step fails, {then}, at most {} steps, ≤ {} tx/s); a step passes with p99 ≤ {} ms over its {} s dwell; a probe loop every {} ms",
+                name(&l.arrivals), l.connections, l.accounts, s.start_rate, s.growth, s.steps_bound(), s.max_rate, s.slo_p99_ms, s.dwell_s, l.probe_interval_ms
+            )
+        }
         None => format!(
             "a probe loop every {} ms; {} generator(s) join every {} loops (at most {} by loop {}); ends after {} timeouts (> {} ms)",
             l.probe_interval_ms,

@@ -206,7 +206,10 @@ fn headline(e: &bench_results::End, slo_p99_ms: Option<f64>) -> String {
         _ => String::new(),
     };
     match (e.capacity_tps, slo_p99_ms) {
-        (Some(c), Some(slo)) => format!("capacity {at_least}{c:.0} tx/s at p99 ≤ {slo} ms{cold}"),
+        (Some(c), Some(slo)) => {
+            let ci = e.capacity_ci95_tps.map_or(String::new(), |(lo, hi)| format!(" (95 % CI {lo:.0}–{hi:.0})"));
+            format!("capacity {at_least}{c:.0} tx/s{ci} at p99 ≤ {slo} ms{cold}")
+        }
         (None, Some(slo)) => format!("no capacity found at p99 ≤ {slo} ms{cold}"),
         _ => format!("{at_least}{} generators", e.counts.generators),
     }

@@ -68,6 +68,8 @@ pub struct Driven {
     pub interference: Option<Interference>,
     /// Open model: the highest rate confirmed to meet the SLO.
     pub capacity: Option<f64>,
+    /// `method = "knee"`: the capacity's 95 % interval.
+    pub capacity_ci95: Option<(f64, f64)>,
     /// Open model: how the first warm-up went.
     pub warmup: Option<bench_results::Warmup>,
 }
@@ -86,6 +88,7 @@ impl Driven {
             bench_peak: None,
             interference: None,
             capacity: None,
+            capacity_ci95: None,
             warmup: None,
         }
     }
@@ -517,6 +520,7 @@ async fn finish_search(open: OpenLoad, driven: &mut Driven, writer: &mut Writer)
     if driven.ended_by != EndedBy::Interrupt {
         driven.ended_by = searched.ended_by.unwrap_or(EndedBy::Error);
         driven.capacity = searched.capacity;
+        driven.capacity_ci95 = searched.capacity_ci95;
         driven.warmup = searched.warmup;
         driven.error = driven.error.take().or(searched.error);
     }

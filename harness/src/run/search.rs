@@ -22,7 +22,7 @@ pub use searcher::{Next, Searcher};
 pub use tally::Tally;
 
 use crate::audit::AnswerLog;
-use crate::experiment::{Arrivals, Search};
+use crate::experiment::{Arrivals, Method, Search};
 use crate::load::bank::Bank;
 use crate::load::open::{Done, Fate, Offerer, Schedule, Tag};
 use bench_results::{EndedBy, Step};
@@ -65,6 +65,8 @@ pub struct Progress {
 pub struct Searched {
     pub ended_by: Option<EndedBy>,
     pub capacity: Option<f64>,
+    /// `method = "knee"`: the capacity's 95 % interval.
+    pub capacity_ci95: Option<(f64, f64)>,
     /// On disk, for the audit.
     pub answers: AnswerLog,
     /// Over every transfer offered, warm-ups and drains included.
@@ -113,8 +115,9 @@ pub async fn search<B: Bank + 'static>(
         progress,
         searched: Searched { live: progress.answered.clone(), ..Searched::default() },
     };
+    let mut strategy = Strategy::new(cfg);
     let next = tokio::select! {
-        next = campaign.run() => Some(next),
+        next = campaign.run(&mut strategy) => Some(next),
         () = cancel.cancelled() => None,
     };
     let mut searched = campaign.finish().await;
@@ -122,10 +125,53 @@ pub async fn search<B: Bank + 'static>(
         Some(Next::Done { ended_by, capacity }) => {
             searched.ended_by = Some(ended_by);
             searched.capacity = capacity;
+            searched.capacity_ci95 = strategy.interval().filter(|_| ended_by == EndedBy::Converged);
         }
         _ => searched.ended_by = Some(EndedBy::Interrupt),
     }
     searched
+}
+
+/// The rule choosing the rates, as the experiment names it.
+enum Strategy {
+    Bisection(Searcher),
+    Knee(Box<Knee>),
+}
+
+impl Strategy {
+    fn new(cfg: &Search) -> Strategy {
+        match cfg.method {
+            Method::Bisection => Strategy::Bisection(Searcher::new(cfg.clone())),
+            // The order of the rates around the knee: any seed does; the process id differs between runs.
+            Method::Knee => Strategy::Knee(Box::new(Knee::new(cfg.clone(), u64::from(std::process::id())))),
+        }
+    }
+
+    fn first(&self) -> Next {
+        match self {
+            Strategy::Bisection(s) => s.first(),
+            Strategy::Knee(k) => k.first(),
+        }
+    }
+
+    fn next(&mut self, step: &Step) -> Next {
+        match self {
+            Strategy::Bisection(s) => s.next(step.rate, step.passed, step.confirming),
+            Strategy::Knee(k) => k.next(Point { rate: step.rate, p99_ms: step.p99_ms, passed: step.passed }),
+        }
+    }
+
+    /// The knee search measures every step from a drained system, so no step's backlog counts against the next.
+    fn drains_after(&self, step: &Step) -> bool {
+        matches!(self, Strategy::Knee(_)) || !step.passed
+    }
+
+    fn interval(&self) -> Option<(f64, f64)> {
+        match self {
+            Strategy::Bisection(_) => None,
+            Strategy::Knee(k) => k.estimate().map(|c| (c.low, c.high)),
+        }
+    }
 }
 
 /// Twice what Little's law allows within the timeout at `rate` (see `Offerer::set_cap`), and never below 64.
@@ -148,16 +194,15 @@ struct Campaign<'a, B, D> {
 }
 
 impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
-    async fn run(&mut self) -> Next {
+    async fn run(&mut self, strategy: &mut Strategy) -> Next {
         self.searched.warmup = Some(self.warm_up().await);
-        let mut searcher = Searcher::new(self.cfg.clone());
-        let mut next = searcher.first();
+        let mut next = strategy.first();
         let mut number = 0;
         while let Next::Step { rate, confirming } = next {
             number += 1;
             let (tally, dwell) = self.measure(number, rate, self.cfg.warmup(), self.cfg.dwell()).await;
             let mut step = tally.judge(self.cfg, number, rate, confirming, self.cfg.dwell());
-            next = searcher.next(rate, step.passed, confirming);
+            next = strategy.next(&step);
             if step.answered == 0 && step.errors * 2 > step.sent {
                 // No answer in time and most transfers lost: the deployment stopped answering (a part died), which
                 // every later step would only measure again. (A slow system times out; it does not lose them.)
@@ -166,7 +211,7 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
                 ));
                 next = Next::Done { ended_by: EndedBy::Error, capacity: None };
             }
-            if !step.passed && matches!(next, Next::Step { .. }) {
+            if strategy.drains_after(&step) && matches!(next, Next::Step { .. }) {
                 step.drain_s = Some(self.drain().await.as_secs_f64());
             }
             let _ = self.progress.steps.send(StepDone { step, dwell });

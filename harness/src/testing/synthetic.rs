@@ -145,6 +145,7 @@ impl Synthetic<'_> {
             duration_s: f64::from(self.loops),
             ended_at: (*started + chrono::Duration::seconds(i64::from(self.loops))).to_rfc3339(),
             capacity_tps: None,
+            capacity_ci95_tps: None,
             slo_p99_ms: None,
             interference: None,
             warmup: None,

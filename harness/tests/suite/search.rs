@@ -123,6 +123,37 @@ async fn the_search_converges_on_a_known_capacity_and_confirms_it() {
     assert!(searched.errors == 0 && searched.answered > 0, "every answer is the expected one");
 }
 
+#[tokio::test(start_paused = true)]
+async fn the_knee_method_finds_a_known_capacity_with_an_interval_and_drains_before_every_step() {
+    let capacity = 330;
+    let double = Capacity { capacity, arrivals: Arc::default() };
+    let offerer = Offerer::new(vec![double.clone(), double.clone(), double], ring(16));
+    let (steps_tx, mut steps) = mpsc::unbounded_channel();
+    let (rate, _) = watch::channel(0.0);
+    let progress = Progress { steps: steps_tx, rate, answered: Default::default() };
+    let cfg = Search { method: harness::experiment::Method::Knee, ..cfg() };
+    let searched =
+        search::search(offerer, &cfg, Arrivals::Uniform, &NothingElse, &progress, &CancellationToken::new()).await;
+    drop(progress);
+    let mut all = Vec::new();
+    while let Some(done) = steps.recv().await {
+        all.push(done.step);
+    }
+    assert_eq!(searched.ended_by, Some(EndedBy::Converged), "{all:#?}");
+    let (found, c) = (searched.capacity.expect("a capacity"), capacity as f64);
+    // Every rate up to 330 answers in 5 ms, every rate above in 2 s: the crossing of 50 ms lies between the
+    // highest pass and the lowest fail, which the search brings within its precision of each other.
+    assert!((found - c).abs() / c <= cfg.precision * 2.0, "found {found} for a capacity of {c}: {all:#?}");
+    let (low, high) = searched.capacity_ci95.expect("a knee search reports its interval");
+    assert!(
+        low <= found && found <= high && (high - low) / 2.0 / found <= cfg.precision,
+        "{low}–{high} around {found}"
+    );
+    let (last, before) = all.split_last().expect("steps");
+    assert!(before.iter().all(|s| s.drain_s.is_some()), "a drain before every step after the first: {all:#?}");
+    assert!(last.drain_s.is_none() && !all.iter().any(|s| s.confirming));
+}
+
 #[test]
 fn the_searcher_brackets_then_confirms() {
     let cfg = Search { start_rate: 100.0, growth: 2.0, precision: 0.05, max_rate: 1e6, ..Search::default() };
