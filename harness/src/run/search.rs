@@ -125,7 +125,14 @@ pub async fn search<B: Bank + 'static>(
         Some(Next::Done { ended_by, capacity }) => {
             searched.ended_by = Some(ended_by);
             searched.capacity = capacity;
-            searched.capacity_ci95 = strategy.interval().filter(|_| ended_by == EndedBy::Converged);
+            searched.capacity_ci95 = strategy.interval().filter(|_| capacity.is_some());
+            if let (EndedBy::Error, Some((low, high)), None) = (ended_by, searched.capacity_ci95, &searched.error) {
+                searched.error = Some(format!(
+                    "after {} steps the capacity's 95 % interval ({low:.0}–{high:.0} tx/s) was still wider than ±{} %",
+                    cfg.max_steps,
+                    cfg.precision * 100.0
+                ));
+            }
         }
         _ => searched.ended_by = Some(EndedBy::Interrupt),
     }

@@ -73,9 +73,14 @@ impl Knee {
         next
     }
 
+    /// At the step budget: converged only when the interval is as narrow as asked; otherwise the estimate and
+    /// its (wide) interval are still recorded, but the run ends by `error`, not as a converged answer.
     fn done(&self) -> Next {
         match self.estimate() {
-            Some(c) => Next::Done { ended_by: EndedBy::Converged, capacity: Some(c.capacity) },
+            Some(c) if c.relative_half_width() <= self.cfg.precision => {
+                Next::Done { ended_by: EndedBy::Converged, capacity: Some(c.capacity) }
+            }
+            Some(c) => Next::Done { ended_by: EndedBy::Error, capacity: Some(c.capacity) },
             None => Next::Done { ended_by: EndedBy::Error, capacity: None },
         }
     }
