@@ -137,6 +137,9 @@ pub enum EndedBy {
     Converged,
     /// Open model: `max_rate` passed, so the capacity is at least that (a lower bound).
     MaxRate,
+    /// Open model: the latencies of the first warm-up never settled within `warmup_max_s`; no step was measured,
+    /// and the run is listed but not averaged.
+    Unsettled,
 }
 
 impl EndedBy {
@@ -156,7 +159,7 @@ pub struct End {
     pub ended_by: EndedBy,
     #[serde(flatten)]
     pub counts: Counts,
-    /// What went wrong when `ended_by` is `error`.
+    /// What went wrong when `ended_by` is `error`, or why the warm-up did not settle (`unsettled`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub audit: Audit,
@@ -199,12 +202,18 @@ pub struct End {
     pub steal_pct: Option<f64>,
 }
 
-/// The first warm-up of an open run: how long it took, and whether the system met the SLO in it (else the first
-/// step measured a system still warming up, and a failure there may say nothing about its rate).
+/// The first warm-up of an open run: how long it took, and whether the system settled in it. Since the
+/// steady-state rule (MSER-5 over per-second mean latencies), `settled` means its latencies stopped trending, and a
+/// run whose warm-up did not settle ended `unsettled`; in older files it meant three 2-second windows in a row met
+/// the SLO, and the run went on either way.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Warmup {
     pub seconds: f64,
     pub settled: bool,
+    /// Seconds into the warm-up from which its latencies were steady (the transient MSER-5 cut off); absent when it
+    /// did not settle, and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_from_s: Option<f64>,
 }
 
 /// Share of the whole machine's CPU, % of all cores, used by neither the stack's containers nor bench, over the
@@ -397,9 +406,21 @@ pub struct Step {
     pub lag_p99_ms: f64,
     pub lag_max_ms: f64,
     pub dwell_s: f64,
-    /// Seconds the system took to drain after this step (failed steps only).
+    /// Seconds the system took to drain after this step (failed steps only; every step of the knee search).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drain_s: Option<f64>,
+    /// Whether that drain was verified within `drain_timeout_s`: nothing of bench's in flight, one answer per
+    /// account, the read side caught up (absent without a drain, and in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drained: Option<bool>,
+    /// Measured after a drain that was not verified, so its backlog may have counted against it: the knee search
+    /// leaves it out of its fit and measures the rate again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub left_out: bool,
+    /// The state the step ran on: transfers the bank had answered in this run before the step began (warm-up,
+    /// earlier steps and drains; absent in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<u64>,
     /// Unix time in ms when the step was judged: after its dwell and the wait for the dwell's last answers.
     pub t_ms: i64,
     /// The probe over the dwell.

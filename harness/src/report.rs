@@ -37,7 +37,7 @@ use bench_results::{Audit, BenchPeak};
 
 pub use error::ReportError;
 pub use inputs::{read_inputs, Inputs};
-pub use rows::{FaultWindow, LevelRow, RunRows, DISTURBED_PCT};
+pub use rows::{FaultWindow, LevelRow, RunRows, Unconverged, DISTURBED_PCT};
 
 /// A run listed in the report.
 #[derive(Debug, Clone, Serialize)]

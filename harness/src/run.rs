@@ -235,6 +235,15 @@ struct RunId<'a> {
 }
 
 impl RunId<'_> {
+    /// The run's own seed: the invocation's seed (the header's `order.seed`), its round and its slot in that round,
+    /// through splitmix64's finalizer. Every run of an invocation draws a different load; `--seed` replays each.
+    fn seed(&self) -> u64 {
+        let mut z = self.order.seed ^ (u64::from(self.repeat) << 32 | u64::from(self.order.slot));
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
     fn path(&self, results: &Path) -> PathBuf {
         bench_results::path_for(
             results,
@@ -313,7 +322,8 @@ pub async fn run_one(
     let unavailable = deployment.samples_unavailable().await;
     writer.write(&id.header(images, ready, target.recorded_name(), unavailable.clone()))?;
     let sampled = unavailable.is_none();
-    let measured = measure(&deployment, &variant.experiment, sampled, &mut writer, interrupts, observer).await;
+    let measured =
+        measure(&deployment, &variant.experiment, sampled, id.seed(), &mut writer, interrupts, observer).await;
     deployment.teardown(observer).await;
     let (end, driven) = measured?;
     Ok(id.summary(path, end, Some(&driven)))
@@ -357,6 +367,7 @@ async fn measure(
     deployment: &Deployment,
     settings: &Experiment,
     sampled: bool,
+    seed: u64,
     writer: &mut Writer,
     interrupts: &Interrupts,
     observer: &Observer<'_>,
@@ -372,6 +383,7 @@ async fn measure(
         faults: &settings.faults,
         frontend: deployment.frontend.clone(),
         search: settings.search.as_ref().map(|cfg| (cfg, deployment.books.clone())),
+        seed,
     };
     let began = Instant::now();
     let ticks = machine::Ticks::read();

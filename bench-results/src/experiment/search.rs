@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::records::Step;
 
+/// The shortest warm-up the steady-state rule judges, s: six batches of 5 seconds.
+pub const WARMUP_JUDGED_S: f64 = 30.0;
+
 /// Rates grow by `growth` from `start_rate` until a step fails, then bisect between the highest pass and the lowest
 /// fail until they are within `precision`; the highest pass is confirmed by a second step at that rate.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
@@ -23,10 +26,15 @@ pub struct Search {
     pub growth: f64,
     /// Bisection stops when (lowest fail − highest pass) / highest pass is at most this.
     pub precision: f64,
-    /// Seconds each step offers its rate before its dwell is measured, and the least the first warm-up lasts.
+    /// Seconds each step offers its rate before its dwell is measured.
     pub warmup_s: f64,
-    /// The first warm-up goes on at `start_rate` (while the brokers' JIT compiles under load) until three 2-second
-    /// windows in a row meet the SLO, at most this long in all.
+    /// The rate of the first warm-up, tx/s (`start_rate` when absent): a fixed-rate run above what the system
+    /// answers (`start_rate = max_rate`, one step) warms up at a rate it does answer, or it never settles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup_rate: Option<f64>,
+    /// The first warm-up goes on at `start_rate` (while the brokers' JIT compiles under load) until its per-second
+    /// latencies have settled (MSER-5, judged every 5 s from [`WARMUP_JUDGED_S`] s), at most this long in all; a
+    /// warm-up that never settles ends the run `unsettled`.
     pub warmup_max_s: f64,
     /// Seconds of each step that are judged.
     pub dwell_s: f64,
@@ -63,7 +71,8 @@ impl Default for Search {
             growth: 2.0,
             precision: 0.05,
             warmup_s: 5.0,
-            warmup_max_s: 30.0,
+            warmup_rate: None,
+            warmup_max_s: 120.0,
             dwell_s: 15.0,
             slo_p99_ms: 500.0,
             max_error_rate: 0.001,
@@ -78,6 +87,11 @@ impl Default for Search {
 impl Search {
     pub fn warmup(&self) -> Duration {
         Duration::from_secs_f64(self.warmup_s)
+    }
+
+    /// The rate of the first warm-up.
+    pub fn warmup_rate(&self) -> f64 {
+        self.warmup_rate.unwrap_or(self.start_rate)
     }
 
     pub fn warmup_max(&self) -> Duration {
@@ -139,12 +153,16 @@ impl Search {
         }
         let checks = [
             (self.start_rate <= self.max_rate, "search.start_rate must not be above search.max_rate"),
+            (
+                self.warmup_rate.is_none_or(|r| r.is_finite() && r > 0.0 && r <= self.max_rate),
+                "search.warmup_rate must be above 0 and at most search.max_rate",
+            ),
             (self.growth.is_finite() && self.growth > 1.0 && self.growth <= 10.0, "search.growth must be above 1 and at most 10"),
             (self.precision > 0.0 && self.precision < 1.0, "search.precision must be between 0 and 1 (exclusive), e.g. 0.05"),
             (self.warmup_s.is_finite() && self.warmup_s >= 0.0 && self.warmup_s <= 600.0, "search.warmup_s must be 0 to 600"),
             (
-                self.warmup_max_s.is_finite() && self.warmup_max_s >= self.warmup_s && self.warmup_max_s <= 1200.0,
-                "search.warmup_max_s must be at least search.warmup_s and at most 1200",
+                self.warmup_max_s.is_finite() && self.warmup_max_s >= WARMUP_JUDGED_S && self.warmup_max_s <= 1200.0,
+                "search.warmup_max_s must be 30 to 1200 (the warm-up's steady-state rule judges 30 s at least)",
             ),
             (self.dwell_s <= 3600.0, "search.dwell_s must be at most 3600"),
             ((0.0..1.0).contains(&self.max_error_rate), "search.max_error_rate must be at least 0 and below 1"),

@@ -123,7 +123,7 @@ fn name(value: &impl serde::Serialize) -> String {
 /// What the load of a run does, in one line.
 fn load_line(e: &harness::experiment::Experiment) -> String {
     let l = &e.load;
-    match &e.search {
+    let line = match &e.search {
         Some(s) if s.start_rate == s.max_rate => format!(
             "open: {} arrivals over {} connections and {} accounts at one fixed rate, {} tx/s (a soak), held when p99 ≤ {} ms and at most {} % errors over its {} s dwell; a probe loop every {} ms",
             name(&l.arrivals), l.connections, l.accounts, s.start_rate, s.slo_p99_ms, s.max_error_rate * 100.0, s.dwell_s, l.probe_interval_ms
@@ -151,6 +151,14 @@ fn load_line(e: &harness::experiment::Experiment) -> String {
             l.max_timeouts + 1,
             l.probe_timeout_ms
         ),
+    };
+    match &e.search {
+        Some(s) => format!(
+            "{line}; first a warm-up at {} tx/s until its latencies settle (at most {} s, else the run ends unsettled)",
+            s.warmup_rate(),
+            s.warmup_max_s
+        ),
+        None => line,
     }
 }
 

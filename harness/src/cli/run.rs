@@ -200,9 +200,7 @@ fn interference(i: &Interference) -> String {
 fn headline(e: &bench_results::End, slo_p99_ms: Option<f64>) -> String {
     let at_least = if e.ended_by.censored() { "≥ " } else { "" };
     let cold = match e.warmup {
-        Some(w) if !w.settled => {
-            format!(" (the warm-up did not meet the SLO in {:.0} s: the first step measured a cold system)", w.seconds)
-        }
+        Some(w) if !w.settled => format!(" (the warm-up's latencies had not settled after {:.0} s)", w.seconds),
         _ => String::new(),
     };
     match (e.capacity_tps, slo_p99_ms) {

@@ -93,8 +93,8 @@ mod tests {
         // 250 .. 8000 is 5 doublings: 6 steps growing; bisecting a doubling to 5 % takes 5, each may be confirmed: 12 at most.
         let search = e.search.as_ref().unwrap();
         assert_eq!(search.steps_bound(), 12);
-        // The first warm-up: at most warmup_max_s (30 by default) and one timeout.
-        assert_eq!(Bound::of(&e).load, Duration::from_secs(15 + (30 + 2) + 12 * (3 + 10 + 2) + 11 * 15 + 2));
+        // The first warm-up: at most warmup_max_s (120 by default) and one timeout.
+        assert_eq!(Bound::of(&e).load, Duration::from_secs(15 + (120 + 2) + 12 * (3 + 10 + 2) + 11 * 15 + 2));
     }
 
     #[test]

@@ -114,6 +114,9 @@ mod tests {
             probe: Some(ProbeFigures { loops: 10, timeouts: 0, p50_ms: Some(p50 * 2.0), p99_ms: probe_p99 }),
             resources: Default::default(),
             machine_cpu_pct: None,
+            drained: None,
+            left_out: false,
+            stored: None,
         }
     }
 

@@ -13,11 +13,31 @@ use bench_results::Step;
 /// The p99 SLOs (ms) capacity is also read at, beside each run's own.
 pub const OTHER_SLOS_MS: [f64; 4] = [100.0, 250.0, 500.0, 1000.0];
 
-/// One run's capacity: `censored` when it is a lower bound.
+/// What a run's capacity is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    /// The search converged: a value, with the run's own 95 % interval when its method gives one.
+    Measured,
+    /// The search passed `max_rate`: the capacity is at least this.
+    AtLeast,
+    /// The search ended before it converged: the capacity lies in `interval`, as far as its steps tell.
+    Within,
+    /// The first warm-up never settled: nothing was measured.
+    Unsettled,
+}
+
+/// One run's capacity: `censored` (a bound or an interval, never averaged) unless it was measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunCapacity {
     pub run: String,
-    pub capacity: f64,
+    /// The run's estimate; absent for an unconverged run that had none.
+    pub capacity: Option<f64>,
+    pub bound: Bound,
+    /// Measured: the run's own 95 % interval (knee search). Within: where the capacity lies; an upper end of
+    /// `None` is unbounded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<(f64, Option<f64>)>,
     pub censored: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block: Option<String>,
@@ -40,8 +60,13 @@ pub struct Capacity {
     /// The SLO the runs searched for (ms).
     pub slo_p99_ms: Option<f64>,
     pub runs: Vec<RunCapacity>,
-    /// Over the runs that converged; runs that passed `max_rate` are lower bounds, left out of the mean.
+    /// Over the runs that converged; runs that passed `max_rate` are lower bounds and unconverged runs intervals,
+    /// both listed beside the mean and left out of it.
     pub figures: Estimate,
+    /// The mean half-width of the converged runs' own 95 % intervals (tx/s): the spread within a run, beside
+    /// the between-run SE of `figures`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within_run_half_width: Option<f64>,
     pub at_slos: Vec<AtSlo>,
 }
 
@@ -59,13 +84,14 @@ pub struct CurvePoint {
 }
 
 /// The highest rate below which every measured step met the SLO, and whether some step failed it (else the value
-/// is only a lower bound); `None` when the lowest rate measured failed.
+/// is only a lower bound); `None` when the lowest rate measured failed. A rate measured twice counts as met only
+/// when both steps met it: at equal rates the failures sort first.
 pub fn capacity_at(steps: &[Step], slo_ms: f64, search: &Search) -> Option<(f64, bool)> {
-    let mut by_rate: Vec<&Step> = steps.iter().collect();
-    by_rate.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let mut by_rate: Vec<(&Step, bool)> = steps.iter().map(|s| (s, search.passes(s, slo_ms))).collect();
+    by_rate.sort_by(|(a, a_met), (b, b_met)| a.rate.total_cmp(&b.rate).then(a_met.cmp(b_met)));
     let mut best = None;
-    for step in by_rate {
-        if !search.passes(step, slo_ms) {
+    for (step, met) in by_rate {
+        if !met {
             return best.map(|b| (b, true));
         }
         best = Some(step.rate);
@@ -77,24 +103,28 @@ impl Capacity {
     /// `None` for a variant without complete open runs.
     pub fn of(variant: &str, runs: &[&RunRows]) -> Option<Capacity> {
         let open: Vec<&&RunRows> =
-            runs.iter().filter(|r| r.counts() && r.search.is_some() && !r.steps.is_empty()).collect();
+            runs.iter().filter(|r| r.counts() && r.search.is_some() && (!r.steps.is_empty() || r.unsettled)).collect();
         if open.is_empty() {
             return None;
         }
-        let per_run: Vec<RunCapacity> = open
+        let per_run: Vec<RunCapacity> = open.iter().filter_map(|r| RunCapacity::of(r)).collect();
+        let exact: Vec<(f64, Option<String>)> = per_run
             .iter()
-            .filter_map(|r| {
-                r.capacity.map(|capacity| RunCapacity {
-                    run: r.name(),
-                    capacity,
-                    censored: r.censored,
-                    block: r.block.clone(),
-                })
+            .filter(|r| r.bound == Bound::Measured)
+            .filter_map(|r| Some((r.capacity?, r.block.clone())))
+            .collect();
+        let bounds: Vec<f64> =
+            per_run.iter().filter(|r| r.bound == Bound::AtLeast).filter_map(|r| r.capacity).collect();
+        let within: Vec<(f64, Option<f64>)> =
+            per_run.iter().filter(|r| r.bound == Bound::Within).filter_map(|r| r.interval).collect();
+        let half_widths: Vec<f64> = per_run
+            .iter()
+            .filter(|r| r.bound == Bound::Measured)
+            .filter_map(|r| match r.interval {
+                Some((lo, Some(hi))) => Some((hi - lo) / 2.0),
+                _ => None,
             })
             .collect();
-        let exact: Vec<(f64, Option<String>)> =
-            per_run.iter().filter(|r| !r.censored).map(|r| (r.capacity, r.block.clone())).collect();
-        let bounds: Vec<f64> = per_run.iter().filter(|r| r.censored).map(|r| r.capacity).collect();
         let at_slos = OTHER_SLOS_MS
             .iter()
             .map(|&slo| {
@@ -107,11 +137,53 @@ impl Capacity {
         Some(Capacity {
             variant: variant.to_string(),
             slo_p99_ms: open.iter().find_map(|r| r.search.as_ref().map(|s| s.slo_p99_ms)),
-            figures: Estimate::with_bounds(exact, &bounds),
+            figures: Estimate {
+                censored: !bounds.is_empty() || !within.is_empty(),
+                censored_runs: bounds.len() + within.len(),
+                within,
+                unsettled: per_run.iter().filter(|r| r.bound == Bound::Unsettled).count(),
+                ..Estimate::with_bounds(exact, &bounds)
+            },
+            within_run_half_width: (!half_widths.is_empty())
+                .then(|| half_widths.iter().sum::<f64>() / half_widths.len() as f64),
             runs: per_run,
             at_slos,
         })
     }
+}
+
+impl RunCapacity {
+    /// `None` for a run that neither converged, passed `max_rate`, ended before converging nor never settled (an
+    /// interrupted one).
+    fn of(run: &RunRows) -> Option<RunCapacity> {
+        let (capacity, bound, interval) = if run.unsettled {
+            (None, Bound::Unsettled, None)
+        } else if let Some(unconverged) = run.unconverged {
+            let interval = run.capacity_ci95.map(|(lo, hi)| (lo, Some(hi))).or_else(|| bracket(run))?;
+            (unconverged.estimate, Bound::Within, Some(interval))
+        } else {
+            let bound = if run.censored { Bound::AtLeast } else { Bound::Measured };
+            (Some(run.capacity?), bound, run.capacity_ci95.map(|(lo, hi)| (lo, Some(hi))))
+        };
+        Some(RunCapacity {
+            run: run.name(),
+            capacity,
+            bound,
+            interval,
+            censored: bound != Bound::Measured,
+            block: run.block.clone(),
+        })
+    }
+}
+
+/// Where an unconverged search's steps put the capacity: above the highest rate below which every step met the
+/// SLO (0 when the lowest failed), below the lowest rate that failed (unbounded when none did).
+fn bracket(run: &RunRows) -> Option<(f64, Option<f64>)> {
+    let search = run.search.as_ref()?;
+    let slo = search.slo_p99_ms;
+    let low = capacity_at(&run.steps, slo, search).map_or(0.0, |(rate, _)| rate);
+    let high = run.steps.iter().filter(|s| !search.passes(s, slo)).map(|s| s.rate).reduce(f64::min);
+    Some((low, high))
 }
 
 /// Every step of every complete open run of a variant.
@@ -161,6 +233,9 @@ mod tests {
             probe: None,
             resources: Default::default(),
             machine_cpu_pct: None,
+            drained: None,
+            left_out: false,
+            stored: None,
         }
     }
 
@@ -182,6 +257,17 @@ mod tests {
         assert_eq!(capacity_at(&steps, 10.0, &s), None, "the lowest rate already missed it");
         let all_met = [step(250.0, Some(20.0)), step(500.0, Some(30.0))];
         assert_eq!(capacity_at(&all_met, 100.0, &s), Some((500.0, false)), "a lower bound: nothing failed");
+    }
+
+    #[test]
+    fn a_rate_whose_confirmation_failed_is_not_met_in_either_order() {
+        let s = Search::default();
+        for confirmation_last in [true, false] {
+            let (pass, fail) = (step(1000.0, Some(300.0)), step(1000.0, Some(900.0)));
+            let at_1000 = if confirmation_last { [pass, fail] } else { [fail, pass] };
+            let steps = [step(500.0, Some(100.0)), at_1000[0].clone(), at_1000[1].clone()];
+            assert_eq!(capacity_at(&steps, 500.0, &s), Some((500.0, true)), "confirmation last: {confirmation_last}");
+        }
     }
 
     #[test]

@@ -335,13 +335,20 @@ fn headline(
     out: &mut Comparisons,
 ) {
     if x.censored || y.censored {
-        let bound = if metric == CAPACITY {
-            "passed max_rate, so their capacity is a lower bound, not a measurement"
-        } else {
-            "ended by max_loops, so their generator counts are lower bounds, not measurements"
-        };
-        out.not_compared
-            .push(format!("{metric}, {a} against {b}: {} run(s) {bound}", x.censored_runs + y.censored_runs));
+        let unconverged = x.within.len() + y.within.len();
+        let bounds = x.censored_runs + y.censored_runs - unconverged;
+        let mut why = Vec::new();
+        if bounds > 0 && metric == CAPACITY {
+            why.push(format!("{bounds} run(s) passed max_rate, so their capacity is a lower bound, not a measurement"));
+        } else if bounds > 0 {
+            why.push(format!(
+                "{bounds} run(s) ended by max_loops, so their generator counts are lower bounds, not measurements"
+            ));
+        }
+        if unconverged > 0 {
+            why.push(format!("{unconverged} run(s) did not converge, so their capacity is only an interval"));
+        }
+        out.not_compared.push(format!("{metric}, {a} against {b}: {}", why.join("; ")));
     } else if x.n < 2 || y.n < 2 {
         out.not_compared
             .push(format!("{metric}, {a} against {b}: a test needs at least 2 runs a side ({} and {})", x.n, y.n));

@@ -7,7 +7,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use statrs::statistics::Statistics;
 
 /// Mean, SE, n and 95 % CI over one value per run; `censored` when some run's value is only a lower bound (those
-/// are left out of the mean and named by `at_least`).
+/// are left out of the mean and named by `at_least`) or an interval (named by `within`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct Estimate {
@@ -25,6 +25,13 @@ pub struct Estimate {
     pub at_least: Option<f64>,
     #[serde(skip_serializing_if = "is_zero")]
     pub censored_runs: usize,
+    /// Runs known only to lie in an interval (a search that did not converge): listed, never averaged. An upper
+    /// end of `None` is unbounded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub within: Vec<(f64, Option<f64>)>,
+    /// Runs that measured nothing because the system never settled: listed, never averaged, not a bound.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unsettled: usize,
     /// The block of each value (a nightly job, or the host), when every run has one: what a paired comparison
     /// between variants pairs on.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -95,8 +102,28 @@ impl Estimate {
             let sep = if text.is_empty() { "" } else { "; " };
             text.push_str(&format!(
                 "{sep}≥ {bound:.0}{unit} in {} run(s) stopped by a cap (a lower bound)",
-                self.censored_runs
+                self.censored_runs - self.within.len()
             ));
+        }
+        if !self.within.is_empty() {
+            let sep = if text.is_empty() { "" } else { "; " };
+            let intervals: Vec<String> = self
+                .within
+                .iter()
+                .map(|(lo, hi)| match hi {
+                    Some(hi) => format!("{lo:.0} to {hi:.0}"),
+                    None => format!("≥ {lo:.0}"),
+                })
+                .collect();
+            text.push_str(&format!(
+                "{sep}{} run(s) did not converge, within {}{unit} (not averaged)",
+                self.within.len(),
+                intervals.join(", ")
+            ));
+        }
+        if self.unsettled > 0 {
+            let sep = if text.is_empty() { "" } else { "; " };
+            text.push_str(&format!("{sep}{} run(s) never settled (nothing measured)", self.unsettled));
         }
         if text.is_empty() {
             "–".into()

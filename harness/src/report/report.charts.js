@@ -91,20 +91,29 @@ function drawHeadline() {
 
 function drawCapacity() {
   if (report.capacity.length === 0) return;
-  const dots = report.capacity.flatMap(c => c.runs.map(r => ({ variant: c.variant, capacity: r.capacity, run: r.run, bound: r.censored ? "lower bound" : "measured" })));
+  const label = { measured: "measured", at_least: "lower bound (≥)", within: "did not converge: interval only" };
+  const runs = report.capacity.flatMap(c => c.runs.map(r => ({
+    variant: c.variant, run: r.run, capacity: r.capacity, bound: label[r.bound],
+    lo: r.interval ? r.interval[0] : null, hi: r.interval ? (r.interval[1] ?? r.interval[0]) : null,
+  })));
+  const dots = runs.filter(r => r.capacity !== null);
+  const spans = runs.filter(r => r.lo !== null);
   const means = report.capacity.filter(c => c.figures.mean !== null).map(c => ({
     variant: c.variant, mean: c.figures.mean, lo: c.figures.ci95 ? c.figures.ci95[0] : c.figures.mean, hi: c.figures.ci95 ? c.figures.ci95[1] : c.figures.mean,
   }));
   const y = { field: "variant", type: "nominal", title: "variant" };
+  const yOffset = { field: "run", type: "nominal" };
+  const x = { field: "capacity", type: "quantitative", title: "capacity (tx/s): one dot and its 95 % interval per run; thick bar: mean and 95 % CI over runs" };
   embed("#capacity-chart", "capacityDrawn", {
-    width: 700, height: { step: 40 },
+    width: 700, height: { step: 60 },
     layer: [
+      { data: { values: spans }, mark: { type: "rule", opacity: 0.6, tooltip: true }, encoding: { y, yOffset, x: { field: "lo", type: "quantitative" }, x2: { field: "hi" }, color: { field: "variant", legend: null }, strokeDash: { field: "bound", title: "" } } },
       { data: { values: dots }, mark: { type: "point", filled: true, size: 60, tooltip: true },
-        encoding: { y, x: { field: "capacity", type: "quantitative", title: "capacity (tx/s), one dot per run; bar: mean and 95 % CI" }, shape: { field: "bound", title: "" }, color: { field: "variant", legend: null } } },
+        encoding: { y, yOffset, x, shape: { field: "bound", title: "" }, color: { field: "variant", legend: null } } },
       { data: { values: means }, mark: { type: "rule", strokeWidth: 3 }, encoding: { y, x: { field: "lo", type: "quantitative" }, x2: { field: "hi" } } },
-      { data: { values: means }, mark: { type: "tick", thickness: 3, size: 24 }, encoding: { y, x: { field: "mean", type: "quantitative" } } },
+      { data: { values: means }, mark: { type: "tick", thickness: 3, size: 40 }, encoding: { y, x: { field: "mean", type: "quantitative" } } },
     ],
-  }, dots.length);
+  }, runs.length);
 }
 
 function drawCurve() {

@@ -49,6 +49,13 @@ pub struct RunRows {
     pub search: Option<Search>,
     pub steps: Vec<Step>,
     pub capacity: Option<f64>,
+    /// Open model: the run's own 95 % interval for its capacity (the knee search's bootstrap), tx/s.
+    pub capacity_ci95: Option<(f64, f64)>,
+    /// Open model: the search ended in an error before it converged. Its capacity is a censored interval, listed
+    /// and never averaged.
+    pub unconverged: Option<Unconverged>,
+    /// Open model: the first warm-up's latencies never settled, so no step was measured (listed, never averaged).
+    pub unsettled: bool,
     /// What the probe drove: `graphql`, `browser`, or `browser (2019)`; latencies of different kinds are never
     /// compared.
     pub probe_kind: String,
@@ -65,6 +72,12 @@ pub struct RunRows {
     pub fault_windows: Vec<FaultWindow>,
     /// Parts that stopped, were restarted or killed for memory during the run, in words (`End::part_notes`).
     pub part_notes: Vec<String>,
+}
+
+/// A search that ended before it converged, with the estimate it had by then (the knee search keeps one).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Unconverged {
+    pub estimate: Option<f64>,
 }
 
 /// When one fault began and ended (unix ms); `end_ms` absent when it never ended.
@@ -140,6 +153,13 @@ impl RunRows {
                 .map(|e| e.counts.generators),
             censored: run.end.as_ref().is_some_and(|e| e.ended_by.censored()),
             capacity: run.end.as_ref().filter(|e| e.ended_by.by_its_rule()).and_then(|e| e.capacity_tps),
+            capacity_ci95: run.end.as_ref().and_then(|e| e.capacity_ci95_tps),
+            unconverged: run
+                .end
+                .as_ref()
+                .filter(|e| e.ended_by == EndedBy::Error && run.header.parameters.search.is_some())
+                .map(|e| Unconverged { estimate: e.capacity_tps }),
+            unsettled: run.end.as_ref().is_some_and(|e| e.ended_by == EndedBy::Unsettled),
             search: run.header.parameters.search.clone(),
             probe_kind: probe_kind(run.header.parameters.load.probe).into(),
             timeout_ms: run.header.parameters.load.probe_timeout_ms as f64,

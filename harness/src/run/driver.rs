@@ -182,6 +182,8 @@ pub struct Target<'a> {
     pub frontend: String,
     /// Open model: the search, and the databases a drain waits on.
     pub search: Option<(&'a Search, Books)>,
+    /// The run's own seed (see `run::RunId::seed`).
+    pub seed: u64,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -497,7 +499,7 @@ async fn start_search(
         pool = open_load::pool(&target.endpoint, target.load) => pool,
     };
     match pool {
-        Ok(offerer) => Ok(OpenLoad::start(offerer, cfg.clone(), target.load, books.clone())),
+        Ok(offerer) => Ok(OpenLoad::start(offerer, cfg.clone(), target.load, books.clone(), target.seed)),
         Err(e) => {
             let error = format!("the open model's connections and accounts could not be opened: {e}");
             Err(Driven::not_started(EndedBy::Error, Some(error)))

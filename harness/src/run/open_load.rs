@@ -74,8 +74,8 @@ pub async fn pool(endpoint: &Endpoint, load: &Load) -> Result<Offerer<Client>, C
 }
 
 impl OpenLoad {
-    /// Starts the search over `offerer` as a task of its own.
-    pub fn start(offerer: Offerer<Client>, cfg: Search, load: &Load, drain: Books) -> OpenLoad {
+    /// Starts the search over `offerer` as a task of its own, its arrivals and order of rates drawn from `seed`.
+    pub fn start(offerer: Offerer<Client>, cfg: Search, load: &Load, drain: Books, seed: u64) -> OpenLoad {
         let (steps_tx, steps) = mpsc::unbounded_channel();
         let (rate_tx, rate) = watch::channel(0.0);
         let cancel = CancellationToken::new();
@@ -83,7 +83,7 @@ impl OpenLoad {
         let counter = answered.clone();
         let task = tokio::spawn(async move {
             let progress = Progress { steps: steps_tx, rate: rate_tx, answered: counter };
-            search::search(offerer, &cfg, arrivals, &drain, &progress, &token).await
+            search::search(offerer, &cfg, arrivals, seed, &drain, &progress, &token).await
         });
         OpenLoad { task, steps, rate, cancel, answered, probes: Vec::new(), samples: Vec::new() }
     }

@@ -5,7 +5,9 @@
 mod fit;
 mod knee;
 mod searcher;
+pub mod steady;
 mod tally;
+mod warm_up;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,24 +100,26 @@ impl Searched {
 }
 
 /// One search: the initial warm-up, then steps chosen by [`Searcher`] until it is done, `cancel` is cancelled
-/// (ended by `interrupt`), or `max_steps` pass (ended by `error`).
+/// (ended by `interrupt`), or `max_steps` pass (ended by `error`). `seed` draws the arrivals and the knee search's
+/// order of rates, so a replayed run offers the same load in the same order.
 pub async fn search<B: Bank + 'static>(
     offerer: Offerer<B>,
     cfg: &Search,
     arrivals: Arrivals,
+    seed: u64,
     drain: &impl Drain,
     progress: &Progress,
     cancel: &CancellationToken,
 ) -> Searched {
     let mut campaign = Campaign {
         offerer,
-        schedule: Schedule::new(arrivals, u64::from(std::process::id())),
+        schedule: Schedule::new(arrivals, seed),
         cfg,
         drain,
         progress,
         searched: Searched { live: progress.answered.clone(), ..Searched::default() },
     };
-    let mut strategy = Strategy::new(cfg);
+    let mut strategy = Strategy::new(cfg, seed);
     let next = tokio::select! {
         next = campaign.run(&mut strategy) => Some(next),
         () = cancel.cancelled() => None,
@@ -146,11 +150,11 @@ enum Strategy {
 }
 
 impl Strategy {
-    fn new(cfg: &Search) -> Strategy {
+    fn new(cfg: &Search, seed: u64) -> Strategy {
         match cfg.method {
             Method::Bisection => Strategy::Bisection(Searcher::new(cfg.clone())),
-            // The order of the rates around the knee: any seed does; the process id differs between runs.
-            Method::Knee => Strategy::Knee(Box::new(Knee::new(cfg.clone(), u64::from(std::process::id())))),
+            // A stream of its own, apart from the arrivals' (seeds one apart expand to unrelated streams).
+            Method::Knee => Strategy::Knee(Box::new(Knee::new(cfg.clone(), seed.wrapping_add(1)))),
         }
     }
 
@@ -164,6 +168,7 @@ impl Strategy {
     fn next(&mut self, step: &Step) -> Next {
         match self {
             Strategy::Bisection(s) => s.next(step.rate, step.passed, step.confirming),
+            Strategy::Knee(k) if step.left_out => k.left_out(step.rate),
             Strategy::Knee(k) => k.next(Point { rate: step.rate, p99_ms: step.p99_ms, passed: step.passed }),
         }
     }
@@ -186,10 +191,6 @@ fn in_flight_cap(rate: f64, cfg: &Search) -> usize {
     (2.0 * rate * cfg.timeout().as_secs_f64()).ceil().max(64.0) as usize
 }
 
-/// The windows the first warm-up is judged in, and how many in a row must meet the SLO.
-const WARM_WINDOW: Duration = Duration::from_secs(2);
-const WARM_PASSES: u32 = 3;
-
 /// A search under way: the offerer and its schedule, and the book of every transfer.
 struct Campaign<'a, B, D> {
     offerer: Offerer<B>,
@@ -202,13 +203,29 @@ struct Campaign<'a, B, D> {
 
 impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
     async fn run(&mut self, strategy: &mut Strategy) -> Next {
-        self.searched.warmup = Some(self.warm_up().await);
+        let (warmup, dead) = self.warm_up().await;
+        self.searched.warmup = Some(warmup);
+        if dead.is_some() {
+            self.searched.error = dead;
+            return Next::Done { ended_by: EndedBy::Error, capacity: None };
+        }
+        if !warmup.settled {
+            self.searched.error = Some(format!(
+                "the latencies at {:.0} tx/s had not settled after warmup_max_s ({} s): a system still warming up, or \
+                 one that cannot answer that rate (set search.warmup_rate lower)",
+                self.cfg.warmup_rate(),
+                self.cfg.warmup_max_s
+            ));
+            return Next::Done { ended_by: EndedBy::Unsettled, capacity: None };
+        }
         let mut next = strategy.first();
-        let mut number = 0;
+        let (mut number, mut drained) = (0, true);
         while let Next::Step { rate, confirming } = next {
             number += 1;
+            let stored = self.searched.answered;
             let (tally, dwell) = self.measure(number, rate, self.cfg.warmup(), self.cfg.dwell()).await;
             let mut step = tally.judge(self.cfg, number, rate, confirming, self.cfg.dwell());
+            (step.stored, step.left_out) = (Some(stored), !drained);
             next = strategy.next(&step);
             if step.answered == 0 && step.errors * 2 > step.sent {
                 // No answer in time and most transfers lost: the deployment stopped answering (a part died), which
@@ -218,39 +235,14 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
                 ));
                 next = Next::Done { ended_by: EndedBy::Error, capacity: None };
             }
+            drained = true;
             if strategy.drains_after(&step) && matches!(next, Next::Step { .. }) {
-                step.drain_s = Some(self.drain().await.as_secs_f64());
+                let (took, verified) = self.drain().await;
+                (step.drain_s, step.drained, drained) = (Some(took.as_secs_f64()), Some(verified), verified);
             }
             let _ = self.progress.steps.send(StepDone { step, dwell });
         }
         next
-    }
-
-    /// The first warm-up, while the brokers' JIT compiles under load: `start_rate` for `warmup_s`, then until
-    /// [`WARM_PASSES`] windows of it in a row meet the SLO, at most `warmup_max_s` in all; a cold first step would
-    /// fail for the JIT, not for the rate. (One window in a judging that could not pass: see [`Tally::judge`].)
-    async fn warm_up(&mut self) -> bench_results::Warmup {
-        let (start, rate) = (Instant::now(), self.cfg.start_rate);
-        self.offerer.set_cap(in_flight_cap(rate, self.cfg));
-        self.schedule.set_rate(rate, start);
-        let _ = self.progress.rate.send(rate);
-        let searched = &mut self.searched;
-        let until = start + self.cfg.warmup();
-        self.offerer
-            .offer(&mut self.schedule, until, Tag { step: 0, judged: false }, &mut |d| {
-                searched.book(&d);
-                false
-            })
-            .await;
-        let mut in_a_row = 0;
-        while start.elapsed() + WARM_WINDOW < self.cfg.warmup_max() {
-            let (tally, _) = self.measure(0, rate, Duration::ZERO, WARM_WINDOW).await;
-            in_a_row = if tally.judge(self.cfg, 0, rate, false, WARM_WINDOW).passed { in_a_row + 1 } else { 0 };
-            if in_a_row == WARM_PASSES {
-                return bench_results::Warmup { seconds: start.elapsed().as_secs_f64(), settled: true };
-            }
-        }
-        bench_results::Warmup { seconds: start.elapsed().as_secs_f64(), settled: false }
     }
 
     /// Offers `rate` for `warmup`, then for `dwell` (the transfers judged), then (still offering) until every
@@ -299,8 +291,9 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
     }
 
     /// After a failed step: nothing of bench's in flight, one answered transfer per account (each key's queue
-    /// worked off), and the read side caught up; bounded by `drain_timeout_s`. Returns how long it took.
-    async fn drain(&mut self) -> Duration {
+    /// worked off), and the read side caught up; bounded by `drain_timeout_s`. Returns how long it took, and
+    /// whether all three were seen (else the next step may still carry this one's backlog).
+    async fn drain(&mut self) -> (Duration, bool) {
         let _ = self.progress.rate.send(0.0);
         let start = Instant::now();
         let until = start + self.cfg.drain_timeout();
@@ -309,12 +302,13 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
             searched.book(&d);
             false
         };
-        if self.offerer.empty(until, &mut book).await {
+        let mut verified = self.offerer.empty(until, &mut book).await;
+        if verified {
             self.offerer.canaries(&mut book);
-            self.offerer.empty(until, &mut book).await;
+            verified = self.offerer.empty(until, &mut book).await;
         }
-        self.drain.caught_up(until).await;
-        start.elapsed()
+        verified &= self.drain.caught_up(until).await;
+        (start.elapsed(), verified)
     }
 
     /// What is still in flight gets the step timeout to answer, so the audit knows what the bank confirmed by then;

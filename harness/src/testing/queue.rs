@@ -149,6 +149,21 @@ impl Queue {
         self.measured(rate, latencies, dwell_s, backlog)
     }
 
+    /// Offers `rate` for `seconds`: the mean latency (ms) of the transfers offered in each second, a timeout
+    /// counted as the timeout (what bench's warm-up judges).
+    pub fn seconds(&mut self, rate: f64, seconds: usize) -> Vec<f64> {
+        let per_second = rate.round().max(1.0) as usize;
+        let timeout = self.shape.timeout_s;
+        (0..seconds)
+            .map(|_| {
+                let start = self.now;
+                let total: f64 = (0..per_second).map(|i| self.serve(start + i as f64 / rate).min(timeout)).sum();
+                self.now = start + 1.0;
+                total / per_second as f64 * 1000.0
+            })
+            .collect()
+    }
+
     fn measured(&self, rate: f64, mut latencies: Vec<f64>, dwell_s: f64, backlog: u64) -> Measured {
         latencies.sort_by(f64::total_cmp);
         let timeout = self.shape.timeout_s;

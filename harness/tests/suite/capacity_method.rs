@@ -1,14 +1,14 @@
 //! The knee search against a double of the bank whose truth is known (`harness::testing::queue`): a cold start,
 //! capacity falling with stored transfers, a stall every minute, backlog carried between steps. The truth is what
 //! a 5-minute run at a fixed rate holds at the SLO, worked out by the double alone. The answer must be the
-//! system's, not the path's: the same from any start rate and unmoved by one bad step; today's bisection is run
-//! beside it to show the double reproduces what went wrong on real stacks.
+//! system's, not the path's: the same from any start rate and unmoved by one bad step; the bisection as bench ran
+//! it before (after a 30 s warm-up) is run beside it to show the double reproduces what went wrong on real stacks.
 
 use std::sync::OnceLock;
 
 use bench_results::EndedBy;
 use harness::experiment::Search;
-use harness::run::search::{Crossing, Knee, Next, Point, Searcher};
+use harness::run::search::{steady, Crossing, Knee, Next, Point, Searcher};
 use harness::testing::queue::{Queue, Shape};
 
 const SLO_MS: f64 = 500.0;
@@ -35,6 +35,8 @@ fn cfg(start_rate: f64) -> Search {
         max_steps: 24,
         precision: 0.03,
         drain_timeout_s: 5.0,
+        // The double's cold start (90 s, quadratic) takes its latencies 100 to 220 s to settle at these rates.
+        warmup_max_s: 300.0,
         ..Search::default()
     }
 }
@@ -43,10 +45,25 @@ fn passed(cfg: &Search, rate: f64, p99_ms: Option<f64>, achieved: f64) -> bool {
     p99_ms.is_some_and(|p| p <= cfg.slo_p99_ms) && achieved >= cfg.min_achieved * rate
 }
 
-/// A fresh double after bench's first warm-up (`start_rate` for `warmup_max_s`: it never settles that soon).
-fn fresh(cfg: &Search, seed: u64) -> Queue {
+/// A fresh double after bench's first warm-up: `start_rate` until its per-second latencies settle, judged every
+/// 5 s as bench judges them, at most `warmup_max_s`; `None` when they never do (the run ends unsettled).
+fn warmed(cfg: &Search, seed: u64) -> Option<Queue> {
     let mut q = Queue::new(shape(), seed, PRELOAD);
-    q.step(cfg.start_rate, 0.0, cfg.warmup_max_s);
+    let mut series = Vec::new();
+    while series.len() + steady::BATCH <= cfg.warmup_max_s as usize {
+        series.extend(q.seconds(cfg.start_rate, steady::BATCH));
+        if steady::settled_after(&series, cfg.timeout_ms as f64).is_some() {
+            return Some(q);
+        }
+    }
+    None
+}
+
+/// A fresh double after the warm-up bench had before the steady-state rule: 30 s at `start_rate`, which never
+/// settles a double this cold.
+fn warmed_for_30_s(cfg: &Search, seed: u64) -> Queue {
+    let mut q = Queue::new(shape(), seed, PRELOAD);
+    q.step(cfg.start_rate, 0.0, 30.0);
     q
 }
 
@@ -59,7 +76,9 @@ struct Found {
 /// A knee search from `start` (a share of the truth); `fail` forces the step of that number (from 1) to fail.
 fn knee(seed: u64, start: f64, fail: Option<usize>) -> Found {
     let cfg = cfg(start * truth());
-    let mut q = fresh(&cfg, seed);
+    let Some(mut q) = warmed(&cfg, seed) else {
+        return Found { capacity: None, interval: None, ended_by: EndedBy::Unsettled };
+    };
     let mut k = Knee::new(cfg.clone(), seed);
     let (mut next, mut n) = (k.first(), 0);
     while let Next::Step { rate, .. } = next {
@@ -77,10 +96,11 @@ fn knee(seed: u64, start: f64, fail: Option<usize>) -> Found {
     Found { capacity, interval: k.estimate(), ended_by }
 }
 
-/// Today's bisection as `bench run` drives it (15 s steps, a drain of at most 5 s after a failed one).
+/// The bisection as `bench run` drove it before the knee search and the steady-state warm-up (15 s steps, a drain
+/// of at most 5 s after a failed one).
 fn bisection(seed: u64, start: f64) -> Option<f64> {
     let cfg = Search { dwell_s: 15.0, ..cfg(start * truth()) };
-    let mut q = fresh(&cfg, seed);
+    let mut q = warmed_for_30_s(&cfg, seed);
     let mut s = Searcher::new(cfg.clone());
     let mut next = s.first();
     while let Next::Step { rate, confirming } = next {

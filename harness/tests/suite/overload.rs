@@ -21,6 +21,7 @@ resources_every_loops = 2
 start_rate = 6000
 max_rate = 6000
 max_steps = 1
+warmup_rate = 200
 warmup_s = 2
 dwell_s = 10
 slo_p99_ms = 500

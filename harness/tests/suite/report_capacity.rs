@@ -34,6 +34,9 @@ fn step(n: u32, rate: f64, p99: Option<f64>) -> Step {
         probe: None,
         resources: Default::default(),
         machine_cpu_pct: None,
+        drained: None,
+        left_out: false,
+        stored: None,
     }
 }
 
@@ -66,6 +69,57 @@ fn mean_se(v: &[f64]) -> (f64, f64) {
 }
 
 #[test]
+fn a_search_that_did_not_converge_is_an_interval_listed_beside_the_mean_and_never_in_it() {
+    let converged = [(1000.0, (960.0, 1040.0)), (1040.0, (990.0, 1100.0))];
+    let mut runs: Vec<RunRows> = converged
+        .iter()
+        .enumerate()
+        .map(|(i, &(c, ci))| RunRows { capacity_ci95: Some(ci), ..open_run("D", i, c, false) })
+        .collect();
+    // A knee search out of steps: its estimate (far above the others) and its wide interval.
+    runs.push(RunRows {
+        capacity: None,
+        capacity_ci95: Some((900.0, 2100.0)),
+        unconverged: Some(report::Unconverged { estimate: Some(1500.0) }),
+        ..open_run("D", 2, 1500.0, false)
+    });
+    // A bisection that ended in an error: steps at 250, 500, 1000 (missed) and 750; by hand, the capacity lies
+    // between 750 (every step up to it met the SLO) and 1000 (the lowest rate that missed it).
+    let mut steps = vec![step(1, 250.0, Some(50.0)), step(2, 500.0, Some(100.0)), step(3, 1000.0, Some(900.0))];
+    steps.push(step(4, 750.0, Some(300.0)));
+    runs.push(RunRows {
+        capacity: None,
+        unconverged: Some(report::Unconverged { estimate: None }),
+        steps,
+        ..open_run("D", 3, 0.0, false)
+    });
+    // A run whose warm-up never settled: no step, nothing measured.
+    runs.push(RunRows { capacity: None, unsettled: true, steps: Vec::new(), ..open_run("D", 4, 0.0, false) });
+    runs.extend([900.0, 950.0].iter().enumerate().map(|(i, &c)| open_run("E", i, c, false)));
+    let built = report::build("capacity", &runs, report::ALPHA);
+
+    let d = built.capacity.iter().find(|c| c.variant == "D").expect("D");
+    assert_eq!((d.figures.n, d.figures.mean), (2, Some(1020.0)), "only the converged runs are averaged");
+    assert!(d.figures.censored && d.figures.censored_runs == 2, "{:?}", d.figures);
+    assert_eq!(d.figures.within, vec![(900.0, Some(2100.0)), (750.0, Some(1000.0))]);
+    let within: Vec<_> = d.runs.iter().filter(|r| r.bound == report::capacity::Bound::Within).collect();
+    assert_eq!(within.len(), 2, "both are listed: {:?}", d.runs);
+    assert!(within.iter().all(|r| r.censored));
+    // The within-run spread: the converged runs' mean half-width, (40 + 55) / 2.
+    assert_eq!(d.within_run_half_width, Some(47.5));
+    let text = d.figures.describe(" tx/s");
+    assert!(text.contains("2 run(s) did not converge, within 900 to 2100, 750 to 1000 tx/s"), "{text}");
+    assert!(text.contains("1 run(s) never settled"), "{text}");
+    assert!(d.runs.iter().any(|r| r.bound == report::capacity::Bound::Unsettled && r.capacity.is_none()));
+    assert!(!built.comparisons.iter().any(|c| c.metric == "capacity"), "D's capacity is not a sample of exact values");
+    assert!(
+        built.not_compared.iter().any(|n| n.starts_with("capacity, D against E") && n.contains("did not converge")),
+        "{:?}",
+        built.not_compared
+    );
+}
+
+#[test]
 fn capacity_is_the_mean_over_runs_and_censored_runs_are_bounds() {
     let (a, b) = ([1000.0, 1100.0, 1050.0], [700.0, 760.0, 720.0]);
     let mut runs: Vec<RunRows> = a.iter().enumerate().map(|(i, &c)| open_run("A", i, c, false)).collect();
@@ -85,7 +139,7 @@ fn capacity_is_the_mean_over_runs_and_censored_runs_are_bounds() {
         (1, 1, Some(900.0)),
         "the bound is left out of the mean"
     );
-    assert!(cc.runs.iter().any(|r| r.censored && r.capacity == 16000.0), "but shown");
+    assert!(cc.runs.iter().any(|r| r.censored && r.capacity == Some(16000.0)), "but shown");
 
     // At 250 ms: steps meet it while 400 × rate / capacity ≤ 250, i.e. at capacity / 4 and / 2 only.
     let at_250 = ca.at_slos.iter().find(|s| s.slo_p99_ms == 250.0).expect("250 ms");
@@ -126,8 +180,16 @@ fn capacity_is_the_mean_over_runs_and_censored_runs_are_bounds() {
 #[test]
 fn the_page_draws_capacity_and_the_latency_throughput_curve() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let runs: Vec<RunRows> =
-        [1000.0, 1100.0].iter().enumerate().map(|(i, &c)| open_run("linger.ms=0", i, c, false)).collect();
+    let mut runs: Vec<RunRows> = [1000.0, 1100.0]
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| RunRows { capacity_ci95: Some((c - 50.0, c + 50.0)), ..open_run("linger.ms=0", i, c, false) })
+        .collect();
+    runs.push(RunRows {
+        capacity: None,
+        unconverged: Some(report::Unconverged { estimate: None }),
+        ..open_run("linger.ms=0", 2, 900.0, false)
+    });
     let built = report::build("curve", &runs, report::ALPHA);
     let (html, _) = report::html::write(&built, &dir.path().join("report.html")).expect("written");
     let dom = support::headless(&html, &["--dump-dom"]);
@@ -135,8 +197,9 @@ fn the_page_draws_capacity_and_the_latency_throughput_curve() {
     let attribute = |name: &str| {
         out.split(&format!("{name}=\"")).nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string()
     };
-    assert_eq!(attribute("data-capacity-drawn"), "2", "one dot per run; console:\n{err}");
-    assert_eq!(attribute("data-curve-drawn"), "16", "p50 and p99 of 8 steps; console:\n{err}");
+    assert_eq!(attribute("data-capacity-drawn"), "3", "one mark per run, the unconverged one too; console:\n{err}");
+    assert!(out.contains("± 50 tx/s") && out.contains("[900, 1350]"), "within-run spread and the unconverged interval");
+    assert_eq!(attribute("data-curve-drawn"), "24", "p50 and p99 of 12 steps, 4 per run; console:\n{err}");
     assert!(
         out.contains("Capacity per variant") && out.contains("1050.0 ± 50.0 tx/s (n = 2"),
         "the table shows mean ± SE over runs"

@@ -29,6 +29,8 @@ pub struct Knee {
     /// A rate that failed twice: the knee is below it.
     ceiling: Option<f64>,
     planned: Vec<f64>,
+    /// Steps measured after a drain that was not verified: in the budget, not in the fit.
+    left_out: u32,
     rng: StdRng,
 }
 
@@ -40,6 +42,7 @@ impl Knee {
             recheck: None,
             ceiling: None,
             planned: Vec::new(),
+            left_out: 0,
             rng: StdRng::seed_from_u64(seed),
         }
     }
@@ -66,8 +69,15 @@ impl Knee {
         self.within_budget(next)
     }
 
+    /// A step at `rate` measured after a drain that was not verified: what it shows may be the last step's
+    /// backlog, so it is left out of the fit and the rate is measured again.
+    pub fn left_out(&mut self, rate: f64) -> Next {
+        self.left_out += 1;
+        self.within_budget(step(rate))
+    }
+
     fn within_budget(&mut self, next: Next) -> Next {
-        if self.seen.len() as u32 >= self.cfg.max_steps {
+        if self.seen.len() as u32 + self.left_out >= self.cfg.max_steps {
             return self.done();
         }
         next

@@ -106,6 +106,9 @@ impl Tally {
             probe: None,
             resources: Default::default(),
             machine_cpu_pct: None,
+            drained: None,
+            left_out: false,
+            stored: None,
         };
         line.passed = cfg.passes(&line, cfg.slo_p99_ms);
         line
