@@ -52,7 +52,8 @@ fn warmed(cfg: &Search, seed: u64) -> Option<Queue> {
     let mut series = Vec::new();
     while series.len() + steady::BATCH <= cfg.warmup_max_s as usize {
         series.extend(q.seconds(cfg.start_rate, steady::BATCH));
-        if steady::settled_after(&series, cfg.timeout_ms as f64).is_some() {
+        let limits = steady::Limits { timeout_ms: cfg.timeout_ms as f64, band_ms: cfg.slo_p99_ms / 10.0 };
+        if steady::settled_after(&series, limits).is_some() {
             return Some(q);
         }
     }

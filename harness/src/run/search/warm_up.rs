@@ -84,7 +84,11 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
         self.offerer.set_cap(in_flight_cap(rate, self.cfg));
         self.schedule.set_rate(rate, start);
         let _ = self.progress.rate.send(rate);
-        let timeout_ms = self.cfg.timeout().as_secs_f64() * 1000.0;
+        // A tenth of the SLO: a drift smaller than that would not change how a step is judged.
+        let limits = steady::Limits {
+            timeout_ms: self.cfg.timeout().as_secs_f64() * 1000.0,
+            band_ms: self.cfg.slo_p99_ms / 10.0,
+        };
         let mut seconds = Seconds::new(start, self.cfg.timeout());
         let tag = Tag { step: 0, judged: false };
         let mut next = start;
@@ -110,7 +114,7 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
                     format!("no transfer of the warm-up's last {BATCH} s was answered: the endpoint stopped answering");
                 return (Warmup { seconds: elapsed, settled: false, steady_from_s: None }, Some(why));
             }
-            if let Some(dropped) = steady::settled_after(&seconds.complete(now), timeout_ms) {
+            if let Some(dropped) = steady::settled_after(&seconds.complete(now), limits) {
                 return (Warmup { seconds: elapsed, settled: true, steady_from_s: Some(dropped as f64) }, None);
             }
         }
