@@ -138,11 +138,8 @@ impl Capacity {
             variant: variant.to_string(),
             slo_p99_ms: open.iter().find_map(|r| r.search.as_ref().map(|s| s.slo_p99_ms)),
             figures: Estimate {
-                censored: !bounds.is_empty() || !within.is_empty(),
-                censored_runs: bounds.len() + within.len(),
-                within,
                 unsettled: per_run.iter().filter(|r| r.bound == Bound::Unsettled).count(),
-                ..Estimate::with_bounds(exact, &bounds)
+                ..Estimate::with_bounds(exact, &bounds).with_intervals(within)
             },
             within_run_half_width: (!half_widths.is_empty())
                 .then(|| half_widths.iter().sum::<f64>() / half_widths.len() as f64),

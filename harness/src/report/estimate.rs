@@ -88,6 +88,16 @@ impl Estimate {
 }
 
 impl Estimate {
+    /// With the intervals of runs that did not converge: censored like bounds, never in the mean.
+    pub fn with_intervals(self, within: Vec<(f64, Option<f64>)>) -> Estimate {
+        Estimate {
+            censored: self.censored || !within.is_empty(),
+            censored_runs: self.censored_runs + within.len(),
+            within,
+            ..self
+        }
+    }
+
     /// `21.3 ± 1.2 tx/s (n = 5, 95 % CI 18.0 to 24.6)`, with `≥ 90 in 2 run(s) stopped by a cap` for bounds; `–`
     /// when there is nothing.
     pub fn describe(&self, unit: &str) -> String {
