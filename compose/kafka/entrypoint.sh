@@ -7,5 +7,7 @@ props=/var/lib/kafka/server.properties
 printf '%s\n' "$KAFKA_SERVER_PROPERTIES" > "$props"
 cp="/opt/kafka/libs/*"
 log="-Dlog4j2.configurationFile=/opt/kafka/log4j2.yaml"
-java $log -cp "$cp" kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_ID" -c "$props" --ignore-formatted
-exec java ${KAFKA_JVM_OPTS:-} $log -cp "$cp" kafka.Kafka "$props"
+# The class-data-sharing archives cds.sh recorded, when it did; KAFKA_JVM_OPTS comes after, so it can override.
+cds() { [ -f "/opt/kafka/$1.jsa" ] && echo "-XX:SharedArchiveFile=/opt/kafka/$1.jsa" || true; }
+java $(cds format) $log -cp "$cp" kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_ID" -c "$props" --ignore-formatted
+exec java $(cds broker) ${KAFKA_JVM_OPTS:-} $log -cp "$cp" kafka.Kafka "$props"

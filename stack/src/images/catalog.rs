@@ -62,6 +62,7 @@ pub static ALL: &[ImageDef] = &[
         files: &[
             ("Dockerfile", include_str!("../../../compose/kafka/Dockerfile")),
             ("entrypoint.sh", include_str!("../../../compose/kafka/entrypoint.sh")),
+            ("cds.sh", include_str!("../../../compose/kafka/cds.sh")),
             ("log4j2.yaml", include_str!("../../../compose/kafka/log4j2.yaml")),
             ("pom.xml", include_str!("../../../compose/kafka/pom.xml")),
         ],
@@ -73,6 +74,7 @@ pub static ALL: &[ImageDef] = &[
         files: &[
             ("Dockerfile", include_str!("../../../compose/schema-registry/Dockerfile")),
             ("entrypoint.sh", include_str!("../../../compose/schema-registry/entrypoint.sh")),
+            ("cds.sh", include_str!("../../../compose/schema-registry/cds.sh")),
         ],
         // The archive's parent pom is not on Maven Central, so it is copied alone rather than resolved.
         source: Source::Dockerfile {
