@@ -106,9 +106,10 @@ pub struct Report {
     pub sources: Vec<String>,
     pub variants: Vec<aggregate::VariantSummary>,
     pub levels: Vec<aggregate::Level>,
-    /// Between variants, over runs, Holm-adjusted over the family.
+    /// Between variants, over runs, Holm-adjusted within their family.
     pub comparisons: Vec<compare::Comparison>,
-    pub family: compare::Family,
+    /// The headline family (capacity, sustained generators) and the latency family.
+    pub families: Vec<compare::Family>,
     /// Whether variants were compared within blocks (paired) or across runs (Welch), and why.
     pub pairing: Pairing,
     /// Comparisons that were not made, and why (censored values are bounds, probes of different kinds differ).
@@ -192,7 +193,7 @@ impl Pairing {
 /// Significance level of a report's comparisons unless `--alpha` says otherwise.
 pub const ALPHA: f64 = 0.05;
 
-/// Aggregates inputs into a report, comparisons held to `alpha` (Holm over the family). The result depends only
+/// Aggregates inputs into a report, comparisons held to `alpha` (Holm within each family). The result depends only
 /// on the set of runs, not on the order or the folders they were read from, so results merged from several
 /// machines report exactly as on one.
 pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
@@ -218,7 +219,7 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
     // Variants side by side at each rate.
     at_rates.sort_by(|a, b| a.rate.total_cmp(&b.rate).then_with(|| a.variant.cmp(&b.variant)));
     let pairing = Pairing::of(&sorted);
-    let compare::Comparisons { comparisons, family, not_compared } =
+    let compare::Comparisons { comparisons, families, not_compared } =
         compare::all(&variants, &levels, alpha, pairing.unit);
     let (images, hosts) = provenance(&sorted);
     let machines = machines::of(&sorted);
@@ -241,7 +242,7 @@ pub fn build(title: &str, inputs: &[RunRows], alpha: f64) -> Report {
         levels,
         variants,
         comparisons,
-        family,
+        families,
         pairing,
         not_compared,
         capacity,

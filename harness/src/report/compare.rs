@@ -1,6 +1,8 @@
 //! Differences between variants, over runs (the sample unit): Welch's t-test (unequal variances) on one value per
-//! run, the difference with its 95 % CI, and every p-value of the report adjusted together by Holm's method, so
-//! dozens of levels × variant pairs tested at once do not find differences by chance. Variants whose probes drove
+//! run, the difference with its 95 % CI, and the p-values adjusted by Holm's method within two families fixed
+//! before any data is seen: the headline (capacity, or sustained generators), which an experiment is run to
+//! answer, and latency at equal load. Dozens of levels × variant pairs tested at once do not find latency
+//! differences by chance, and however many levels the searches happened to visit, the headline keeps its power. Variants whose probes drove
 //! different things (GraphQL, a browser, the 2019 browser) are never compared, and censored headlines are not
 //! compared at all: a lower bound is not a measurement.
 
@@ -126,25 +128,47 @@ pub struct Comparison {
     pub diff: f64,
     pub ci95: Option<(f64, f64)>,
     pub p: Option<f64>,
-    /// Holm-adjusted over every comparison in the report.
+    /// The family it was Holm-adjusted in: [`HEADLINE`] or [`LATENCY`].
+    pub family: &'static str,
+    /// Holm-adjusted over the comparisons of its family.
     pub p_adjusted: Option<f64>,
     pub significant: bool,
     pub words: String,
 }
 
-/// Every comparison of a report, the family their p-values were adjusted over, and what was not compared and why.
+/// Every comparison of a report, the families their p-values were adjusted in, and what was not compared and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Comparisons {
     pub comparisons: Vec<Comparison>,
-    pub family: Family,
+    pub families: Vec<Family>,
     pub not_compared: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+/// The primary family: the headline an experiment answers (capacity of a search, sustained generators of a
+/// closed run).
+pub const HEADLINE: &str = "headline";
+/// The secondary family: probe latency at each level two variants both reached.
+pub const LATENCY: &str = "latency";
+
+/// Comparisons whose p-values are adjusted together (Holm).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Family {
-    /// Tests with a p-value, adjusted together (Holm).
+    /// [`HEADLINE`] or [`LATENCY`].
+    pub name: &'static str,
+    /// The metrics it holds.
+    pub metrics: Vec<&'static str>,
+    /// Tests with a p-value in it.
     pub size: usize,
     pub alpha: f64,
+}
+
+/// The family of a metric's comparisons.
+pub fn family_of(metric: &str) -> &'static str {
+    if metric == PROBE_LATENCY {
+        LATENCY
+    } else {
+        HEADLINE
+    }
 }
 
 struct Side<'a> {
@@ -209,6 +233,7 @@ fn comparison(
         diff: outcome.diff,
         ci95: outcome.ci95,
         p: outcome.p,
+        family: family_of(metric),
         p_adjusted: None,
         significant: false,
         words: String::new(),
@@ -270,7 +295,7 @@ pub(super) fn p_value(p: f64) -> String {
 }
 
 /// Every pair of variants of one probe kind: sustained generators, capacity, and probe latency at each level both
-/// reached, each over runs; Holm-adjusted together at `alpha`.
+/// reached, each over runs; Holm-adjusted within each family at `alpha`.
 /// With a `pairing` (every block, or every round, ran every variant) each comparison is paired over those units
 /// where both sides' runs carry them.
 pub fn all(variants: &[VariantSummary], levels: &[Level], alpha: f64, pairing: Option<Unit>) -> Comparisons {
@@ -278,7 +303,7 @@ pub fn all(variants: &[VariantSummary], levels: &[Level], alpha: f64, pairing: O
     for level in levels {
         by_variant.entry(level.variant.as_str()).or_default().push(level);
     }
-    let mut out = Comparisons { family: Family { size: 0, alpha }, ..Comparisons::default() };
+    let mut out = Comparisons::default();
     for (i, va) in variants.iter().enumerate() {
         for vb in &variants[i + 1..] {
             if va.probe_kind != vb.probe_kind {
@@ -291,8 +316,17 @@ pub fn all(variants: &[VariantSummary], levels: &[Level], alpha: f64, pairing: O
             pair(va, vb, &by_variant, pairing, &mut out);
         }
     }
-    adjust(&mut out.comparisons, alpha);
-    out.family.size = out.comparisons.iter().filter(|c| c.p.is_some()).count();
+    out.families = [(HEADLINE, vec![CAPACITY, SUSTAINED]), (LATENCY, vec![PROBE_LATENCY])]
+        .into_iter()
+        .map(|(name, metrics)| {
+            let size = out.comparisons.iter().filter(|c| c.family == name && c.p.is_some()).count();
+            Family { name, metrics, size, alpha }
+        })
+        .collect();
+    for family in [HEADLINE, LATENCY] {
+        let mut members: Vec<&mut Comparison> = out.comparisons.iter_mut().filter(|c| c.family == family).collect();
+        adjust_refs(&mut members, alpha);
+    }
     out
 }
 
@@ -363,8 +397,13 @@ fn headline(
     }
 }
 
-/// Holm over all of them, then the verdict and the words.
+/// Holm over all of them (one family), then the verdict and the words.
 pub fn adjust(comparisons: &mut [Comparison], alpha: f64) {
+    let mut all: Vec<&mut Comparison> = comparisons.iter_mut().collect();
+    adjust_refs(&mut all, alpha);
+}
+
+fn adjust_refs(comparisons: &mut [&mut Comparison], alpha: f64) {
     let adjusted = holm(&comparisons.iter().map(|c| c.p).collect::<Vec<_>>());
     for (c, p) in comparisons.iter_mut().zip(adjusted) {
         c.p_adjusted = p;

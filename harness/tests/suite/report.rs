@@ -177,7 +177,7 @@ fn the_json_matches_its_snapshot() {
     // A change shows as a diff to review (`cargo insta review`), never silently re-recorded.
     insta::assert_json_snapshot!("report_json", built);
     let json = serde_json::to_value(&built).expect("json");
-    for key in ["variants", "levels", "comparisons", "family", "not_compared", "runs", "sources"] {
+    for key in ["variants", "levels", "comparisons", "families", "not_compared", "runs", "sources"] {
         assert!(json.get(key).is_some(), "{key} missing");
     }
     let level = &json["levels"][0];

@@ -117,8 +117,21 @@ fn slow_loops_lower_the_throughput() {
     assert!((runs.mean.unwrap() - (5.0 + 50.0 / 15.0) / 2.0).abs() < 1e-9, "{runs:?}");
 }
 
+/// Holm by the textbook: sort ascending, multiply the i-th (from 0) by m − i, carry the maximum, cap at 1.
+fn holm_by_hand(ps: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..ps.len()).collect();
+    order.sort_by(|&x, &y| ps[x].total_cmp(&ps[y]));
+    let mut expected = vec![0.0; ps.len()];
+    let mut carried: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        carried = carried.max((ps[i] * (ps.len() - rank) as f64).min(1.0));
+        expected[i] = carried;
+    }
+    expected
+}
+
 #[test]
-fn holm_adjusts_every_comparison_of_the_report_together() {
+fn holm_adjusts_the_headline_and_the_latencies_each_in_their_own_family() {
     // Three variants, five levels each: 3 pairs × 5 levels of latency, plus 3 of sustained generators.
     let mut inputs = Vec::new();
     for (v, offset) in [("A", 0.0), ("B", 3.0), ("C", 9.0)] {
@@ -133,20 +146,19 @@ fn holm_adjusts_every_comparison_of_the_report_together() {
         }
     }
     let built = report::build("family", &inputs, 0.05);
-    let ps: Vec<f64> = built.comparisons.iter().filter_map(|c| c.p).collect();
-    assert_eq!(built.family.size, ps.len());
-    // Holm by the textbook: sort ascending, multiply the i-th (from 0) by m − i, carry the maximum, cap at 1.
-    let mut order: Vec<usize> = (0..ps.len()).collect();
-    order.sort_by(|&x, &y| ps[x].total_cmp(&ps[y]));
-    let mut expected = vec![0.0; ps.len()];
-    let mut carried: f64 = 0.0;
-    for (rank, &i) in order.iter().enumerate() {
-        carried = carried.max((ps[i] * (ps.len() - rank) as f64).min(1.0));
-        expected[i] = carried;
-    }
-    let adjusted: Vec<f64> = built.comparisons.iter().filter_map(|c| c.p_adjusted).collect();
-    for (got, want) in adjusted.iter().zip(&expected) {
-        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    for (family, metrics, size) in
+        [("headline", vec!["sustained generators"], 3), ("latency", vec!["probe latency"], 15)]
+    {
+        let members: Vec<_> = built.comparisons.iter().filter(|c| metrics.contains(&c.metric.as_str())).collect();
+        assert!(members.iter().all(|c| c.family == family), "{family}");
+        let ps: Vec<f64> = members.iter().filter_map(|c| c.p).collect();
+        assert_eq!(ps.len(), size, "{family}");
+        let declared = built.families.iter().find(|f| f.name == family).expect("the family is listed");
+        assert_eq!(declared.size, size, "{family}");
+        let adjusted: Vec<f64> = members.iter().filter_map(|c| c.p_adjusted).collect();
+        for (got, want) in adjusted.iter().zip(&holm_by_hand(&ps)) {
+            assert!((got - want).abs() < 1e-12, "{family}: {got} vs {want}");
+        }
     }
     for c in &built.comparisons {
         assert_eq!(c.significant, c.p_adjusted.is_some_and(|p| p < 0.05), "{}", c.words);
