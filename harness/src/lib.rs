@@ -13,7 +13,7 @@
 //! - [`history`]: summaries over nights as series, and where they changed (E-Divisive means); it reads
 //!   [`summary`] only, and borrows the report's page writing.
 //! - [`browser`]: headless Chromium over the DevTools protocol, for the browser probe.
-//! - `testing` (feature `testing`): made-up results files for report tests and benchmarks, endpoint doubles.
+//! - `testing`: made-up results files for report tests and benchmarks, endpoint doubles.
 //!
 //! The binary (`src/main.rs`, `src/cli/`) turns command-line flags into these types and prints what happens.
 
@@ -26,7 +26,6 @@ pub mod load;
 pub mod report;
 pub mod run;
 pub mod summary;
-#[cfg(feature = "testing")]
 pub mod testing;
 
 /// Whether `error` is the user's input being wrong (exit code 2) rather than the run or the system failing: each

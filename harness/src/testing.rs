@@ -1,5 +1,7 @@
-//! Test helpers of the harness (feature `testing`, enabled only by its own tests and benchmarks): made-up results
-//! files for reports, and a websocket accept for endpoint doubles. Stacks for tests are `stack::testing`'s.
+//! Test helpers of the harness, for its own tests and benchmarks: made-up results files for reports, a double of
+//! the bank for the capacity search, and a websocket accept for endpoint doubles. Compiled in every build (not
+//! behind a feature), so the tests reuse the release build's harness instead of compiling it a second time.
+//! Stacks for tests are `stack::testing`'s.
 
 pub mod double;
 pub mod history;

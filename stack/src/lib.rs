@@ -12,7 +12,7 @@
 //! - [`readiness`]: a part is ready when it answers for real.
 //! - [`Stack`]: one lifecycle, plan -> free ports -> images present -> infrastructure up and ready ->
 //!   database schemas -> synchronizer to completion -> bank services ready; and teardown, which also runs on drop.
-//! - `testing` (feature `testing`): real stacks for integration tests, one at a time per test binary.
+//! - `testing`: real stacks for integration tests, one at a time per test binary.
 //!
 //! Nothing here knows about load, results or reports: those are the harness's.
 
@@ -26,7 +26,6 @@ pub mod platform;
 pub mod ports;
 pub mod readiness;
 mod stack;
-#[cfg(feature = "testing")]
 pub mod testing;
 pub mod tls;
 

@@ -1,5 +1,7 @@
 //! Real stacks for the workspace's integration tests: one per test at a time (stacks share fixed ports),
-//! torn down when the test's handle is dropped.
+//! torn down when the test's handle is dropped. Its helpers panic, so only tests call them; the module is compiled
+//! in every build (not behind a feature) so the tests reuse the release build's `stack` instead of compiling
+//! `stack` and everything above it again.
 
 use crate::options::{Options, Services};
 use crate::plan::Owner;
