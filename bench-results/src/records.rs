@@ -405,6 +405,8 @@ pub struct Step {
     /// How late bench sent the dwell's transfers behind their schedule: p99 and maximum (ms).
     pub lag_p99_ms: f64,
     pub lag_max_ms: f64,
+    /// Seconds judged: less than the search's `dwell_s` when the step was stopped because it had failed already
+    /// (more transfers slower than the SLO than its p99 allows).
     pub dwell_s: f64,
     /// Seconds the system took to drain after this step (failed steps only; every step of the knee search).
     #[serde(default, skip_serializing_if = "Option::is_none")]

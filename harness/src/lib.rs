@@ -7,6 +7,7 @@
 //! - [`load`]: the probe and the generators, GraphQL over websockets in both subprotocols.
 //! - [`run`]: one run as separate steps: bring-up (`stack`), the load loop ([`run::driver`]) writing
 //!   results lines, the [`audit`] of the bank's books, the end line, teardown.
+//! - [`fit`]: where a run's steps cross the SLO: the capacity search's estimate and the report's drawn curve.
 //! - [`report`]: runs (and 2019 results) aggregated per variant and generator level, as HTML and JSON; it reads
 //!   results files ([`bench_results`]) only.
 //! - [`summary`]: a night's headline figures (`bench report --summary`), the points `bench history` reads.
@@ -20,6 +21,7 @@
 pub mod audit;
 pub mod browser;
 pub mod experiment;
+pub mod fit;
 pub mod history;
 pub mod input;
 pub mod load;

@@ -110,6 +110,12 @@ impl Search {
         Duration::from_secs_f64(self.drain_timeout_s)
     }
 
+    /// One step at one rate (a soak, an overload): held for its whole dwell whatever it shows, where a search
+    /// stops a step that has failed already.
+    pub fn is_fixed_rate(&self) -> bool {
+        self.max_steps == 1
+    }
+
     pub fn slo(&self) -> Duration {
         Duration::from_secs_f64(self.slo_p99_ms / 1000.0)
     }

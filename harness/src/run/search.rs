@@ -2,7 +2,6 @@
 //! ([`Tally`]), and the search itself ([`search`]) driving an [`Offerer`] step by step, draining the system after
 //! every failed step so one step's backlog never counts against the next.
 
-mod fit;
 mod knee;
 mod searcher;
 pub mod steady;
@@ -18,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use fit::{Crossing, Point};
+pub use crate::fit::{Crossing, Point};
 pub use knee::Knee;
 pub use searcher::{Next, Searcher};
 pub use tally::Tally;
@@ -224,7 +223,7 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
             number += 1;
             let stored = self.searched.answered;
             let (tally, dwell) = self.measure(number, rate, self.cfg.warmup(), self.cfg.dwell()).await;
-            let mut step = tally.judge(self.cfg, number, rate, confirming, self.cfg.dwell());
+            let mut step = tally.judge(self.cfg, number, rate, confirming, dwell.1 - dwell.0);
             (step.stored, step.left_out) = (Some(stored), !drained);
             next = strategy.next(&step);
             if step.answered == 0 && step.errors * 2 > step.sent {
@@ -246,7 +245,9 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
     }
 
     /// Offers `rate` for `warmup`, then for `dwell` (the transfers judged), then (still offering) until every
-    /// transfer of the dwell has its answer or its timeout; the dwell's tally and when it ran.
+    /// transfer of the dwell has its answer or its timeout; the dwell's tally and when it ran. A search's dwell
+    /// that has failed already ([`Tally::failed_already`]) ends there, and its last answers are waited for without
+    /// offering more.
     async fn measure(
         &mut self,
         number: u32,
@@ -259,7 +260,9 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
         self.schedule.set_rate(rate, start);
         let _ = self.progress.rate.send(rate);
         let (warm_end, dwell_end) = (start + warmup, start + warmup + dwell);
-        let mut tally = Tally::new(self.cfg.timeout());
+        let mut tally = Tally::new(self.cfg.timeout(), self.cfg.slo());
+        // A fixed-rate run holds its rate to the end: what overload or a long soak does is what it measures.
+        let expected = if self.cfg.is_fixed_rate() { f64::INFINITY } else { rate * dwell.as_secs_f64() };
         let (unjudged, judged) = (Tag { step: number, judged: false }, Tag { step: number, judged: true });
         let searched = &mut self.searched;
         let mut record = |d: Done, tally: &mut Tally| {
@@ -277,14 +280,20 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
                 false
             })
             .await;
+        let mut stopped = false;
         let sent = offerer
             .offer(schedule, dwell_end, judged, &mut |d| {
                 record(d, &mut tally);
-                false
+                stopped = tally.failed_already(expected);
+                stopped
             })
             .await;
+        let dwell_end = if stopped { Instant::now() } else { dwell_end };
         tally.set_sent(sent);
-        if tally.pending() > 0 {
+        if stopped {
+            let _ = self.progress.rate.send(0.0);
+            offerer.empty(dwell_end + self.cfg.timeout(), &mut |d| record(d, &mut tally)).await;
+        } else if tally.pending() > 0 {
             offerer.offer(schedule, dwell_end + self.cfg.timeout(), unjudged, &mut |d| record(d, &mut tally)).await;
         }
         (tally, (warm_end, dwell_end))

@@ -166,6 +166,18 @@ async fn the_knee_method_finds_a_known_capacity_with_an_interval_and_drains_befo
         low <= found && found <= high && (high - low) / 2.0 / found <= cfg.precision,
         "{low}–{high} around {found}"
     );
+    // A step well past the capacity stops once its slow answers alone are more than its p99 allows (here as soon
+    // as they come, 2 s after the first was sent into the 4 s dwell), instead of offering its rate for the whole
+    // dwell; a passing step runs its dwell out.
+    assert!(all.iter().any(|s| s.rate > 1.2 * c), "the search went past the capacity: {all:#?}");
+    for s in &all {
+        if s.rate > 1.2 * c {
+            assert!(!s.passed && s.dwell_s < 0.75 * cfg.dwell_s, "not stopped early: {s:#?}");
+        }
+        if s.passed {
+            assert_eq!(s.dwell_s, cfg.dwell_s, "{s:#?}");
+        }
+    }
     let (last, before) = all.split_last().expect("steps");
     assert!(before.iter().all(|s| s.drain_s.is_some()), "a drain before every step after the first: {all:#?}");
     assert!(last.drain_s.is_none() && !all.iter().any(|s| s.confirming));

@@ -62,20 +62,28 @@ async fn a_search_run_converges_and_its_steps_follow_the_rules() {
     assert!(!steps.is_empty() && steps.len() <= 10);
     for (i, s) in steps.iter().enumerate() {
         assert_eq!(s.step as usize, i + 1);
-        // Uniform arrivals: the dwell offers exactly rate × dwell transfers (within one for rounding).
-        assert!((s.sent as f64 - s.rate * 3.0).abs() <= 1.0, "step {}: {} sent at {} tx/s", s.step, s.sent, s.rate);
+        // Uniform arrivals: the dwell offers exactly rate × dwell transfers (within one for rounding); a step
+        // stopped because it had failed already offered only for the part it ran.
+        if s.dwell_s < 3.0 {
+            assert!(!s.passed && s.sent as f64 <= s.rate * s.dwell_s * 1.02 + 1.0, "stopped early: {s:?}");
+        } else {
+            assert!((s.sent as f64 - s.rate * 3.0).abs() <= 1.0, "step {}: {} sent at {} tx/s", s.step, s.sent, s.rate);
+        }
         assert!(s.answered + s.timeouts + s.errors >= s.sent && s.answered <= s.sent, "{s:?}");
         assert_eq!(
             s.passed,
             s.p99_ms.is_some_and(|p| p <= 50.0) && s.errors == 0 && s.achieved >= 0.95 * s.rate,
             "{s:?}"
         );
-        assert!(s.probe.is_some_and(|p| p.loops > 0), "the probe ran beside step {}", s.step);
-        assert!(
-            s.resources.contains_key("bench") && s.resources.contains_key("kgb-graphql-endpoint"),
-            "{:?}",
-            s.resources
-        );
+        // A step stopped early may have ended before the probe's next loop or the next resource sample.
+        if s.dwell_s >= 3.0 {
+            assert!(s.probe.is_some_and(|p| p.loops > 0), "the probe ran beside step {}", s.step);
+            assert!(
+                s.resources.contains_key("bench") && s.resources.contains_key("kgb-graphql-endpoint"),
+                "{:?}",
+                s.resources
+            );
+        }
         if !s.passed && i + 1 < steps.len() {
             assert!(s.drain_s.is_some(), "a failed step drains before the next: {s:?}");
         }

@@ -2,17 +2,22 @@
 //! crosses the SLO ([`fit::crossing`]), adding steps where the interval is still wider than asked. Pure, so its
 //! rules are tested alone and against a double of the bank.
 //!
-//! Nothing one step shows is final: a failed step during the rough location is measured again before the search
-//! believes it, and the answer comes from a fit over every step near the crossing, not from the last one passed.
-//! Growth slows when a passing step's latency is already near the SLO, so locating the knee does not overshoot far.
+//! Nothing one step shows is final: a rate that fails during the rough location is a suspect, not a verdict; the
+//! search backs off to a rate between it and the last pass and grows again, never past the suspect until that
+//! rate has been measured again. A second fail at or below it brackets the knee. The answer comes from a fit over
+//! every step near the crossing, not from the last one passed.
+//!
+//! Locating the knee must not push the system past what it survives: growth slows once a passing step's latency is
+//! near the SLO, no step goes above a rate that failed, and a step that has failed already is stopped early by the
+//! driver.
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use super::fit::{self, Crossing, Point};
 use super::Next;
 use crate::experiment::Search;
+use crate::fit::{self, Crossing, Point};
 use bench_results::EndedBy;
 
 /// Rates measured between the last pass and the confirmed fail of the rough location.
@@ -24,9 +29,9 @@ const BATCH: usize = 3;
 pub struct Knee {
     cfg: Search,
     seen: Vec<Point>,
-    /// A rate that failed once and is being measured again.
-    recheck: Option<f64>,
-    /// A rate that failed twice: the knee is below it.
+    /// The lowest rate that failed and has not been measured again: growth stops there.
+    suspect: Option<f64>,
+    /// A failed rate that a second fail at or below it confirmed: the knee is below it.
     ceiling: Option<f64>,
     planned: Vec<f64>,
     /// Steps measured after a drain that was not verified: in the budget, not in the fit.
@@ -39,7 +44,7 @@ impl Knee {
         Knee {
             cfg,
             seen: Vec::new(),
-            recheck: None,
+            suspect: None,
             ceiling: None,
             planned: Vec::new(),
             left_out: 0,
@@ -95,37 +100,60 @@ impl Knee {
         }
     }
 
-    /// Growth while steps pass; a fail measured once more; two fails in a row at one rate end the location.
+    /// Growth while steps pass; a first fail makes its rate a suspect and backs off; a second fail at or below
+    /// the suspect brackets the knee.
     fn locate(&mut self, point: Point) -> Next {
-        let cfg = &self.cfg;
         if point.passed {
-            self.recheck = None;
-            if point.rate >= cfg.max_rate {
-                return Next::Done { ended_by: EndedBy::MaxRate, capacity: Some(point.rate) };
-            }
-            let near = point.p99_ms.is_some_and(|p| p > cfg.slo_p99_ms / 2.0);
-            let factor = if near { cfg.growth.sqrt() } else { cfg.growth };
-            return step((point.rate * factor).min(cfg.max_rate));
+            return self.grow(point);
         }
-        if self.recheck != Some(point.rate) {
-            self.recheck = Some(point.rate);
-            return step(point.rate);
+        match self.suspect {
+            Some(suspect) if point.rate <= suspect => match self.highest_pass_below(point.rate) {
+                Some(low) => self.bracket(low, point.rate, suspect),
+                None => self.back_off(point.rate),
+            },
+            _ => self.back_off(point.rate),
         }
-        self.recheck = None;
-        let below = self.highest_pass_below(point.rate);
-        match below {
-            Some(low) => {
-                self.ceiling = Some(point.rate);
-                self.plan_between(low, point.rate);
-                match self.planned.pop() {
-                    Some(rate) => step(rate),
-                    None => self.refine(),
-                }
-            }
-            None if point.rate / cfg.growth < cfg.start_rate / cfg.growth.powi(4) => {
+    }
+
+    /// A pass: the next rate up, slower when its latency was near the SLO, never past the suspect. A pass at or
+    /// above the suspect clears it: that fail was noise or a cold system.
+    fn grow(&mut self, point: Point) -> Next {
+        let cfg = &self.cfg;
+        if point.rate >= cfg.max_rate {
+            return Next::Done { ended_by: EndedBy::MaxRate, capacity: Some(point.rate) };
+        }
+        if self.suspect.is_some_and(|s| point.rate >= s) {
+            self.suspect = None;
+        }
+        let near = point.p99_ms.is_some_and(|p| p > cfg.slo_p99_ms / 2.0);
+        let factor = if near { cfg.growth.sqrt() } else { cfg.growth };
+        let next = (point.rate * factor).min(cfg.max_rate).min(self.suspect.unwrap_or(f64::INFINITY));
+        step(next)
+    }
+
+    /// A fail not yet believed: its rate becomes the suspect, and the next step is halfway (geometrically) down to
+    /// the highest pass below it, or a growth factor down when nothing below has passed.
+    fn back_off(&mut self, rate: f64) -> Next {
+        let cfg = &self.cfg;
+        self.suspect = Some(rate);
+        match self.highest_pass_below(rate) {
+            Some(low) => step((low * rate).sqrt()),
+            None if rate / cfg.growth < cfg.start_rate / cfg.growth.powi(4) => {
                 Next::Done { ended_by: EndedBy::Error, capacity: None }
             }
-            None => step(point.rate / cfg.growth),
+            None => step(rate / cfg.growth),
+        }
+    }
+
+    /// Two fails, at `failed` and at the suspect above or at it: the knee lies below the suspect. The rates
+    /// between the last pass and `failed` are measured next, in a random order.
+    fn bracket(&mut self, low: f64, failed: f64, suspect: f64) -> Next {
+        self.suspect = None;
+        self.ceiling = Some(suspect);
+        self.plan_between(low, failed);
+        match self.planned.pop() {
+            Some(rate) => step(rate),
+            None => self.refine(),
         }
     }
 

@@ -65,6 +65,19 @@ pub fn crossing(points: &[Point], slo_ms: f64, timeout_ms: f64, seed: u64) -> Op
     Some(Crossing { capacity, low: at(0.025).min(capacity), high: at(0.975).max(capacity), steps: xy.len() })
 }
 
+/// The fitted curve itself, for drawing: the p99 (ms) the closest non-decreasing curve gives each of `points`,
+/// in their order (a step that fell on timeouts or failed otherwise counts at `timeout_ms`).
+pub fn curve(points: &[Point], slo_ms: f64, timeout_ms: f64) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|a, b| points[*a].rate.total_cmp(&points[*b].rate));
+    let levels: Vec<f64> = order.iter().map(|i| level(&points[*i], timeout_ms, slo_ms)).collect();
+    let mut fitted = vec![f64::NAN; points.len()];
+    for (i, y) in order.into_iter().zip(isotonic(&levels)) {
+        fitted[i] = y.exp();
+    }
+    fitted
+}
+
 /// Where the closest non-decreasing curve through the steps' log p99 (pooled where neighbours disagree, so noise
 /// in one step is averaged with the steps beside it) first rises above the target, interpolated between the two
 /// rates around it; `None` when it never does or starts above it.
@@ -137,6 +150,17 @@ mod tests {
         points[1] = point(110.0, 4000.0);
         let c = crossing(&points, 500.0, 5000.0, 1).expect("a crossing");
         assert!((c.capacity - 150.0).abs() < 1e-6, "{c:?}");
+    }
+
+    #[test]
+    fn the_drawn_curve_is_the_pooled_one_at_each_step() {
+        // 300 ms at 100, a stall's 900 ms at 110, 400 ms at 120: 110 and 120 are pooled and take the median of
+        // their logs, the log of √(900 × 400) = 600 ms.
+        let points = [point(120.0, 400.0), point(100.0, 300.0), point(110.0, 900.0)];
+        let drawn = curve(&points, 500.0, 5000.0);
+        for (ms, want) in drawn.iter().zip([600.0, 300.0, 600.0]) {
+            assert!((ms - want).abs() < 1e-6, "{drawn:?}");
+        }
     }
 
     #[test]
