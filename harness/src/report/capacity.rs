@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::estimate::Estimate;
 use super::rows::RunRows;
 use crate::experiment::Search;
+use crate::fit::{self, Point};
 use bench_results::Step;
 
 /// The p99 SLOs (ms) capacity is also read at, beside each run's own.
@@ -81,6 +82,9 @@ pub struct CurvePoint {
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub passed: bool,
+    /// The p99 the run's fitted curve gives this step's rate (the closest non-decreasing curve through its steps,
+    /// [`crate::fit::curve`]); absent for a step the search left out.
+    pub fitted_p99_ms: Option<f64>,
 }
 
 /// The highest rate below which every measured step met the SLO, and whether some step failed it (else the value
@@ -183,21 +187,33 @@ fn bracket(run: &RunRows) -> Option<(f64, Option<f64>)> {
     Some((low, high))
 }
 
-/// Every step of every complete open run of a variant.
+/// Every step of every complete open run of a variant, with the run's fitted curve at its rate.
 pub fn curve(variant: &str, runs: &[&RunRows]) -> Vec<CurvePoint> {
-    runs.iter()
-        .filter(|r| r.counts())
-        .flat_map(|r| {
-            r.steps.iter().map(|s| CurvePoint {
-                variant: variant.to_string(),
-                run: r.name(),
-                step: s.step,
-                rate: s.rate,
-                achieved: s.achieved,
-                p50_ms: s.p50_ms,
-                p99_ms: s.p99_ms,
-                passed: s.passed,
-            })
+    runs.iter().filter(|r| r.counts()).flat_map(|r| run_curve(variant, r)).collect()
+}
+
+fn run_curve(variant: &str, run: &RunRows) -> Vec<CurvePoint> {
+    let fitted: Vec<&Step> = run.steps.iter().filter(|s| !s.left_out).collect();
+    let drawn = run.search.as_ref().map(|search| {
+        let points: Vec<Point> = fitted
+            .iter()
+            .map(|s| Point { rate: s.rate, p99_ms: s.p99_ms, passed: search.passes(s, search.slo_p99_ms) })
+            .collect();
+        fit::curve(&points, search.slo_p99_ms, search.timeout_ms as f64)
+    });
+    let mut drawn = drawn.unwrap_or_default().into_iter();
+    run.steps
+        .iter()
+        .map(|s| CurvePoint {
+            variant: variant.to_string(),
+            run: run.name(),
+            step: s.step,
+            rate: s.rate,
+            achieved: s.achieved,
+            p50_ms: s.p50_ms,
+            p99_ms: s.p99_ms,
+            passed: s.passed,
+            fitted_p99_ms: if s.left_out { None } else { drawn.next() },
         })
         .collect()
 }

@@ -144,6 +144,32 @@ function drawCurve() {
   }, points.length);
 }
 
+// p99 against the offered rate: every step, each run's fitted curve, the SLO. Where a run's curve meets the SLO is
+// its knee search's capacity.
+function drawFit() {
+  const steps = report.curve.filter(p => p.fitted_p99_ms !== null && p.fitted_p99_ms !== undefined);
+  if (steps.length === 0) return;
+  const ceiling = Math.max(1, ...steps.flatMap(p => [p.p99_ms ?? 0, p.fitted_p99_ms]));
+  const points = steps.map(p => ({
+    variant: p.variant, run: p.run, step: p.step, rate: p.rate, ms: p.p99_ms ?? ceiling, beyond: p.p99_ms === null,
+    met: p.passed ? "met" : "missed",
+  }));
+  const fitted = steps.map(p => ({ variant: p.variant, run: p.run, rate: p.rate, ms: p.fitted_p99_ms }));
+  const slos = [...new Set(report.capacity.map(c => c.slo_p99_ms).filter(s => s !== null && s !== undefined))].map(ms => ({ ms }));
+  const x = { field: "rate", type: "quantitative", title: "offered rate (tx/s)" };
+  const y = { field: "ms", type: "quantitative", scale: { type: "log" }, title: "p99 latency (ms)" };
+  embed("#fit-chart", "fitDrawn", {
+    width: 800, height: 380,
+    layer: [
+      { data: { values: fitted }, mark: { type: "line", opacity: 0.7 }, encoding: { x, y, color, detail: { field: "run" } } },
+      { data: { values: points }, mark: { type: "point", tooltip: true },
+        encoding: { x, y, color, shape: { field: "met", type: "nominal", title: "step" },
+          fill: { condition: { test: "datum.beyond", value: "transparent" }, field: "variant", type: "nominal", legend: null } } },
+      { data: { values: slos }, mark: { type: "rule", strokeDash: [4, 4] }, encoding: { y } },
+    ],
+  }, points.length);
+}
+
 function drawDistribution(select, labels) {
   const label = labels[select.value];
   const points = report.levels.filter(l => levelLabel(l) === label).flatMap(l => [
@@ -212,6 +238,7 @@ metricSelect.addEventListener("change", () => drawLevels(metricSelect));
 drawLevels(metricSelect);
 drawHeadline();
 drawCapacity();
+drawFit();
 drawCurve();
 const levelLabels = [...new Set(report.levels.map(levelLabel))];
 const levelSelect = options("dist-level", levelLabels);

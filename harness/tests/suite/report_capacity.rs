@@ -200,10 +200,31 @@ fn the_page_draws_capacity_and_the_latency_throughput_curve() {
     assert_eq!(attribute("data-capacity-drawn"), "3", "one mark per run, the unconverged one too; console:\n{err}");
     assert!(out.contains("± 50 tx/s") && out.contains("[900, 1350]"), "within-run spread and the unconverged interval");
     assert_eq!(attribute("data-curve-drawn"), "24", "p50 and p99 of 12 steps, 4 per run; console:\n{err}");
+    assert_eq!(attribute("data-fit-drawn"), "12", "every step beside its run's fitted curve; console:\n{err}");
     assert!(
         out.contains("Capacity per variant") && out.contains("1050.0 ± 50.0 tx/s (n = 2"),
         "the table shows mean ± SE over runs"
     );
+}
+
+#[test]
+fn each_step_carries_its_runs_fitted_p99_and_a_stall_is_pooled_with_its_neighbour() {
+    let mut run = open_run("linger.ms=0", 0, 1000.0, false);
+    // 250, 500, 1000, 1500 tx/s at 100, 200, 400, 2000 ms; a stall makes the 500 tx/s step 600 ms.
+    run.steps[1].p99_ms = Some(600.0);
+    run.steps[3].left_out = true;
+    let built = report::build("fit", &[run], report::ALPHA);
+    let fitted: Vec<Option<f64>> = built.curve.iter().map(|p| p.fitted_p99_ms).collect();
+    // 600 then 400 ms break the order: pooled, both take the median of their logs, √(600 × 400) ms; the step left
+    // out after an unverified drain is not fitted.
+    let pooled = (600.0_f64 * 400.0).sqrt();
+    let expected = [Some(100.0), Some(pooled), Some(pooled), None];
+    for (got, want) in fitted.iter().zip(expected) {
+        assert!(
+            got.zip(want).is_none_or(|(g, w)| (g - w).abs() < 1e-6) && got.is_some() == want.is_some(),
+            "{fitted:?}"
+        );
+    }
 }
 
 #[test]
