@@ -4,9 +4,29 @@
 use std::path::Path;
 use std::process::Command;
 
-/// Sources compiled into bench (relative to the harness crate): a change to any of them makes the build `-dirty`,
-/// and makes cargo run this again, so the suffix follows the working tree.
+/// Sources compiled into bench (relative to the harness crate): a change to any of them makes the build `-dirty`.
 const SOURCES: [&str; 6] = [".", "../stack", "../bank-system/topology", "../compose", "../Cargo.toml", "../Cargo.lock"];
+
+/// Where those sources' tracked files live: a change there makes cargo run this again, so the suffix follows the
+/// working tree. Not the crate folders themselves: cargo watches a folder's every file, and a test that brought up
+/// a stack from a crate's folder left a `reports/` there (the frontend's bind mount), which made the next
+/// `cargo test` compile the harness again.
+const WATCHED: [&str; 14] = [
+    "src",
+    "build",
+    "build.rs",
+    "benches",
+    "tests",
+    "Cargo.toml",
+    "../stack/src",
+    "../stack/Cargo.toml",
+    "../bank-system/topology/src",
+    "../bank-system/topology/sql",
+    "../bank-system/topology/Cargo.toml",
+    "../compose",
+    "../Cargo.toml",
+    "../Cargo.lock",
+];
 
 /// Emits `cargo:rustc-env=KGB_GIT_COMMIT=<sha>[-dirty]` ("unknown" without git or outside a checkout) and what
 /// must make cargo compute it again: a new commit, a checkout, a change to the sources.
@@ -39,7 +59,7 @@ pub fn emit(manifest_dir: &Path) {
     for path in watched.iter().filter(|p| Path::new(p).exists()) {
         println!("cargo:rerun-if-changed={path}");
     }
-    for source in SOURCES {
+    for source in WATCHED {
         println!("cargo:rerun-if-changed={}", manifest_dir.join(source).display());
     }
 }
