@@ -262,7 +262,7 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
         let (warm_end, dwell_end) = (start + warmup, start + warmup + dwell);
         let mut tally = Tally::new(self.cfg.timeout(), self.cfg.slo());
         // A fixed-rate run holds its rate to the end: what overload or a long soak does is what it measures.
-        let expected = if self.cfg.is_fixed_rate() { f64::INFINITY } else { rate * dwell.as_secs_f64() };
+        let (may_stop, expected) = (!self.cfg.is_fixed_rate(), rate * dwell.as_secs_f64());
         let (unjudged, judged) = (Tag { step: number, judged: false }, Tag { step: number, judged: true });
         let searched = &mut self.searched;
         let mut record = |d: Done, tally: &mut Tally| {
@@ -284,7 +284,7 @@ impl<B: Bank + 'static, D: Drain> Campaign<'_, B, D> {
         let sent = offerer
             .offer(schedule, dwell_end, judged, &mut |d| {
                 record(d, &mut tally);
-                stopped = tally.failed_already(expected);
+                stopped = may_stop && tally.failed_already(expected);
                 stopped
             })
             .await;
